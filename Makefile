@@ -1,0 +1,111 @@
+# nimbus — build, run and test.
+#   make          build build/nimbus
+#   make run      install missing packages, build, run on 127.0.0.1:4566
+#   make test     install missing packages, build, run every test
+#                 (unit, generator check, integration on both boto3
+#                 generations, the same under ASan+UBSan, fuzz smoke)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+DEFS     = -D_GNU_SOURCE
+INCS     = -Isrc -I/usr/share/include/llhttp
+LLHTTP   = /usr/share/llhttp
+PKGS     = libuv json-c sqlite3 libcrypto expat
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -ljson-c -lsqlite3 -lcrypto -lexpat) -lm
+
+SRC      = $(wildcard src/*.c src/core/*.c src/gen/*.c src/services/*/*.c)
+LIB_SRC  = $(filter-out src/main.c,$(SRC))
+OBJ      = $(SRC:%.c=build/obj/%.o)
+ASAN_OBJ = $(SRC:%.c=build/asan/%.o)
+LLHTTP_OBJ      = build/obj/llhttp/llhttp.o build/obj/llhttp/api.o build/obj/llhttp/http.o
+LLHTTP_ASAN_OBJ = build/asan/llhttp/llhttp.o build/asan/llhttp/api.o build/asan/llhttp/http.o
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all run test deps asan unit check-gen integration integration-asan fuzz fuzz-build bench clean format
+
+all: build/nimbus
+
+build/nimbus: $(OBJ) $(LLHTTP_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+build/obj/%.o: %.c $(wildcard src/*/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+
+build/obj/llhttp/%.o: $(LLHTTP)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I/usr/share/include/llhttp -c -o $@ $<
+
+asan: build/asan/nimbus
+
+build/asan/nimbus: $(ASAN_OBJ) $(LLHTTP_ASAN_OBJ)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
+
+build/asan/%.o: %.c $(wildcard src/*/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+
+build/asan/llhttp/%.o: $(LLHTTP)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN) -I/usr/share/include/llhttp -c -o $@ $<
+
+deps:
+	@bash scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./build/nimbus
+
+# ---- tests ----------------------------------------------------------------
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=build/unit/%)
+
+build/unit/%: tests/unit/%.c $(LIB_SRC) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) $(INCS) -o $@ $< $(LIB_SRC) $(LLHTTP)/llhttp.c $(LLHTTP)/api.c $(LLHTTP)/http.c $(LIBS)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
+
+check-gen:
+	python3 tools/gen_models.py --check sqs sts
+
+integration: build/nimbus
+	bash tests/run.sh
+
+integration-asan: build/asan/nimbus
+	NIMBUS_BIN=$(CURDIR)/build/asan/nimbus bash tests/run.sh
+
+FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 20
+
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -std=c17 -D_GNU_SOURCE $(INCS) -o $@ $< $(LIB_SRC) $(LLHTTP)/llhttp.c $(LLHTTP)/api.c $(LLHTTP)/http.c $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f | sed 's/^fuzz_//'); \
+	  mkdir -p build/fuzz/corpus-$$n; \
+	  echo "== $$f ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/fuzz/corpus-$$n fuzz/corpus/$$n 2>build/fuzz/$$n.log || { tail -50 build/fuzz/$$n.log; exit 1; }; done
+
+test: deps
+	@$(MAKE) --no-print-directory all asan
+	@$(MAKE) --no-print-directory check-gen unit
+	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory integration-asan
+	@$(MAKE) --no-print-directory fuzz
+
+bench: build/nimbus
+	python3 bench/run.py
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $(wildcard src/*.c src/core/*.[ch] src/services/*/*.[ch])

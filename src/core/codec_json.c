@@ -1,0 +1,319 @@
+/*
+ * codec_json.c — the awsJson 1.0/1.1 protocol.
+ *
+ * Request: POST with X-Amz-Target "Prefix.Operation" and a JSON body whose
+ * members are the input shape's member names.  The decoder parses strictly
+ * (json-c STRICT + UTF-8 validation), checks each value's JSON type against
+ * the shape (SerializationException otherwise), drops nulls, and turns
+ * base64 blobs into raw bytes and timestamps into epoch-second doubles.
+ * The encoder does the reverse on the output tree.  Errors are
+ * {"__type": "...#Code", "message": "..."} plus, for awsQueryCompatible
+ * services, the x-amzn-query-error header carrying the query error code.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "nimbus.h"
+
+#define MAX_DEPTH 64
+
+static int conv_in(const nb_model *m, uint32_t si, json_object *parent, const char *key,
+                   size_t idx, json_object *v, nb_error *err, const char *path, int depth);
+static void replace(json_object *parent, const char *key, size_t idx, json_object *nv);
+
+static int type_error(nb_error *err, const char *path, const char *want)
+{
+    nb_err_set(err, 400, "SerializationException",
+               "Unexpected value type for %s: expected %s", path[0] ? path : "input", want);
+    return -1;
+}
+
+static void child_path(char *out, size_t n, const char *path, const char *name)
+{
+    snprintf(out, n, "%s%s%s", path, path[0] ? "." : "", name);
+}
+
+static int conv_struct(const nb_model *m, const nb_shape *s, json_object *v, nb_error *err,
+                       const char *path, int depth)
+{
+    if (!json_object_is_type(v, json_type_object))
+        return type_error(err, path, "structure");
+    if (s->flags & NB_S_DOCUMENT)
+        return 0;
+    /* Collect null members first: deleting while iterating is unsafe. */
+    const char *nulls[64];
+    int nn = 0;
+    json_object_object_foreach(v, key, val)
+    {
+        if (!val) {
+            if (nn < 64)
+                nulls[nn++] = key;
+            continue;
+        }
+        int mi = nb_model_member(m, s, key, strlen(key));
+        if (mi < 0)
+            continue; /* unknown members are ignored, as AWS does */
+        char sub[512];
+        child_path(sub, sizeof sub, path, key);
+        if (conv_in(m, m->members[mi].shape, v, key, 0, val, err, sub, depth + 1))
+            return -1;
+    }
+    for (int i = 0; i < nn; i++)
+        json_object_object_del(v, nulls[i]);
+    return 0;
+}
+
+static int conv_list(const nb_model *m, const nb_shape *s, json_object *v, nb_error *err,
+                     const char *path, int depth)
+{
+    if (!json_object_is_type(v, json_type_array))
+        return type_error(err, path, "list");
+    size_t n = json_object_array_length(v);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(v, i);
+        if (!e)
+            return type_error(err, path, "non-null list member");
+        char sub[512];
+        snprintf(sub, sizeof sub, "%s.member", path);
+        if (conv_in(m, m->members[s->first].shape, v, NULL, i, e, err, sub, depth + 1))
+            return -1;
+    }
+    return 0;
+}
+
+static int conv_map(const nb_model *m, const nb_shape *s, json_object *v, nb_error *err,
+                    const char *path, int depth)
+{
+    if (!json_object_is_type(v, json_type_object))
+        return type_error(err, path, "map");
+    json_object_object_foreach(v, key, val)
+    {
+        (void)key;
+        if (!val)
+            return type_error(err, path, "non-null map value");
+        char sub[512];
+        child_path(sub, sizeof sub, path, key);
+        if (conv_in(m, m->members[s->first + 1].shape, v, key, 0, val, err, sub, depth + 1))
+            return -1;
+    }
+    return 0;
+}
+
+/* Timestamps change representation (to epoch-second doubles), so the value
+ * is replaced in its parent; blobs are decoded in place. */
+static int conv_in(const nb_model *m, uint32_t si, json_object *parent, const char *key,
+                   size_t idx, json_object *v, nb_error *err, const char *path, int depth)
+{
+    const nb_shape *s = &m->shapes[si];
+    if (depth > MAX_DEPTH)
+        return type_error(err, path, "less nesting");
+    switch (s->type) {
+    case NB_T_STRUCTURE: return conv_struct(m, s, v, err, path, depth);
+    case NB_T_LIST: return conv_list(m, s, v, err, path, depth);
+    case NB_T_MAP: return conv_map(m, s, v, err, path, depth);
+    case NB_T_STRING:
+        return json_object_is_type(v, json_type_string) ? 0 : type_error(err, path, "string");
+    case NB_T_INTEGER:
+    case NB_T_LONG:
+        if (!json_object_is_type(v, json_type_int))
+            return type_error(err, path, "integer");
+        if (s->type == NB_T_INTEGER) {
+            int64_t x = json_object_get_int64(v);
+            if (x < INT32_MIN || x > INT32_MAX)
+                return type_error(err, path, "32-bit integer");
+        }
+        return 0;
+    case NB_T_BOOLEAN:
+        return json_object_is_type(v, json_type_boolean) ? 0 : type_error(err, path, "boolean");
+    case NB_T_FLOAT:
+    case NB_T_DOUBLE:
+        return (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
+                   ? 0
+                   : type_error(err, path, "number");
+    case NB_T_BLOB: {
+        if (!json_object_is_type(v, json_type_string))
+            return type_error(err, path, "base64 string");
+        size_t n = (size_t)json_object_get_string_len(v), out = 0;
+        unsigned char *raw = nb_base64_decode(json_object_get_string(v), n, &out);
+        if (!raw)
+            return type_error(err, path, "base64 string");
+        json_object_set_string_len(v, (const char *)raw, (int)out);
+        free(raw);
+        return 0;
+    }
+    case NB_T_TIMESTAMP: {
+        double t;
+        if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
+            t = json_object_get_double(v);
+        else if (!json_object_is_type(v, json_type_string) ||
+                 nb_parse_timestamp(json_object_get_string(v),
+                                    (size_t)json_object_get_string_len(v), &t) != 0)
+            return type_error(err, path, "timestamp");
+        if (parent && !json_object_is_type(v, json_type_double))
+            replace(parent, key, idx, json_object_new_double(t));
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static int json_decode(const nb_model *m, const nb_operation *op, nb_req *r, json_object **in,
+                       nb_error *err)
+{
+    json_object *root = NULL;
+    if (r->body.len == 0) {
+        root = json_object_new_object();
+    } else {
+        json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        root = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len);
+        enum json_tokener_error je = json_tokener_get_error(tok);
+        if (root && je == json_tokener_success && tok->char_offset < (int)r->body.len)
+            je = json_tokener_error_parse_unexpected; /* trailing bytes */
+        json_tokener_free(tok);
+        if (!root || je != json_tokener_success) {
+            json_object_put(root);
+            nb_err_set(err, 400, "SerializationException", "Start of structure or map found where not expected.");
+            if (je == json_tokener_continue)
+                nb_err_set(err, 400, "SerializationException", "Unexpected end of JSON input");
+            return -1;
+        }
+    }
+    if (op->input >= 0) {
+        /* Timestamps given as ISO text become numbers after conversion. */
+        if (conv_in(m, (uint32_t)op->input, NULL, NULL, 0, root, err, "", 0)) {
+            json_object_put(root);
+            return -1;
+        }
+    } else if (!json_object_is_type(root, json_type_object)) {
+        json_object_put(root);
+        return type_error(err, "", "structure");
+    }
+    *in = root;
+    return 0;
+}
+
+/* ---- encoding ----------------------------------------------------------- */
+
+static void conv_out(const nb_model *m, uint32_t si, json_object *parent, const char *key,
+                     size_t idx, json_object *v, int depth);
+
+static void replace(json_object *parent, const char *key, size_t idx, json_object *nv)
+{
+    if (key)
+        json_object_object_add(parent, key, nv);
+    else
+        json_object_array_put_idx(parent, idx, nv);
+}
+
+static void conv_out(const nb_model *m, uint32_t si, json_object *parent, const char *key,
+                     size_t idx, json_object *v, int depth)
+{
+    const nb_shape *s = &m->shapes[si];
+    if (!v || depth > MAX_DEPTH)
+        return;
+    switch (s->type) {
+    case NB_T_STRUCTURE:
+        if (!json_object_is_type(v, json_type_object) || (s->flags & NB_S_DOCUMENT))
+            return;
+        json_object_object_foreach(v, k, val)
+        {
+            int mi = nb_model_member(m, s, k, strlen(k));
+            if (mi >= 0)
+                conv_out(m, m->members[mi].shape, v, k, 0, val, depth + 1);
+        }
+        return;
+    case NB_T_LIST:
+        if (!json_object_is_type(v, json_type_array))
+            return;
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            conv_out(m, m->members[s->first].shape, v, NULL, i, json_object_array_get_idx(v, i),
+                     depth + 1);
+        return;
+    case NB_T_MAP:
+        if (!json_object_is_type(v, json_type_object))
+            return;
+        json_object_object_foreach(v, k2, val2)
+            conv_out(m, m->members[s->first + 1].shape, v, k2, 0, val2, depth + 1);
+        return;
+    case NB_T_BLOB: {
+        if (!json_object_is_type(v, json_type_string))
+            return;
+        char *b64 = nb_base64_encode(json_object_get_string(v),
+                                     (size_t)json_object_get_string_len(v), NULL);
+        json_object_set_string(v, b64);
+        free(b64);
+        return;
+    }
+    case NB_T_TIMESTAMP: {
+        if (!json_object_is_type(v, json_type_double) || !parent)
+            return;
+        double t = json_object_get_double(v);
+        char txt[40];
+        if (t == floor(t))
+            snprintf(txt, sizeof txt, "%.0f", t);
+        else
+            snprintf(txt, sizeof txt, "%.3f", t);
+        replace(parent, key, idx, json_object_new_double_s(t, txt));
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+static void set_content_type(const nb_model *m, nb_req *r)
+{
+    r->content_type = (m->json_version && strcmp(m->json_version, "1.1") == 0)
+                          ? "application/x-amz-json-1.1"
+                          : "application/x-amz-json-1.0";
+}
+
+static void json_encode(const nb_model *m, const nb_operation *op, nb_req *r, json_object *out)
+{
+    set_content_type(m, r);
+    if (!out) {
+        nb_buf_adds(&r->rbody, "{}");
+        return;
+    }
+    if (op->output >= 0)
+        conv_out(m, (uint32_t)op->output, NULL, NULL, 0, out, 0);
+    size_t n = 0;
+    const char *txt = json_object_to_json_string_length(
+        out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    nb_buf_add(&r->rbody, txt, n);
+}
+
+static void json_error(const nb_model *m, nb_req *r, const nb_error *err)
+{
+    set_content_type(m, r);
+    r->status = err->status;
+    int si = nb_model_shape(m, err->code);
+    const nb_shape *s = si >= 0 ? &m->shapes[si] : NULL;
+    if (m->query_compatible) {
+        char hv[160];
+        const char *qcode = (s && s->error_code) ? s->error_code : err->code;
+        snprintf(hv, sizeof hv, "%s;%s", qcode, err->sender ? "Sender" : "Receiver");
+        nb_resp_header(r, "x-amzn-query-error", hv);
+    }
+    json_object *o = json_object_new_object();
+    char type[160];
+    snprintf(type, sizeof type, "com.amazonaws.%s#%s", m->endpoint_prefix, err->code);
+    json_object_object_add(o, "__type", json_object_new_string(type));
+    json_object_object_add(o, "message", json_object_new_string(err->message));
+    size_t n = 0;
+    const char *txt = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    nb_buf_add(&r->rbody, txt, n);
+    json_object_put(o);
+}
+
+const nb_codec nb_codec_json = {
+    .name = "json",
+    .decode = json_decode,
+    .encode = json_encode,
+    .error = json_error,
+};

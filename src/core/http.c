@@ -1,0 +1,624 @@
+/*
+ * http.c — HTTP/1.1 server on libuv with llhttp: keep-alive, pipelining,
+ * chunked bodies, Expect: 100-continue, header/body limits, slow-client and
+ * idle timeouts, parked requests that notice hang-ups, and batched writes
+ * after the store's group commit.  See http.h for the lifetime rules.
+ */
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http.h"
+#include "nimbus.h"
+#include "store.h"
+
+#define READ_BUF (64 * 1024)
+#define MAX_HEADER_BYTES (64 * 1024)
+#define MAX_HEADERS 200
+#define IDLE_TIMEOUT_MS (300 * 1000)
+#define REQUEST_TIMEOUT_MS (60 * 1000)
+
+struct nb_conn {
+    uv_tcp_t tcp;
+    llhttp_t parser;
+    nb_req *cur;              /* request being parsed */
+    nb_req *head, *tail;      /* complete requests, in arrival order */
+    nb_buf out;               /* responses waiting for the check phase */
+    nb_conn *next_dirty;
+    nb_conn *prev, *next;     /* all connections */
+    uint64_t activity_ms;     /* last byte in or out */
+    uint64_t req_start_ms;    /* first byte of the request being parsed */
+    bool dirty, closing, close_after, eof, pumping, reading;
+    bool in_value;            /* header parser state */
+    int writes;               /* writes in flight */
+    char rbuf[READ_BUF];
+};
+
+typedef struct {
+    uv_write_t w;
+    nb_buf data;
+    nb_conn *conn;
+} write_req;
+
+static uv_tcp_t server;
+static bool server_open;
+static llhttp_settings_t settings;
+static nb_conn *all_conns;
+static nb_conn *dirty_list;
+static uv_check_t check_handle;
+static uv_idle_t idle_handle;
+static uv_timer_t sweep_timer;
+static bool shutting_down;
+
+static void conn_pump(nb_conn *c);
+static void conn_close(nb_conn *c);
+static void on_idle(uv_idle_t *h) { (void)h; }
+
+/* ---- requests ---------------------------------------------------------- */
+
+static nb_req *req_new(nb_conn *c)
+{
+    nb_req *r = nb_calloc(1, sizeof *r);
+    r->conn = c;
+    r->status = 200;
+    r->query = "";
+    return r;
+}
+
+static void req_free(nb_req *r)
+{
+    for (int i = 0; i < r->nheaders; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    free(r->headers);
+    nb_buf_free(&r->url);
+    nb_buf_free(&r->body);
+    nb_buf_free(&r->rhead);
+    nb_buf_free(&r->rbody);
+    if (r->call.out)
+        json_object_put(r->call.out);
+    free(r);
+}
+
+const char *nb_req_header(const nb_req *r, const char *lname, size_t *vlen)
+{
+    for (int i = 0; i < r->nheaders; i++) {
+        if (strcmp(r->headers[i].name, lname) == 0) {
+            if (vlen)
+                *vlen = r->headers[i].vlen;
+            return r->headers[i].value;
+        }
+    }
+    return NULL;
+}
+
+void nb_resp_header(nb_req *r, const char *name, const char *value)
+{
+    nb_buf_printf(&r->rhead, "%s: %s\r\n", name, value);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Request Entity Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+static const char *http_date(void)
+{
+    static char buf[64];
+    static time_t last;
+    time_t now = time(NULL);
+    if (now != last) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        last = now;
+    }
+    return buf;
+}
+
+static void mark_dirty(nb_conn *c)
+{
+    if (c->dirty)
+        return;
+    c->dirty = true;
+    c->next_dirty = dirty_list;
+    dirty_list = c;
+    if (!uv_is_active((uv_handle_t *)&idle_handle))
+        uv_idle_start(&idle_handle, on_idle);
+}
+
+void nb_req_finish(nb_req *r)
+{
+    nb_conn *c = r->conn;
+    r->done = true;
+    bool head_only = strcmp(r->method, "HEAD") == 0;
+    nb_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\n", r->status,
+                  reason(r->status), http_date(), r->rbody.len);
+    if (r->content_type)
+        nb_buf_printf(&c->out, "Content-Type: %s\r\n", r->content_type);
+    if (!r->keep_alive || shutting_down)
+        nb_buf_adds(&c->out, "Connection: close\r\n");
+    nb_buf_add(&c->out, r->rhead.data, r->rhead.len);
+    nb_buf_adds(&c->out, "\r\n");
+    if (!head_only)
+        nb_buf_add(&c->out, r->rbody.data, r->rbody.len);
+    if (!r->keep_alive || shutting_down)
+        c->close_after = true;
+    mark_dirty(c);
+    if (r->parked) {
+        /* Finished later than dispatch: move the pipeline on. */
+        r->parked = false;
+        conn_pump(c);
+    }
+}
+
+/* ---- the pipeline ------------------------------------------------------- */
+
+static void conn_pump(nb_conn *c)
+{
+    if (c->pumping)
+        return;
+    c->pumping = true;
+    while (c->head && !c->closing) {
+        nb_req *r = c->head;
+        if (!r->done && !r->parked) {
+            nb_dispatch(r);
+            if (!r->done) {
+                r->parked = true;
+                break;
+            }
+        }
+        if (!r->done)
+            break;
+        c->head = r->next;
+        if (!c->head)
+            c->tail = NULL;
+        req_free(r);
+        if (c->close_after) {
+            /* Nothing after a "Connection: close" response is answered. */
+            while (c->head) {
+                nb_req *n = c->head->next;
+                req_free(c->head);
+                c->head = n;
+            }
+            c->tail = NULL;
+        }
+    }
+    c->pumping = false;
+}
+
+static void enqueue(nb_conn *c, nb_req *r)
+{
+    r->complete = true;
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+}
+
+/* ---- llhttp callbacks ---------------------------------------------------- */
+
+static int on_message_begin(llhttp_t *p)
+{
+    nb_conn *c = p->data;
+    c->cur = req_new(c);
+    c->req_start_ms = nb_mono_ms();
+    c->in_value = false;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    nb_conn *c = p->data;
+    nb_req *r = c->cur;
+    r->header_bytes += len;
+    if (r->header_bytes > MAX_HEADER_BYTES) {
+        r->early_status = 400;
+        r->early_code = "RequestHeaderSectionTooLarge";
+        return HPE_USER;
+    }
+    nb_buf_add(&r->url, at, len);
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    nb_conn *c = p->data;
+    nb_req *r = c->cur;
+    r->header_bytes += len;
+    if (r->header_bytes > MAX_HEADER_BYTES || (!c->in_value && r->nheaders >= MAX_HEADERS && len)) {
+        r->early_status = 400;
+        r->early_code = "RequestHeaderSectionTooLarge";
+        return HPE_USER;
+    }
+    if (c->in_value || r->nheaders == 0 || r->headers[r->nheaders - 1].value) {
+        if (r->nheaders == r->cap_headers) {
+            r->cap_headers = r->cap_headers ? r->cap_headers * 2 : 16;
+            r->headers = nb_realloc(r->headers, (size_t)r->cap_headers * sizeof *r->headers);
+        }
+        nb_header *h = &r->headers[r->nheaders++];
+        h->name = nb_strndup(at, len);
+        h->value = NULL;
+        h->vlen = 0;
+        c->in_value = false;
+    } else {
+        nb_header *h = &r->headers[r->nheaders - 1];
+        size_t old = strlen(h->name);
+        h->name = nb_realloc(h->name, old + len + 1);
+        memcpy(h->name + old, at, len);
+        h->name[old + len] = 0;
+    }
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    nb_conn *c = p->data;
+    nb_req *r = c->cur;
+    r->header_bytes += len;
+    if (r->header_bytes > MAX_HEADER_BYTES) {
+        r->early_status = 400;
+        r->early_code = "RequestHeaderSectionTooLarge";
+        return HPE_USER;
+    }
+    nb_header *h = &r->headers[r->nheaders - 1];
+    h->value = nb_realloc(h->value, h->vlen + len + 1);
+    memcpy(h->value + h->vlen, at, len);
+    h->vlen += len;
+    h->value[h->vlen] = 0;
+    c->in_value = true;
+    return 0;
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s + 32);
+}
+
+static void write_raw(nb_conn *c, const char *s);
+
+static int on_headers_complete(llhttp_t *p)
+{
+    nb_conn *c = p->data;
+    nb_req *r = c->cur;
+    for (int i = 0; i < r->nheaders; i++) {
+        lower(r->headers[i].name);
+        if (!r->headers[i].value)
+            r->headers[i].value = nb_strndup("", 0);
+    }
+    snprintf(r->method, sizeof r->method, "%s", llhttp_method_name(llhttp_get_method(p)));
+    if (!r->url.data)
+        nb_buf_add(&r->url, "/", 1);
+    char *q = memchr(r->url.data, '?', r->url.len);
+    r->path = r->url.data;
+    r->path_len = q ? (size_t)(q - r->url.data) : r->url.len;
+    r->query = q ? q + 1 : "";
+    r->query_len = q ? r->url.len - r->path_len - 1 : 0;
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > nb_cfg.max_body) {
+        r->early_status = 413;
+        r->early_code = "RequestEntityTooLarge";
+        return HPE_USER;
+    }
+    const char *expect = nb_req_header(r, "expect", NULL);
+    if (expect && strcasecmp(expect, "100-continue") == 0)
+        write_raw(c, "HTTP/1.1 100 Continue\r\n\r\n");
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    nb_conn *c = p->data;
+    nb_req *r = c->cur;
+    if (r->body.len + len > nb_cfg.max_body) {
+        r->early_status = 413;
+        r->early_code = "RequestEntityTooLarge";
+        return HPE_USER;
+    }
+    nb_buf_add(&r->body, at, len);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    nb_conn *c = p->data;
+    nb_req *r = c->cur;
+    c->cur = NULL;
+    r->keep_alive = llhttp_should_keep_alive(p);
+    if (!r->body.data)
+        nb_buf_add(&r->body, "", 0);
+    enqueue(c, r);
+    return 0;
+}
+
+/* ---- writes ------------------------------------------------------------- */
+
+static void on_write(uv_write_t *w, int status)
+{
+    write_req *wr = (write_req *)w;
+    nb_conn *c = wr->conn;
+    nb_buf_free(&wr->data);
+    free(wr);
+    c->writes--;
+    c->activity_ms = nb_mono_ms();
+    if (status < 0 || (c->close_after && c->writes == 0 && !c->dirty))
+        conn_close(c);
+}
+
+static void write_buf(nb_conn *c, nb_buf *b)
+{
+    write_req *wr = nb_calloc(1, sizeof *wr);
+    wr->data = *b;
+    memset(b, 0, sizeof *b);
+    wr->conn = c;
+    uv_buf_t ub = uv_buf_init(wr->data.data, (unsigned)wr->data.len);
+    c->writes++;
+    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &ub, 1, on_write) < 0) {
+        nb_buf_free(&wr->data);
+        free(wr);
+        c->writes--;
+        conn_close(c);
+    }
+}
+
+static void write_raw(nb_conn *c, const char *s)
+{
+    nb_buf b = {0};
+    nb_buf_adds(&b, s);
+    write_buf(c, &b);
+}
+
+/* The check phase: commit the group, then write every finished response. */
+static void on_check(uv_check_t *h)
+{
+    (void)h;
+    nb_store_commit();
+    while (dirty_list) {
+        nb_conn *c = dirty_list;
+        dirty_list = c->next_dirty;
+        c->dirty = false;
+        if (c->closing)
+            continue;
+        if (c->out.len)
+            write_buf(c, &c->out);
+        else if (c->close_after && c->writes == 0)
+            conn_close(c);
+    }
+    uv_idle_stop(&idle_handle);
+}
+
+
+/* ---- connections -------------------------------------------------------- */
+
+static void cancel_parked(nb_conn *c)
+{
+    nb_req *r = c->head;
+    if (r && r->parked && !r->done) {
+        r->parked = false;
+        r->done = true;
+        if (r->call.on_cancel)
+            r->call.on_cancel(&r->call);
+    }
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    nb_conn *c = h->data;
+    while (c->head) {
+        nb_req *n = c->head->next;
+        req_free(c->head);
+        c->head = n;
+    }
+    if (c->cur)
+        req_free(c->cur);
+    nb_buf_free(&c->out);
+    free(c);
+}
+
+static void conn_close(nb_conn *c)
+{
+    if (c->closing)
+        return;
+    cancel_parked(c);
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        all_conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->dirty) {
+        nb_conn **pp = &dirty_list;
+        while (*pp && *pp != c)
+            pp = &(*pp)->next_dirty;
+        if (*pp)
+            *pp = c->next_dirty;
+        c->dirty = false;
+    }
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)hint;
+    nb_conn *c = h->data;
+    *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
+}
+
+/* A request the parser could not finish: answer it in order, then close. */
+static void parse_failed(nb_conn *c)
+{
+    nb_req *r = c->cur ? c->cur : req_new(c);
+    c->cur = NULL;
+    if (!r->early_status) {
+        r->early_status = 400;
+        r->early_code = "BadRequest";
+    }
+    if (!r->method[0])
+        snprintf(r->method, sizeof r->method, "POST");
+    if (!r->path) {
+        r->path = "/";
+        r->path_len = 1;
+    }
+    r->keep_alive = false;
+    if (!r->body.data)
+        nb_buf_add(&r->body, "", 0);
+    enqueue(c, r);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    nb_conn *c = s->data;
+    if (nread < 0) {
+        uv_read_stop(s);
+        c->reading = false;
+        c->eof = true;
+        if (c->head && c->head->parked) {
+            conn_close(c);  /* the client hung up on a parked request */
+            return;
+        }
+        if (!c->head && !c->dirty && c->writes == 0) {
+            conn_close(c);
+            return;
+        }
+        c->close_after = true;
+        if (c->head)
+            c->tail->keep_alive = false;
+        return;
+    }
+    if (nread == 0)
+        return;
+    c->activity_ms = nb_mono_ms();
+    llhttp_errno_t e = llhttp_execute(&c->parser, buf->base, (size_t)nread);
+    if (e != HPE_OK)
+        parse_failed(c);
+    conn_pump(c);
+}
+
+static void on_connection(uv_stream_t *srv, int status)
+{
+    if (status < 0)
+        return;
+    nb_conn *c = nb_calloc(1, sizeof *c);
+    uv_tcp_init(nb_loop(), &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->tcp, on_closed);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    c->parser.data = c;
+    c->activity_ms = nb_mono_ms();
+    c->next = all_conns;
+    if (all_conns)
+        all_conns->prev = c;
+    all_conns = c;
+    c->reading = true;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* Idle keep-alive connections and slow clients are closed by a 1 s sweep. */
+static void on_sweep(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = nb_mono_ms();
+    nb_conn *c = all_conns;
+    while (c) {
+        nb_conn *next = c->next;
+        bool parked = c->head && c->head->parked;
+        if (c->cur && now - c->req_start_ms > REQUEST_TIMEOUT_MS) {
+            c->cur->early_status = 408;
+            c->cur->early_code = "RequestTimeout";
+            parse_failed(c);
+            conn_pump(c);
+        } else if (!c->cur && !c->head && !parked && c->writes == 0 &&
+                   now - c->activity_ms > IDLE_TIMEOUT_MS) {
+            conn_close(c);
+        }
+        c = next;
+    }
+}
+
+int nb_http_listen(const char *host, int port)
+{
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = on_message_begin;
+    settings.on_url = on_url;
+    settings.on_header_field = on_header_field;
+    settings.on_header_value = on_header_value;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+
+    struct sockaddr_storage addr;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0) {
+        NB_ERR("invalid listen address %s", host);
+        return -1;
+    }
+    uv_tcp_init(nb_loop(), &server);
+    server_open = true;
+    int rc = uv_tcp_bind(&server, (struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&server, 1024, on_connection);
+    if (rc != 0) {
+        NB_ERR("cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        return -1;
+    }
+    uv_check_init(nb_loop(), &check_handle);
+    uv_check_start(&check_handle, on_check);
+    uv_idle_init(nb_loop(), &idle_handle);
+    uv_timer_init(nb_loop(), &sweep_timer);
+    uv_timer_start(&sweep_timer, on_sweep, 1000, 1000);
+    uv_unref((uv_handle_t *)&sweep_timer);
+    return 0;
+}
+
+void nb_http_shutdown(void)
+{
+    shutting_down = true;
+    if (server_open) {
+        uv_close((uv_handle_t *)&server, NULL);
+        server_open = false;
+    }
+    while (all_conns)
+        conn_close(all_conns);
+    nb_store_commit();
+    if (uv_is_active((uv_handle_t *)&sweep_timer) || !uv_is_closing((uv_handle_t *)&sweep_timer)) {
+        uv_close((uv_handle_t *)&sweep_timer, NULL);
+        uv_close((uv_handle_t *)&check_handle, NULL);
+        uv_close((uv_handle_t *)&idle_handle, NULL);
+    }
+}

@@ -1,0 +1,71 @@
+/*
+ * http.h — the HTTP/1.1 front door (libuv + llhttp).
+ *
+ * A connection parses requests as bytes arrive (pipelining: several may be
+ * queued) and dispatches them one at a time, in order.  A dispatched request
+ * either finishes at once or is parked (long poll); reading continues while
+ * it is parked so a hang-up cancels it.  Finished responses are appended to
+ * the connection's output buffer and written in the loop's check phase, after
+ * the store's group commit: one write per connection per iteration.
+ *
+ * Lifetime: a connection is freed only in its uv_close callback, and only
+ * after its parked request (if any) was cancelled.
+ */
+#ifndef NB_HTTP_H
+#define NB_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "service.h"
+
+typedef struct nb_conn nb_conn;
+
+typedef struct nb_header {
+    char *name;   /* lower-cased */
+    char *value;
+    size_t vlen;
+} nb_header;
+
+typedef struct nb_req {
+    nb_conn *conn;
+    struct nb_req *next;
+    char method[16];
+    nb_buf url;          /* raw request target */
+    const char *path;    /* into url: up to '?' (not decoded) */
+    size_t path_len;
+    const char *query;   /* into url: after '?', or "" */
+    size_t query_len;
+    nb_header *headers;
+    int nheaders, cap_headers;
+    size_t header_bytes;
+    nb_buf body;
+    bool keep_alive;
+    bool complete;
+    int early_status;    /* set when the request must be refused (limits) */
+    const char *early_code;
+    /* Response. */
+    int status;
+    nb_buf rhead;        /* extra response header lines "Name: value\r\n" */
+    nb_buf rbody;
+    const char *content_type;
+    bool parked;
+    bool done;
+    nb_call call;        /* the operation call for this request */
+    const struct nb_codec *codec;
+    int64_t start_us;
+} nb_req;
+
+int nb_http_listen(const char *host, int port);
+void nb_http_shutdown(void);      /* stop accepting, cancel parked, close all */
+
+const char *nb_req_header(const nb_req *r, const char *lname, size_t *vlen);
+void nb_resp_header(nb_req *r, const char *name, const char *value);
+/* Finish the request: queue its response for writing. */
+void nb_req_finish(nb_req *r);
+
+/* Provided by dispatch.c. */
+void nb_dispatch(nb_req *r);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * util.c — allocation policy (abort on OOM), logging, clocks, random ids and
+ * the small encoding helpers (hex, MD5, base64) every module shares.
+ */
+#include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nimbus.h"
+
+nb_config nb_cfg = {
+    .host = "127.0.0.1",
+    .port = 4566,
+    .log_level = NB_LOG_INFO,
+    .access_key = "test",
+    .secret_key = "test",
+    .region = "us-east-1",
+    .max_body = 64u << 20,
+};
+
+static void oom(void)
+{
+    fputs("nimbus: out of memory\n", stderr);
+    abort();
+}
+
+void *nb_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *nb_calloc(size_t n, size_t m)
+{
+    void *p = calloc(n ? n : 1, m ? m : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *nb_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom();
+    return q;
+}
+
+char *nb_strndup(const char *s, size_t n)
+{
+    char *p = nb_malloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+char *nb_strdup(const char *s) { return nb_strndup(s, strlen(s)); }
+
+int64_t nb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t nb_mono_ms(void) { return uv_now(nb_loop()); }
+
+void nb_log(nb_log_level lvl, const char *fmt, ...)
+{
+    static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    if (lvl > nb_cfg.log_level)
+        return;
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s\n", tm.tm_year + 1900,
+            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+            names[lvl], buf);
+}
+
+void nb_random(void *buf, size_t n)
+{
+    if (RAND_bytes(buf, (int)n) != 1)
+        abort();
+}
+
+void nb_uuid(char out[37])
+{
+    unsigned char b[16];
+    nb_random(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+void nb_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+void nb_md5_hex(const void *data, size_t n, char out[33])
+{
+    unsigned char d[16];
+    unsigned int len = 0;
+    EVP_Digest(data, n, d, &len, EVP_md5(), NULL);
+    nb_hex(d, 16, out);
+}
+
+char *nb_base64_encode(const void *data, size_t n, size_t *outlen)
+{
+    size_t cap = 4 * ((n + 2) / 3) + 1;
+    char *out = nb_malloc(cap);
+    int len = EVP_EncodeBlock((unsigned char *)out, data, (int)n);
+    if (outlen)
+        *outlen = (size_t)len;
+    return out;
+}
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+unsigned char *nb_base64_decode(const char *s, size_t n, size_t *outlen)
+{
+    if (n % 4)
+        return NULL;
+    unsigned char *out = nb_malloc(n / 4 * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            unsigned char c = (unsigned char)s[i + (size_t)k];
+            if (c == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+                continue;
+            }
+            if (pad || (v[k] = b64val(c)) < 0) {
+                free(out);
+                return NULL;
+            }
+        }
+        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        out[o++] = (unsigned char)(w >> 16);
+        if (pad < 2)
+            out[o++] = (unsigned char)(w >> 8);
+        if (pad < 1)
+            out[o++] = (unsigned char)w;
+    }
+    out[o] = 0;
+    *outlen = o;
+    return out;
+}
