@@ -15,10 +15,7 @@
 #include "core/service.h"
 #include "core/store.h"
 
-static uv_loop_t loop;
 static uv_signal_t sig_term, sig_int;
-
-uv_loop_t *nb_loop(void) { return &loop; }
 
 static void usage(FILE *f)
 {
@@ -154,7 +151,9 @@ int main(int argc, char **argv)
     if (configure(argc, argv) != 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);
-    uv_loop_init(&loop);
+    static char logbuf[1 << 16];
+    setvbuf(stderr, logbuf, _IOFBF, sizeof logbuf); /* flushed once per loop iteration */
+    uv_loop_t *loop = nb_loop();
     if (nb_store_open(nb_cfg.data_dir) != 0)
         return 1;
     for (int i = 0; nb_services[i]; i++) {
@@ -166,17 +165,19 @@ int main(int argc, char **argv)
     nb_store_commit();
     if (nb_http_listen(nb_cfg.host, nb_cfg.port) != 0)
         return 1;
-    uv_signal_init(&loop, &sig_term);
+    uv_signal_init(loop, &sig_term);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
-    uv_signal_init(&loop, &sig_int);
+    uv_signal_init(loop, &sig_int);
     uv_signal_start(&sig_int, on_signal, SIGINT);
     NB_INFO("nimbus %s listening on http://%s:%d (%s)", NIMBUS_VERSION, nb_cfg.host, nb_cfg.port,
             nb_cfg.data_dir ? nb_cfg.data_dir : "in memory");
     printf("Ready.\n");
     fflush(stdout);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_run(loop, UV_RUN_DEFAULT);
     nb_store_close();
-    int rc = uv_loop_close(&loop);
+    nb_services_free();
+    fflush(stderr);
+    int rc = uv_loop_close(loop);
     if (rc != 0)
         NB_ERR("event loop closed with open handles");
     return rc == 0 ? 0 : 1;

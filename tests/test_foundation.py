@@ -38,6 +38,7 @@ def test_health_both_paths(nimbus):
             assert r.status == 200
             body = json.loads(r.read())
         assert body["version"]
+        assert body["services"]["sqs"] == "running"
         assert body["services"]["sts"] == "running"
 
 
@@ -192,6 +193,18 @@ def test_unknown_target_and_action(nimbus):
     assert out.startswith(b"HTTP/1.1 400") and b"InvalidAction" in out
 
 
+def test_invalid_json_and_utf8(nimbus):
+    def post(body):
+        return raw(nimbus.port, b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonSQS.ListQueues\r\n"
+                   b"Content-Type: application/x-amz-json-1.0\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                   % (len(body), body))
+    for body in (b'{"a":', b"[1,2]", b'{"QueueNamePrefix": 5}', b'{"QueueNamePrefix": "\xff\xfe"}', b"{} x",
+                 b'{"MaxResults": "ten"}'):
+        out = post(body)
+        assert out.startswith(b"HTTP/1.1 400"), (body, out)
+        assert b"SerializationException" in out, (body, out)
+
+
 def test_malformed_form_encoding(nimbus):
     body = b"Action=GetCallerIdentity&Version=2011-06-15&Bad=%zz"
     out = raw(nimbus.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
@@ -204,3 +217,94 @@ def test_reset_requires_post(nimbus):
         urllib.request.urlopen(nimbus.endpoint + "/_nimbus/reset")
     assert e.value.code == 405
     nimbus.reset()
+
+
+# ---- SigV4 verification ------------------------------------------------------
+
+@pytest.fixture
+def verifying(nimbus_fresh):
+    return nimbus_fresh(extra=["--verify-signatures"])
+
+
+def error_code(exc):
+    return exc.value.response["Error"]["Code"]
+
+
+def test_verify_accepts_correct_signature(verifying):
+    assert verifying.client("sts").get_caller_identity()["Account"] == "000000000000"
+
+
+def test_verify_rejects_wrong_secret(verifying):
+    with pytest.raises(ClientError) as e:
+        verifying.client("sts", aws_secret_access_key="wrong").get_caller_identity()
+    assert error_code(e) == "SignatureDoesNotMatch"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_verify_rejects_unknown_key(verifying):
+    with pytest.raises(ClientError) as e:
+        verifying.client("sts", aws_access_key_id="AKIDUNKNOWN").get_caller_identity()
+    assert error_code(e) == "InvalidClientTokenId"
+
+
+def test_verify_rejects_missing_auth(verifying):
+    out = raw(verifying.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+              b"Content-Length: 24\r\nConnection: close\r\n\r\nAction=GetCallerIdentity")
+    assert out.startswith(b"HTTP/1.1 403") and b"MissingAuthenticationToken" in out
+
+
+def _signed_at(when, body=b"Action=GetCallerIdentity&Version=2011-06-15", port=None):
+    import datetime
+    from unittest import mock
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    req = AWSRequest(method="POST", url=f"http://127.0.0.1:{port}/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    auth = SigV4Auth(Credentials("test", "test"), "sts", "us-east-1")
+    import botocore.auth as ba
+    patches = []
+    if hasattr(ba, "get_current_datetime"):
+        patches.append(mock.patch.object(ba, "get_current_datetime", return_value=when))
+    fake = mock.MagicMock(wraps=datetime)
+    fake.datetime.utcnow.return_value = when
+    fake.datetime.now.return_value = when
+    patches.append(mock.patch.object(ba, "datetime", fake))
+    for p in patches:
+        p.start()
+    try:
+        auth.add_auth(req)
+    finally:
+        for p in patches:
+            p.stop()
+    head = "".join(f"{k}: {v}\r\n" for k, v in req.headers.items())
+    return (f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n{head}\r\n").encode() + body
+
+
+def test_verify_rejects_skewed_clock(verifying):
+    import datetime
+    old = datetime.datetime.utcnow() - datetime.timedelta(minutes=30)
+    out = raw(verifying.port, _signed_at(old, port=verifying.port))
+    assert out.startswith(b"HTTP/1.1 403") and b"RequestTimeTooSkewed" in out, out
+    now = datetime.datetime.utcnow()
+    out = raw(verifying.port, _signed_at(now, port=verifying.port))
+    assert out.startswith(b"HTTP/1.1 200"), out
+
+
+def test_verify_presigned_url_and_expiry(verifying):
+    sts = verifying.client("sts")
+    # botocore signs a query-protocol presigned URL for the operation's
+    # method (POST), with the empty body's hash.
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=2)
+    with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST")) as r:
+        assert r.status == 200 and b"<Account>000000000000</Account>" in r.read()
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url)  # the same URL with another method
+    assert e.value.code == 403 and b"SignatureDoesNotMatch" in e.value.read()
+    time.sleep(3.1)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"))
+    assert e.value.code == 403
+    assert b"expired" in e.value.read()
+

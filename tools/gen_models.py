@@ -265,6 +265,12 @@ class Gen:
         ln = ref.get("locationName")
         if ln is None:
             ln = oref.get("locationName")
+        if ln is None and target in self.cshapes:
+            # A shape-level locationName (e.g. SQS TagMap: "Tag") applies
+            # where the member names none, as botocore's serializers do.
+            ln = self.cshapes[target].get("locationName")
+            if ln is None:
+                ln = self.old_shape(target, self.cshapes[target]).get("locationName")
         if list_elem:
             wire = ln
         elif loc in WIRE_ALWAYS:

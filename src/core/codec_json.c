@@ -20,24 +20,44 @@
 
 #define MAX_DEPTH 64
 
+/* Where a value sits, as a chain of names; rendered only for an error. */
+typedef struct jpath {
+    const struct jpath *up;
+    const char *name;
+} jpath;
+
+static void path_text(const jpath *p, char *out, size_t n)
+{
+    const char *names[MAX_DEPTH + 2];
+    int k = 0;
+    for (; p && k < MAX_DEPTH + 2; p = p->up)
+        if (p->name)
+            names[k++] = p->name;
+    size_t at = 0;
+    out[0] = 0;
+    while (k-- > 0 && at + 1 < n) {
+        int w = snprintf(out + at, n - at, "%s%s", at ? "." : "", names[k]);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+}
+
 static int conv_in(const nb_model *m, uint32_t si, json_object *parent, const char *key,
-                   size_t idx, json_object *v, nb_error *err, const char *path, int depth);
+                   size_t idx, json_object *v, nb_error *err, const jpath *path, int depth);
 static void replace(json_object *parent, const char *key, size_t idx, json_object *nv);
 
-static int type_error(nb_error *err, const char *path, const char *want)
+static int type_error(nb_error *err, const jpath *path, const char *want)
 {
+    char txt[512];
+    path_text(path, txt, sizeof txt);
     nb_err_set(err, 400, "SerializationException",
-               "Unexpected value type for %s: expected %s", path[0] ? path : "input", want);
+               "Unexpected value type for %s: expected %s", txt[0] ? txt : "input", want);
     return -1;
 }
 
-static void child_path(char *out, size_t n, const char *path, const char *name)
-{
-    snprintf(out, n, "%s%s%s", path, path[0] ? "." : "", name);
-}
-
 static int conv_struct(const nb_model *m, const nb_shape *s, json_object *v, nb_error *err,
-                       const char *path, int depth)
+                       const jpath *path, int depth)
 {
     if (!json_object_is_type(v, json_type_object))
         return type_error(err, path, "structure");
@@ -56,9 +76,8 @@ static int conv_struct(const nb_model *m, const nb_shape *s, json_object *v, nb_
         int mi = nb_model_member(m, s, key, strlen(key));
         if (mi < 0)
             continue; /* unknown members are ignored, as AWS does */
-        char sub[512];
-        child_path(sub, sizeof sub, path, key);
-        if (conv_in(m, m->members[mi].shape, v, key, 0, val, err, sub, depth + 1))
+        jpath sub = {path, key};
+        if (conv_in(m, m->members[mi].shape, v, key, 0, val, err, &sub, depth + 1))
             return -1;
     }
     for (int i = 0; i < nn; i++)
@@ -67,7 +86,7 @@ static int conv_struct(const nb_model *m, const nb_shape *s, json_object *v, nb_
 }
 
 static int conv_list(const nb_model *m, const nb_shape *s, json_object *v, nb_error *err,
-                     const char *path, int depth)
+                     const jpath *path, int depth)
 {
     if (!json_object_is_type(v, json_type_array))
         return type_error(err, path, "list");
@@ -76,16 +95,15 @@ static int conv_list(const nb_model *m, const nb_shape *s, json_object *v, nb_er
         json_object *e = json_object_array_get_idx(v, i);
         if (!e)
             return type_error(err, path, "non-null list member");
-        char sub[512];
-        snprintf(sub, sizeof sub, "%s.member", path);
-        if (conv_in(m, m->members[s->first].shape, v, NULL, i, e, err, sub, depth + 1))
+        jpath sub = {path, "member"};
+        if (conv_in(m, m->members[s->first].shape, v, NULL, i, e, err, &sub, depth + 1))
             return -1;
     }
     return 0;
 }
 
 static int conv_map(const nb_model *m, const nb_shape *s, json_object *v, nb_error *err,
-                    const char *path, int depth)
+                    const jpath *path, int depth)
 {
     if (!json_object_is_type(v, json_type_object))
         return type_error(err, path, "map");
@@ -94,9 +112,8 @@ static int conv_map(const nb_model *m, const nb_shape *s, json_object *v, nb_err
         (void)key;
         if (!val)
             return type_error(err, path, "non-null map value");
-        char sub[512];
-        child_path(sub, sizeof sub, path, key);
-        if (conv_in(m, m->members[s->first + 1].shape, v, key, 0, val, err, sub, depth + 1))
+        jpath sub = {path, key};
+        if (conv_in(m, m->members[s->first + 1].shape, v, key, 0, val, err, &sub, depth + 1))
             return -1;
     }
     return 0;
@@ -105,7 +122,7 @@ static int conv_map(const nb_model *m, const nb_shape *s, json_object *v, nb_err
 /* Timestamps change representation (to epoch-second doubles), so the value
  * is replaced in its parent; blobs are decoded in place. */
 static int conv_in(const nb_model *m, uint32_t si, json_object *parent, const char *key,
-                   size_t idx, json_object *v, nb_error *err, const char *path, int depth)
+                   size_t idx, json_object *v, nb_error *err, const jpath *path, int depth)
 {
     const nb_shape *s = &m->shapes[si];
     if (depth > MAX_DEPTH)
@@ -184,13 +201,13 @@ static int json_decode(const nb_model *m, const nb_operation *op, nb_req *r, jso
     }
     if (op->input >= 0) {
         /* Timestamps given as ISO text become numbers after conversion. */
-        if (conv_in(m, (uint32_t)op->input, NULL, NULL, 0, root, err, "", 0)) {
+        if (conv_in(m, (uint32_t)op->input, NULL, NULL, 0, root, err, NULL, 0)) {
             json_object_put(root);
             return -1;
         }
     } else if (!json_object_is_type(root, json_type_object)) {
         json_object_put(root);
-        return type_error(err, "", "structure");
+        return type_error(err, NULL, "structure");
     }
     *in = root;
     return 0;

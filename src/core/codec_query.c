@@ -65,7 +65,8 @@ int nb_form_parse(nb_form *f, const char *s, size_t n)
         }
         i = j + 1;
     }
-    qsort(f->p, (size_t)f->n, sizeof *f->p, pair_cmp);
+    if (f->n)
+        qsort(f->p, (size_t)f->n, sizeof *f->p, pair_cmp);
     return 0;
 }
 
@@ -270,7 +271,10 @@ static json_object *dec_map(qctx *q, const nb_shape *s, const nb_member *mem, co
             break;
         if (!o)
             o = json_object_new_object();
-        json_object_object_add(o, k, v ? v : json_object_new_string(""));
+        if (!v)
+            v = q->m->shapes[vm->shape].type == NB_T_STRUCTURE ? json_object_new_object()
+                                                                : json_object_new_string("");
+        json_object_object_add(o, k, v);
     }
     if (*bad) {
         json_object_put(o);
@@ -300,11 +304,18 @@ static json_object *dec_value(qctx *q, uint32_t si, const nb_member *mem, const 
 static int query_decode(const nb_model *m, const nb_operation *op, nb_req *r, json_object **in,
                         nb_error *err)
 {
+    /* Parameters come from the query string and a form-encoded body, as
+     * the router reads them (find_action in dispatch.c). */
     nb_form f;
-    bool form_body = r->body.len > 0;
-    const char *src = form_body ? r->body.data : r->query;
-    size_t n = form_body ? r->body.len : r->query_len;
-    if (nb_form_parse(&f, src, n) != 0) {
+    nb_buf all = {0};
+    nb_buf_add(&all, r->query, r->query_len);
+    if (r->body.len) {
+        nb_buf_addc(&all, '&');
+        nb_buf_add(&all, r->body.data, r->body.len);
+    }
+    int rc = nb_form_parse(&f, all.data, all.len);
+    nb_buf_free(&all);
+    if (rc != 0) {
         nb_err_set(err, 400, "MalformedQueryString", "The query string is malformed.");
         return -1;
     }

@@ -113,7 +113,7 @@ static void set_account(nb_call *call, const char *access_key)
         digits = isdigit((unsigned char)access_key[i]);
     memcpy(call->account, digits ? access_key : "000000000000", 12);
     call->account[12] = 0;
-    snprintf(call->access_key, sizeof call->access_key, "%s", access_key);
+    nb_copy(call->access_key, sizeof call->access_key, access_key, n);
 }
 
 static void make_trace_id(nb_call *call, const char *given, size_t n)
@@ -123,9 +123,11 @@ static void make_trace_id(nb_call *call, const char *given, size_t n)
         call->trace_id[n] = 0;
         return;
     }
+    uint64_t r1 = nb_rand64(), r2 = nb_rand64();
     unsigned char rnd[12];
     char hex[25];
-    nb_random(rnd, sizeof rnd);
+    memcpy(rnd, &r1, 8);
+    memcpy(rnd + 8, &r2, 4);
     nb_hex(rnd, sizeof rnd, hex);
     snprintf(call->trace_id, sizeof call->trace_id, "Root=1-%08llx-%s",
              (unsigned long long)(call->now_ms / 1000), hex);
@@ -189,10 +191,8 @@ static bool is_form(const nb_req *r)
 }
 
 /* The Action parameter of a query request, percent-decoded, into out. */
-static bool find_action(const nb_req *r, char *out, size_t n)
+static bool find_action_in(const char *s, size_t len, char *out, size_t n)
 {
-    const char *s = is_form(r) && r->body.len ? r->body.data : r->query;
-    size_t len = is_form(r) && r->body.len ? r->body.len : r->query_len;
     for (size_t i = 0; i + 7 <= len; i++) {
         if ((i == 0 || s[i - 1] == '&') && memcmp(s + i, "Action=", 7) == 0) {
             size_t j = i + 7, k = 0;
@@ -207,6 +207,12 @@ static bool find_action(const nb_req *r, char *out, size_t n)
         }
     }
     return false;
+}
+
+static bool find_action(const nb_req *r, char *out, size_t n)
+{
+    return find_action_in(r->query, r->query_len, out, n) ||
+           (r->body.len && find_action_in(r->body.data, r->body.len, out, n));
 }
 
 typedef struct {
@@ -403,12 +409,13 @@ static void parse_identity(nb_req *r, nb_sigv4_cred *cred, bool *bad, const char
     *bad = nb_sigv4_parse(&sr, cred, why) != 0;
     nb_call *c = &r->call;
     set_account(c, cred->present && cred->access_key[0] ? cred->access_key : nb_cfg.access_key);
-    snprintf(c->region, sizeof c->region, "%s",
-             cred->present && cred->region[0] ? cred->region : nb_cfg.region);
+    const char *region = cred->present && cred->region[0] ? cred->region : nb_cfg.region;
+    nb_copy(c->region, sizeof c->region, region, strlen(region));
     size_t hl = 0;
     const char *host = nb_req_header(r, "host", &hl);
-    snprintf(c->host, sizeof c->host, "%.*s", host ? (int)hl : 0, host ? host : "");
-    if (!host)
+    if (host)
+        nb_copy(c->host, sizeof c->host, host, hl);
+    else
         snprintf(c->host, sizeof c->host, "%s:%d", nb_cfg.host, nb_cfg.port);
     size_t tl = 0;
     const char *trace = nb_req_header(r, "x-amzn-trace-id", &tl);

@@ -28,11 +28,14 @@ struct nb_conn {
     nb_req *head, *tail;      /* complete requests, in arrival order */
     nb_buf out;               /* responses waiting for the check phase */
     nb_conn *next_dirty;
+    nb_conn *next_pump;       /* pending pipeline advance (see nb_req_finish) */
+    bool pump_pending;
     nb_conn *prev, *next;     /* all connections */
     uint64_t activity_ms;     /* last byte in or out */
     uint64_t req_start_ms;    /* first byte of the request being parsed */
     bool dirty, closing, close_after, eof, pumping, reading;
     bool in_value;            /* header parser state */
+    bool fake;                /* no socket (fuzzing): output is discarded */
     int writes;               /* writes in flight */
     char rbuf[READ_BUF];
 };
@@ -48,6 +51,7 @@ static bool server_open;
 static llhttp_settings_t settings;
 static nb_conn *all_conns;
 static nb_conn *dirty_list;
+static nb_conn *pump_list;
 static uv_check_t check_handle;
 static uv_idle_t idle_handle;
 static uv_timer_t sweep_timer;
@@ -98,7 +102,10 @@ const char *nb_req_header(const nb_req *r, const char *lname, size_t *vlen)
 
 void nb_resp_header(nb_req *r, const char *name, const char *value)
 {
-    nb_buf_printf(&r->rhead, "%s: %s\r\n", name, value);
+    nb_buf_adds(&r->rhead, name);
+    nb_buf_add(&r->rhead, ": ", 2);
+    nb_buf_adds(&r->rhead, value);
+    nb_buf_add(&r->rhead, "\r\n", 2);
 }
 
 static const char *reason(int status)
@@ -144,7 +151,7 @@ static const char *http_date(void)
 
 static void mark_dirty(nb_conn *c)
 {
-    if (c->dirty)
+    if (c->dirty || c->fake)
         return;
     c->dirty = true;
     c->next_dirty = dirty_list;
@@ -158,10 +165,22 @@ void nb_req_finish(nb_req *r)
     nb_conn *c = r->conn;
     r->done = true;
     bool head_only = strcmp(r->method, "HEAD") == 0;
-    nb_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\n", r->status,
-                  reason(r->status), http_date(), r->rbody.len);
-    if (r->content_type)
-        nb_buf_printf(&c->out, "Content-Type: %s\r\n", r->content_type);
+    char num[24];
+    int nl;
+    nb_buf_adds(&c->out, "HTTP/1.1 ");
+    nl = snprintf(num, sizeof num, "%d ", r->status);
+    nb_buf_add(&c->out, num, (size_t)nl);
+    nb_buf_adds(&c->out, reason(r->status));
+    nb_buf_adds(&c->out, "\r\nDate: ");
+    nb_buf_adds(&c->out, http_date());
+    nb_buf_adds(&c->out, "\r\nContent-Length: ");
+    nl = snprintf(num, sizeof num, "%zu\r\n", r->rbody.len);
+    nb_buf_add(&c->out, num, (size_t)nl);
+    if (r->content_type) {
+        nb_buf_adds(&c->out, "Content-Type: ");
+        nb_buf_adds(&c->out, r->content_type);
+        nb_buf_adds(&c->out, "\r\n");
+    }
     if (!r->keep_alive || shutting_down)
         nb_buf_adds(&c->out, "Connection: close\r\n");
     nb_buf_add(&c->out, r->rhead.data, r->rhead.len);
@@ -171,10 +190,12 @@ void nb_req_finish(nb_req *r)
     if (!r->keep_alive || shutting_down)
         c->close_after = true;
     mark_dirty(c);
-    if (r->parked) {
-        /* Finished later than dispatch: move the pipeline on. */
-        r->parked = false;
-        conn_pump(c);
+    if (!r->dispatching && !c->fake && !c->pump_pending) {
+        /* Finished later than dispatch, possibly from inside another call's
+         * handler: the pipeline moves on in the check phase, never nested. */
+        c->pump_pending = true;
+        c->next_pump = pump_list;
+        pump_list = c;
     }
 }
 
@@ -188,7 +209,9 @@ static void conn_pump(nb_conn *c)
     while (c->head && !c->closing) {
         nb_req *r = c->head;
         if (!r->done && !r->parked) {
+            r->dispatching = true;
             nb_dispatch(r);
+            r->dispatching = false;
             if (!r->done) {
                 r->parked = true;
                 break;
@@ -253,12 +276,13 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     nb_conn *c = p->data;
     nb_req *r = c->cur;
     r->header_bytes += len;
-    if (r->header_bytes > MAX_HEADER_BYTES || (!c->in_value && r->nheaders >= MAX_HEADERS && len)) {
+    bool new_header = c->in_value || r->nheaders == 0 || r->headers[r->nheaders - 1].value;
+    if (r->header_bytes > MAX_HEADER_BYTES || (new_header && r->nheaders >= MAX_HEADERS)) {
         r->early_status = 400;
         r->early_code = "RequestHeaderSectionTooLarge";
         return HPE_USER;
     }
-    if (c->in_value || r->nheaders == 0 || r->headers[r->nheaders - 1].value) {
+    if (new_header) {
         if (r->nheaders == r->cap_headers) {
             r->cap_headers = r->cap_headers ? r->cap_headers * 2 : 16;
             r->headers = nb_realloc(r->headers, (size_t)r->cap_headers * sizeof *r->headers);
@@ -315,7 +339,8 @@ static int on_headers_complete(llhttp_t *p)
         if (!r->headers[i].value)
             r->headers[i].value = nb_strndup("", 0);
     }
-    snprintf(r->method, sizeof r->method, "%s", llhttp_method_name(llhttp_get_method(p)));
+    const char *mname = llhttp_method_name(llhttp_get_method(p));
+    nb_copy(r->method, sizeof r->method, mname, strlen(mname));
     if (!r->url.data)
         nb_buf_add(&r->url, "/", 1);
     char *q = memchr(r->url.data, '?', r->url.len);
@@ -375,6 +400,10 @@ static void on_write(uv_write_t *w, int status)
 
 static void write_buf(nb_conn *c, nb_buf *b)
 {
+    if (c->fake) {
+        nb_buf_free(b);
+        return;
+    }
     write_req *wr = nb_calloc(1, sizeof *wr);
     wr->data = *b;
     memset(b, 0, sizeof *b);
@@ -400,6 +429,17 @@ static void write_raw(nb_conn *c, const char *s)
 static void on_check(uv_check_t *h)
 {
     (void)h;
+    for (int round = 0; pump_list && round < 64; round++) {
+        nb_conn *list = pump_list;
+        pump_list = NULL;
+        while (list) {
+            nb_conn *c = list;
+            list = c->next_pump;
+            c->pump_pending = false;
+            if (!c->closing)
+                conn_pump(c);
+        }
+    }
     nb_store_commit();
     while (dirty_list) {
         nb_conn *c = dirty_list;
@@ -413,6 +453,7 @@ static void on_check(uv_check_t *h)
             conn_close(c);
     }
     uv_idle_stop(&idle_handle);
+    fflush(stderr); /* request log lines are buffered per iteration */
 }
 
 
@@ -455,6 +496,14 @@ static void conn_close(nb_conn *c)
         all_conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->pump_pending) {
+        nb_conn **pp = &pump_list;
+        while (*pp && *pp != c)
+            pp = &(*pp)->next_pump;
+        if (*pp)
+            *pp = c->next_pump;
+        c->pump_pending = false;
+    }
     if (c->dirty) {
         nb_conn **pp = &dirty_list;
         while (*pp && *pp != c)
@@ -492,7 +541,8 @@ static void parse_failed(nb_conn *c)
     if (!r->body.data)
         nb_buf_add(&r->body, "", 0);
     enqueue(c, r);
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (!c->fake)
+        uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
 }
 
@@ -571,7 +621,7 @@ static void on_sweep(uv_timer_t *t)
     }
 }
 
-int nb_http_listen(const char *host, int port)
+static void init_settings(void)
 {
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
@@ -581,6 +631,11 @@ int nb_http_listen(const char *host, int port)
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
+}
+
+int nb_http_listen(const char *host, int port)
+{
+    init_settings();
 
     struct sockaddr_storage addr;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
@@ -621,4 +676,24 @@ void nb_http_shutdown(void)
         uv_close((uv_handle_t *)&check_handle, NULL);
         uv_close((uv_handle_t *)&idle_handle, NULL);
     }
+}
+
+/* Fuzzing entry: parse and dispatch bytes as one connection would, without a
+ * socket.  Parked requests are cancelled at the end, as on a hang-up. */
+void nb_http_feed(const char *data, size_t len)
+{
+    if (!settings.on_message_begin)
+        init_settings();
+    nb_conn *c = nb_calloc(1, sizeof *c);
+    c->fake = true;
+    c->tcp.data = c;
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    c->parser.data = c;
+    if (llhttp_execute(&c->parser, data, len) != HPE_OK)
+        parse_failed(c);
+    conn_pump(c);
+    cancel_parked(c);
+    nb_store_commit();
+    c->closing = true;
+    on_closed((uv_handle_t *)&c->tcp);
 }

@@ -50,7 +50,8 @@ typedef struct nb_req {
     nb_buf rhead;        /* extra response header lines "Name: value\r\n" */
     nb_buf rbody;
     const char *content_type;
-    bool parked;
+    bool parked;         /* dispatched, waiting for nb_call_done */
+    bool dispatching;    /* inside nb_dispatch */
     bool done;
     nb_call call;        /* the operation call for this request */
     const struct nb_codec *codec;
@@ -59,6 +60,8 @@ typedef struct nb_req {
 
 int nb_http_listen(const char *host, int port);
 void nb_http_shutdown(void);      /* stop accepting, cancel parked, close all */
+/* Fuzzing: parse and dispatch bytes as one socket-less connection. */
+void nb_http_feed(const char *data, size_t len);
 
 const char *nb_req_header(const nb_req *r, const char *lname, size_t *vlen);
 void nb_resp_header(nb_req *r, const char *name, const char *value);

@@ -45,9 +45,13 @@ void *nb_realloc(void *p, size_t n);
 char *nb_strdup(const char *s);
 char *nb_strndup(const char *s, size_t n);
 
+/* Bounded copy of n bytes into dst[cap], always terminated; returns length. */
+size_t nb_copy(char *dst, size_t cap, const char *src, size_t n);
+
 /* Random and ids. */
 void nb_random(void *buf, size_t n);
 void nb_uuid(char out[37]);
+uint64_t nb_rand64(void);  /* fast, non-cryptographic */
 
 /* Hex/base64/MD5/SHA-256 helpers (OpenSSL). */
 void nb_hex(const unsigned char *in, size_t n, char *out); /* out: 2n+1 */

@@ -20,7 +20,10 @@
  * when it parks the call (long polls): it then finishes later with
  * nb_call_done(), and must release what it holds when call->on_cancel runs
  * (client hung up or server shut down).  Exactly one of nb_call_done and
- * on_cancel ends a parked call.
+ * on_cancel ends a parked call.  After nb_call_done the call (and call->out)
+ * belong to the dispatcher and may already be freed: do not touch them.  The
+ * input tree is released when the handler returns; a parked handler that
+ * needs it later takes a reference (json_object_get).
  *
  * Cross-service calls use nb_invoke(): the same handler, the same tree.
  */
@@ -105,6 +108,7 @@ const nb_service *nb_service_by_name(const char *name, size_t len);
 const nb_service *nb_service_by_target(const char *target, size_t len, const char **opname);
 const nb_service *nb_service_by_signing_name(const char *name, size_t len);
 nb_handler nb_service_handler(const nb_service *svc, const char *op);
+void nb_services_free(void);  /* at exit */
 
 /* Cross-service: run svc's op with an input tree already in the model's
  * shape (validated here).  The callback receives the finished call; the

@@ -2,16 +2,19 @@
  * services.c — the one list of services, and lookups over it by name,
  * X-Amz-Target prefix, SigV4 signing name and operation.
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include "nimbus.h"
 
 #include "../gen/models.h"
 #include "service.h"
 
-
+extern const nb_service nb_service_sqs;
 extern const nb_service nb_service_sts;
 
 const nb_service *const nb_services[] = {
-
+    &nb_service_sqs,
     &nb_service_sts,
     NULL,
 };
@@ -52,10 +55,39 @@ const nb_service *nb_service_by_signing_name(const char *name, size_t len)
     return NULL;
 }
 
+/* Handlers indexed like the model's (sorted) operations, built on first use. */
+#define MAX_SERVICES 64
+static nb_handler *by_op[MAX_SERVICES];
+
+static int service_index(const nb_service *svc)
+{
+    for (int i = 0; nb_services[i] && i < MAX_SERVICES; i++)
+        if (nb_services[i] == svc)
+            return i;
+    return -1;
+}
+
 nb_handler nb_service_handler(const nb_service *svc, const char *op)
 {
-    for (const nb_op_entry *e = svc->ops; e && e->name; e++)
-        if (strcmp(e->name, op) == 0)
-            return e->fn;
-    return NULL;
+    int si = service_index(svc);
+    const nb_operation *o = nb_model_op(svc->model, op, strlen(op));
+    if (si < 0 || !o)
+        return NULL;
+    if (!by_op[si]) {
+        by_op[si] = nb_calloc(svc->model->nops, sizeof(nb_handler));
+        for (const nb_op_entry *e = svc->ops; e && e->name; e++) {
+            const nb_operation *eo = nb_model_op(svc->model, e->name, strlen(e->name));
+            if (eo)
+                by_op[si][eo - svc->model->ops] = e->fn;
+        }
+    }
+    return by_op[si][o - svc->model->ops];
+}
+
+void nb_services_free(void)
+{
+    for (int i = 0; i < MAX_SERVICES; i++) {
+        free(by_op[i]);
+        by_op[i] = NULL;
+    }
 }

@@ -124,18 +124,25 @@ static int copy_field(char *dst, size_t cap, span s)
     return 0;
 }
 
-/* Decode %XX escapes only ('+' stays '+'); a '%' not followed by two hex
- * digits stays literal.  -1 when the result does not fit out[cap]. */
+/* The byte at s.p[*i] with a valid %XX escape decoded; advances *i.  A '%'
+ * not followed by two hex digits stays literal; '+' stays '+'. */
+static int decode_at(span s, size_t *i)
+{
+    int c = (unsigned char)s.p[*i];
+    if (c == '%' && *i + 2 < s.n && hex_val(s.p[*i + 1]) >= 0 && hex_val(s.p[*i + 2]) >= 0) {
+        c = hex_val(s.p[*i + 1]) * 16 + hex_val(s.p[*i + 2]);
+        *i += 2;
+    }
+    (*i)++;
+    return c;
+}
+
+/* Percent-decode into out[cap]; -1 when the result does not fit. */
 static int pct_decode(span in, char *out, size_t cap, size_t *outlen)
 {
     size_t o = 0;
-    for (size_t i = 0; i < in.n; i++) {
-        int c = (unsigned char)in.p[i];
-        if (c == '%' && i + 2 < in.n && hex_val(in.p[i + 1]) >= 0 &&
-            hex_val(in.p[i + 2]) >= 0) {
-            c = hex_val(in.p[i + 1]) * 16 + hex_val(in.p[i + 2]);
-            i += 2;
-        }
+    for (size_t i = 0; i < in.n;) {
+        int c = decode_at(in, &i);
         if (o + 1 >= cap)
             return -1;
         out[o++] = (char)c;
@@ -143,6 +150,21 @@ static int pct_decode(span in, char *out, size_t cap, size_t *outlen)
     out[o] = '\0';
     *outlen = o;
     return 0;
+}
+
+/* URI-encode one byte (RFC 3986 unreserved kept, others %XX upper-case)
+ * into dst, which has room for 3; returns the bytes written. */
+static size_t uri_encode_byte(unsigned char c, char *dst)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (is_unreserved(c)) {
+        dst[0] = (char)c;
+        return 1;
+    }
+    dst[0] = '%';
+    dst[1] = hex[c >> 4];
+    dst[2] = hex[c & 15];
+    return 3;
 }
 
 /* ---------- dates ---------- */
@@ -225,9 +247,8 @@ static bool rfc1123_to_amz(span s, char out[17])
         r.p[14] != ':' || r.p[17] != ':' || r.p[20] != ' ')
         return false;
     span zone = span_of(r.p + 21, r.n - 21);
-    if (!(span_eq(zone, "GMT") || span_eq(zone, "UT") ||
-                            span_eq(zone, "UTC") || span_eq(zone, "+0000") ||
-                            span_eq(zone, "-0000")))
+    if (!(span_eq(zone, "GMT") || span_eq(zone, "UT") || span_eq(zone, "UTC") ||
+          span_eq(zone, "+0000") || span_eq(zone, "-0000")))
         return false;
     civil t = { digits(r.p + 7, 4), month_index(r.p + 3), digits(r.p, 2),
                 digits(r.p + 12, 2), digits(r.p + 15, 2), digits(r.p + 18, 2) };
@@ -525,7 +546,7 @@ static int parse_presigned(span q, nb_sigv4_cred *c, const char **why)
     if (seen[Q_ALG]) {
         char buf[32];
         span alg;
-        if (decoded(val[Q_ALG], buf, sizeof buf, &alg, why) < 0 || !span_eq(alg, ALGORITHM))
+        if (decoded(val[Q_ALG], buf, sizeof buf, &alg, NULL) < 0 || !span_eq(alg, ALGORITHM))
             return 1; /* another algorithm (SigV4a...): not ours to parse */
     }
     return parse_query_fields(val, seen, c, why);
@@ -542,9 +563,9 @@ int nb_sigv4_parse(const nb_sigv4_request *req, nb_sigv4_cred *cred, const char 
     span q = span_of(req->query, req->query_len);
     if (auth && auth_scheme(header_value(auth), &rest) == 0) {
         nb_sigv4_cred probe;
+        cred->present = true;
         if (parse_presigned(q, &probe, NULL) != 1)
             return fail(why, "both an Authorization header and a presigned query");
-        cred->present = true;
         return parse_header_auth(req, rest, cred, why);
     }
     int rc = parse_presigned(q, cred, why);
@@ -589,14 +610,9 @@ static void sink_put(sink *s, span v)
 
 static void sink_enc_byte(sink *s, unsigned char c)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    if (is_unreserved(c)) {
-        sink_byte(s, c);
-        return;
-    }
-    sink_byte(s, '%');
-    sink_byte(s, (unsigned char)hex[c >> 4]);
-    sink_byte(s, (unsigned char)hex[c & 15]);
+    char e[3];
+    size_t n = uri_encode_byte(c, e);
+    sink_put(s, span_of(e, n));
 }
 
 static void sink_enc(sink *s, span v)
@@ -659,22 +675,8 @@ typedef struct {
  * room for 3 * raw.n + 1 bytes); returns the end of the written string. */
 static char *canon_component(span raw, char *dst)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < raw.n; i++) {
-        int c = (unsigned char)raw.p[i];
-        if (c == '%' && i + 2 < raw.n && hex_val(raw.p[i + 1]) >= 0 &&
-            hex_val(raw.p[i + 2]) >= 0) {
-            c = hex_val(raw.p[i + 1]) * 16 + hex_val(raw.p[i + 2]);
-            i += 2;
-        }
-        if (is_unreserved(c)) {
-            *dst++ = (char)c;
-            continue;
-        }
-        *dst++ = '%';
-        *dst++ = hex[c >> 4];
-        *dst++ = hex[c & 15];
-    }
+    for (size_t i = 0; i < raw.n;)
+        dst += uri_encode_byte((unsigned char)decode_at(raw, &i), dst);
     *dst++ = '\0';
     return dst;
 }
@@ -871,20 +873,46 @@ static bool signature_matches(const EVP_MD_CTX *prefix, span payload, const unsi
  * (incl. UNSIGNED-PAYLOAD); for a presigned URL UNSIGNED-PAYLOAD (S3 style)
  * or the body's hash (botocore's SigV4QueryAuth for other services); else
  * the body's hash. */
-static int payload_candidates(const nb_sigv4_request *req, const nb_sigv4_cred *c,
-                              char body_hex[65], span out[2])
+static bool body_sha256_hex(const nb_sigv4_request *req, char out[65])
 {
-    const nb_sigv4_header *h = find_header(req, "x-amz-content-sha256");
-    if (h) {
-        out[0] = header_value(h);
-        return 1;
-    }
     unsigned char d[32];
     unsigned int dlen = 0;
     if (!EVP_Digest(req->body ? (const void *)req->body : "", req->body ? req->body_len : 0,
-                    d, &dlen, EVP_sha256(), NULL))
+                    d, &dlen, EVP_sha256(), NULL) ||
+        dlen != 32)
+        return false;
+    to_hex(d, 32, out);
+    return true;
+}
+
+/* A hex x-amz-content-sha256 is signed instead of the body, so it must be
+ * the body's hash (S3's XAmzContentSHA256Mismatch); UNSIGNED-PAYLOAD and
+ * the STREAMING-* forms are taken as they are (chunk signatures of
+ * aws-chunked bodies are not checked here). */
+static bool content_hash_consistent(span v, const char body_hex[65])
+{
+    if (v.n != 64)
+        return true;
+    for (size_t i = 0; i < 64; i++)
+        if (hex_val((unsigned char)v.p[i]) < 0)
+            return true;
+    bool same = true;
+    for (size_t i = 0; i < 64; i++)
+        same &= lower((unsigned char)v.p[i]) == body_hex[i];
+    return same;
+}
+
+/* Returns the number of candidates, 0 when none can match. */
+static int payload_candidates(const nb_sigv4_request *req, const nb_sigv4_cred *c,
+                              char body_hex[65], span out[2])
+{
+    if (!body_sha256_hex(req, body_hex))
         return 0;
-    to_hex(d, 32, body_hex);
+    const nb_sigv4_header *h = find_header(req, "x-amz-content-sha256");
+    if (h) {
+        out[0] = header_value(h);
+        return content_hash_consistent(out[0], body_hex) ? 1 : 0;
+    }
     out[0] = span_of(body_hex, 64);
     if (!c->presigned)
         return 1;

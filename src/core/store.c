@@ -55,6 +55,9 @@ int nb_store_open(const char *data_dir)
     } else {
         snprintf(path, sizeof path, ":memory:");
     }
+    /* One thread: no SQLite mutexes, no memory statistics. */
+    sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         NB_ERR("cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
@@ -107,14 +110,30 @@ sqlite3_stmt *nb_stmt(sqlite3_stmt **slot, const char *sql)
     return *slot;
 }
 
+/* Transaction control runs on every call: prepared once, not re-parsed. */
+static int step_ctl(sqlite3_stmt **slot, const char *sql)
+{
+    sqlite3_stmt *st = nb_stmt(slot, sql);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        NB_ERR("sqlite: %s (in: %s)", sqlite3_errmsg(db), sql);
+        return rc;
+    }
+    return SQLITE_OK;
+}
+
+static sqlite3_stmt *st_begin, *st_savepoint, *st_rollback_to, *st_release, *st_commit,
+    *st_rollback;
+
 void nb_store_call_begin(void)
 {
     if (!in_txn) {
-        nb_exec("BEGIN");
+        step_ctl(&st_begin, "BEGIN");
         in_txn = true;
     }
     if (depth++ == 0)
-        nb_exec("SAVEPOINT nb_call");
+        step_ctl(&st_savepoint, "SAVEPOINT nb_call");
 }
 
 void nb_store_call_end(bool commit)
@@ -124,8 +143,8 @@ void nb_store_call_end(bool commit)
     if (--depth > 0)
         return;
     if (!commit)
-        nb_exec("ROLLBACK TO nb_call");
-    nb_exec("RELEASE nb_call");
+        step_ctl(&st_rollback_to, "ROLLBACK TO nb_call");
+    step_ctl(&st_release, "RELEASE nb_call");
 }
 
 int nb_store_commit(void)
@@ -133,9 +152,9 @@ int nb_store_commit(void)
     if (!in_txn || depth > 0)
         return 0;
     in_txn = false;
-    int rc = nb_exec("COMMIT");
-    if (rc != SQLITE_OK)
-        nb_exec("ROLLBACK");
+    int rc = step_ctl(&st_commit, "COMMIT");
+    if (rc != SQLITE_OK && sqlite3_get_autocommit(db) == 0)
+        step_ctl(&st_rollback, "ROLLBACK");
     return rc;
 }
 

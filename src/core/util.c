@@ -61,6 +61,17 @@ char *nb_strndup(const char *s, size_t n)
     return p;
 }
 
+size_t nb_copy(char *dst, size_t cap, const char *src, size_t n)
+{
+    if (cap == 0)
+        return 0;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+    return n;
+}
+
 char *nb_strdup(const char *s) { return nb_strndup(s, strlen(s)); }
 
 int64_t nb_now_ms(void)
@@ -97,10 +108,38 @@ void nb_random(void *buf, size_t n)
         abort();
 }
 
+/* Request ids need uniqueness, not secrecy: xoshiro256** seeded once from
+ * the OS, instead of a system call or a DRBG round per id. */
+static uint64_t rng_state[4];
+static bool rng_seeded;
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rng_next(void)
+{
+    if (!rng_seeded) {
+        nb_random(rng_state, sizeof rng_state);
+        rng_seeded = true;
+    }
+    uint64_t *s = rng_state;
+    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return r;
+}
+
+uint64_t nb_rand64(void) { return rng_next(); }
+
 void nb_uuid(char out[37])
 {
     unsigned char b[16];
-    nb_random(b, sizeof b);
+    uint64_t hi = rng_next(), lo = rng_next();
+    memcpy(b, &hi, 8);
+    memcpy(b + 8, &lo, 8);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",

@@ -199,7 +199,11 @@ static void check(vctx *v, uint32_t si, json_object *val, const char *path, int 
         check_size(v, s, val, path,
                    utf8_chars(json_object_get_string(val), (size_t)json_object_get_string_len(val)),
                    "length");
-        if (s->nenums)
+        /* Query-era services (SQS, STS, ...) treat their model enums as
+         * advisory and validate values themselves (SQS answers
+         * InvalidAttributeName, and accepts system attribute names in
+         * ReceiveMessage's AttributeNames); JSON services enforce them. */
+        if (s->nenums && !(v->m->protocols & NB_P_QUERY))
             check_enum(v, s, val, path);
         return;
     case NB_T_BLOB:
@@ -279,15 +283,25 @@ int nb_parse_timestamp(const char *s, size_t n, double *out)
         return -1;
     double frac = 0;
     if (*p == '.') {
-        frac = strtod(p, &end);
-        p = end;
+        const char *q = p + 1;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (q == p + 1)
+            return -1;
+        double scale = 0.1;
+        for (const char *dg = p + 1; dg < q; dg++, scale /= 10)
+            frac += (*dg - '0') * scale;
+        p = q;
     }
     if (*p == 'Z' || *p == 'z')
         p++;
     else if (*p == '+' || *p == '-') {
         int hh = 0, mm = 0;
-        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
-            return -1;
+        for (int k = 1; k <= 5; k++)
+            if (k == 3 ? p[k] != ':' : (p[k] < '0' || p[k] > '9'))
+                return -1;
+        hh = (p[1] - '0') * 10 + (p[2] - '0');
+        mm = (p[4] - '0') * 10 + (p[5] - '0');
         int off = (hh * 60 + mm) * 60;
         tm.tm_sec -= (*p == '+') ? off : -off;
         p += 6;

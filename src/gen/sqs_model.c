@@ -209,7 +209,7 @@ static const nb_member members[] = {
     {.name = "key", .wire = "Key", .shape = 105}, /* 179 -> TagKey */
     {.name = "value", .wire = "Value", .shape = 109}, /* 180 -> TagValue */
     {.name = "QueueUrl", .shape = 103, .flags = NB_M_REQUIRED}, /* 181 -> String */
-    {.name = "Tags", .shape = 107, .flags = NB_M_REQUIRED}, /* 182 -> TagMap */
+    {.name = "Tags", .wire = "Tag", .shape = 107, .flags = NB_M_REQUIRED}, /* 182 -> TagMap */
     {.name = "message", .shape = 32}, /* 183 -> ExceptionMessage */
     {.name = "message", .shape = 32}, /* 184 -> ExceptionMessage */
     {.name = "QueueUrl", .shape = 103, .flags = NB_M_REQUIRED}, /* 185 -> String */
