@@ -74,7 +74,13 @@ def sqs_call(port, op, body):
         return json.loads(r.read() or b"{}")
 
 
-def wrk(port, op, body, seconds, conns=8):
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port, op, body, seconds, conns=8, pid=None):
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write('wrk.method = "POST"\n'
                  'wrk.headers["Content-Type"] = "application/x-amz-json-1.0"\n'
@@ -87,12 +93,15 @@ def wrk(port, op, body, seconds, conns=8):
                  ' summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write'
                  ' + summary.errors.timeout, latency:percentile(99)))\nend\n')
     script.close()
+    cpu0 = cpu_seconds(pid) if pid else 0
     out = subprocess.run(["wrk", "-t", "2", "-c", str(conns), "-d", f"{seconds}s", "-s", script.name,
                           f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
     os.unlink(script.name)
     for line in out.splitlines():
         if line.startswith("RESULT"):
             _, reqs, dur_us, errs, p99 = line.split()
+            cpu_us = (cpu_seconds(pid) - cpu0) * 1e6 / max(int(reqs), 1) if pid else None
+            wrk.cpu_us = cpu_us
             return int(reqs) / (int(dur_us) / 1e6), int(errs), int(p99) / 1000.0
     raise RuntimeError("wrk failed: " + out)
 
@@ -122,21 +131,21 @@ def longpoll(port, url, rounds=50):
             rest += s.recv(65536)
         return rest
 
-    r, w = conn(), conn()
+    # Fresh connections each round: moto's server closes after each response.
     lat = []
     for i in range(rounds):
+        r, w = conn(), conn()
         r.sendall(request("ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 20}))
-        time.sleep(0.02)  # let it park
+        time.sleep(0.05)  # let it park
         t0 = time.perf_counter()
         w.sendall(request("SendMessage", {"QueueUrl": url, "MessageBody": f"m{i}"}))
         body = read_response(r)
         lat.append((time.perf_counter() - t0) * 1000)
         read_response(w)
+        r.close()
+        w.close()
         msg = json.loads(body)["Messages"][0]
-        r.sendall(request("DeleteMessage", {"QueueUrl": url, "ReceiptHandle": msg["ReceiptHandle"]}))
-        read_response(r)
-    r.close()
-    w.close()
+        sqs_call(port, "DeleteMessage", {"QueueUrl": url, "ReceiptHandle": msg["ReceiptHandle"]})
     lat.sort()
     return statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
 
@@ -150,10 +159,13 @@ def bench_server(name, cmd, port, health, seconds, durable_cmd=None):
         url = sqs_call(port, "CreateQueue", {"QueueName": "bench"})["QueueUrl"]
         lp = sqs_call(port, "CreateQueue", {"QueueName": "bench-lp"})["QueueUrl"]
         res["send"], res["send_errors"], res["send_p99_ms"] = wrk(
-            port, "SendMessage", {"QueueUrl": url, "MessageBody": "x" * 100}, seconds)
+            port, "SendMessage", {"QueueUrl": url, "MessageBody": "x" * 100}, seconds, pid=proc.pid)
+        res["send_cpu_us"] = wrk.cpu_us
         entries = [{"Id": str(i), "MessageBody": "x" * 100} for i in range(10)]
-        rps, res["batch_errors"], _ = wrk(port, "SendMessageBatch", {"QueueUrl": url, "Entries": entries}, seconds)
+        rps, res["batch_errors"], _ = wrk(port, "SendMessageBatch", {"QueueUrl": url, "Entries": entries},
+                                          seconds, pid=proc.pid)
         res["batch_msgs"] = rps * 10
+        res["batch_cpu_us_per_msg"] = wrk.cpu_us / 10
         res["longpoll_med_ms"], res["longpoll_p99_ms"] = longpoll(port, lp, 30 if name == "moto_server" else 100)
         res["load_rss_mib"] = rss_kib(proc.pid) / 1024
     finally:
@@ -165,12 +177,27 @@ def bench_server(name, cmd, port, health, seconds, durable_cmd=None):
             proc, _ = start(durable_cmd + ["--data-dir", d], port, health)
             url = sqs_call(port, "CreateQueue", {"QueueName": "bench"})["QueueUrl"]
             res["durable_send"], res["durable_errors"], _ = wrk(
-                port, "SendMessage", {"QueueUrl": url, "MessageBody": "x" * 100}, seconds)
+                port, "SendMessage", {"QueueUrl": url, "MessageBody": "x" * 100}, seconds, pid=proc.pid)
+            res["durable_cpu_us"] = wrk.cpu_us
             proc.terminate()
             proc.wait(timeout=20)
         finally:
             shutil.rmtree(d)
     return res
+
+
+STEAL0 = None
+
+
+def read_cpu():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[7], sum(v)
+
+
+def steal_fraction():
+    s1, t1 = read_cpu()
+    return (s1 - STEAL0[0]) / max(t1 - STEAL0[1], 1)
 
 
 def fmt(v, unit=""):
@@ -187,6 +214,8 @@ def main():
     ap.add_argument("--skip-moto", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results.md"))
     a = ap.parse_args()
+    global STEAL0
+    STEAL0 = read_cpu()
     results = []
     port = free_port()
     results.append(bench_server("nimbus", [NIMBUS, "--port", str(port), "--log-level", "warn"], port,
@@ -199,12 +228,18 @@ def main():
     rows = [("start to first answer", "start_ms", " ms"), ("idle RSS", "idle_rss_mib", " MiB"),
             ("RSS after load", "load_rss_mib", " MiB"),
             ("SendMessage/s, 8 connections", "send", ""), ("SendMessage p99", "send_p99_ms", " ms"),
+            ("server CPU per SendMessage", "send_cpu_us", " µs"),
             ("SendMessageBatch msgs/s (10 per call)", "batch_msgs", ""),
+            ("server CPU per batched message", "batch_cpu_us_per_msg", " µs"),
             ("long-poll wake-up, median", "longpoll_med_ms", " ms"),
             ("long-poll wake-up, p99", "longpoll_p99_ms", " ms"),
             ("durable SendMessage/s (--data-dir)", "durable_send", ""),
+            ("server CPU per durable SendMessage", "durable_cpu_us", " µs"),
             ("errors (send/batch)", None, "")]
-    lines = [f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores, "
+    steal = steal_fraction()
+    lines = [f"Hypervisor steal during the run: {steal:.0%} of CPU time (throughput numbers shrink with it; "
+             "CPU µs per operation is the steadier comparison).\n",
+             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores, "
              f"wrk -t2 -c8 -d{a.seconds}s, 100-byte bodies; both servers measured in this run.\n",
              "| metric | " + " | ".join(r["name"] for r in results) + " |",
              "|---|" + "---|" * len(results)]

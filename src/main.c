@@ -4,6 +4,7 @@
  * in which every handle is closed and every allocation freed.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,10 @@ int main(int argc, char **argv)
     if (configure(argc, argv) != 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);
+    /* Many short-lived allocations per request: keep freed memory in the
+     * process instead of trimming and re-growing the heap. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 4 << 20);
     static char logbuf[1 << 16];
     setvbuf(stderr, logbuf, _IOFBF, sizeof logbuf); /* flushed once per loop iteration */
     uv_loop_t *loop = nb_loop();

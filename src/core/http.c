@@ -34,7 +34,7 @@ struct nb_conn {
     uint64_t activity_ms;     /* last byte in or out */
     uint64_t req_start_ms;    /* first byte of the request being parsed */
     bool dirty, closing, close_after, eof, pumping, reading;
-    bool in_value;            /* header parser state */
+    int hstate;               /* header parser: 0 next is new, 1 in name, 2 in value */
     bool fake;                /* no socket (fuzzing): output is discarded */
     int writes;               /* writes in flight */
     char rbuf[READ_BUF];
@@ -74,11 +74,8 @@ static nb_req *req_new(nb_conn *c)
 
 static void req_free(nb_req *r)
 {
-    for (int i = 0; i < r->nheaders; i++) {
-        free(r->headers[i].name);
-        free(r->headers[i].value);
-    }
     free(r->headers);
+    nb_buf_free(&r->hbuf);
     nb_buf_free(&r->url);
     nb_buf_free(&r->body);
     nb_buf_free(&r->rhead);
@@ -91,7 +88,7 @@ static void req_free(nb_req *r)
 const char *nb_req_header(const nb_req *r, const char *lname, size_t *vlen)
 {
     for (int i = 0; i < r->nheaders; i++) {
-        if (strcmp(r->headers[i].name, lname) == 0) {
+        if (r->headers[i].name && strcmp(r->headers[i].name, lname) == 0) {
             if (vlen)
                 *vlen = r->headers[i].vlen;
             return r->headers[i].value;
@@ -253,7 +250,7 @@ static int on_message_begin(llhttp_t *p)
     nb_conn *c = p->data;
     c->cur = req_new(c);
     c->req_start_ms = nb_mono_ms();
-    c->in_value = false;
+    c->hstate = 0;
     return 0;
 }
 
@@ -271,34 +268,48 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* Header bytes go to one arena per request ("name\0value\0" ...); the
+ * pointers in r->headers are set once the header block is complete. */
+static int header_limit(nb_req *r, size_t len)
+{
+    r->header_bytes += len;
+    if (r->header_bytes <= MAX_HEADER_BYTES)
+        return 0;
+    r->early_status = 400;
+    r->early_code = "RequestHeaderSectionTooLarge";
+    return HPE_USER;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     nb_conn *c = p->data;
     nb_req *r = c->cur;
-    r->header_bytes += len;
-    bool new_header = c->in_value || r->nheaders == 0 || r->headers[r->nheaders - 1].value;
-    if (r->header_bytes > MAX_HEADER_BYTES || (new_header && r->nheaders >= MAX_HEADERS)) {
-        r->early_status = 400;
-        r->early_code = "RequestHeaderSectionTooLarge";
+    if (header_limit(r, len))
         return HPE_USER;
-    }
-    if (new_header) {
+    if (c->hstate != 1) { /* a new header */
+        if (r->nheaders >= MAX_HEADERS)
+            return header_limit(r, MAX_HEADER_BYTES);
         if (r->nheaders == r->cap_headers) {
             r->cap_headers = r->cap_headers ? r->cap_headers * 2 : 16;
             r->headers = nb_realloc(r->headers, (size_t)r->cap_headers * sizeof *r->headers);
         }
         nb_header *h = &r->headers[r->nheaders++];
-        h->name = nb_strndup(at, len);
-        h->value = NULL;
-        h->vlen = 0;
-        c->in_value = false;
-    } else {
-        nb_header *h = &r->headers[r->nheaders - 1];
-        size_t old = strlen(h->name);
-        h->name = nb_realloc(h->name, old + len + 1);
-        memcpy(h->name + old, at, len);
-        h->name[old + len] = 0;
+        memset(h, 0, sizeof *h);
+        h->noff = r->hbuf.len;
+        h->voff = SIZE_MAX;
+        c->hstate = 1;
     }
+    nb_buf_add(&r->hbuf, at, len);
+    return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    nb_conn *c = p->data;
+    nb_req *r = c->cur;
+    nb_buf_addc(&r->hbuf, 0);
+    r->headers[r->nheaders - 1].voff = r->hbuf.len;
+    c->hstate = 2;
     return 0;
 }
 
@@ -306,18 +317,18 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     nb_conn *c = p->data;
     nb_req *r = c->cur;
-    r->header_bytes += len;
-    if (r->header_bytes > MAX_HEADER_BYTES) {
-        r->early_status = 400;
-        r->early_code = "RequestHeaderSectionTooLarge";
+    if (header_limit(r, len))
         return HPE_USER;
-    }
-    nb_header *h = &r->headers[r->nheaders - 1];
-    h->value = nb_realloc(h->value, h->vlen + len + 1);
-    memcpy(h->value + h->vlen, at, len);
-    h->vlen += len;
-    h->value[h->vlen] = 0;
-    c->in_value = true;
+    nb_buf_add(&r->hbuf, at, len);
+    r->headers[r->nheaders - 1].vlen += len;
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    nb_conn *c = p->data;
+    nb_buf_addc(&c->cur->hbuf, 0);
+    c->hstate = 0;
     return 0;
 }
 
@@ -330,15 +341,30 @@ static void lower(char *s)
 
 static void write_raw(nb_conn *c, const char *s);
 
+/* Point the headers into the arena (idempotent; a header cut short by a
+ * parse error gets what arrived of it). */
+static void headers_fixup(nb_req *r)
+{
+    nb_buf_addc(&r->hbuf, 0);
+    for (int i = 0; i < r->nheaders; i++) {
+        nb_header *h = &r->headers[i];
+        h->name = r->hbuf.data + h->noff;
+        if (h->voff == SIZE_MAX || h->voff >= r->hbuf.len) {
+            h->value = r->hbuf.data + r->hbuf.len - 1; /* "" */
+            h->vlen = 0;
+        } else {
+            h->value = r->hbuf.data + h->voff;
+        }
+    }
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     nb_conn *c = p->data;
     nb_req *r = c->cur;
-    for (int i = 0; i < r->nheaders; i++) {
+    headers_fixup(r);
+    for (int i = 0; i < r->nheaders; i++)
         lower(r->headers[i].name);
-        if (!r->headers[i].value)
-            r->headers[i].value = nb_strndup("", 0);
-    }
     const char *mname = llhttp_method_name(llhttp_get_method(p));
     nb_copy(r->method, sizeof r->method, mname, strlen(mname));
     if (!r->url.data)
@@ -526,6 +552,8 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void parse_failed(nb_conn *c)
 {
     nb_req *r = c->cur ? c->cur : req_new(c);
+    if (c->cur && r->nheaders && !r->headers[0].name)
+        headers_fixup(r);
     c->cur = NULL;
     if (!r->early_status) {
         r->early_status = 400;
@@ -628,6 +656,8 @@ static void init_settings(void)
     settings.on_url = on_url;
     settings.on_header_field = on_header_field;
     settings.on_header_value = on_header_value;
+    settings.on_header_field_complete = on_header_field_complete;
+    settings.on_header_value_complete = on_header_value_complete;
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;

@@ -23,9 +23,10 @@
 typedef struct nb_conn nb_conn;
 
 typedef struct nb_header {
-    char *name;   /* lower-cased */
-    char *value;
+    char *name;   /* lower-cased, NUL-terminated, in the request's arena */
+    char *value;  /* NUL-terminated */
     size_t vlen;
+    size_t noff, voff; /* arena offsets while parsing */
 } nb_header;
 
 typedef struct nb_req {
@@ -38,6 +39,7 @@ typedef struct nb_req {
     const char *query;   /* into url: after '?', or "" */
     size_t query_len;
     nb_header *headers;
+    nb_buf hbuf;         /* header arena */
     int nheaders, cap_headers;
     size_t header_bytes;
     nb_buf body;

@@ -4,8 +4,9 @@
  */
 #include <openssl/evp.h>
 #include <openssl/md5.h>
-#include <openssl/rand.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,10 +103,21 @@ void nb_log(nb_log_level lvl, const char *fmt, ...)
             names[lvl], buf);
 }
 
+/* Cryptographic randomness straight from the kernel: no DRBG to set up
+ * (which would cost start-up time and resident memory). */
 void nb_random(void *buf, size_t n)
 {
-    if (RAND_bytes(buf, (int)n) != 1)
-        abort();
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            abort();
+        }
+        p += got;
+        n -= (size_t)got;
+    }
 }
 
 /* Request ids need uniqueness, not secrecy: xoshiro256** seeded once from
@@ -142,9 +154,15 @@ void nb_uuid(char out[37])
     memcpy(b + 8, &lo, 8);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    static const char digits[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = digits[b[i] >> 4];
+        *o++ = digits[b[i] & 15];
+    }
+    *o = 0;
 }
 
 void nb_hex(const unsigned char *in, size_t n, char *out)

@@ -69,16 +69,31 @@ static size_t utf8_chars(const char *s, size_t n)
     return c;
 }
 
-/* AWS paths use the member name with a lower-case first letter. */
-static void camel(char *out, size_t n, const char *path, const char *name)
+/* Where a value sits: a chain of member names, rendered only for an error.
+ * AWS paths use each member name with a lower-case first letter. */
+typedef struct vpath {
+    const struct vpath *up;
+    const char *name;
+} vpath;
+
+static void path_text(const vpath *p, char *out, size_t n)
 {
-    int w = snprintf(out, n, "%s%s%s", path, path[0] ? "." : "", name);
-    size_t at = strlen(path) + (path[0] ? 1 : 0);
-    if (w > 0 && at < n && out[at])
-        out[at] = (char)tolower((unsigned char)out[at]);
+    const char *names[72];
+    int k = 0;
+    for (; p && k < 72; p = p->up)
+        names[k++] = p->name;
+    size_t at = 0;
+    out[0] = 0;
+    while (k-- > 0 && at + 2 < n) {
+        if (at)
+            out[at++] = '.';
+        size_t start = at;
+        at += nb_copy(out + at, n - at, names[k], strlen(names[k]));
+        out[start] = (char)tolower((unsigned char)out[start]);
+    }
 }
 
-static void check(vctx *v, uint32_t si, json_object *val, const char *path, int depth);
+static void check(vctx *v, uint32_t si, json_object *val, const vpath *path, int depth);
 
 static void check_value_text(char *out, size_t n, json_object *val)
 {
@@ -90,7 +105,7 @@ static void check_value_text(char *out, size_t n, json_object *val)
         snprintf(out, n, "'%.60s'", json_object_get_string(val));
 }
 
-static void check_struct(vctx *v, const nb_shape *s, json_object *val, const char *path, int depth)
+static void check_struct(vctx *v, const nb_shape *s, json_object *val, const vpath *path, int depth)
 {
     if (!json_object_is_type(val, json_type_object) || (s->flags & NB_S_DOCUMENT))
         return;
@@ -98,22 +113,28 @@ static void check_struct(vctx *v, const nb_shape *s, json_object *val, const cha
         const nb_member *mem = &v->m->members[s->first + i];
         json_object *mv = NULL;
         bool has = json_object_object_get_ex(val, mem->name, &mv) && mv;
-        char sub[512];
-        camel(sub, sizeof sub, path, mem->name);
+        vpath sub = {path, mem->name};
         if (!has) {
-            if (mem->flags & NB_M_REQUIRED)
-                add_error(v, sub, true,
+            if (mem->flags & NB_M_REQUIRED) {
+                char txt[512];
+                path_text(&sub, txt, sizeof txt);
+                add_error(v, txt, true,
                           "Value null at '%s' failed to satisfy constraint: Member must not be null",
-                          sub);
+                          txt);
+            }
             continue;
         }
-        check(v, mem->shape, mv, sub, depth + 1);
+        check(v, mem->shape, mv, &sub, depth + 1);
     }
 }
 
-static void check_size(vctx *v, const nb_shape *s, json_object *val, const char *path, size_t n,
+static void check_size(vctx *v, const nb_shape *s, json_object *val, const vpath *vp, size_t n,
                        const char *what)
 {
+    if (!(s->flags & (NB_S_HAS_MIN | NB_S_HAS_MAX)))
+        return;
+    char path[512];
+    path_text(vp, path, sizeof path);
     char txt[160];
     if ((s->flags & NB_S_HAS_MIN) && (int64_t)n < s->min) {
         check_value_text(txt, sizeof txt, val);
@@ -128,12 +149,14 @@ static void check_size(vctx *v, const nb_shape *s, json_object *val, const char 
     }
 }
 
-static void check_enum(vctx *v, const nb_shape *s, json_object *val, const char *path)
+static void check_enum(vctx *v, const nb_shape *s, json_object *val, const vpath *vp)
 {
+    char path[512];
     const char *str = json_object_get_string(val);
     for (uint16_t i = 0; i < s->nenums; i++)
         if (strcmp(s->enums[i], str) == 0)
             return;
+    path_text(vp, path, sizeof path);
     nb_buf set = {0};
     for (uint16_t i = 0; i < s->nenums && set.len < 400; i++) {
         nb_buf_adds(&set, i ? ", " : "");
@@ -145,8 +168,12 @@ static void check_enum(vctx *v, const nb_shape *s, json_object *val, const char 
     nb_buf_free(&set);
 }
 
-static void check_number(vctx *v, const nb_shape *s, json_object *val, const char *path)
+static void check_number(vctx *v, const nb_shape *s, json_object *val, const vpath *vp)
 {
+    if (!(s->flags & (NB_S_HAS_MIN | NB_S_HAS_MAX)))
+        return;
+    char path[512];
+    path_text(vp, path, sizeof path);
     double x = json_object_get_double(val);
     if ((s->flags & NB_S_HAS_MIN) && x < (double)s->min)
         add_error(v, path, false,
@@ -158,7 +185,7 @@ static void check_number(vctx *v, const nb_shape *s, json_object *val, const cha
                   json_object_get_string(val), path, (long long)s->max);
 }
 
-static void check(vctx *v, uint32_t si, json_object *val, const char *path, int depth)
+static void check(vctx *v, uint32_t si, json_object *val, const vpath *path, int depth)
 {
     const nb_shape *s = &v->m->shapes[si];
     if (depth > 64)
@@ -225,7 +252,7 @@ int nb_validate(const nb_model *m, int shape, json_object *val, nb_error *err)
     if (shape < 0 || !val)
         return 0;
     vctx v = {.m = m};
-    check(&v, (uint32_t)shape, val, "", 0);
+    check(&v, (uint32_t)shape, val, NULL, 0);
     if (v.nerr == 0)
         return 0;
     bool query_only = (m->protocols & NB_P_QUERY) && !(m->protocols & NB_P_JSON);
