@@ -308,3 +308,61 @@ def test_verify_presigned_url_and_expiry(verifying):
     assert e.value.code == 403
     assert b"expired" in e.value.read()
 
+
+
+# ---- parked requests ------------------------------------------------------------
+
+def _json_request(port, target, body):
+    data = json.dumps(body).encode()
+    return (f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Amz-Target: AmazonSQS.{target}\r\n"
+            f"Content-Type: application/x-amz-json-1.0\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data
+
+
+def test_hangup_cancels_parked_long_poll(nimbus, sqs):
+    url = sqs.create_queue(QueueName="hangup")["QueueUrl"]
+    s = socket.create_connection(("127.0.0.1", nimbus.port))
+    s.sendall(_json_request(nimbus.port, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 10}))
+    time.sleep(0.3)
+    s.close()  # the client goes away while its poll is parked
+    time.sleep(0.2)
+    sqs.send_message(QueueUrl=url, MessageBody="kept")
+    t0 = time.time()
+    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, AttributeNames=["All"])["Messages"]
+    assert time.time() - t0 < 1.0
+    assert got[0]["Body"] == "kept"
+    # Nobody received it before: the cancelled poll did not take it.
+    assert got[0]["Attributes"]["ApproximateReceiveCount"] == "1"
+
+
+def test_pipelined_request_behind_parked_poll_waits_its_turn(nimbus, sqs):
+    url = sqs.create_queue(QueueName="pipeline")["QueueUrl"]
+    s = socket.create_connection(("127.0.0.1", nimbus.port))
+    s.sendall(_json_request(nimbus.port, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 1}) +
+              b"GET /_nimbus/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.settimeout(5)
+    out = b""
+    t0 = time.time()
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+    s.close()
+    assert time.time() - t0 >= 0.9
+    first = out.index(b"HTTP/1.1 200")
+    second = out.index(b"HTTP/1.1 200", first + 1)
+    assert b"services" not in out[first:second]  # the poll's (empty) answer came first
+    assert b"services" in out[second:]
+
+
+def test_shutdown_with_parked_poll_exits_cleanly(nimbus_fresh):
+    n = nimbus_fresh()
+    sqs = n.client("sqs")
+    url = sqs.create_queue(QueueName="parked")["QueueUrl"]
+    s = socket.create_connection(("127.0.0.1", n.port))
+    s.sendall(_json_request(n.port, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 20}))
+    time.sleep(0.3)
+    t0 = time.time()
+    assert n.stop() == 0
+    assert time.time() - t0 < 5
+    s.close()
