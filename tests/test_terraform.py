@@ -1,0 +1,65 @@
+"""Terraform with the AWS provider the machine mirrors locally, against the
+real binary: apply, a plan that finds nothing to change (what nimbus reads
+back matches what was written), and destroy.  Runs once per suite, with the
+current boto3 generation; skipped where terraform or the provider is absent."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import BOTO_GEN
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MIRRORS = [d for d in glob.glob("/opt/tf-plugins") + glob.glob("/usr/share/terraform/plugins")
+           if glob.glob(os.path.join(d, "registry.terraform.io/hashicorp/aws/*"))]
+
+pytestmark = [
+    pytest.mark.skipif(BOTO_GEN != "new", reason="run once, with the current boto3"),
+    pytest.mark.skipif(not shutil.which("terraform") or not MIRRORS,
+                       reason="terraform or its locally mirrored AWS provider is not installed"),
+]
+
+
+def tf(workdir, env, *args, timeout=300):
+    out = subprocess.run(["terraform", *args], cwd=workdir, env=env, capture_output=True, text=True,
+                         timeout=timeout)
+    return out
+
+
+def test_sqs_apply_plan_destroy(nimbus, tmp_path):
+    nimbus.reset()
+    work = tmp_path / "tf"
+    shutil.copytree(os.path.join(HERE, "terraform", "sqs"), work)
+    rc = tmp_path / "terraformrc"
+    rc.write_text('provider_installation {\n  filesystem_mirror {\n    path = "%s"\n'
+                  '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
+                  '  direct { exclude = ["registry.terraform.io/hashicorp/aws"] }\n}\n' % MIRRORS[0])
+    env = dict(os.environ, TF_CLI_CONFIG_FILE=str(rc), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
+    var = ["-var", f"endpoint={nimbus.endpoint}"]
+    r = tf(work, env, "init", "-input=false", "-no-color")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = tf(work, env, "apply", "-auto-approve", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, r.stdout + r.stderr
+    outputs = json.loads(tf(work, env, "output", "-json").stdout)
+    assert outputs["arn"]["value"] == "arn:aws:sqs:us-east-1:000000000000:orders"
+
+    sqs = nimbus.client("sqs")
+    url = sqs.get_queue_url(QueueName="orders")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "45" and attrs["DelaySeconds"] == "2"
+    assert json.loads(attrs["RedrivePolicy"]) == {
+        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:orders-dlq", "maxReceiveCount": 3}
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"team": "core"}
+    fifo = sqs.get_queue_url(QueueName="events.fifo")["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["ContentBasedDeduplication"])[
+        "Attributes"]["ContentBasedDeduplication"] == "true"
+
+    r = tf(work, env, "plan", "-detailed-exitcode", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, "plan after apply wants changes:\n" + r.stdout + r.stderr
+
+    r = tf(work, env, "destroy", "-auto-approve", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sqs.list_queues().get("QueueUrls", []) == []
