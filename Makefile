@@ -107,6 +107,7 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz
 
 bench: build/nimbus
+	@command -v wrk >/dev/null || { echo 'bench needs wrk: apt-get install wrk'; exit 1; }
 	python3 bench/run.py
 
 clean:
