@@ -181,6 +181,7 @@ int main(int argc, char **argv)
     uv_run(loop, UV_RUN_DEFAULT);
     nb_store_close();
     nb_services_free();
+    nb_crypto_free();
     fflush(stderr);
     int rc = uv_loop_close(loop);
     if (rc != 0)

@@ -132,6 +132,15 @@ def test_chunked_request_body(nimbus):
     assert b"HTTP/1.1 200" in out and b"<Account>000000000000</Account>" in out
 
 
+def test_chunked_body_with_trailers(nimbus):
+    body = b"Action=GetCallerIdentity&Version=2011-06-15"
+    out = raw(nimbus.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+              b"Transfer-Encoding: chunked\r\nTrailer: X-Check\r\n\r\n" + b"%x\r\n%s\r\n0\r\n" % (len(body), body) +
+              b"X-Check: " + b"t" * 3000 + b"\r\nX-More: 1\r\n\r\n" +
+              b"GET /_nimbus/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.count(b"HTTP/1.1 200") == 2 and b"<Account>000000000000</Account>" in out
+
+
 def test_expect_100_continue(nimbus):
     s = socket.create_connection(("127.0.0.1", nimbus.port))
     body = b"Action=GetCallerIdentity&Version=2011-06-15"

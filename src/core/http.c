@@ -280,10 +280,14 @@ static int header_limit(nb_req *r, size_t len)
     return HPE_USER;
 }
 
+/* Trailers (headers after a chunked body) are ignored: the header block's
+ * pointers are fixed once it completes, so the arena must not grow later. */
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     nb_conn *c = p->data;
     nb_req *r = c->cur;
+    if (r->headers_done)
+        return 0;
     if (header_limit(r, len))
         return HPE_USER;
     if (c->hstate != 1) { /* a new header */
@@ -307,6 +311,8 @@ static int on_header_field_complete(llhttp_t *p)
 {
     nb_conn *c = p->data;
     nb_req *r = c->cur;
+    if (r->headers_done)
+        return 0;
     nb_buf_addc(&r->hbuf, 0);
     r->headers[r->nheaders - 1].voff = r->hbuf.len;
     c->hstate = 2;
@@ -317,6 +323,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     nb_conn *c = p->data;
     nb_req *r = c->cur;
+    if (r->headers_done)
+        return 0;
     if (header_limit(r, len))
         return HPE_USER;
     nb_buf_add(&r->hbuf, at, len);
@@ -327,6 +335,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     nb_conn *c = p->data;
+    if (c->cur->headers_done)
+        return 0;
     nb_buf_addc(&c->cur->hbuf, 0);
     c->hstate = 0;
     return 0;
@@ -363,6 +373,7 @@ static int on_headers_complete(llhttp_t *p)
     nb_conn *c = p->data;
     nb_req *r = c->cur;
     headers_fixup(r);
+    r->headers_done = true;
     for (int i = 0; i < r->nheaders; i++)
         lower(r->headers[i].name);
     const char *mname = llhttp_method_name(llhttp_get_method(p));
@@ -552,8 +563,10 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void parse_failed(nb_conn *c)
 {
     nb_req *r = c->cur ? c->cur : req_new(c);
-    if (c->cur && r->nheaders && !r->headers[0].name)
+    if (c->cur && !r->headers_done) {
         headers_fixup(r);
+        r->headers_done = true;
+    }
     c->cur = NULL;
     if (!r->early_status) {
         r->early_status = 400;

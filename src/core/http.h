@@ -40,6 +40,7 @@ typedef struct nb_req {
     size_t query_len;
     nb_header *headers;
     nb_buf hbuf;         /* header arena */
+    bool headers_done;   /* header block complete: pointers fixed, trailers ignored */
     int nheaders, cap_headers;
     size_t header_bytes;
     nb_buf body;

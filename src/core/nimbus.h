@@ -56,6 +56,7 @@ uint64_t nb_rand64(void);  /* fast, non-cryptographic */
 /* Hex/base64/MD5/SHA-256 helpers (OpenSSL). */
 void nb_hex(const unsigned char *in, size_t n, char *out); /* out: 2n+1 */
 void nb_md5_hex(const void *data, size_t n, char out[33]);
+void nb_crypto_free(void); /* at exit */
 char *nb_base64_encode(const void *data, size_t n, size_t *outlen); /* malloc'd */
 /* Strict base64 decode; returns malloc'd bytes or NULL if invalid. */
 unsigned char *nb_base64_decode(const char *s, size_t n, size_t *outlen);

@@ -175,12 +175,33 @@ void nb_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = 0;
 }
 
+/* OpenSSL 3 looks an algorithm up on every EVP_Digest(EVP_md5()) call;
+ * fetch it once and reuse one context (the loop is single-threaded). */
+static EVP_MD *md5_alg;
+static EVP_MD_CTX *md5_ctx;
+
 void nb_md5_hex(const void *data, size_t n, char out[33])
 {
     unsigned char d[16];
     unsigned int len = 0;
-    EVP_Digest(data, n, d, &len, EVP_md5(), NULL);
+    if (!md5_alg) {
+        md5_alg = EVP_MD_fetch(NULL, "MD5", NULL);
+        md5_ctx = EVP_MD_CTX_new();
+        if (!md5_alg || !md5_ctx)
+            abort();
+    }
+    if (!EVP_DigestInit_ex(md5_ctx, md5_alg, NULL) || !EVP_DigestUpdate(md5_ctx, data, n) ||
+        !EVP_DigestFinal_ex(md5_ctx, d, &len))
+        abort();
     nb_hex(d, 16, out);
+}
+
+void nb_crypto_free(void)
+{
+    EVP_MD_CTX_free(md5_ctx);
+    EVP_MD_free(md5_alg);
+    md5_ctx = NULL;
+    md5_alg = NULL;
 }
 
 char *nb_base64_encode(const void *data, size_t n, size_t *outlen)
