@@ -353,15 +353,22 @@ static const char *early_message(const char *code)
 
 /* ---- signature check -------------------------------------------------------- */
 
-static int check_signature(nb_req *r, const nb_sigv4_cred *cred, const char **code,
-                           const char **msg)
+/* The request as the SigV4 code sees it: built once per request, used by
+ * both the credential parse and (with --verify-signatures) the check. */
+#define SIGV4_MAX_HEADERS 200 /* http.c accepts no more */
+
+static void sigv4_view(const nb_req *r, nb_sigv4_header *hs, nb_sigv4_request *sr)
 {
-    nb_sigv4_header hs[200];
-    int nh = r->nheaders < 200 ? r->nheaders : 200;
+    int nh = r->nheaders < SIGV4_MAX_HEADERS ? r->nheaders : SIGV4_MAX_HEADERS;
     for (int i = 0; i < nh; i++)
         hs[i] = (nb_sigv4_header){r->headers[i].name, r->headers[i].value, r->headers[i].vlen};
-    nb_sigv4_request sr = {r->method, r->path, r->path_len, r->query, r->query_len, hs, nh,
-                           (const unsigned char *)r->body.data, r->body.len};
+    *sr = (nb_sigv4_request){r->method, r->path, r->path_len, r->query, r->query_len, hs, nh,
+                             (const unsigned char *)r->body.data, r->body.len};
+}
+
+static int check_signature(const nb_sigv4_request *sr, const nb_sigv4_cred *cred,
+                           const char **code, const char **msg)
+{
     if (!cred->present) {
         *code = "MissingAuthenticationToken";
         *msg = "Request is missing Authentication Token";
@@ -372,7 +379,7 @@ static int check_signature(nb_req *r, const nb_sigv4_cred *cred, const char **co
         *msg = "The security token included in the request is invalid.";
         return -1;
     }
-    switch (nb_sigv4_verify(&sr, cred, nb_cfg.secret_key, nb_now_ms() / 1000)) {
+    switch (nb_sigv4_verify(sr, cred, nb_cfg.secret_key, nb_now_ms() / 1000)) {
     case NB_SIGV4_OK:
         return 0;
     case NB_SIGV4_SKEWED:
@@ -398,15 +405,10 @@ static int check_signature(nb_req *r, const nb_sigv4_cred *cred, const char **co
 
 /* ---- the dispatcher ------------------------------------------------------------ */
 
-static void parse_identity(nb_req *r, nb_sigv4_cred *cred, bool *bad, const char **why)
+static void parse_identity(nb_req *r, const nb_sigv4_request *sr, nb_sigv4_cred *cred, bool *bad,
+                           const char **why)
 {
-    nb_sigv4_header hs[200];
-    int nh = r->nheaders < 200 ? r->nheaders : 200;
-    for (int i = 0; i < nh; i++)
-        hs[i] = (nb_sigv4_header){r->headers[i].name, r->headers[i].value, r->headers[i].vlen};
-    nb_sigv4_request sr = {r->method, r->path, r->path_len, r->query, r->query_len, hs, nh,
-                           (const unsigned char *)r->body.data, r->body.len};
-    *bad = nb_sigv4_parse(&sr, cred, why) != 0;
+    *bad = nb_sigv4_parse(sr, cred, why) != 0;
     nb_call *c = &r->call;
     set_account(c, cred->present && cred->access_key[0] ? cred->access_key : nb_cfg.access_key);
     const char *region = cred->present && cred->region[0] ? cred->region : nb_cfg.region;
@@ -442,10 +444,13 @@ void nb_dispatch(nb_req *r)
     }
     if (admin(r))
         return;
+    nb_sigv4_header hs[SIGV4_MAX_HEADERS];
+    nb_sigv4_request sr;
+    sigv4_view(r, hs, &sr);
     nb_sigv4_cred cred;
     bool bad_cred = false;
     const char *why = NULL;
-    parse_identity(r, &cred, &bad_cred, &why);
+    parse_identity(r, &sr, &cred, &bad_cred, &why);
     route rt = {0};
     do_route(r, &cred, &rt);
     const nb_model *m = rt.svc ? rt.svc->model : NULL;
@@ -461,7 +466,7 @@ void nb_dispatch(nb_req *r)
         return;
     }
     const char *code, *msg;
-    if (nb_cfg.verify_signatures && check_signature(r, &cred, &code, &msg) != 0) {
+    if (nb_cfg.verify_signatures && check_signature(&sr, &cred, &code, &msg) != 0) {
         fail_early(r, m, rt.codec, 403, code, msg);
         return;
     }

@@ -46,22 +46,7 @@ static int *counters;
 #define passed (counters[0])
 #define failed (counters[1])
 
-static bool check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool check(bool ok, const char *fmt, ...)
-{
-    if (ok) {
-        passed++;
-        return true;
-    }
-    failed++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    return false;
-}
+#include "check.h"
 
 static void check_str(const char *got, const char *want, const char *what)
 {

@@ -24,22 +24,7 @@
 
 static int passed, failed;
 
-static bool check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool check(bool ok, const char *fmt, ...)
-{
-    if (ok) {
-        passed++;
-        return true;
-    }
-    failed++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL: ");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    return false;
-}
+#include "check.h"
 
 /* Structural checks of one model; problems are counted once per kind so a
  * broken table does not print thousands of lines. */
