@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.body.cap = n;
 
     json_object *in = NULL;
-    nb_error err;
+    nb_error err = {0};
     memset(&err, 0, sizeof err);
     int rc = nb_codec_json.decode(m, op, &r, &in, &err);
     if (rc == 0) {

@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nb_buf_add(&r.body, text, n);
     }
     json_object *in = NULL;
-    nb_error err;
+    nb_error err = {0};
     memset(&err, 0, sizeof err);
     int rc = nb_codec_query.decode(m, op, &r, &in, &err);
     if (rc == 0) {

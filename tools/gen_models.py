@@ -379,6 +379,7 @@ class Gen:
             ("http_status", str(int(status)) if status else None),
             ("error_code", c_str(code) if code is not None else None),
             ("timestamp_format", c_str(s["timestampFormat"]) if "timestampFormat" in s else None),
+            ("pattern", c_str(s["pattern"]) if t == "string" and "pattern" in s else None),
         ]), self.index[name]))
 
     def protocols(self):

@@ -40,6 +40,7 @@ void nb_form_free(nb_form *f);
 
 /* Central validation of an input tree against its shape (validate.c). */
 int nb_validate(const nb_model *m, int shape, json_object *v, nb_error *err);
+void nb_validate_free(void); /* at exit: compiled patterns */
 
 /* Error helper used by codecs and the validator. */
 void nb_err_set(nb_error *e, int status, const char *code, const char *fmt, ...)

@@ -18,7 +18,9 @@
 #include "codec.h"
 #include "nimbus.h"
 
-#define MAX_DEPTH 64
+/* Deep enough for DynamoDB documents (32 levels, two JSON objects each),
+ * which the service itself limits with its own message. */
+#define MAX_DEPTH 128
 
 /* Where a value sits, as a chain of names; rendered only for an error. */
 typedef struct jpath {
@@ -321,6 +323,14 @@ static void json_error(const nb_model *m, nb_req *r, const nb_error *err)
     snprintf(type, sizeof type, "com.amazonaws.%s#%s", m->endpoint_prefix, err->code);
     json_object_object_add(o, "__type", json_object_new_string(type));
     json_object_object_add(o, "message", json_object_new_string(err->message));
+    if (err->detail && s && s->type == NB_T_STRUCTURE) {
+        json_object *d = NULL;
+        json_object_deep_copy(err->detail, &d, NULL);
+        conv_out(m, (uint32_t)si, NULL, NULL, 0, d, 0);
+        json_object_object_foreach(d, k, v)
+            json_object_object_add(o, k, json_object_get(v));
+        json_object_put(d);
+    }
     size_t n = 0;
     const char *txt = json_object_to_json_string_length(
         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);

@@ -62,6 +62,13 @@ nb_status nb_fail_status(nb_call *call, int status, bool sender, const char *cod
     return st;
 }
 
+void nb_fail_detail(nb_call *call, json_object *detail)
+{
+    if (call->err.detail)
+        json_object_put(call->err.detail);
+    call->err.detail = detail;
+}
+
 void nb_call_done(nb_call *call, nb_status st)
 {
     call->on_cancel = NULL;
@@ -332,7 +339,7 @@ static void http_call_done(nb_call *call, nb_status st)
 static void fail_early(nb_req *r, const nb_model *m, const nb_codec *codec, int status,
                        const char *code, const char *msg)
 {
-    nb_error e;
+    nb_error e = {0};
     nb_err_set(&e, status, code, "%s", msg);
     nb_resp_header(r, "x-amzn-RequestId", r->call.request_id);
     render_error(r, m, codec, &e);
@@ -499,6 +506,8 @@ static void invoke_done(nb_call *call, nb_status st)
     ic->cb(call, st, ic->arg);
     if (call->out)
         json_object_put(call->out);
+    if (call->err.detail)
+        json_object_put(call->err.detail);
     free(ic);
 }
 

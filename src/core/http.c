@@ -82,6 +82,8 @@ static void req_free(nb_req *r)
     nb_buf_free(&r->rbody);
     if (r->call.out)
         json_object_put(r->call.out);
+    if (r->call.err.detail)
+        json_object_put(r->call.err.detail);
     free(r);
 }
 

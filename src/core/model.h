@@ -81,6 +81,7 @@ typedef struct nb_shape {
     uint16_t http_status; /* exceptions: modelled HTTP status, else 0 */
     const char *error_code; /* exceptions: awsQueryError code, else NULL */
     const char *timestamp_format; /* NULL, "iso8601", "unixTimestamp", "rfc822" */
+    const char *pattern;  /* strings: the model's regular expression, or NULL */
 } nb_shape;
 
 typedef struct nb_operation {

@@ -54,6 +54,8 @@ typedef struct nb_error {
     char message[512];
     int status;         /* HTTP status, e.g. 400 */
     bool sender;        /* Sender vs Receiver fault */
+    json_object *detail; /* further members of the error's structure (e.g.
+                          * DynamoDB's CancellationReasons), owned; or NULL */
 } nb_error;
 
 struct nb_call {
@@ -98,6 +100,10 @@ nb_status nb_fail(nb_call *call, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 nb_status nb_fail_status(nb_call *call, int status, bool sender, const char *code,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Attach members of the error structure beyond code and message (takes
+ * the reference); the codec renders them through the error's shape. */
+void nb_fail_detail(nb_call *call, json_object *detail);
 
 /* Finish a parked call (output already in call->out, or error via nb_fail). */
 void nb_call_done(nb_call *call, nb_status st);

@@ -8,14 +8,19 @@
 #include "nimbus.h"
 
 #include "../gen/models.h"
+#include "codec.h"
 #include "service.h"
 
 extern const nb_service nb_service_sqs;
 extern const nb_service nb_service_sts;
+extern const nb_service nb_service_dynamodb;
+extern const nb_service nb_service_dynamodbstreams;
 
 const nb_service *const nb_services[] = {
     &nb_service_sqs,
     &nb_service_sts,
+    &nb_service_dynamodb,
+    &nb_service_dynamodbstreams,
     NULL,
 };
 
@@ -86,6 +91,7 @@ nb_handler nb_service_handler(const nb_service *svc, const char *op)
 
 void nb_services_free(void)
 {
+    nb_validate_free();
     for (int i = 0; i < MAX_SERVICES; i++) {
         free(by_op[i]);
         by_op[i] = NULL;

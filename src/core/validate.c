@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,6 +95,56 @@ static void path_text(const vpath *p, char *out, size_t n)
 }
 
 static void check(vctx *v, uint32_t si, json_object *val, const vpath *path, int depth);
+
+/* Model patterns.  AWS matches the whole value.  The models write Java
+ * regular expressions; those without escapes (the ones that matter, such as
+ * DynamoDB's "[a-zA-Z0-9_.-]+") mean the same as POSIX EREs, so they are
+ * compiled once, anchored, and enforced; patterns with escapes (\p{..},
+ * \uXXXX) are left advisory. */
+#define MAX_PATTERNS 64
+static struct {
+    const char *src;
+    regex_t re;
+    bool ok;
+} g_pat[MAX_PATTERNS];
+static int g_npat;
+
+static const regex_t *pattern_regex(const char *src)
+{
+    for (int i = 0; i < g_npat; i++)
+        if (g_pat[i].src == src)
+            return g_pat[i].ok ? &g_pat[i].re : NULL;
+    if (g_npat == MAX_PATTERNS || strchr(src, '\\'))
+        return NULL;
+    char full[512];
+    snprintf(full, sizeof full, "^(%s)$", src);
+    int i = g_npat++;
+    g_pat[i].src = src;
+    g_pat[i].ok = regcomp(&g_pat[i].re, full, REG_EXTENDED | REG_NOSUB) == 0;
+    return g_pat[i].ok ? &g_pat[i].re : NULL;
+}
+
+void nb_validate_free(void)
+{
+    for (int i = 0; i < g_npat; i++)
+        if (g_pat[i].ok)
+            regfree(&g_pat[i].re);
+    g_npat = 0;
+}
+
+static void check_pattern(vctx *v, const nb_shape *s, json_object *val, const vpath *vp)
+{
+    const regex_t *re = pattern_regex(s->pattern);
+    const char *str = json_object_get_string(val);
+    if (!re || strlen(str) != (size_t)json_object_get_string_len(val) ||
+        regexec(re, str, 0, NULL, 0) == 0)
+        return;
+    char path[512];
+    path_text(vp, path, sizeof path);
+    add_error(v, path, false,
+              "Value '%.100s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s",
+              str, path, s->pattern);
+}
 
 static void check_value_text(char *out, size_t n, json_object *val)
 {
@@ -188,7 +239,7 @@ static void check_number(vctx *v, const nb_shape *s, json_object *val, const vpa
 static void check(vctx *v, uint32_t si, json_object *val, const vpath *path, int depth)
 {
     const nb_shape *s = &v->m->shapes[si];
-    if (depth > 64)
+    if (depth > 128)
         return;
     switch (s->type) {
     case NB_T_STRUCTURE:
@@ -232,6 +283,8 @@ static void check(vctx *v, uint32_t si, json_object *val, const vpath *path, int
          * ReceiveMessage's AttributeNames); JSON services enforce them. */
         if (s->nenums && !(v->m->protocols & NB_P_QUERY))
             check_enum(v, s, val, path);
+        if (s->pattern && !(v->m->protocols & NB_P_QUERY))
+            check_pattern(v, s, val, path);
         return;
     case NB_T_BLOB:
         check_size(v, s, val, path, (size_t)json_object_get_string_len(val), "length");

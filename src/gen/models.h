@@ -6,5 +6,7 @@
 
 extern const nb_model nb_model_sqs;
 extern const nb_model nb_model_sts;
+extern const nb_model nb_model_dynamodb;
+extern const nb_model nb_model_dynamodbstreams;
 
 #endif

@@ -175,11 +175,11 @@ static const nb_shape shapes[] = {
     {.name = "SubjectType", .type = NB_T_STRING}, /* 46 */
     {.name = "Tag", .type = NB_T_STRUCTURE, .count = 2, .first = 103}, /* 47 */
     {.name = "TargetPrincipalType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 12, .max = 2048}, /* 48 */
-    {.name = "accessKeyIdType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 16, .max = 128}, /* 49 */
+    {.name = "accessKeyIdType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 16, .max = 128, .pattern = "[\\w]*"}, /* 49 */
     {.name = "accessKeySecretType", .type = NB_T_STRING, .flags = NB_S_SENSITIVE}, /* 50 */
     {.name = "accountType", .type = NB_T_STRING}, /* 51 */
-    {.name = "arnType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 20, .max = 2048}, /* 52 */
-    {.name = "assumedRoleIdType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 193}, /* 53 */
+    {.name = "arnType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 20, .max = 2048, .pattern = "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+"}, /* 52 */
+    {.name = "assumedRoleIdType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 193, .pattern = "[\\w+=,.@:-]*"}, /* 53 */
     {.name = "clientTokenType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX|NB_S_SENSITIVE, .min = 4, .max = 20000}, /* 54 */
     {.name = "contextAssertionType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 4, .max = 2048}, /* 55 */
     {.name = "dateType", .type = NB_T_TIMESTAMP}, /* 56 */
@@ -188,8 +188,8 @@ static const nb_shape shapes[] = {
     {.name = "encodedMessageType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 1, .max = 10240}, /* 59 */
     {.name = "expiredIdentityTokenMessage", .type = NB_T_STRING}, /* 60 */
     {.name = "expiredTradeInTokenExceptionMessage", .type = NB_T_STRING}, /* 61 */
-    {.name = "externalIdType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 1224}, /* 62 */
-    {.name = "federatedIdType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 193}, /* 63 */
+    {.name = "externalIdType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 1224, .pattern = "[\\w+=,.@:\\/-]*"}, /* 62 */
+    {.name = "federatedIdType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 193, .pattern = "[\\w+=,.@\\:-]*"}, /* 63 */
     {.name = "idpCommunicationErrorMessage", .type = NB_T_STRING}, /* 64 */
     {.name = "idpRejectedClaimMessage", .type = NB_T_STRING}, /* 65 */
     {.name = "invalidAuthorizationMessage", .type = NB_T_STRING}, /* 66 */
@@ -203,22 +203,22 @@ static const nb_shape shapes[] = {
     {.name = "policyDescriptorListType", .type = NB_T_LIST, .count = 1, .first = 105}, /* 74 */
     {.name = "regionDisabledMessage", .type = NB_T_STRING}, /* 75 */
     {.name = "roleDurationSecondsType", .type = NB_T_INTEGER, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 900, .max = 43200}, /* 76 */
-    {.name = "roleSessionNameType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 64}, /* 77 */
-    {.name = "serialNumberType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 9, .max = 256}, /* 78 */
+    {.name = "roleSessionNameType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 64, .pattern = "[\\w+=,.@-]*"}, /* 77 */
+    {.name = "serialNumberType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 9, .max = 256, .pattern = "[\\w+=/:,.@-]*"}, /* 78 */
     {.name = "sessionDurationEscalationException", .type = NB_T_STRING}, /* 79 */
-    {.name = "sessionPolicyDocumentType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 1, .max = 2048}, /* 80 */
-    {.name = "sourceIdentityType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 64}, /* 81 */
+    {.name = "sessionPolicyDocumentType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 1, .max = 2048, .pattern = "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+"}, /* 80 */
+    {.name = "sourceIdentityType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 64, .pattern = "[\\w+=,.@-]*"}, /* 81 */
     {.name = "tagKeyListType", .type = NB_T_LIST, .flags = NB_S_HAS_MAX, .count = 1, .first = 106, .max = 50}, /* 82 */
-    {.name = "tagKeyType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 1, .max = 128}, /* 83 */
+    {.name = "tagKeyType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 1, .max = 128, .pattern = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"}, /* 83 */
     {.name = "tagListType", .type = NB_T_LIST, .flags = NB_S_HAS_MAX, .count = 1, .first = 107, .max = 50}, /* 84 */
-    {.name = "tagValueType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 0, .max = 256}, /* 85 */
-    {.name = "tokenCodeType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 6, .max = 6}, /* 86 */
+    {.name = "tagValueType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 0, .max = 256, .pattern = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*"}, /* 85 */
+    {.name = "tokenCodeType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 6, .max = 6, .pattern = "[\\d]*"}, /* 86 */
     {.name = "tokenType", .type = NB_T_STRING}, /* 87 */
     {.name = "tradeInTokenType", .type = NB_T_STRING, .flags = NB_S_SENSITIVE}, /* 88 */
-    {.name = "unrestrictedSessionPolicyDocumentType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN, .min = 1}, /* 89 */
+    {.name = "unrestrictedSessionPolicyDocumentType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN, .min = 1, .pattern = "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+"}, /* 89 */
     {.name = "urlType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 4, .max = 2048}, /* 90 */
     {.name = "userIdType", .type = NB_T_STRING}, /* 91 */
-    {.name = "userNameType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 32}, /* 92 */
+    {.name = "userNameType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 2, .max = 32, .pattern = "[\\w+=,.@-]*"}, /* 92 */
     {.name = "webIdentitySubjectType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 6, .max = 255}, /* 93 */
     {.name = "webIdentityTokenAudienceListType", .type = NB_T_LIST, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .count = 1, .first = 108, .min = 1, .max = 10}, /* 94 */
     {.name = "webIdentityTokenAudienceStringType", .type = NB_T_STRING, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 1, .max = 1000}, /* 95 */

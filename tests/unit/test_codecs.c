@@ -256,7 +256,7 @@ static void test_form(void)
 static bool query_empty(void *arg)
 {
     (void)arg;
-    nb_error err;
+    nb_error err = {0};
     nb_req r;
     req_init(&r, NULL);
     r.query = "Action=ListQueues";
@@ -276,7 +276,7 @@ static bool query_empty(void *arg)
 static void test_query_decode(void)
 {
     const nb_model *m = &nb_model_sqs;
-    nb_error err;
+    nb_error err = {0};
 
     /* SendMessage with message attributes (String, Binary, StringList),
      * a system attribute, and an integer. */
@@ -563,7 +563,7 @@ static void test_query_encode(void)
 
     /* Errors. */
     req_init(&r, NULL);
-    nb_error e;
+    nb_error e = {0};
     nb_err_set(&e, 400, "QueueDoesNotExist", "The specified queue does not exist.");
     nb_codec_query.error(m, &r, &e);
     check_str(r.rbody.data,
@@ -601,7 +601,7 @@ static void test_query_encode(void)
 static void test_json_decode(void)
 {
     const nb_model *m = &nb_model_sqs;
-    nb_error err;
+    nb_error err = {0};
 
     json_object *in = decode(&nb_codec_json, m, "SendMessage",
                              "{\"QueueUrl\":\"" QURL "\",\"MessageBody\":\"h\\u00e9llo\",\"DelaySeconds\":5,"
@@ -745,7 +745,7 @@ static void test_json_encode(void)
 
     /* Errors: __type and the query-compatible header. */
     req_init(&r, NULL);
-    nb_error e;
+    nb_error e = {0};
     nb_err_set(&e, 400, "QueueDoesNotExist", "The specified queue does not exist.");
     nb_codec_json.error(m, &r, &e);
     check_str(r.rbody.data,
@@ -776,7 +776,7 @@ static void test_json_encode(void)
 
 static void test_validate(void)
 {
-    nb_error err;
+    nb_error err = {0};
     const nb_model *sqs = &nb_model_sqs, *sts = &nb_model_sts;
 
     json_object *in = json_tokener_parse("{\"MessageBody\":\"x\"}");
