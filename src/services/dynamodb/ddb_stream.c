@@ -202,7 +202,7 @@ static json_object *record_json(sqlite3_stmt *s, const stream_row *st)
     int64_t seq = sqlite3_column_int64(s, 0);
     int ev = sqlite3_column_int(s, 2);
     char id[40], sq[24];
-    snprintf(id, sizeof id, "%016" PRIx64 "%016" PRIx64, (uint64_t)seq * 0x9E3779B97F4A7C15ULL,
+    snprintf(id, sizeof id, "%016" PRIx64 "%016" PRIx64, (uint64_t)seq * (uint64_t)0x9E3779B97F4A7C15ULL,
              (uint64_t)st->sid);
     seqnum(seq, sq);
     add(r, "eventID", json_object_new_string(id));

@@ -136,7 +136,7 @@ nb_status ddb_check_index_keys(nb_call *call, const ddb_table *t, json_object *i
 {
     for (int i = 0; i < t->nidx; i++) {
         nb_buf a = {0}, b = {0};
-        char err[DDB_ERRLEN];
+        char err[1200];
         int rc = index_key(&t->idx[i], item, &a, &b, err, sizeof err);
         nb_buf_free(&a);
         nb_buf_free(&b);
@@ -179,7 +179,7 @@ static int update_indexes(const ddb_table *t, const ddb_key *k, json_object *old
     for (int i = 0; i < t->nidx && rc == 0; i++) {
         const ddb_index *x = &t->idx[i];
         nb_buf opk = {0}, osk = {0}, npk = {0}, nsk = {0};
-        char err[DDB_ERRLEN];
+        char err[1200];
         int in_old = old ? index_key(x, old, &opk, &osk, err, sizeof err) : 0;
         int in_new = nw ? index_key(x, nw, &npk, &nsk, err, sizeof err) : 0;
         bool same = in_old == 1 && in_new == 1 && buf_eq(&opk, &npk) && buf_eq(&osk, &nsk);
@@ -306,7 +306,7 @@ int ddb_index_backfill(ddb_table *t, ddb_index *x)
         nb_buf_add(&k.pk, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
         nb_buf_add(&k.sk, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1));
         nb_buf ipk = {0}, isk = {0};
-        char err[DDB_ERRLEN];
+        char err[1200];
         if (index_key(x, item, &ipk, &isk, err, sizeof err) == 1)
             rc = index_row(x->id, &ipk, &isk, &k, true);
         nb_buf_free(&ipk);
