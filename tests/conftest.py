@@ -10,6 +10,7 @@ query/XML).  Fixtures:
                .restart(), .kill9() and a data dir when asked
   client(name) a boto3 client pointed at the module server
   sqs, sts     shortcuts
+  ddb, ddb_streams, ddb_resource   DynamoDB client, Streams client, resource
 """
 import os
 import shutil
@@ -150,3 +151,21 @@ def sqs(client):
 @pytest.fixture
 def sts(client):
     return client("sts")
+
+
+@pytest.fixture
+def ddb(client):
+    return client("dynamodb")
+
+
+@pytest.fixture
+def ddb_streams(client):
+    return client("dynamodbstreams")
+
+
+@pytest.fixture
+def ddb_resource(nimbus):
+    nimbus.reset()
+    return boto3.resource("dynamodb", endpoint_url=nimbus.endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test",
+                          config=Config(retries={"max_attempts": 1}))
