@@ -34,9 +34,14 @@ all: build/nimbus
 build/nimbus: $(OBJ) $(LLHTTP_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(REL_LIBS)
 
-build/obj/%.o: %.c $(wildcard src/*/*.h src/*.h)
+# Header dependencies come from the compiler (-MMD): a changed header
+# rebuilds exactly the objects that include it.
+DEPFLAGS = -MMD -MP
+HDRS     = $(wildcard src/*.h src/*/*.h src/*/*/*.h)
+
+build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(REL_CFLAGS) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(REL_CFLAGS) $(WARN) $(DEFS) $(INCS) $(DEPFLAGS) -c -o $@ $<
 
 build/obj/llhttp/%.o: $(LLHTTP)/%.c
 	@mkdir -p $(dir $@)
@@ -47,9 +52,9 @@ asan: build/asan/nimbus
 build/asan/nimbus: $(ASAN_OBJ) $(LLHTTP_ASAN_OBJ)
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
 
-build/asan/%.o: %.c $(wildcard src/*/*.h src/*.h)
+build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) $(INCS) -c -o $@ $<
+	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) $(INCS) $(DEPFLAGS) -c -o $@ $<
 
 build/asan/llhttp/%.o: $(LLHTTP)/%.c
 	@mkdir -p $(dir $@)
@@ -67,7 +72,7 @@ run: deps
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
-build/unit/%: tests/unit/%.c $(LIB_SRC) $(wildcard src/*/*.h)
+build/unit/%: tests/unit/%.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) $(INCS) -o $@ $< $(LIB_SRC) $(LLHTTP)/llhttp.c $(LLHTTP)/api.c $(LLHTTP)/http.c $(LIBS)
 
@@ -87,7 +92,7 @@ FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 20
 
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*/*.h)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	clang -O1 -g -fsanitize=fuzzer,address,undefined -std=c17 -D_GNU_SOURCE $(INCS) -o $@ $< $(LIB_SRC) $(LLHTTP)/llhttp.c $(LLHTTP)/api.c $(LLHTTP)/http.c $(LIBS)
 
@@ -109,6 +114,8 @@ test: deps
 bench: build/nimbus
 	@command -v wrk >/dev/null || { echo 'bench needs wrk: apt-get install wrk'; exit 1; }
 	python3 bench/run.py
+
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
 
 clean:
 	rm -rf build

@@ -424,7 +424,7 @@ static int ddb_init(struct nb_store *st)
         return -1;
     for (int i = 0; TABLES[i]; i++)
         nb_store_register_table(TABLES[i]);
-    if (ddb_stream_init() != 0)
+    if (ddb_stream_init() != 0 || ddb_backup_init() != 0 || ddb_misc_init() != 0)
         return -1;
     return load_tables();
 }
@@ -465,6 +465,15 @@ static const nb_op_entry OPS[] = {
     {"BatchWriteItem", ddb_batch_write},
     {"TransactGetItems", ddb_transact_get},
     {"TransactWriteItems", ddb_transact_write},
+    {"CreateBackup", ddb_create_backup},
+    {"DescribeBackup", ddb_describe_backup},
+    {"ListBackups", ddb_list_backups},
+    {"DeleteBackup", ddb_delete_backup},
+    {"RestoreTableFromBackup", ddb_restore_from_backup},
+    {"RestoreTableToPointInTime", ddb_restore_to_time},
+#define DDB_OP_ENTRY(op, fn) {#op, ddb_##fn},
+    DDB_MISC_OPS(DDB_OP_ENTRY)
+#undef DDB_OP_ENTRY
     {"UpdateContinuousBackups", ddb_update_continuous_backups},
     {NULL, NULL},
 };

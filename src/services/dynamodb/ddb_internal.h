@@ -241,6 +241,55 @@ int64_t ddb_stream_read(int64_t sid, int64_t from_seq, int limit, int64_t now_ms
 void ddb_stream_emit(nb_call *call, const ddb_table *t, json_object *old, json_object *nw,
                      bool by_ttl);
 
+/* Creates table `name` in the caller's account/region from a spec (taken),
+ * adds it to the cache; NULL after failing the call. */
+ddb_table *ddb_table_create(nb_call *call, const char *name, json_object *spec);
+/* The description a create answers: TableStatus/IndexStatus CREATING. */
+json_object *ddb_table_creating(const nb_call *call, ddb_table *t);
+/* Checks a table limit/name clash before creating: fails the call. */
+nb_status ddb_table_can_create(nb_call *call, const char *name);
+
+/* ---- ddb_backup.c, ddb_misc.c -------------------------------------------------------- */
+
+nb_status ddb_create_backup(nb_call *call, json_object *in);
+nb_status ddb_describe_backup(nb_call *call, json_object *in);
+nb_status ddb_list_backups(nb_call *call, json_object *in);
+nb_status ddb_delete_backup(nb_call *call, json_object *in);
+nb_status ddb_restore_from_backup(nb_call *call, json_object *in);
+nb_status ddb_restore_to_time(nb_call *call, json_object *in);
+int ddb_backup_init(void);
+int ddb_misc_init(void);
+
+/* ddb_misc.c's operations: (operation, handler ddb_<fn>). */
+#define DDB_MISC_OPS(X) \
+    X(PutResourcePolicy, put_policy) \
+    X(GetResourcePolicy, get_policy) \
+    X(DeleteResourcePolicy, delete_policy) \
+    X(EnableKinesisStreamingDestination, enable_kinesis) \
+    X(DisableKinesisStreamingDestination, disable_kinesis) \
+    X(UpdateKinesisStreamingDestination, update_kinesis) \
+    X(DescribeKinesisStreamingDestination, describe_kinesis) \
+    X(DescribeContributorInsights, describe_insights) \
+    X(UpdateContributorInsights, update_insights) \
+    X(ListContributorInsights, list_insights) \
+    X(CreateGlobalTable, create_global) \
+    X(DescribeGlobalTable, describe_global) \
+    X(ListGlobalTables, list_globals) \
+    X(UpdateGlobalTable, update_global) \
+    X(DescribeGlobalTableSettings, describe_global_settings) \
+    X(UpdateGlobalTableSettings, update_global_settings) \
+    X(ExportTableToPointInTime, export_table) \
+    X(DescribeExport, describe_export) \
+    X(ListExports, list_exports) \
+    X(ImportTable, import_table) \
+    X(DescribeImport, describe_import) \
+    X(ListImports, list_imports) \
+    X(DescribeTableReplicaAutoScaling, autoscaling_desc) \
+    X(UpdateTableReplicaAutoScaling, autoscaling_desc)
+#define DDB_DECLARE_OP(op, fn) nb_status ddb_##fn(nb_call *call, json_object *in);
+DDB_MISC_OPS(DDB_DECLARE_OP)
+#undef DDB_DECLARE_OP
+
 /* The TableDescription of t (new tree). */
 json_object *ddb_table_description(const nb_call *call, ddb_table *t);
 

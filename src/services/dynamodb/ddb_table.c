@@ -442,6 +442,16 @@ static size_t table_count(const char *account, const char *region)
     return n;
 }
 
+nb_status ddb_table_can_create(nb_call *call, const char *name)
+{
+    if (ddb_table_find(call, name))
+        return nb_fail(call, "ResourceInUseException", "Table already exists: %s", name);
+    if (table_count(call->account, call->region) >= DDB_MAX_TABLES)
+        return nb_fail(call, "LimitExceededException",
+                       "Subscriber limit exceeded: Number of tables exceeds the limit of %d", DDB_MAX_TABLES);
+    return NB_OK;
+}
+
 nb_status ddb_create_table(nb_call *call, json_object *in)
 {
     const char *name = nb_str(in, "TableName");
@@ -453,12 +463,21 @@ nb_status ddb_create_table(nb_call *call, json_object *in)
         return NB_ERROR;
     if (strncmp(name, "arn:", 4) == 0)
         return ddb_fail_validation(call, "Table name must not be an ARN when creating a table");
-    if (ddb_table_find(call, name))
-        return nb_fail(call, "ResourceInUseException", "Table already exists: %s", name);
-    if (table_count(call->account, call->region) >= DDB_MAX_TABLES)
-        return nb_fail(call, "LimitExceededException",
-                       "Subscriber limit exceeded: Number of tables exceeds the limit of %d", DDB_MAX_TABLES);
-    json_object *spec = build_spec(call, in, ppr);
+    if (ddb_table_can_create(call, name) != NB_OK)
+        return NB_ERROR;
+    ddb_table *t = ddb_table_create(call, name, build_spec(call, in, ppr));
+    if (!t)
+        return NB_ERROR;
+    json_object *tags = nb_get(in, "Tags");
+    if (tags)
+        put_tags(t->arn, tags);
+    call->out = json_object_new_object();
+    set(call->out, "TableDescription", ddb_table_creating(call, t));
+    return NB_OK;
+}
+
+ddb_table *ddb_table_create(nb_call *call, const char *name, json_object *spec)
+{
     int64_t id = ddb_next_id();
     static sqlite3_stmt *ins;
     sqlite3_stmt *s = nb_stmt(&ins, "INSERT INTO ddb_tables(id, account, region, name, spec) VALUES(?1, ?2, ?3, ?4, ?5)");
@@ -469,22 +488,23 @@ nb_status ddb_create_table(nb_call *call, json_object *in)
     sqlite3_bind_text(s, 5, json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN), -1, SQLITE_TRANSIENT);
     if (sqlite3_step(s) != SQLITE_DONE) {
         json_object_put(spec);
-        return nb_fail_status(call, 500, false, "InternalServerError", "Internal server error");
+        nb_fail_status(call, 500, false, "InternalServerError", "Internal server error");
+        return NULL;
     }
     ddb_table *t = ddb_table_load_spec(id, call->account, call->region, name, spec);
-    json_object *tags = nb_get(in, "Tags");
-    if (tags)
-        put_tags(t->arn, tags);
     ddb_stream_sync(call, t);
     ddb_table_add(t);
+    return t;
+}
+
+json_object *ddb_table_creating(const nb_call *call, ddb_table *t)
+{
     json_object *desc = ddb_table_description(call, t);
     set(desc, "TableStatus", jstr("CREATING"));
     json_object *gsis = nb_get(desc, "GlobalSecondaryIndexes");
     for (size_t i = 0, n = gsis ? json_object_array_length(gsis) : 0; i < n; i++)
         set(json_object_array_get_idx(gsis, i), "IndexStatus", jstr("CREATING"));
-    call->out = json_object_new_object();
-    set(call->out, "TableDescription", desc);
-    return NB_OK;
+    return desc;
 }
 
 /* ---- DescribeTable --------------------------------------------------------------- */
