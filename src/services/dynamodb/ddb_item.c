@@ -871,11 +871,10 @@ bool ddb_av_equal(json_object *a, json_object *b)
     return false;
 }
 
-static int bytes_of(json_object *s, bytes *out)
+static void bytes_of(json_object *s, bytes *out)
 {
     out->p = is_str(s) ? json_object_get_string(s) : "";
     out->n = is_str(s) ? str_len(s) : 0;
-    return 0;
 }
 
 int ddb_av_cmp(json_object *a, json_object *b)
