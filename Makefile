@@ -72,9 +72,12 @@ run: deps
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
-build/unit/%: tests/unit/%.c $(LIB_SRC) $(HDRS)
+# Unit tests link the sanitizer build's objects (everything but main.c).
+ASAN_LIB_OBJ = $(filter-out build/asan/src/main.o,$(ASAN_OBJ)) $(LLHTTP_ASAN_OBJ)
+
+build/unit/%: tests/unit/%.c $(ASAN_LIB_OBJ) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) $(INCS) -o $@ $< $(LIB_SRC) $(LLHTTP)/llhttp.c $(LLHTTP)/api.c $(LLHTTP)/http.c $(LIBS)
+	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) $(INCS) -o $@ $< $(ASAN_LIB_OBJ) $(LIBS)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
