@@ -41,6 +41,8 @@ void nb_form_free(nb_form *f);
 /* Central validation of an input tree against its shape (validate.c). */
 int nb_validate(const nb_model *m, int shape, json_object *v, nb_error *err);
 void nb_validate_free(void); /* at exit: compiled patterns */
+/* JSON text of a value tree (as json-c's PLAIN | NOSLASHESCAPE output). */
+void nb_json_write(nb_buf *b, json_object *v);
 
 /* Error helper used by codecs and the validator. */
 void nb_err_set(nb_error *e, int status, const char *code, const char *fmt, ...)

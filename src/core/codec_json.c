@@ -10,6 +10,7 @@
  * {"__type": "...#Code", "message": "..."} plus, for awsQueryCompatible
  * services, the x-amzn-query-error header carrying the query error code.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +285,110 @@ static void conv_out(const nb_model *m, uint32_t si, json_object *parent, const 
     }
 }
 
+/* ---- writing JSON text ---------------------------------------------------
+ * The output writer: json-c's serializer escapes strings byte by byte
+ * (a third of a 100-item DynamoDB Query's CPU); this one copies runs of
+ * bytes that need no escaping with one memcpy.  The text is the same as
+ * json-c's with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+ * doubles still go through json-c, which keeps their exact text. */
+
+static void write_string(nb_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    nb_buf_reserve(b, n + 2);
+    nb_buf_addc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* Eight bytes at a time while none is a control byte, '"' or '\\'
+         * (the classic "has zero byte" bit trick on each condition). */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+            uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+            if (hit & high)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        nb_buf_add(b, s + run, i - run);
+        run = i + 1;
+        char esc[7] = {'\\', 0};
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            nb_buf_add(b, esc, 6);
+            continue;
+        }
+        nb_buf_add(b, esc, 2);
+    }
+    nb_buf_add(b, s + run, n - run);
+    nb_buf_addc(b, '"');
+}
+
+void nb_json_write(nb_buf *b, json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        nb_buf_add(b, "null", 4);
+        return;
+    case json_type_boolean:
+        nb_buf_adds(b, json_object_get_boolean(v) ? "true" : "false");
+        return;
+    case json_type_int: {
+        char num[24];
+        int len = snprintf(num, sizeof num, "%" PRId64, json_object_get_int64(v));
+        nb_buf_add(b, num, (size_t)len);
+        return;
+    }
+    case json_type_double:
+        nb_buf_adds(b, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        return;
+    case json_type_string:
+        write_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        return;
+    case json_type_array: {
+        nb_buf_addc(b, '[');
+        for (size_t i = 0, n = json_object_array_length(v); i < n; i++) {
+            if (i)
+                nb_buf_addc(b, ',');
+            nb_json_write(b, json_object_array_get_idx(v, i));
+        }
+        nb_buf_addc(b, ']');
+        return;
+    }
+    case json_type_object: {
+        nb_buf_addc(b, '{');
+        bool first = true;
+        json_object_object_foreach(v, k, val)
+        {
+            if (!first)
+                nb_buf_addc(b, ',');
+            first = false;
+            write_string(b, k, strlen(k));
+            nb_buf_addc(b, ':');
+            nb_json_write(b, val);
+        }
+        nb_buf_addc(b, '}');
+        return;
+    }
+    }
+}
+
 static void set_content_type(const nb_model *m, nb_req *r)
 {
     r->content_type = (m->json_version && strcmp(m->json_version, "1.1") == 0)
@@ -300,10 +405,7 @@ static void json_encode(const nb_model *m, const nb_operation *op, nb_req *r, js
     }
     if (op->output >= 0)
         conv_out(m, (uint32_t)op->output, NULL, NULL, 0, out, 0);
-    size_t n = 0;
-    const char *txt = json_object_to_json_string_length(
-        out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    nb_buf_add(&r->rbody, txt, n);
+    nb_json_write(&r->rbody, out);
 }
 
 static void json_error(const nb_model *m, nb_req *r, const nb_error *err)
@@ -331,10 +433,7 @@ static void json_error(const nb_model *m, nb_req *r, const nb_error *err)
             json_object_object_add(o, k, json_object_get(v));
         json_object_put(d);
     }
-    size_t n = 0;
-    const char *txt = json_object_to_json_string_length(
-        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    nb_buf_add(&r->rbody, txt, n);
+    nb_json_write(&r->rbody, o);
     json_object_put(o);
 }
 

@@ -1010,6 +1010,41 @@ static void run_group(const char *name, void (*fn)(void))
     }
 }
 
+/* nb_json_write must produce exactly json-c's PLAIN|NOSLASHESCAPE text. */
+static void json_writer_same(const char *json)
+{
+    json_object *v = json_tokener_parse(json);
+    check(v != NULL, "parse %s", json);
+    if (!v)
+        return;
+    nb_buf b = {0};
+    nb_json_write(&b, v);
+    const char *ref = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    check(b.len == strlen(ref) && memcmp(b.data, ref, b.len) == 0, "writer %s: got %.*s want %s", json,
+          (int)b.len, b.data ? b.data : "", ref);
+    nb_buf_free(&b);
+    json_object_put(v);
+}
+
+static void test_json_writer(void)
+{
+    json_writer_same("{}");
+    json_writer_same("[]");
+    json_writer_same("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}");
+    json_writer_same("[\"q\\\"uote\",\"back\\\\slash\",\"a/b\",\"tab\\t nl\\n cr\\r bs\\b ff\\f\"]");
+    json_writer_same("[\"\\u0001\\u001f\\u0000x\",\"caf\\u00e9 \\u4e2d \\ud83d\\ude00\"]");
+    json_writer_same("[-9223372036854775808,9223372036854775807,0,-1]");
+    json_writer_same("[1.5,-0.25,1e300,0.1]");
+    json_writer_same("{\"k\\\"ey\":\"\",\"\":\"v\"}");
+    /* Raw bytes with a NUL inside a string (blobs are raw bytes in trees). */
+    json_object *s = json_object_new_string_len("a\0b\x7f", 4);
+    nb_buf b = {0};
+    nb_json_write(&b, s);
+    check(b.len == 11 && memcmp(b.data, "\"a\\u0000b\x7f\"", 11) == 0, "NUL inside a string: %.*s", (int)b.len, b.data);
+    nb_buf_free(&b);
+    json_object_put(s);
+}
+
 int main(void)
 {
     counters = mmap(NULL, 2 * sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1021,6 +1056,7 @@ int main(void)
     run_group("query encoder", test_query_encode);
     run_group("json decoder", test_json_decode);
     run_group("json encoder", test_json_encode);
+    run_group("json writer", test_json_writer);
     run_group("validation", test_validate);
     run_group("timestamps", test_timestamps);
     run_group("base64/md5", test_base64_md5);
