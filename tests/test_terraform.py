@@ -29,10 +29,9 @@ def tf(workdir, env, *args, timeout=300):
     return out
 
 
-def test_sqs_apply_plan_destroy(nimbus, tmp_path):
-    nimbus.reset()
+def setup_workdir(nimbus, tmp_path, config):
     work = tmp_path / "tf"
-    shutil.copytree(os.path.join(HERE, "terraform", "sqs"), work)
+    shutil.copytree(os.path.join(HERE, "terraform", config), work)
     rc = tmp_path / "terraformrc"
     rc.write_text('provider_installation {\n  filesystem_mirror {\n    path = "%s"\n'
                   '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
@@ -43,6 +42,12 @@ def test_sqs_apply_plan_destroy(nimbus, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     r = tf(work, env, "apply", "-auto-approve", "-input=false", "-no-color", *var)
     assert r.returncode == 0, r.stdout + r.stderr
+    return work, env, var
+
+
+def test_sqs_apply_plan_destroy(nimbus, tmp_path):
+    nimbus.reset()
+    work, env, var = setup_workdir(nimbus, tmp_path, "sqs")
     outputs = json.loads(tf(work, env, "output", "-json").stdout)
     assert outputs["arn"]["value"] == "arn:aws:sqs:us-east-1:000000000000:orders"
 
@@ -63,3 +68,32 @@ def test_sqs_apply_plan_destroy(nimbus, tmp_path):
     r = tf(work, env, "destroy", "-auto-approve", "-input=false", "-no-color", *var)
     assert r.returncode == 0, r.stdout + r.stderr
     assert sqs.list_queues().get("QueueUrls", []) == []
+
+
+def test_dynamodb_apply_plan_destroy(nimbus, tmp_path):
+    nimbus.reset()
+    work, env, var = setup_workdir(nimbus, tmp_path, "dynamodb")
+    outputs = json.loads(tf(work, env, "output", "-json").stdout)
+    assert outputs["arn"]["value"] == "arn:aws:dynamodb:us-east-1:000000000000:table/orders"
+    assert outputs["stream_arn"]["value"].startswith(outputs["arn"]["value"] + "/stream/")
+
+    ddb = nimbus.client("dynamodb")
+    t = ddb.describe_table(TableName="orders")["Table"]
+    assert t["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert t["GlobalSecondaryIndexes"][0]["IndexName"] == "by-status"
+    assert t["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert ddb.describe_time_to_live(TableName="orders")["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+    pitr = ddb.describe_continuous_backups(TableName="orders")["ContinuousBackupsDescription"]
+    assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert ddb.list_tags_of_resource(ResourceArn=t["TableArn"])["Tags"] == [{"Key": "team", "Value": "core"}]
+    c = ddb.describe_table(TableName="counters")["Table"]["ProvisionedThroughput"]
+    assert (c["ReadCapacityUnits"], c["WriteCapacityUnits"]) == (5, 3)
+    assert ddb.get_item(TableName="counters", Key={"id": {"S": "visits"}})["Item"]["n"] == {"N": "0"}
+
+    r = tf(work, env, "plan", "-detailed-exitcode", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, "plan after apply wants changes:\n" + r.stdout + r.stderr
+
+    r = tf(work, env, "destroy", "-auto-approve", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ddb.list_tables()["TableNames"] == []
