@@ -1070,8 +1070,12 @@ static bool parse_action(parser *p, ddb_update *u, dx_action_kind kind)
     const char *t = a->val ? immediate_type(a->val) : NULL;
     const char *lt = t ? long_type(t) : NULL;
     if (lt && !(kind == DX_ADD && strcmp(t, "N") == 0))
+        /* DynamoDB names the allowed type set too ("..., operand type: STRING,
+         * typeSet: ALLOWED_FOR_ADD_OPERAND"), as quoted from AWS in public
+         * SDK test suites. */
         note(p, E_OPERAND, "Incorrect operand type for operator or function; operator: %s, "
-             "operand type: %s", kind == DX_ADD ? "ADD" : "DELETE", lt);
+             "operand type: %s, typeSet: ALLOWED_FOR_%s_OPERAND", kind == DX_ADD ? "ADD" : "DELETE",
+             lt, kind == DX_ADD ? "ADD" : "DELETE");
     return a->val != NULL;
 }
 
