@@ -72,6 +72,8 @@ void ddb_proj_free(ddb_proj *x);
  * 1 true, 0 false; missing attributes and type mismatches are false, as
  * in DynamoDB.  Never fails today; -1 is reserved for runtime errors. */
 int ddb_cond_eval(const ddb_cond *x, json_object *item, char *err, size_t cap);
+/* Whether any path of x starts at the top-level attribute `name`. */
+bool ddb_cond_uses(const ddb_cond *x, const char *name);
 /* a AND b (takes both; either may be NULL, then the other is returned). */
 ddb_cond *ddb_cond_and(ddb_cond *a, ddb_cond *b);
 

@@ -349,6 +349,21 @@ static bool eval(const dx_node *n, json_object *item)
     }
 }
 
+static bool node_uses(const dx_node *n, const char *name)
+{
+    if (n->kind == DX_PATH && n->path.n > 0 && n->path.e[0].name && strcmp(n->path.e[0].name, name) == 0)
+        return true;
+    for (int i = 0; i < n->n; i++)
+        if (node_uses(n->a[i], name))
+            return true;
+    return false;
+}
+
+bool ddb_cond_uses(const ddb_cond *x, const char *name)
+{
+    return x && x->root && node_uses(x->root, name);
+}
+
 int ddb_cond_eval(const ddb_cond *x, json_object *item, char *err, size_t cap)
 {
     (void)err;

@@ -917,7 +917,13 @@ static dx_node *parse_comparison(parser *p)
         return parse_between(p, x);
     if (word_is(p, t, "IN"))
         return parse_in(p, x);
-    if (is_bool_fn(x) || x->kind == DX_SIZE || x->kind == DX_IF_NOT_EXISTS || x->kind == DX_LIST_APPEND) {
+    /* An unknown function (a DX_VALUE placeholder with arguments, its
+     * "Invalid function name" already noted) stands as a condition like any
+     * function call does, so "nofunc(a)" reports the name, not a syntax
+     * error. */
+    bool unknown_fn = x->kind == DX_VALUE && x->n > 0;
+    if (is_bool_fn(x) || unknown_fn || x->kind == DX_SIZE || x->kind == DX_IF_NOT_EXISTS ||
+        x->kind == DX_LIST_APPEND) {
         if (x->kind == DX_SIZE)
             note(p, E_MISUSED_FN, "The function is not allowed to be used this way in an expression; "
                  "function: size");
@@ -1070,8 +1076,12 @@ static bool parse_action(parser *p, ddb_update *u, dx_action_kind kind)
     const char *t = a->val ? immediate_type(a->val) : NULL;
     const char *lt = t ? long_type(t) : NULL;
     if (lt && !(kind == DX_ADD && strcmp(t, "N") == 0))
+        /* DynamoDB names the allowed type set too ("..., operand type: STRING,
+         * typeSet: ALLOWED_FOR_ADD_OPERAND"), as quoted from AWS in public
+         * SDK test suites. */
         note(p, E_OPERAND, "Incorrect operand type for operator or function; operator: %s, "
-             "operand type: %s", kind == DX_ADD ? "ADD" : "DELETE", lt);
+             "operand type: %s, typeSet: ALLOWED_FOR_%s_OPERAND", kind == DX_ADD ? "ADD" : "DELETE",
+             lt, kind == DX_ADD ? "ADD" : "DELETE");
     return a->val != NULL;
 }
 

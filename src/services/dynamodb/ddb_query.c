@@ -139,6 +139,22 @@ static const char *type_of(json_object *av)
     return ddb_type_name(ddb_av_type(av, NULL));
 }
 
+/* "A filter expression cannot contain partition key or sort key
+ * attributes" (Developer Guide, Query: filter expressions): the keys of the
+ * table or index queried. */
+static nb_status filter_keys(qctx *q)
+{
+    if (!q->ex.filter || !nb_str(q->in, "FilterExpression"))
+        return NB_OK;
+    const ddb_keydef *keys[2] = {hash_def(q), range_def(q)};
+    for (int i = 0; i < 2; i++)
+        if (keys[i] && ddb_cond_uses(q->ex.filter, keys[i]->name))
+            return ddb_fail_validation(q->call,
+                                       "Filter Expression can only contain non-primary key attributes: Primary key attribute: %s",
+                                       keys[i]->name);
+    return NB_OK;
+}
+
 /* The key condition as a partition and a byte range on the sort key. */
 static nb_status key_range(qctx *q)
 {
@@ -230,7 +246,11 @@ static nb_status start_key(qctx *q)
         return ddb_fail_validation(q->call, "%s", err);
     ddb_key k;
     if (ddb_key_from_item(q->call, q->t, sk, &k) != NB_OK) {
-        nb_fail(q->call, "ValidationException", "The provided starting key is invalid: %s", q->call->err.message);
+        /* Not call->err.message as an argument: nb_fail formats into that
+         * very buffer.  DynamoDB answers any key that does not fit the
+         * schema (missing part, wrong type) with the schema message. */
+        nb_fail(q->call, "ValidationException",
+                "The provided starting key is invalid: The provided key element does not match the schema");
         return NB_ERROR;
     }
     q->s_pk = k.pk;
@@ -457,6 +477,8 @@ nb_status ddb_query(nb_call *call, json_object *in)
     nb_status st = q.t ? common_params(&q, true) : NB_ERROR;
     if (st == NB_OK)
         st = key_range(&q);
+    if (st == NB_OK)
+        st = filter_keys(&q);
     if (st == NB_OK)
         st = start_key(&q);
     if (st == NB_OK)

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "ddb_internal.h"
+#include "ddb_expr.h"
 #include "ddb_item.h"
 #include "gen/models.h"
 
@@ -137,9 +138,27 @@ void ddb_stream_sync(const nb_call *call, const ddb_table *t)
     sqlite3_step(s);
 }
 
+/* Whether two items hold the same data (numbers numerically, sets in any
+ * order), compared as M values. */
+static bool same_item(json_object *a, json_object *b)
+{
+    json_object *ma = json_object_new_object(), *mb = json_object_new_object();
+    json_object_object_add(ma, "M", json_object_get(a));
+    json_object_object_add(mb, "M", json_object_get(b));
+    bool eq = ddb_xav_equal(ma, mb);
+    json_object_put(ma);
+    json_object_put(mb);
+    return eq;
+}
+
 void ddb_stream_emit(nb_call *call, const ddb_table *t, json_object *old, json_object *nw, bool by_ttl)
 {
     static sqlite3_stmt *ins;
+    /* "If you perform a PutItem or UpdateItem operation that does not change
+     * any data in an item, DynamoDB Streams does not write a stream record
+     * for that operation" (Developer Guide, change data capture). */
+    if (old && nw && same_item(old, nw))
+        return;
     int ev = !old ? EV_INSERT : nw ? EV_MODIFY : EV_REMOVE;
     bool want_new = strcmp(t->stream_view, "NEW_IMAGE") == 0 || strcmp(t->stream_view, "NEW_AND_OLD_IMAGES") == 0;
     bool want_old = strcmp(t->stream_view, "OLD_IMAGE") == 0 || strcmp(t->stream_view, "NEW_AND_OLD_IMAGES") == 0;
