@@ -465,6 +465,9 @@ static const nb_op_entry OPS[] = {
     {"BatchWriteItem", ddb_batch_write},
     {"TransactGetItems", ddb_transact_get},
     {"TransactWriteItems", ddb_transact_write},
+    {"ExecuteStatement", ddb_execute_statement},
+    {"BatchExecuteStatement", ddb_batch_execute_statement},
+    {"ExecuteTransaction", ddb_execute_transaction},
     {"UpdateContinuousBackups", ddb_update_continuous_backups},
     {NULL, NULL},
 };
