@@ -391,7 +391,8 @@ static nb_status make_plan(nb_call *call, const prep *p, plan *pl)
         }
         pl->parts[pl->nparts++] = b;
     }
-    qsort(pl->parts, (size_t)pl->nparts, sizeof *pl->parts, cmp_buf);
+    if (pl->nparts > 1)
+        qsort(pl->parts, (size_t)pl->nparts, sizeof *pl->parts, cmp_buf);
     int k = 0;
     for (int i = 0; i < pl->nparts; i++) {
         if (k > 0 && cmp_buf(&pl->parts[k - 1], &pl->parts[i]) == 0) {
