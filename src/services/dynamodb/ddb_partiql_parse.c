@@ -850,6 +850,11 @@ static pq_node *predicate(parser *ps)
                 return NULL;
             }
             add_child(n, r);
+            if (l->kind == PQ_MISSING || r->kind == PQ_MISSING) {
+                fail(ps, "MISSING must be compared using IS operator");
+                node_free(n);
+                return NULL;
+            }
             return n;
         }
     bool neg = false;
