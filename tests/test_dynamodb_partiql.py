@@ -393,3 +393,34 @@ def test_transaction_token(ddb):
     assert r["Error"]["Code"] == "IdempotentParameterMismatchException"
     r = error(ddb.execute_transaction, TransactStatements=stmts, ClientRequestToken="tok-2")
     assert r["Error"]["Code"] == "TransactionCanceledException"
+
+
+def pages(ddb, stmt, limit, **kw):
+    out, tok = [], None
+    while True:
+        args = dict(kw, Limit=limit)
+        if tok:
+            args["NextToken"] = tok
+        r = run(ddb, stmt, **args)
+        out += r["Items"]
+        tok = r.get("NextToken")
+        if not tok:
+            return out
+
+
+def test_pagination_descending_and_index(ddb):
+    make_table(ddb, gsi=True)
+    for i in range(7):
+        ddb.put_item(TableName="Tab", Item={"pk": {"S": "a"}, "sk": {"N": str(i)}, "g": {"S": "G%d" % (i % 2)}})
+    got = pages(ddb, "SELECT sk FROM Tab WHERE pk = 'a' ORDER BY sk DESC", 2)
+    assert [i["sk"]["N"] for i in got] == ["6", "5", "4", "3", "2", "1", "0"]
+    got = pages(ddb, "SELECT sk FROM Tab WHERE pk = 'a' AND sk > 1 AND sk <= 5", 1)
+    assert [i["sk"]["N"] for i in got] == ["2", "3", "4", "5"]
+    got = pages(ddb, 'SELECT sk FROM "Tab"."byG" WHERE g = \'G1\'', 1)
+    assert sorted(i["sk"]["N"] for i in got) == ["1", "3", "5"]
+    got = pages(ddb, 'SELECT sk, g FROM "Tab"."byG"', 3)
+    assert sorted(i["sk"]["N"] for i in got) == [str(i) for i in range(7)]
+    r = error(run, ddb, "SELECT * FROM Tab WHERE sk = 1 ORDER BY sk")
+    assert r["Error"]["Code"] == "ValidationException"
+    r = error(run, ddb, "SELECT * FROM Tab WHERE pk = 'a' ORDER BY g")
+    assert r["Error"]["Code"] == "ValidationException"
