@@ -474,6 +474,9 @@ static const nb_op_entry OPS[] = {
 #define DDB_OP_ENTRY(op, fn) {#op, ddb_##fn},
     DDB_MISC_OPS(DDB_OP_ENTRY)
 #undef DDB_OP_ENTRY
+    {"ExecuteStatement", ddb_execute_statement},
+    {"BatchExecuteStatement", ddb_batch_execute_statement},
+    {"ExecuteTransaction", ddb_execute_transaction},
     {"UpdateContinuousBackups", ddb_update_continuous_backups},
     {NULL, NULL},
 };

@@ -223,6 +223,10 @@ nb_status ddb_transact_write(nb_call *call, json_object *in);
 nb_status ddb_get_item(nb_call *call, json_object *in);
 nb_status ddb_update_item(nb_call *call, json_object *in);
 nb_status ddb_delete_item(nb_call *call, json_object *in);
+/* ddb_partiql.c */
+nb_status ddb_execute_statement(nb_call *call, json_object *in);
+nb_status ddb_batch_execute_statement(nb_call *call, json_object *in);
+nb_status ddb_execute_transaction(nb_call *call, json_object *in);
 
 /* ---- ddb_stream.c ------------------------------------------------------------------ */
 
