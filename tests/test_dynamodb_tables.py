@@ -99,8 +99,6 @@ def test_create_table_billing_mode_conflicts(ddb):
         "can be specified when BillingMode is PAY_PER_REQUEST")
 
 
-@pytest.mark.xfail(strict=True, reason="ddb_table.c: AWS answers 'No provisioned throughput specified "
-                   "for the table' when BillingMode is PROVISIONED (the default) without ProvisionedThroughput")
 def test_create_table_provisioned_without_throughput(ddb):
     validation(lambda: ddb.create_table(TableName="tbl1", KeySchema=KS, AttributeDefinitions=AD),
                "No provisioned throughput specified for the table")

@@ -12,6 +12,12 @@
  *   ddb_batch.c   BatchGetItem, BatchWriteItem, TransactGetItems,
  *                 TransactWriteItems
  *   ddb_stream.c  DynamoDB Streams (the dynamodbstreams service) and TTL
+ *   ddb_backup.c  on-demand backups, restores, point-in-time restore
+ *   ddb_misc.c    resource policies, Kinesis destinations, contributor
+ *                 insights, global tables (2017), exports/imports
+ *   ddb_partiql*.c  PartiQL: ExecuteStatement, BatchExecuteStatement,
+ *                 ExecuteTransaction (parser, evaluator, handlers)
+ *   ddb_exprs.c   a request's expressions and AWS's rules on combining them
  *   ddb_num.c     exact decimal numbers          (pure)
  *   ddb_item.c    attribute values: validation, size, storage encoding,
  *                 key bytes                      (pure)

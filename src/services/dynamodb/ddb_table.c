@@ -399,6 +399,10 @@ static nb_status check_create(nb_call *call, json_object *in, bool ppr)
     if (ppr && pt)
         return ddb_fail_validation(call,
                                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST");
+    /* Without BillingMode (PROVISIONED by default) AWS names the missing
+     * throughput; with an explicit PROVISIONED it names both units. */
+    if (!ppr && !pt && !nb_get(in, "BillingMode"))
+        return ddb_fail_validation(call, "No provisioned throughput specified for the table");
     if (!ppr && !pt)
         return ddb_fail_validation(call,
                                    "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED");
