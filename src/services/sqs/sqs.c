@@ -522,17 +522,17 @@ nb_status sqs_batch_check(nb_call *call, json_object *entries, const char *entry
         return nb_fail(call, "TooManyEntriesInBatchRequest",
                        "Maximum number of entries per request are %d. You have sent %zu.",
                        SQS_MAX_BATCH, n);
+    const char *ids[SQS_MAX_BATCH];
     for (size_t i = 0; i < n; i++) {
         const char *id = nb_str(json_object_array_get_idx(entries, i), "Id");
         if (!id || !valid_batch_id(id))
             return nb_fail(call, "InvalidBatchEntryId",
                            "A batch entry id can only contain alphanumeric characters, hyphens "
                            "and underscores. It can be at most 80 letters long.");
-        for (size_t j = 0; j < i; j++) {
-            const char *prev = nb_str(json_object_array_get_idx(entries, j), "Id");
-            if (prev && !strcmp(prev, id))
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(ids[j], id))
                 return nb_fail(call, "BatchEntryIdsNotDistinct", "Id %s repeated.", id);
-        }
+        ids[i] = id;
     }
     return NB_OK;
 }

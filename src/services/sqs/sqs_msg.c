@@ -445,12 +445,50 @@ static bool prep_system(json_object *sys, sqs_out_msg *m, sqs_err *err)
     return true;
 }
 
-static bool prep_delay(const sqs_queue *q, json_object *e, sqs_out_msg *m, sqs_err *err)
+/* The members of a message (SendMessage input or batch entry), found in
+ * one walk over the object instead of a hash lookup per member. */
+typedef struct msg_members {
+    json_object *body, *delay, *group, *dedup, *attrs, *sys;
+} msg_members;
+
+static void msg_members_scan(json_object *e, msg_members *f)
+{
+    memset(f, 0, sizeof *f);
+    if (!json_object_is_type(e, json_type_object))
+        return;
+    json_object_object_foreach(e, key, v) {
+        if (key[0] == 'D') {
+            if (!strcmp(key, "DelaySeconds"))
+                f->delay = v;
+        } else if (!strncmp(key, "Message", 7)) {
+            const char *k = key + 7;
+            if (!strcmp(k, "Body"))
+                f->body = v;
+            else if (!strcmp(k, "GroupId"))
+                f->group = v;
+            else if (!strcmp(k, "DeduplicationId"))
+                f->dedup = v;
+            else if (!strcmp(k, "Attributes"))
+                f->attrs = v;
+            else if (!strcmp(k, "SystemAttributes"))
+                f->sys = v;
+        }
+    }
+}
+
+/* nb_str() of a member found by msg_members_scan. */
+static const char *member_str(json_object *v)
+{
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static bool prep_delay(const sqs_queue *q, const msg_members *f, sqs_out_msg *m, sqs_err *err)
 {
     int64_t d;
     m->delay = q->delay;
-    if (!sqs_get_int(e, "DelaySeconds", &d))
+    if (!f->delay || json_object_is_type(f->delay, json_type_null))
         return true;
+    d = json_object_get_int64(f->delay);
     if (d < 0 || d > SQS_MAX_DELAY) {
         err_set(err, "InvalidParameterValue", "Value %lld for parameter DelaySeconds is invalid. "
                 "Reason: DelaySeconds must be >= 0 and <= 900.", (long long)d);
@@ -475,9 +513,9 @@ static void sha256_hex(const char *s, size_t n, char out[65])
     nb_hex(md, sizeof md, out);
 }
 
-static bool prep_fifo(const sqs_queue *q, json_object *e, sqs_out_msg *m, sqs_err *err)
+static bool prep_fifo(const sqs_queue *q, const msg_members *f, sqs_out_msg *m, sqs_err *err)
 {
-    const char *g = nb_str(e, "MessageGroupId"), *d = nb_str(e, "MessageDeduplicationId");
+    const char *g = member_str(f->group), *d = member_str(f->dedup);
     m->group = g, m->dedup[0] = '\0';
     if (g && !sqs_valid_token(g)) {
         err_set(err, "InvalidParameterValue", "Value %s for parameter MessageGroupId is invalid. "
@@ -523,21 +561,23 @@ static bool prep_fifo(const sqs_queue *q, json_object *e, sqs_out_msg *m, sqs_er
 static bool prepare(const sqs_queue *q, json_object *e, sqs_out_msg *m, sqs_err *err)
 {
     memset(m, 0, sizeof *m);
-    json_object *body = nb_get(e, "MessageBody");
+    msg_members f;
+    msg_members_scan(e, &f);
+    json_object *body = f.body;
     if (!body || json_object_get_string_len(body) == 0) {
         err_set(err, "MissingParameter", "The request must contain the parameter MessageBody.");
         return false;
     }
     m->body = json_object_get_string(body);
     m->body_len = (size_t)json_object_get_string_len(body);
-    if (!prep_delay(q, e, m, err) || !prep_fifo(q, e, m, err))
+    if (!prep_delay(q, &f, m, err) || !prep_fifo(q, &f, m, err))
         return false;
     if (!sqs_valid_body(m->body, m->body_len, err))
         return false;
     size_t asize = 0;
-    if (!sqs_msg_attrs_encode(nb_get(e, "MessageAttributes"), &m->attrs, &m->attrs_len, &asize, err))
+    if (!sqs_msg_attrs_encode(f.attrs, &m->attrs, &m->attrs_len, &asize, err))
         return false;
-    if (!prep_system(nb_get(e, "MessageSystemAttributes"), m, err))
+    if (!prep_system(f.sys, m, err))
         return false;
     m->size = m->body_len + asize;
     nb_md5_hex(m->body, m->body_len, m->md5_body);
