@@ -2,6 +2,9 @@
  * util.c — allocation policy (abort on OOM), logging, clocks, random ids and
  * the small encoding helpers (hex, MD5, base64) every module shares.
  */
+/* MD5_Init/Update/Final are deprecated in OpenSSL 3 but run the digest
+ * directly: EVP_DigestInit/Final cost as much as hashing a 100-byte body. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
 #include <openssl/md5.h>
 #include <errno.h>
@@ -175,33 +178,21 @@ void nb_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = 0;
 }
 
-/* OpenSSL 3 looks an algorithm up on every EVP_Digest(EVP_md5()) call;
- * fetch it once and reuse one context (the loop is single-threaded). */
-static EVP_MD *md5_alg;
-static EVP_MD_CTX *md5_ctx;
-
+/* SQS hashes every body and attribute set: the low-level MD5 functions,
+ * not EVP (whose init/final dominate for small inputs). */
 void nb_md5_hex(const void *data, size_t n, char out[33])
 {
     unsigned char d[16];
-    unsigned int len = 0;
-    if (!md5_alg) {
-        md5_alg = EVP_MD_fetch(NULL, "MD5", NULL);
-        md5_ctx = EVP_MD_CTX_new();
-        if (!md5_alg || !md5_ctx)
-            abort();
-    }
-    if (!EVP_DigestInit_ex(md5_ctx, md5_alg, NULL) || !EVP_DigestUpdate(md5_ctx, data, n) ||
-        !EVP_DigestFinal_ex(md5_ctx, d, &len))
-        abort();
+    MD5_CTX c;
+    MD5_Init(&c);
+    MD5_Update(&c, data, n);
+    MD5_Final(d, &c);
     nb_hex(d, 16, out);
 }
 
 void nb_crypto_free(void)
 {
-    EVP_MD_CTX_free(md5_ctx);
-    EVP_MD_free(md5_alg);
-    md5_ctx = NULL;
-    md5_alg = NULL;
+    /* Nothing cached any more; kept for callers' shutdown sequence. */
 }
 
 char *nb_base64_encode(const void *data, size_t n, size_t *outlen)

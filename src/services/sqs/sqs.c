@@ -7,8 +7,11 @@
  *                   time-based monotonic id (now_ms << 10, bumped), which
  *                   also orders FIFO queues and yields SequenceNumber.
  *                   Indexes: (queue_id, visible_at, seq) for receive and
- *                   counts, (expires_at) for the retention sweep, and a
- *                   partial (queue_id, seq) WHERE fifo = 1 for FIFO order.
+ *                   counts, and a partial (queue_id, seq) WHERE fifo = 1
+ *                   for FIFO order.  There is no index on expires_at: every
+ *                   read filters on it, and the retention sweep walks the
+ *                   table in seq order a slice per tick (an index would be
+ *                   one more b-tree insert and journalled page per send).
  *   sqs_dedup       FIFO deduplication records (5-minute window)
  *   sqs_attempts    FIFO ReceiveRequestAttemptId records (5 minutes)
  *   sqs_tags        queue tags
@@ -37,6 +40,7 @@ extern const nb_model nb_model_sqs;
 #endif
 
 #define SWEEP_INTERVAL_MS 1000
+#define SWEEP_SLICE 20000 /* messages looked at per tick */
 
 static sqs_queue **g_buckets;
 static size_t g_nbuckets, g_count;
@@ -63,7 +67,7 @@ static const char *const SCHEMA =
     " recv_ms INTEGER NOT NULL DEFAULT 0, nonce INTEGER NOT NULL DEFAULT 0,"
     " group_id TEXT, dedup_id TEXT, dlq_source TEXT);"
     "CREATE INDEX IF NOT EXISTS sqs_messages_vis ON sqs_messages(queue_id, visible_at, seq);"
-    "CREATE INDEX IF NOT EXISTS sqs_messages_exp ON sqs_messages(expires_at);"
+    "DROP INDEX IF EXISTS sqs_messages_exp;" /* databases written before the sweep slices */
     "CREATE INDEX IF NOT EXISTS sqs_messages_fifo ON sqs_messages(queue_id, seq) WHERE fifo = 1;"
     "CREATE TABLE IF NOT EXISTS sqs_dedup("
     " queue_id INTEGER NOT NULL, scope TEXT NOT NULL, dedup_id TEXT NOT NULL,"
@@ -518,17 +522,17 @@ nb_status sqs_batch_check(nb_call *call, json_object *entries, const char *entry
         return nb_fail(call, "TooManyEntriesInBatchRequest",
                        "Maximum number of entries per request are %d. You have sent %zu.",
                        SQS_MAX_BATCH, n);
+    const char *ids[SQS_MAX_BATCH];
     for (size_t i = 0; i < n; i++) {
         const char *id = nb_str(json_object_array_get_idx(entries, i), "Id");
         if (!id || !valid_batch_id(id))
             return nb_fail(call, "InvalidBatchEntryId",
                            "A batch entry id can only contain alphanumeric characters, hyphens "
                            "and underscores. It can be at most 80 letters long.");
-        for (size_t j = 0; j < i; j++) {
-            const char *prev = nb_str(json_object_array_get_idx(entries, j), "Id");
-            if (prev && !strcmp(prev, id))
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(ids[j], id))
                 return nb_fail(call, "BatchEntryIdsNotDistinct", "Id %s repeated.", id);
-        }
+        ids[i] = id;
     }
     return NB_OK;
 }
@@ -553,13 +557,81 @@ static void sweep_exec(sqlite3_stmt **slot, const char *sql, int64_t t)
         NB_WARN("sqs: sweep: %s", sqlite3_errmsg(nb_db()));
 }
 
+/* Expired messages: deleted a slice of SWEEP_SLICE rows (in seq order) per
+ * tick, resuming after the last slice and wrapping at the end, so a tick
+ * costs at most a slice scan however large the queues are.  Expired rows
+ * are invisible before they are swept: every read filters on expires_at.
+ *
+ * g_exp_min is a lower bound on the expires_at of every stored message;
+ * while now is below it no slice runs.  A pass (first slice to wrap)
+ * collects the minimum of what survives into g_pass_min; inserts lower
+ * both.  Writes whose expiry SQLite computes (retention changes, copies),
+ * a restart and a reset make the bound unknown (INT64_MIN), which also
+ * spoils a pass in progress, so the next complete pass recomputes it.
+ * A rolled-back call can only have lowered the bound: one extra pass. */
+static int64_t g_sweep_after;          /* seq the next slice starts after */
+static bool g_sweep_passing;           /* a pass is in progress */
+static int64_t g_exp_min = INT64_MIN;  /* lower bound, INT64_MAX = no rows */
+static int64_t g_pass_min = INT64_MAX; /* minimum seen by this pass */
+
+void sqs_expiry_note(int64_t expires_at)
+{
+    if (expires_at < g_exp_min)
+        g_exp_min = expires_at;
+    if (expires_at < g_pass_min)
+        g_pass_min = expires_at;
+}
+
+void sqs_expiry_unknown(void)
+{
+    g_exp_min = g_pass_min = INT64_MIN;
+}
+
+static void sweep_messages(int64_t now)
+{
+    static sqlite3_stmt *s_end, *s_del, *s_min;
+    if (!g_sweep_passing && now < g_exp_min)
+        return;
+    if (!g_sweep_passing) {
+        g_sweep_passing = true;
+        g_sweep_after = 0;
+        g_pass_min = INT64_MAX;
+    }
+    sqlite3_stmt *st = nb_stmt(&s_end, "SELECT seq FROM sqs_messages WHERE seq > ?"
+                                       " ORDER BY seq LIMIT 1 OFFSET ?");
+    sqlite3_bind_int64(st, 1, g_sweep_after);
+    sqlite3_bind_int64(st, 2, SWEEP_SLICE - 1);
+    bool more = sqlite3_step(st) == SQLITE_ROW;
+    int64_t end = more ? sqlite3_column_int64(st, 0) : INT64_MAX;
+    sqlite3_reset(st);
+    st = nb_stmt(&s_del, "DELETE FROM sqs_messages WHERE seq > ? AND seq <= ? AND expires_at <= ?");
+    sqlite3_bind_int64(st, 1, g_sweep_after);
+    sqlite3_bind_int64(st, 2, end);
+    sqlite3_bind_int64(st, 3, now);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        NB_WARN("sqs: sweep: %s", sqlite3_errmsg(nb_db()));
+        sqs_expiry_unknown();
+    }
+    st = nb_stmt(&s_min, "SELECT MIN(expires_at) FROM sqs_messages WHERE seq > ? AND seq <= ?");
+    sqlite3_bind_int64(st, 1, g_sweep_after);
+    sqlite3_bind_int64(st, 2, end);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        sqs_expiry_note(sqlite3_column_int64(st, 0));
+    sqlite3_reset(st);
+    g_sweep_after = end;
+    if (!more) {
+        g_sweep_passing = false;
+        g_exp_min = g_pass_min;
+    }
+}
+
 static void sweep_cb(uv_timer_t *t)
 {
-    static sqlite3_stmt *s1, *s2, *s3, *s4;
+    static sqlite3_stmt *s2, *s3, *s4;
     (void)t;
     int64_t now = nb_now_ms();
     nb_store_call_begin();
-    sweep_exec(&s1, "DELETE FROM sqs_messages WHERE expires_at <= ?", now);
+    sweep_messages(now);
     sweep_exec(&s2, "DELETE FROM sqs_dedup WHERE expires_at <= ?", now);
     sweep_exec(&s3, "DELETE FROM sqs_attempts WHERE expires_at <= ?", now);
     sweep_exec(&s4, "DELETE FROM sqs_deleted WHERE deleted_ms <= ?", now - 60000);
@@ -590,6 +662,7 @@ static int sqs_init(struct nb_store *st)
 static void sqs_reset(void)
 {
     cache_clear();
+    sqs_expiry_unknown();
     sqs_move_stop();
 }
 

@@ -115,6 +115,10 @@ bool sqs_valid_queue_name(const char *name, bool fifo);
 int64_t sqs_next_seq(int64_t now_ms);
 void sqs_seqnum(int64_t seq, char out[24]);
 void sqs_str_set(char **slot, const char *v);
+/* Retention sweep bookkeeping: a message with this expiry was stored; or
+ * stored expiries changed in a way only SQLite knows (see sqs.c). */
+void sqs_expiry_note(int64_t expires_at);
+void sqs_expiry_unknown(void);
 
 /* Fail helpers with AWS's texts. */
 nb_status sqs_fail_no_queue(nb_call *call);

@@ -445,12 +445,50 @@ static bool prep_system(json_object *sys, sqs_out_msg *m, sqs_err *err)
     return true;
 }
 
-static bool prep_delay(const sqs_queue *q, json_object *e, sqs_out_msg *m, sqs_err *err)
+/* The members of a message (SendMessage input or batch entry), found in
+ * one walk over the object instead of a hash lookup per member. */
+typedef struct msg_members {
+    json_object *body, *delay, *group, *dedup, *attrs, *sys;
+} msg_members;
+
+static void msg_members_scan(json_object *e, msg_members *f)
+{
+    memset(f, 0, sizeof *f);
+    if (!json_object_is_type(e, json_type_object))
+        return;
+    json_object_object_foreach(e, key, v) {
+        if (key[0] == 'D') {
+            if (!strcmp(key, "DelaySeconds"))
+                f->delay = v;
+        } else if (!strncmp(key, "Message", 7)) {
+            const char *k = key + 7;
+            if (!strcmp(k, "Body"))
+                f->body = v;
+            else if (!strcmp(k, "GroupId"))
+                f->group = v;
+            else if (!strcmp(k, "DeduplicationId"))
+                f->dedup = v;
+            else if (!strcmp(k, "Attributes"))
+                f->attrs = v;
+            else if (!strcmp(k, "SystemAttributes"))
+                f->sys = v;
+        }
+    }
+}
+
+/* nb_str() of a member found by msg_members_scan. */
+static const char *member_str(json_object *v)
+{
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static bool prep_delay(const sqs_queue *q, const msg_members *f, sqs_out_msg *m, sqs_err *err)
 {
     int64_t d;
     m->delay = q->delay;
-    if (!sqs_get_int(e, "DelaySeconds", &d))
+    if (!f->delay || json_object_is_type(f->delay, json_type_null))
         return true;
+    d = json_object_get_int64(f->delay);
     if (d < 0 || d > SQS_MAX_DELAY) {
         err_set(err, "InvalidParameterValue", "Value %lld for parameter DelaySeconds is invalid. "
                 "Reason: DelaySeconds must be >= 0 and <= 900.", (long long)d);
@@ -475,9 +513,9 @@ static void sha256_hex(const char *s, size_t n, char out[65])
     nb_hex(md, sizeof md, out);
 }
 
-static bool prep_fifo(const sqs_queue *q, json_object *e, sqs_out_msg *m, sqs_err *err)
+static bool prep_fifo(const sqs_queue *q, const msg_members *f, sqs_out_msg *m, sqs_err *err)
 {
-    const char *g = nb_str(e, "MessageGroupId"), *d = nb_str(e, "MessageDeduplicationId");
+    const char *g = member_str(f->group), *d = member_str(f->dedup);
     m->group = g, m->dedup[0] = '\0';
     if (g && !sqs_valid_token(g)) {
         err_set(err, "InvalidParameterValue", "Value %s for parameter MessageGroupId is invalid. "
@@ -523,21 +561,23 @@ static bool prep_fifo(const sqs_queue *q, json_object *e, sqs_out_msg *m, sqs_er
 static bool prepare(const sqs_queue *q, json_object *e, sqs_out_msg *m, sqs_err *err)
 {
     memset(m, 0, sizeof *m);
-    json_object *body = nb_get(e, "MessageBody");
+    msg_members f;
+    msg_members_scan(e, &f);
+    json_object *body = f.body;
     if (!body || json_object_get_string_len(body) == 0) {
         err_set(err, "MissingParameter", "The request must contain the parameter MessageBody.");
         return false;
     }
     m->body = json_object_get_string(body);
     m->body_len = (size_t)json_object_get_string_len(body);
-    if (!prep_delay(q, e, m, err) || !prep_fifo(q, e, m, err))
+    if (!prep_delay(q, &f, m, err) || !prep_fifo(q, &f, m, err))
         return false;
     if (!sqs_valid_body(m->body, m->body_len, err))
         return false;
     size_t asize = 0;
-    if (!sqs_msg_attrs_encode(nb_get(e, "MessageAttributes"), &m->attrs, &m->attrs_len, &asize, err))
+    if (!sqs_msg_attrs_encode(f.attrs, &m->attrs, &m->attrs_len, &asize, err))
         return false;
-    if (!prep_system(nb_get(e, "MessageSystemAttributes"), m, err))
+    if (!prep_system(f.sys, m, err))
         return false;
     m->size = m->body_len + asize;
     nb_md5_hex(m->body, m->body_len, m->md5_body);
@@ -595,6 +635,7 @@ int sqs_msg_insert(int64_t queue_id, bool fifo, const sqs_row *r)
         NB_ERR("sqs: insert message: %s", sqlite3_errmsg(nb_db()));
         return -1;
     }
+    sqs_expiry_note(r->expires_at);
     return 0;
 }
 
@@ -617,6 +658,7 @@ int sqs_msg_copy(int64_t seq, const sqs_queue *dst, int64_t now, const char *dlq
     sqlite3_bind_int64(st, 7, seq);
     if (sqlite3_step(st) != SQLITE_DONE)
         return -1;
+    sqs_expiry_unknown();
     st = nb_stmt(&del, "DELETE FROM sqs_messages WHERE seq=?");
     sqlite3_bind_int64(st, 1, seq);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
@@ -753,18 +795,97 @@ static bool batch_request_error(const batch_entry *b, size_t n, sqs_err *err)
     return false;
 }
 
+/* Standard queues: the batch's valid entries go in with one multi-row
+ * INSERT (one statement instead of one per entry).  Shared values are
+ * ?1 queue_id, ?2 sender, ?3 sent_ms, ?4 expires_at; each row binds 9. */
+#define ROW_PARAMS 9
+
+static sqlite3_stmt *insert_rows_stmt(size_t k)
+{
+    static sqlite3_stmt *slots[SQS_MAX_BATCH + 1];
+    if (!slots[k]) {
+        char sql[4096];
+        size_t at = (size_t)snprintf(sql, sizeof sql,
+                                     "INSERT INTO sqs_messages(seq, queue_id, fifo, msg_id, body,"
+                                     " md5_body, attrs, md5_attrs, trace, sender, sent_ms,"
+                                     " visible_at, expires_at, group_id, dedup_id, dlq_source)"
+                                     " VALUES");
+        for (size_t i = 0; i < k; i++) {
+            int b = 5 + (int)i * ROW_PARAMS;
+            at += (size_t)snprintf(sql + at, sizeof sql - at,
+                                   "%s(?%d,?1,0,?%d,?%d,?%d,?%d,?%d,?%d,?2,?3,?%d,?4,?%d,NULL,NULL)",
+                                   i ? "," : "", b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6,
+                                   b + 7, b + 8);
+        }
+        return nb_stmt(&slots[k], sql);
+    }
+    return nb_stmt(&slots[k], NULL);
+}
+
+static void store_standard(nb_call *call, sqs_queue *q, const batch_entry *b, size_t n,
+                           char ids[][37], int64_t *seqs, bool *stored)
+{
+    int64_t now = call->now_ms;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += b[i].ok;
+    if (k == 0)
+        return;
+    sqlite3_stmt *st = insert_rows_stmt(k);
+    sqlite3_bind_int64(st, 1, q->id);
+    sqlite3_bind_text(st, 2, call->account, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, now + (int64_t)q->retention * 1000);
+    int p = 5;
+    for (size_t i = 0; i < n; i++) {
+        if (!b[i].ok)
+            continue;
+        const sqs_out_msg *m = &b[i].m;
+        nb_uuid(ids[i]);
+        seqs[i] = sqs_next_seq(now);
+        sqlite3_bind_int64(st, p, seqs[i]);
+        sqlite3_bind_text(st, p + 1, ids[i], 36, SQLITE_STATIC);
+        sqlite3_bind_blob(st, p + 2, m->body, (int)m->body_len, SQLITE_STATIC);
+        sqlite3_bind_text(st, p + 3, m->md5_body, 32, SQLITE_STATIC);
+        if (m->attrs) {
+            sqlite3_bind_blob(st, p + 4, m->attrs, (int)m->attrs_len, SQLITE_STATIC);
+            sqlite3_bind_text(st, p + 5, m->md5_attrs, 32, SQLITE_STATIC);
+        }
+        bind_text(st, p + 6, m->trace);
+        sqlite3_bind_int64(st, p + 7, now + (int64_t)m->delay * 1000);
+        bind_text(st, p + 8, m->group);
+        p += ROW_PARAMS;
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        NB_ERR("sqs: insert messages: %s", sqlite3_errmsg(nb_db()));
+        return; /* the statement is atomic: nothing of it was stored */
+    }
+    for (size_t i = 0; i < n; i++)
+        stored[i] = b[i].ok;
+    sqs_expiry_note(now + (int64_t)q->retention * 1000);
+    sqs_wait_touch(q);
+}
+
 static nb_status batch_store(nb_call *call, sqs_queue *q, json_object *entries, batch_entry *b,
                              size_t n)
 {
+    char ids[SQS_MAX_BATCH][37];
+    int64_t seqs[SQS_MAX_BATCH];
+    bool stored[SQS_MAX_BATCH] = {false};
+    if (q->fifo) {
+        /* One by one: a later entry may be a duplicate of an earlier one. */
+        for (size_t i = 0; i < n; i++)
+            stored[i] = b[i].ok && store(call, q, &b[i].m, ids[i], &seqs[i]) == 0;
+    } else {
+        store_standard(call, q, b, n, ids, seqs, stored);
+    }
     json_object *ok = json_object_new_array(), *failed = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
         const char *eid = nb_str(json_object_array_get_idx(entries, i), "Id");
-        char id[37];
-        int64_t seq;
-        if (b[i].ok && store(call, q, &b[i].m, id, &seq) == 0) {
+        if (stored[i]) {
             json_object *r = json_object_new_object();
             json_object_object_add(r, "Id", json_object_new_string(eid));
-            result_fields(r, q, &b[i].m, id, seq);
+            result_fields(r, q, &b[i].m, ids[i], seqs[i]);
             json_object_array_add(ok, r);
         } else if (b[i].ok) {
             json_object_array_add(failed, sqs_batch_failure(eid, "InternalFailure",

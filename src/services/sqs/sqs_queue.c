@@ -450,6 +450,7 @@ static bool update_retention(const sqs_queue *q)
                                    " WHERE queue_id=?");
     sqlite3_bind_int64(st, 1, (int64_t)q->retention * 1000);
     sqlite3_bind_int64(st, 2, q->id);
+    sqs_expiry_unknown();
     return step_done(st);
 }
 
