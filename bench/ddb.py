@@ -72,9 +72,9 @@ wrk.headers["Content-Type"] = "application/x-amz-json-1.0"
 wrk.headers["Authorization"] = "%s"
 wrk.headers["X-Amz-Date"] = "20260101T000000Z"
 wrk.headers["X-Amz-Target"] = "DynamoDB_20120810.%s"
-local n = 0
-local tid = 0
-setup = function(thread) tid = tid + 1; thread:set("tid", tid) end
+n = 0
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %%d %%d %%d %%d\\n", summary.requests, summary.duration,
     summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write

@@ -43,6 +43,12 @@ int nb_validate(const nb_model *m, int shape, json_object *v, nb_error *err);
 void nb_validate_free(void); /* at exit: compiled patterns */
 /* JSON text of a value tree (as json-c's PLAIN | NOSLASHESCAPE output). */
 void nb_json_write(nb_buf *b, json_object *v);
+void nb_json_free(void); /* at exit: the decoder's tokener */
+void nb_json_write_string(nb_buf *b, const char *s, size_t n); /* a quoted, escaped string */
+/* A value whose JSON text is given: the JSON codec writes it verbatim
+ * (other codecs must not receive one).  For handlers that hold output
+ * already encoded, e.g. stored DynamoDB items. */
+json_object *nb_json_raw(const char *text, size_t len);
 
 /* Error helper used by codecs and the validator. */
 void nb_err_set(nb_error *e, int status, const char *code, const char *fmt, ...)

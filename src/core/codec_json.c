@@ -180,6 +180,15 @@ static int conv_in(const nb_model *m, uint32_t si, json_object *parent, const ch
     return 0;
 }
 
+static json_tokener *g_tok;
+
+void nb_json_free(void)
+{
+    if (g_tok)
+        json_tokener_free(g_tok);
+    g_tok = NULL;
+}
+
 static int json_decode(const nb_model *m, const nb_operation *op, nb_req *r, json_object **in,
                        nb_error *err)
 {
@@ -187,13 +196,19 @@ static int json_decode(const nb_model *m, const nb_operation *op, nb_req *r, jso
     if (r->body.len == 0) {
         root = json_object_new_object();
     } else {
-        json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        /* One tokener for the process (its depth stack is the largest
+         * allocation of a parse), reset for each body. */
+        if (!g_tok) {
+            g_tok = json_tokener_new_ex(MAX_DEPTH);
+            json_tokener_set_flags(g_tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        }
+        json_tokener *tok = g_tok;
+        json_tokener_reset(tok);
         root = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len);
         enum json_tokener_error je = json_tokener_get_error(tok);
         if (root && je == json_tokener_success && tok->char_offset < (int)r->body.len)
             je = json_tokener_error_parse_unexpected; /* trailing bytes */
-        json_tokener_free(tok);
+        json_tokener_reset(tok);
         if (!root || je != json_tokener_success) {
             json_object_put(root);
             nb_err_set(err, 400, "SerializationException", "Start of structure or map found where not expected.");
@@ -292,7 +307,19 @@ static void conv_out(const nb_model *m, uint32_t si, json_object *parent, const 
  * json-c's with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
  * doubles still go through json-c, which keeps their exact text. */
 
-static void write_string(nb_buf *b, const char *s, size_t n)
+static char raw_mark; /* userdata of a string holding raw JSON text */
+
+json_object *nb_json_raw(const char *text, size_t len)
+{
+    json_object *s = json_object_new_string_len(text, (int)len);
+    json_object_set_userdata(s, &raw_mark, NULL);
+    return s;
+}
+
+void nb_json_write_string(nb_buf *b, const char *s, size_t n);
+#define write_string nb_json_write_string
+
+void nb_json_write_string(nb_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     nb_buf_reserve(b, n + 2);
@@ -359,7 +386,10 @@ void nb_json_write(nb_buf *b, json_object *v)
         nb_buf_adds(b, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
         return;
     case json_type_string:
-        write_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        if (json_object_get_userdata(v) == &raw_mark)
+            nb_buf_add(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        else
+            write_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
         return;
     case json_type_array: {
         nb_buf_addc(b, '[');

@@ -92,6 +92,7 @@ nb_handler nb_service_handler(const nb_service *svc, const char *op)
 void nb_services_free(void)
 {
     nb_validate_free();
+    nb_json_free();
     for (int i = 0; i < MAX_SERVICES; i++) {
         free(by_op[i]);
         by_op[i] = NULL;

@@ -156,14 +156,50 @@ static void check_value_text(char *out, size_t n, json_object *val)
         snprintf(out, n, "'%.60s'", json_object_get_string(val));
 }
 
+/* Members of a structure value, in model order: for each model member the
+ * value present or NULL.  Objects with few keys (a DynamoDB AttributeValue
+ * has one of ten) are matched key by key instead of looking up every
+ * member, which was most of the validation of an item. */
+#define SPARSE_MAX 16
+
 static void check_struct(vctx *v, const nb_shape *s, json_object *val, const vpath *path, int depth)
 {
     if (!json_object_is_type(val, json_type_object) || (s->flags & NB_S_DOCUMENT))
         return;
+    int nkeys = json_object_object_length(val);
+    json_object *present[SPARSE_MAX];
+    uint32_t at[SPARSE_MAX];
+    int np = 0;
+    bool sparse = nkeys <= SPARSE_MAX && (uint32_t)nkeys * 2 < s->count;
+    if (sparse) {
+        json_object_object_foreach(val, k, kv)
+        {
+            int mi = kv ? nb_model_member(v->m, s, k, strlen(k)) : -1;
+            if (mi < 0)
+                continue;
+            int j = np++;
+            for (; j > 0 && at[j - 1] > (uint32_t)mi; j--) {
+                at[j] = at[j - 1];
+                present[j] = present[j - 1];
+            }
+            at[j] = (uint32_t)mi;
+            present[j] = kv;
+        }
+    }
+    int next = 0;
     for (uint32_t i = 0; i < s->count; i++) {
         const nb_member *mem = &v->m->members[s->first + i];
         json_object *mv = NULL;
-        bool has = json_object_object_get_ex(val, mem->name, &mv) && mv;
+        bool has;
+        if (sparse) {
+            has = next < np && at[next] == s->first + i;
+            if (has)
+                mv = present[next++];
+            else if (!(mem->flags & NB_M_REQUIRED))
+                continue;
+        } else {
+            has = json_object_object_get_ex(val, mem->name, &mv) && mv;
+        }
         vpath sub = {path, mem->name};
         if (!has) {
             if (mem->flags & NB_M_REQUIRED) {

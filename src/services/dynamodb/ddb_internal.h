@@ -198,6 +198,11 @@ nb_status ddb_check_index_keys(nb_call *call, const ddb_table *t, json_object *i
 /* The stored item (new tree) or NULL; *size gets its stored size. */
 json_object *ddb_load(const ddb_table *t, const ddb_key *k, size_t *size);
 /* Writes nw (NULL deletes) with its index rows and stream record. */
+/* The stored item as raw JSON text for the JSON codec (nb_json_raw), or
+ * NULL: for reads that return it unchanged. */
+json_object *ddb_load_raw(const ddb_table *t, const ddb_key *k, size_t *size);
+/* The stored size of an item, 0 when there is none. */
+size_t ddb_stored_size(const ddb_table *t, const ddb_key *k);
 int ddb_store(nb_call *call, const ddb_table *t, const ddb_key *k, json_object *old,
               json_object *nw, bool by_ttl);
 int ddb_index_backfill(ddb_table *t, ddb_index *x);

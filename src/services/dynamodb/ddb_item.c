@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/codec.h"
 #include "core/nimbus.h"
 #include "ddb_item.h"
 #include "ddb_num.h"
@@ -751,6 +752,120 @@ int ddb_av_decode(const void *data, size_t len, json_object **out)
 int ddb_item_decode(const void *data, size_t len, json_object **out)
 {
     return decode_whole(data, len, true, out);
+}
+
+/* ---- rendering JSON straight from the encoding ------------------------------
+ * Reads return stored items to the client unchanged; building a json-c tree
+ * (one hash table per attribute value) only to serialise it again was most
+ * of a Query's CPU.  This writes DynamoDB JSON (blobs in base64) directly;
+ * it bounds-checks everything but, unlike the decoder, does not re-verify
+ * canonical form: its input is what the encoder stored. */
+
+static bool render_value(reader *r, nb_buf *out, int depth);
+
+static bool render_str(reader *r, nb_buf *out, bool blob)
+{
+    const char *p;
+    size_t n;
+    if (!get_bytes(r, &p, &n))
+        return false;
+    if (!blob) {
+        nb_json_write_string(out, p, n);
+        return true;
+    }
+    size_t bl = 0;
+    char *b64 = nb_base64_encode(p, n, &bl);
+    nb_json_write_string(out, b64, bl);
+    free(b64);
+    return true;
+}
+
+static bool render_num(reader *r, nb_buf *out)
+{
+    /* Reuse the strict decoder for one number: it is small and exact. */
+    json_object *s = get_num(r);
+    if (!s)
+        return false;
+    nb_json_write_string(out, json_object_get_string(s), (size_t)json_object_get_string_len(s));
+    json_object_put(s);
+    return true;
+}
+
+static bool render_members(reader *r, nb_buf *out, int depth)
+{
+    size_t n;
+    if (!get_varint(r, &n) || n > left(r))
+        return false;
+    nb_buf_addc(out, '{');
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        size_t len;
+        if (!get_bytes(r, &name, &len))
+            return false;
+        if (i)
+            nb_buf_addc(out, ',');
+        nb_json_write_string(out, name, len);
+        nb_buf_addc(out, ':');
+        if (!render_value(r, out, depth))
+            return false;
+    }
+    nb_buf_addc(out, '}');
+    return true;
+}
+
+static bool render_array(reader *r, nb_buf *out, int tag, int depth)
+{
+    size_t n;
+    if (!get_varint(r, &n) || n > left(r))
+        return false;
+    nb_buf_addc(out, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            nb_buf_addc(out, ',');
+        bool ok = tag == TAG_L ? render_value(r, out, depth)
+                  : tag == TAG_NS ? render_num(r, out)
+                                  : render_str(r, out, tag == TAG_BS);
+        if (!ok)
+            return false;
+    }
+    nb_buf_addc(out, ']');
+    return true;
+}
+
+static bool render_value(reader *r, nb_buf *out, int depth)
+{
+    if (depth > DDB_MAX_DEPTH || left(r) < 1)
+        return false;
+    int tag = *r->p++;
+    const char *name = tag_type(tag);
+    if (!name)
+        return false;
+    nb_buf_adds(out, "{\"");
+    nb_buf_adds(out, name);
+    nb_buf_adds(out, "\":");
+    bool ok;
+    switch (tag) {
+    case TAG_S: case TAG_B: ok = render_str(r, out, tag == TAG_B); break;
+    case TAG_N: ok = render_num(r, out); break;
+    case TAG_SS: case TAG_NS: case TAG_BS: ok = render_array(r, out, tag, depth); break;
+    case TAG_M: ok = render_members(r, out, depth + 1); break;
+    case TAG_L: ok = render_array(r, out, tag, depth + 1); break;
+    case TAG_NULL: case TAG_TRUE: nb_buf_adds(out, "true"); ok = true; break;
+    default: nb_buf_adds(out, "false"); ok = true; break;
+    }
+    nb_buf_addc(out, '}');
+    return ok;
+}
+
+int ddb_item_render(const void *data, size_t len, nb_buf *out)
+{
+    reader r = {data, (const uint8_t *)data + len};
+    size_t mark = out->len;
+    if ((!data && len) || !render_members(&r, out, 1) || r.p != r.end) {
+        out->len = mark;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- equality and order --------------------------------------------------- */

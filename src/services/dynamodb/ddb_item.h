@@ -72,6 +72,11 @@ int ddb_item_encode(json_object *item, nb_buf *out);
 int ddb_av_decode(const void *data, size_t len, json_object **out);
 int ddb_item_decode(const void *data, size_t len, json_object **out);
 
+/* Appends the DynamoDB JSON text of an encoded item ({"a":{"S":"x"},...},
+ * blobs in base64) to out, without building a tree.  0, or -1 on
+ * malformed input (out unchanged). */
+int ddb_item_render(const void *data, size_t len, nb_buf *out);
+
 /* Deep equality: numbers by value ("1" == "1.0"), sets ignoring order,
  * maps ignoring member order, lists in order. */
 bool ddb_av_equal(json_object *a, json_object *b);

@@ -401,14 +401,39 @@ static nb_status walk(qctx *q, bool query)
     bool stopped = false;
     char err[DDB_ERRMAX];
     int rc;
+    /* Items that go out whole and unfiltered are rendered straight from
+     * their stored bytes (no tree); only the page's last item is decoded,
+     * for LastEvaluatedKey. */
+    bool raw = !q->ex.filter && (q->select == SEL_ALL ||
+                                 (q->select == SEL_PROJECTED && q->x->proj == DDB_PROJ_ALL));
+    nb_buf text = {0};
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (q->segments > 1) {
             const void *pk = sqlite3_column_blob(s, 2);
             if (segment_hash(pk, (size_t)sqlite3_column_bytes(s, 2)) % (uint32_t)q->segments != (uint32_t)q->segment)
                 continue;
         }
+        const void *blob = sqlite3_column_blob(s, 4);
+        size_t blen = (size_t)sqlite3_column_bytes(s, 4);
+        if (raw) {
+            text.len = 0;
+            if (ddb_item_render(blob, blen, &text) != 0)
+                continue;
+            q->scanned++;
+            q->count++;
+            q->bytes += (size_t)sqlite3_column_int64(s, 5);
+            json_object_array_add(q->items, nb_json_raw(text.data, text.len));
+            if ((q->limit && q->scanned >= q->limit) || q->bytes >= PAGE_BYTES) {
+                json_object_put(q->last);
+                q->last = NULL;
+                ddb_item_decode(blob, blen, &q->last);
+                stopped = q->last != NULL;
+                break;
+            }
+            continue;
+        }
         json_object *item = NULL;
-        if (ddb_item_decode(sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4), &item) != 0)
+        if (ddb_item_decode(blob, blen, &item) != 0)
             continue;
         q->scanned++;
         q->bytes += (size_t)sqlite3_column_int64(s, 5);
@@ -430,6 +455,7 @@ static nb_status walk(qctx *q, bool query)
         }
     }
     sqlite3_reset(s);
+    nb_buf_free(&text);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return nb_fail_status(q->call, 500, false, "InternalServerError", "Internal server error");
     if (!stopped) {

@@ -239,6 +239,38 @@ json_object *ddb_load(const ddb_table *t, const ddb_key *k, size_t *size)
     return item;
 }
 
+size_t ddb_stored_size(const ddb_table *t, const ddb_key *k)
+{
+    static sqlite3_stmt *q;
+    sqlite3_stmt *s = nb_stmt(&q, "SELECT size FROM ddb_items WHERE tid = ?1 AND pk = ?2 AND sk = ?3");
+    sqlite3_bind_int64(s, 1, t->id);
+    bind_buf(s, 2, &k->pk);
+    bind_buf(s, 3, &k->sk);
+    size_t n = sqlite3_step(s) == SQLITE_ROW ? (size_t)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return n;
+}
+
+json_object *ddb_load_raw(const ddb_table *t, const ddb_key *k, size_t *size)
+{
+    static sqlite3_stmt *q;
+    sqlite3_stmt *s = nb_stmt(&q, "SELECT item, size FROM ddb_items WHERE tid = ?1 AND pk = ?2 AND sk = ?3");
+    sqlite3_bind_int64(s, 1, t->id);
+    bind_buf(s, 2, &k->pk);
+    bind_buf(s, 3, &k->sk);
+    json_object *item = NULL;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        nb_buf text = {0};
+        if (ddb_item_render(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &text) == 0)
+            item = nb_json_raw(text.data ? text.data : "{}", text.len ? text.len : 2);
+        nb_buf_free(&text);
+        if (size)
+            *size = (size_t)sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    return item;
+}
+
 int ddb_store(nb_call *call, const ddb_table *t, const ddb_key *k, json_object *old,
               json_object *nw, bool by_ttl)
 {
@@ -485,15 +517,21 @@ nb_status ddb_put_item(nb_call *call, json_object *in)
         st = ddb_check_index_keys(call, t, item);
     json_object *old = NULL;
     size_t old_size = 0;
-    if (st == NB_OK) {
+    const char *rv = nb_str(in, "ReturnValues");
+    /* The old item matters to a condition, ReturnValues, indexes and the
+     * stream; otherwise only its size (for consumed capacity) is read. */
+    bool need_old = x.cond || (rv && strcmp(rv, "ALL_OLD") == 0) || t->nidx || t->stream_on;
+    if (st == NB_OK && need_old) {
         old = ddb_load(t, &k, &old_size);
         if (x.cond && ddb_cond_eval(x.cond, old, err, sizeof err) != 1)
             st = ddb_fail_condition(call, in, old);
+    } else if (st == NB_OK && nb_str(in, "ReturnConsumedCapacity") &&
+               strcmp(nb_str(in, "ReturnConsumedCapacity"), "NONE") != 0) {
+        old_size = ddb_stored_size(t, &k);
     }
     if (st == NB_OK && ddb_store(call, t, &k, old, item, false) != 0)
         st = fail_internal(call);
     if (st == NB_OK) {
-        const char *rv = nb_str(in, "ReturnValues");
         if (rv && strcmp(rv, "ALL_OLD") == 0 && old)
             set_out(call, "Attributes", json_object_get(old));
         write_outputs(call, in, t, size > old_size ? size : old_size, item);
@@ -518,7 +556,8 @@ nb_status ddb_get_item(nb_call *call, json_object *in)
         return NB_ERROR;
     }
     size_t size = 0;
-    json_object *item = ddb_load(t, &k, &size);
+    /* Without a projection the stored item goes out as it is stored. */
+    json_object *item = x.proj ? ddb_load(t, &k, &size) : ddb_load_raw(t, &k, &size);
     bool consistent = false;
     nb_bool(in, "ConsistentRead", &consistent);
     call->out = json_object_new_object();
