@@ -117,6 +117,7 @@ test: deps
 bench: build/nimbus
 	@command -v wrk >/dev/null || { echo 'bench needs wrk: apt-get install wrk'; exit 1; }
 	python3 bench/run.py
+	python3 bench/ddb.py
 
 -include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
 
