@@ -95,9 +95,22 @@ FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 20
 
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS)
+# Fuzzers share one set of objects built by clang with coverage
+# instrumentation (fuzzer-no-link); each target links them with libFuzzer.
+FUZZ_CFLAGS  = -O1 -g -fsanitize=fuzzer-no-link,address,undefined -std=c17 -D_GNU_SOURCE $(INCS)
+FUZZ_LIB_OBJ = $(LIB_SRC:%.c=build/fuzzobj/%.o) build/fuzzobj/llhttp/llhttp.o build/fuzzobj/llhttp/api.o build/fuzzobj/llhttp/http.o
+
+build/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -O1 -g -fsanitize=fuzzer,address,undefined -std=c17 -D_GNU_SOURCE $(INCS) -o $@ $< $(LIB_SRC) $(LLHTTP)/llhttp.c $(LLHTTP)/api.c $(LLHTTP)/http.c $(LIBS)
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+build/fuzzobj/llhttp/%.o: $(LLHTTP)/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJ) $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -119,7 +132,7 @@ bench: build/nimbus
 	python3 bench/run.py
 	python3 bench/ddb.py
 
--include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
 
 clean:
 	rm -rf build
