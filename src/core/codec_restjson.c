@@ -127,6 +127,7 @@ int nb_rest_match(const char *tmpl, const char *path, size_t plen, const char *q
             if (memcmp(path + end, tmpl + i, rest) != 0)
                 return -1;
             i = tl;
+            j = plen;
         } else {
             /* One segment, or up to the literal character that follows. */
             char stop = i < tl && tmpl[i] != '/' && tmpl[i] != '{' ? tmpl[i] : '/';
@@ -135,7 +136,8 @@ int nb_rest_match(const char *tmpl, const char *path, size_t plen, const char *q
             if (end == start)
                 return -1;
         }
-        j = end;
+        if (!greedy)
+            j = end;
         if (labels && n < max)
             labels[n] = (nb_rest_label){name, path + start, nlen, end - start};
         n++;
@@ -559,7 +561,10 @@ static int bind_query(const nb_model *m, const nb_shape *s, const nb_operation *
                 json_object_put(v);
             }
         }
-        json_object_object_add(root, map_mem->name, map);
+        if (json_object_object_length(map))
+            json_object_object_add(root, map_mem->name, map);
+        else
+            json_object_put(map);
     }
     qlist_free(&q);
     return rc;
