@@ -4,7 +4,9 @@
  * decode: request (headers, body, query string) → input value tree.
  * encode: output value tree → response body (+ headers, status).
  * error:  nb_error → response in the protocol's error format.
- * New protocols (rest-json, rest-xml, smithy-rpc-v2-cbor) add one nb_codec.
+ * Written: awsJson (codec_json.c), query (codec_query.c), rest-json
+ * (codec_restjson.c).  New protocols (rest-xml, smithy-rpc-v2-cbor) add one
+ * nb_codec.
  */
 #ifndef NB_CODEC_H
 #define NB_CODEC_H
