@@ -290,6 +290,8 @@ class Gen:
             fl.append("NB_M_PAYLOAD")
         if ref.get("hostLabel"):
             fl.append("NB_M_HOSTLABEL")
+        if ref.get("jsonvalue"):
+            fl.append("NB_M_JSONVALUE")
         if "timestampFormat" in ref:
             warn("%s: %s.%s: member-level timestampFormat %r not representable"
                  % (self.service, owner, name, ref["timestampFormat"]))

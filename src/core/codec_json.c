@@ -189,11 +189,11 @@ void nb_json_free(void)
     g_tok = NULL;
 }
 
-static int json_decode(const nb_model *m, const nb_operation *op, nb_req *r, json_object **in,
-                       nb_error *err)
+int nb_json_decode_text(const nb_model *m, int shape, const char *text, size_t len,
+                        json_object **out, nb_error *err)
 {
     json_object *root = NULL;
-    if (r->body.len == 0) {
+    if (len == 0) {
         root = json_object_new_object();
     } else {
         /* One tokener for the process (its depth stack is the largest
@@ -204,9 +204,9 @@ static int json_decode(const nb_model *m, const nb_operation *op, nb_req *r, jso
         }
         json_tokener *tok = g_tok;
         json_tokener_reset(tok);
-        root = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len);
+        root = json_tokener_parse_ex(tok, text, (int)len);
         enum json_tokener_error je = json_tokener_get_error(tok);
-        if (root && je == json_tokener_success && tok->char_offset < (int)r->body.len)
+        if (root && je == json_tokener_success && tok->char_offset < (int)len)
             je = json_tokener_error_parse_unexpected; /* trailing bytes */
         json_tokener_reset(tok);
         if (!root || je != json_tokener_success) {
@@ -217,9 +217,9 @@ static int json_decode(const nb_model *m, const nb_operation *op, nb_req *r, jso
             return -1;
         }
     }
-    if (op->input >= 0) {
+    if (shape >= 0) {
         /* Timestamps given as ISO text become numbers after conversion. */
-        if (conv_in(m, (uint32_t)op->input, NULL, NULL, 0, root, err, NULL, 0)) {
+        if (conv_in(m, (uint32_t)shape, NULL, NULL, 0, root, err, NULL, 0)) {
             json_object_put(root);
             return -1;
         }
@@ -227,8 +227,14 @@ static int json_decode(const nb_model *m, const nb_operation *op, nb_req *r, jso
         json_object_put(root);
         return type_error(err, NULL, "structure");
     }
-    *in = root;
+    *out = root;
     return 0;
+}
+
+static int json_decode(const nb_model *m, const nb_operation *op, nb_req *r, json_object **in,
+                       nb_error *err)
+{
+    return nb_json_decode_text(m, op->input, r->body.data, r->body.len, in, err);
 }
 
 /* ---- encoding ----------------------------------------------------------- */
@@ -424,6 +430,12 @@ static void set_content_type(const nb_model *m, nb_req *r)
     r->content_type = (m->json_version && strcmp(m->json_version, "1.1") == 0)
                           ? "application/x-amz-json-1.1"
                           : "application/x-amz-json-1.0";
+}
+
+void nb_json_encode_tree(const nb_model *m, int shape, json_object *v)
+{
+    if (shape >= 0)
+        conv_out(m, (uint32_t)shape, NULL, NULL, 0, v, 0);
 }
 
 static void json_encode(const nb_model *m, const nb_operation *op, nb_req *r, json_object *out)

@@ -1,8 +1,9 @@
 /*
  * dispatch.c — the front door's routing and the call lifecycle.
  *
- *   request → admin endpoint? → route (X-Amz-Target | query Action, with the
- *   SigV4 credential scope naming the service) → identity (account from the
+ *   request → admin endpoint? → route (X-Amz-Target | rest-json method and
+ *   path | query Action, with the SigV4 credential scope naming the
+ *   service) → identity (account from the
  *   access key, region from the scope) → [verify signature] → decode →
  *   validate → handler inside a store savepoint → encode → response.
  *
@@ -227,6 +228,7 @@ typedef struct {
     const nb_operation *op;
     const nb_codec *codec;
     const char *err_code;
+    int err_status; /* 0: 400 */
     char err_msg[256];
 } route;
 
@@ -279,12 +281,55 @@ static void route_query(const nb_req *r, const nb_sigv4_cred *cred, route *rt)
              "The action %s is not valid for this web service.", action);
 }
 
+/* The rest-json service of a request: the one its credential scope names
+ * when that service speaks rest-json (and not query, whose Action routing
+ * comes first); for an unsigned request, the first rest-json service with
+ * an operation for the path.  NULL: not a REST request. */
+static const nb_service *rest_service(const nb_req *r, const nb_sigv4_cred *cred)
+{
+    if (cred->present) {
+        const nb_service *s = nb_service_by_signing_name(cred->service, strlen(cred->service));
+        uint32_t p = s ? s->model->protocols : 0;
+        return (p & NB_P_REST_JSON) && !(p & NB_P_QUERY) ? s : NULL;
+    }
+    for (int i = 0; nb_services[i]; i++) {
+        const nb_model *m = nb_services[i]->model;
+        if ((m->protocols & NB_P_REST_JSON) && !(m->protocols & NB_P_QUERY) &&
+            nb_rest_route(m, r->method, r->path, r->path_len, r->query, r->query_len))
+            return nb_services[i];
+    }
+    return NULL;
+}
+
+static void route_rest(const nb_req *r, const nb_service *svc, route *rt)
+{
+    rt->codec = &nb_codec_restjson;
+    rt->svc = svc;
+    const nb_operation *op =
+        nb_rest_route(svc->model, r->method, r->path, r->path_len, r->query, r->query_len);
+    if (op && nb_service_handler(svc, op->name)) {
+        rt->op = op;
+        return;
+    }
+    /* What AWS's REST front ends answer for a path no operation has. */
+    rt->err_code = "UnknownOperationException";
+    rt->err_status = 404;
+    if (op)
+        snprintf(rt->err_msg, sizeof rt->err_msg, "Unknown operation %s", op->name);
+    else
+        snprintf(rt->err_msg, sizeof rt->err_msg, "The requested resource does not exist: %s %.*s",
+                 r->method, (int)(r->path_len < 200 ? r->path_len : 200), r->path);
+}
+
 static void do_route(nb_req *r, const nb_sigv4_cred *cred, route *rt)
 {
     size_t tlen = 0;
     const char *target = nb_req_header(r, "x-amz-target", &tlen);
+    const nb_service *rest = NULL;
     if (target)
         route_target(r, target, tlen, rt);
+    else if ((rest = rest_service(r, cred)))
+        route_rest(r, rest, rt);
     else if (is_form(r) || r->query_len)
         route_query(r, cred, rt);
     else {
@@ -463,7 +508,7 @@ void nb_dispatch(nb_req *r)
     const nb_model *m = rt.svc ? rt.svc->model : NULL;
     c->svc = rt.svc;
     if (!rt.op) {
-        fail_early(r, m, rt.codec, 400, rt.err_code, rt.err_msg);
+        fail_early(r, m, rt.codec, rt.err_status ? rt.err_status : 400, rt.err_code, rt.err_msg);
         return;
     }
     c->op = rt.op;

@@ -49,6 +49,7 @@ typedef enum {
 #define NB_M_IDEMPOTENCY 0x08u
 #define NB_M_PAYLOAD 0x10u   /* the structure's payload member */
 #define NB_M_HOSTLABEL 0x20u
+#define NB_M_JSONVALUE 0x40u /* header string carrying base64 JSON (rest) */
 
 /* Shape flags. */
 #define NB_S_FLATTENED 0x01u /* shape-level flattened (list or map) */

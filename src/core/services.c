@@ -93,6 +93,7 @@ void nb_services_free(void)
 {
     nb_validate_free();
     nb_json_free();
+    nb_rest_free();
     for (int i = 0; i < MAX_SERVICES; i++) {
         free(by_op[i]);
         by_op[i] = NULL;

@@ -8,5 +8,6 @@ extern const nb_model nb_model_sqs;
 extern const nb_model nb_model_sts;
 extern const nb_model nb_model_dynamodb;
 extern const nb_model nb_model_dynamodbstreams;
+extern const nb_model nb_model_lambda;
 
 #endif
