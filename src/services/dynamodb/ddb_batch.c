@@ -366,7 +366,7 @@ static nb_status tx_prepare(nb_call *call, json_object *ti, tx_action *a)
 }
 
 /* Idempotency records: token -> request text, for 10 minutes. */
-static int token_check(nb_call *call, const char *token, const char *text)
+int ddb_token_check(nb_call *call, const char *token, const char *text)
 {
     static sqlite3_stmt *q, *ins;
     sqlite3_stmt *s = nb_stmt(&q, "SELECT request, at_ms FROM ddb_tokens WHERE account = ?1 AND token = ?2");
@@ -381,9 +381,10 @@ static int token_check(nb_call *call, const char *token, const char *text)
     s = nb_stmt(&ins, "INSERT OR REPLACE INTO ddb_tokens(account, token, request, at_ms) VALUES(?1, ?2, ?3, ?4)");
     sqlite3_bind_text(s, 1, call->account, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, token, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 4, call->now_ms);
     sqlite3_step(s);
+    sqlite3_reset(s);
     return 0;
 }
 
@@ -470,7 +471,7 @@ nb_status ddb_transact_write(nb_call *call, json_object *in)
     size_t n = json_object_array_length(items);
     const char *token = nb_str(in, "ClientRequestToken");
     if (token) {
-        int seen = token_check(call, token, json_object_to_json_string_ext(items, JSON_C_TO_STRING_PLAIN));
+        int seen = ddb_token_check(call, token, json_object_to_json_string_ext(items, JSON_C_TO_STRING_PLAIN));
         if (seen > 0)
             return NB_OK;
         if (seen < 0)

@@ -224,6 +224,13 @@ json_object *ddb_updated_item(nb_call *call, const ddb_table *t, json_object *ke
 /* ConditionalCheckFailedException, with the item when the request asks. */
 nb_status ddb_fail_condition(nb_call *call, json_object *in, json_object *old);
 
+/* ClientRequestToken records (10 minutes): 1 = same request seen, -1 =
+ * another request used the token, 0 = new (recorded now). */
+int ddb_token_check(nb_call *call, const char *token, const char *text);
+/* The item as index x holds it: keys plus projected attributes (x NULL or
+ * ALL: the item itself).  New reference. */
+json_object *ddb_index_view(const ddb_table *t, const ddb_index *x, json_object *item);
+
 nb_status ddb_put_item(nb_call *call, json_object *in);
 nb_status ddb_query(nb_call *call, json_object *in);
 nb_status ddb_scan(nb_call *call, json_object *in);

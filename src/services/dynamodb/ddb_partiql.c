@@ -34,7 +34,6 @@
 
 #define PAGE_BYTES (1024 * 1024)
 #define MAX_CONJ 4096
-#define TOKEN_WINDOW_MS (10 * 60 * 1000)
 
 static void add(json_object *o, const char *k, json_object *v)
 {
@@ -536,31 +535,11 @@ typedef struct {
     bool stopped;
 } walker;
 
-/* The item as an index holds it: keys plus the projected attributes. */
-static json_object *index_view(const prep *p, json_object *item)
-{
-    const ddb_index *x = p->x;
-    if (!x || x->proj == DDB_PROJ_ALL)
-        return json_object_get(item);
-    json_object *o = json_object_new_object();
-    const char *keys[4] = {p->t->hash.name, p->t->range.name, x->hash.name, x->range.name};
-    json_object_object_foreach(item, k, v)
-    {
-        bool keep = false;
-        for (int i = 0; i < 4 && !keep; i++)
-            keep = keys[i][0] && strcmp(keys[i], k) == 0;
-        for (int i = 0; i < x->ninclude && !keep; i++)
-            keep = strcmp(x->include[i], k) == 0;
-        if (keep)
-            json_object_object_add(o, k, json_object_get(v));
-    }
-    return o;
-}
 
 static void emit(walker *w, json_object *item)
 {
     const prep *p = w->p;
-    json_object *src = (p->x && (p->x->global || p->st->star)) ? index_view(p, item) : json_object_get(item);
+    json_object *src = (p->x && (p->x->global || p->st->star)) ? ddb_index_view(p->t, p->x, item) : json_object_get(item);
     json_object_array_add(w->items, pq_project(p->st, src));
     json_object_put(src);
 }
@@ -1009,29 +988,8 @@ nb_status ddb_batch_execute_statement(nb_call *call, json_object *in)
 
 /* ---- ExecuteTransaction ----------------------------------------------------------------------------- */
 
-/* Idempotency: token -> statements, for 10 minutes (ddb_tokens, shared
- * with TransactWriteItems; the text is marked so the two never match). */
-static int token_seen(nb_call *call, const char *token, const char *text)
-{
-    static sqlite3_stmt *q, *ins;
-    sqlite3_stmt *s = nb_stmt(&q, "SELECT request, at_ms FROM ddb_tokens WHERE account = ?1 AND token = ?2");
-    sqlite3_bind_text(s, 1, call->account, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, token, -1, SQLITE_STATIC);
-    int seen = 0;
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 1) > call->now_ms - TOKEN_WINDOW_MS)
-        seen = strcmp((const char *)sqlite3_column_text(s, 0), text) == 0 ? 1 : -1;
-    sqlite3_reset(s);
-    if (seen)
-        return seen;
-    s = nb_stmt(&ins, "INSERT OR REPLACE INTO ddb_tokens(account, token, request, at_ms) VALUES(?1, ?2, ?3, ?4)");
-    sqlite3_bind_text(s, 1, call->account, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, token, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, text, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 4, call->now_ms);
-    sqlite3_step(s);
-    sqlite3_reset(s);
-    return 0;
-}
+/* Idempotency goes through ddb_token_check (ddb_tokens, shared with
+ * TransactWriteItems; the text is marked so the two never match). */
 
 static bool same_key(const ddb_key *a, const ddb_key *b)
 {
@@ -1156,7 +1114,7 @@ nb_status ddb_execute_transaction(nb_call *call, json_object *in)
         nb_buf text = {0};
         nb_buf_adds(&text, "PartiQL:");
         nb_buf_adds(&text, json_object_to_json_string_ext(reqs, JSON_C_TO_STRING_PLAIN));
-        int seen = token_seen(call, token, text.data);
+        int seen = ddb_token_check(call, token, text.data);
         nb_buf_free(&text);
         if (seen < 0)
             st = nb_fail(call, "IdempotentParameterMismatchException",

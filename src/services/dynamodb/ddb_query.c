@@ -340,13 +340,12 @@ static uint32_t segment_hash(const void *p, size_t n)
 }
 
 /* The item as an index holds it: keys plus the projected attributes. */
-static json_object *index_view(const qctx *q, json_object *item)
+json_object *ddb_index_view(const ddb_table *t, const ddb_index *x, json_object *item)
 {
-    const ddb_index *x = q->x;
     if (!x || x->proj == DDB_PROJ_ALL)
         return json_object_get(item);
     json_object *o = json_object_new_object();
-    const char *keys[4] = {q->t->hash.name, q->t->range.name, x->hash.name, x->range.name};
+    const char *keys[4] = {t->hash.name, t->range.name, x->hash.name, x->range.name};
     json_object_object_foreach(item, k, v)
     {
         bool keep = false;
@@ -368,11 +367,11 @@ static void emit(qctx *q, json_object *item)
     if (q->select == SEL_SPECIFIC) {
         /* An LSI reads missing attributes from the table; a GSI has only
          * what it projects. */
-        json_object *src = (q->x && q->x->global) ? index_view(q, item) : json_object_get(item);
+        json_object *src = (q->x && q->x->global) ? ddb_index_view(q->t, q->x, item) : json_object_get(item);
         out = ddb_project(q->ex.proj, src);
         json_object_put(src);
     } else if (q->select == SEL_PROJECTED) {
-        out = index_view(q, item);
+        out = ddb_index_view(q->t, q->x, item);
     } else {
         out = json_object_get(item);
     }
