@@ -132,6 +132,9 @@ bench: build/nimbus
 	python3 bench/run.py
 	python3 bench/ddb.py
 
+# Keep the shared fuzzer objects (make treats them as intermediate).
+.SECONDARY: $(FUZZ_LIB_OBJ)
+
 -include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
 
 clean:
