@@ -178,19 +178,6 @@ static json_object *description(const backup *b, const char *status)
 
 /* ---- CreateBackup ------------------------------------------------------------------------ */
 
-static void table_totals(int64_t tid, int64_t *items, int64_t *bytes)
-{
-    static sqlite3_stmt *q;
-    sqlite3_stmt *s = nb_stmt(&q, "SELECT count(*), coalesce(sum(size), 0) FROM ddb_items WHERE tid = ?1");
-    sqlite3_bind_int64(s, 1, tid);
-    *items = *bytes = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        *items = sqlite3_column_int64(s, 0);
-        *bytes = sqlite3_column_int64(s, 1);
-    }
-    sqlite3_reset(s);
-}
-
 nb_status ddb_create_backup(nb_call *call, json_object *in)
 {
     const char *tname = nb_str(in, "TableName");
@@ -208,7 +195,7 @@ nb_status ddb_create_backup(nb_call *call, json_object *in)
     snprintf(b.table_arn, sizeof b.table_arn, "%s", t->arn);
     b.spec = copy(t->spec);
     b.created = (double)call->now_ms / 1000.0;
-    table_totals(t->id, &b.items, &b.size);
+    ddb_table_totals(t->id, &b.items, &b.size);
     static sqlite3_stmt *ins, *rows;
     sqlite3_stmt *s = nb_stmt(&ins, "INSERT INTO ddb_backups(id, arn, account, region, name, table_name,"
                                     " table_arn, spec, created, size, items) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");

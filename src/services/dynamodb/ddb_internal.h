@@ -312,6 +312,9 @@ int ddb_misc_init(void);
 DDB_MISC_OPS(DDB_DECLARE_OP)
 #undef DDB_DECLARE_OP
 
+/* Item count and stored bytes of table tid. */
+void ddb_table_totals(int64_t tid, int64_t *items, int64_t *bytes);
+
 /* The TableDescription of t (new tree). */
 json_object *ddb_table_description(const nb_call *call, ddb_table *t);
 

@@ -513,7 +513,7 @@ json_object *ddb_table_creating(const nb_call *call, ddb_table *t)
 
 /* ---- DescribeTable --------------------------------------------------------------- */
 
-static void counts(int64_t tid, int64_t *items, int64_t *bytes)
+void ddb_table_totals(int64_t tid, int64_t *items, int64_t *bytes)
 {
     static sqlite3_stmt *q;
     sqlite3_stmt *s = nb_stmt(&q, "SELECT count(*), coalesce(sum(size), 0) FROM ddb_items WHERE tid = ?1");
@@ -610,7 +610,7 @@ json_object *ddb_table_description(const nb_call *call, ddb_table *t)
     set(d, "ProvisionedThroughput",
         throughput_desc(ppr ? NULL : nb_get(spec, "ProvisionedThroughput"), spec));
     int64_t items, bytes;
-    counts(t->id, &items, &bytes);
+    ddb_table_totals(t->id, &items, &bytes);
     set(d, "TableSizeBytes", json_object_new_int64(bytes));
     set(d, "ItemCount", json_object_new_int64(items));
     set(d, "TableArn", jstr(t->arn));
@@ -1030,6 +1030,17 @@ static bool has_update(json_object *in)
     return false;
 }
 
+/* Puts back the spec a failed change replaced, and its C view.  With
+ * `internal` the failure was storage's: the call fails with a 500. */
+static nb_status restore_spec(nb_call *call, ddb_table *t, json_object *saved, bool internal)
+{
+    json_object_put(t->spec);
+    t->spec = saved;
+    ddb_table_refresh(t);
+    return internal ? nb_fail_status(call, 500, false, "InternalServerError", "Internal server error")
+                    : NB_ERROR;
+}
+
 nb_status ddb_update_table(nb_call *call, json_object *in)
 {
     ddb_table *t = ddb_table_get(call, nb_str(in, "TableName"));
@@ -1042,27 +1053,16 @@ nb_status ddb_update_table(nb_call *call, json_object *in)
     json_object *saved = t->spec;
     t->spec = copy(saved);
     bool indexing = false;
-    if (apply_update(call, t, in, &indexing) != NB_OK) {
-        json_object_put(t->spec);
-        t->spec = saved;
-        return NB_ERROR;
-    }
+    if (apply_update(call, t, in, &indexing) != NB_OK)
+        return restore_spec(call, t, saved, false);
     ddb_table_refresh(t);
     if (indexing) {
         for (int i = 0; i < t->nidx; i++)
-            if (ddb_index_backfill(t, &t->idx[i]) != 0) {
-                json_object_put(t->spec);
-                t->spec = saved;
-                ddb_table_refresh(t);
-                return nb_fail_status(call, 500, false, "InternalServerError", "Internal server error");
-            }
+            if (ddb_index_backfill(t, &t->idx[i]) != 0)
+                return restore_spec(call, t, saved, true);
     }
-    if (ddb_table_save(t) != 0) {
-        json_object_put(t->spec);
-        t->spec = saved;
-        ddb_table_refresh(t);
-        return nb_fail_status(call, 500, false, "InternalServerError", "Internal server error");
-    }
+    if (ddb_table_save(t) != 0)
+        return restore_spec(call, t, saved, true);
     json_object_put(saved);
     ddb_stream_sync(call, t);
     json_object *desc = ddb_table_description(call, t);
@@ -1102,11 +1102,8 @@ nb_status ddb_update_ttl(nb_call *call, json_object *in)
         json_object_put(ttl);
         json_object_object_del(t->spec, "TimeToLive");
     }
-    if (ddb_table_save(t) != 0) {
-        json_object_put(t->spec);
-        t->spec = saved;
-        return nb_fail_status(call, 500, false, "InternalServerError", "Internal server error");
-    }
+    if (ddb_table_save(t) != 0)
+        return restore_spec(call, t, saved, true);
     json_object_put(saved);
     ddb_table_refresh(t);
     call->out = json_object_new_object();
@@ -1275,11 +1272,8 @@ nb_status ddb_update_continuous_backups(nb_call *call, json_object *in)
     set(t->spec, "RecoveryPeriodInDays", json_object_new_int64(days));
     if (on)
         set(t->spec, "PointInTimeRecoverySince", json_object_new_double((double)call->now_ms / 1000.0));
-    if (ddb_table_save(t) != 0) {
-        json_object_put(t->spec);
-        t->spec = saved;
-        return nb_fail_status(call, 500, false, "InternalServerError", "Internal server error");
-    }
+    if (ddb_table_save(t) != 0)
+        return restore_spec(call, t, saved, true);
     json_object_put(saved);
     call->out = json_object_new_object();
     set(call->out, "ContinuousBackupsDescription", backups_desc(t));
