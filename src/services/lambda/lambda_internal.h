@@ -1,0 +1,94 @@
+/*
+ * lambda_internal.h — what the Lambda service's parts share.
+ *
+ * The service has two halves with one seam between them:
+ *
+ *   control plane  lambda.c (descriptor, schema, op table), lambda_fn.c
+ *                  (functions, code, versions, aliases), lambda_*.c for the
+ *                  rest of the model (policies, concurrency, event invoke
+ *                  configs, URL configs, layers, event source mappings,
+ *                  tags, account settings).  It owns every table and the
+ *                  stored code (zips in SQLite, unpacked on demand).
+ *   execution      lambda_exec.c (instances: child processes, the Runtime
+ *                  API each one talks to, the warm pool, timeouts, Invoke),
+ *                  lambda_rt_*.c (the runtime shims nimbus ships).
+ *
+ * Execution never reads the tables: it asks the control plane to resolve a
+ * function (lm_resolve) and for a version's unpacked code (lm_code_dir).
+ * The control plane tells execution when a function's code or
+ * configuration changed or it was deleted (lm_exec_retire), so warm
+ * instances of the old version are not reused.
+ */
+#ifndef NB_LAMBDA_INTERNAL_H
+#define NB_LAMBDA_INTERNAL_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/nimbus.h"
+#include "core/service.h"
+
+#define LM_MAX_LAYERS 5
+
+/* One function version, as execution needs it. */
+typedef struct lm_version {
+    char account[16];
+    char region[32];
+    char name[65];          /* FunctionName */
+    char version[16];       /* the version that runs: "$LATEST", "1", ... */
+    char arn[256];          /* unqualified function ARN */
+    char runtime[32];       /* "python3.12", "nodejs20.x", "provided.al2023" */
+    char handler[129];      /* Handler ("" for provided runtimes is allowed) */
+    char role[256];
+    int memory_mb;          /* MemorySize */
+    int timeout_s;          /* Timeout */
+    int ephemeral_mb;       /* EphemeralStorage.Size */
+    int reserved;           /* reserved concurrency, -1 when none */
+    char code_sha[48];      /* CodeSha256, base64 as AWS shows it */
+    char revision[40];      /* RevisionId */
+    char log_group[513];    /* LoggingConfig.LogGroup (default /aws/lambda/NAME) */
+    char log_format[8];     /* "Text" or "JSON" */
+    char tracing[16];       /* TracingConfig.Mode: "PassThrough" or "Active" */
+    int nlayers;
+    char layer_sha[LM_MAX_LAYERS][48];  /* CodeSha256 of each layer, in order */
+    json_object *env;       /* Environment.Variables (a reference) or NULL */
+} lm_version;
+
+/*
+ * Resolve FunctionName (a name, a partial ARN "ACCOUNT:function:NAME" or a
+ * full ARN, each possibly ending in ":QUALIFIER") plus an optional
+ * Qualifier (a version number, "$LATEST" or an alias; an alias with
+ * routing picks a version by its weights) in the call's account and
+ * region.  On success fills *out (release with lm_version_clear) and
+ * returns NB_OK; otherwise fails the call with AWS's error
+ * (ResourceNotFoundException "Function not found: ARN", the
+ * InvalidParameterValueException for a qualifier in both places that
+ * differ, ...) and returns NB_ERROR.
+ */
+nb_status lm_resolve(nb_call *call, const char *function_name, const char *qualifier,
+                     lm_version *out);
+void lm_version_clear(lm_version *v);
+
+/* The directory holding the unpacked zip whose CodeSha256 is sha (a
+ * function's code or a layer's content), extracted on first use under
+ * lm_root(); returns a path valid until shutdown, or NULL after logging
+ * why. */
+const char *lm_code_dir(const char *sha);
+
+/* nimbus's working directory for Lambda: DATA_DIR/lambda with --data-dir,
+ * else a private directory under $TMPDIR removed at shutdown.  Created by
+ * the control plane's init. */
+const char *lm_root(void);
+
+/* ---- execution (lambda_exec.c) ------------------------------------------ */
+
+void lm_exec_init(void);
+void lm_exec_reset(void);     /* stop every instance (state was cleared) */
+void lm_exec_shutdown(void);  /* stop every instance, free everything */
+
+/* The function's code or configuration changed, or it was deleted: warm
+ * instances of it (every version) are stopped when idle and never reused. */
+void lm_exec_retire(const char *account, const char *region, const char *name);
+
+#endif
