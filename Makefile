@@ -19,7 +19,10 @@ LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -ljson-c -
 REL_CFLAGS = -fno-pie
 REL_LIBS   = -no-pie -Wl,-Bstatic -luv_a -ljson-c -lsqlite3 -lcrypto -lminizip -lz -Wl,-Bdynamic -lpthread -ldl -lrt -lm
 
-SRC      = $(wildcard src/*.c src/core/*.c src/gen/*.c src/services/*/*.c)
+# The Lambda runtime shims ship inside the binary (tools/embed.sh).
+RUNTIME_FILES = runtimes/python/bootstrap.py runtimes/node/bootstrap.js
+GEN_SRC  = build/gen/lm_runtimes.c
+SRC      = $(wildcard src/*.c src/core/*.c src/gen/*.c src/services/*/*.c) $(GEN_SRC)
 LIB_SRC  = $(filter-out src/main.c,$(SRC))
 OBJ      = $(SRC:%.c=build/obj/%.o)
 ASAN_OBJ = $(SRC:%.c=build/asan/%.o)
@@ -46,6 +49,10 @@ build/obj/%.o: %.c
 build/obj/llhttp/%.o: $(LLHTTP)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(REL_CFLAGS) -I/usr/share/include/llhttp -c -o $@ $<
+
+$(GEN_SRC): $(RUNTIME_FILES) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh $(RUNTIME_FILES) > $@.tmp && mv $@.tmp $@
 
 asan: build/asan/nimbus
 
@@ -88,7 +95,11 @@ check-gen:
 integration: build/nimbus
 	bash tests/run.sh
 
-integration-asan: build/asan/nimbus
+integration-$(GEN_SRC): $(RUNTIME_FILES) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh $(RUNTIME_FILES) > $@.tmp && mv $@.tmp $@
+
+asan: build/asan/nimbus
 	NIMBUS_BIN=$(CURDIR)/build/asan/nimbus bash tests/run.sh
 
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/http.h"
+#include "core/launch.h"
 #include "core/nimbus.h"
 #include "core/service.h"
 #include "core/store.h"
@@ -149,6 +150,8 @@ static void on_signal(uv_signal_t *s, int signum)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], NB_LAUNCH_ARG) == 0)
+        return nb_launch_main(argc, argv);
     if (configure(argc, argv) != 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);

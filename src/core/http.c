@@ -21,8 +21,18 @@
 #define IDLE_TIMEOUT_MS (300 * 1000)
 #define REQUEST_TIMEOUT_MS (60 * 1000)
 
+struct nb_listener {
+    uv_tcp_t tcp;
+    nb_http_handler fn;
+    void *ctx;
+    int port;
+    bool closing;
+    nb_listener *prev, *next;
+};
+
 struct nb_conn {
     uv_tcp_t tcp;
+    nb_listener *l;           /* where it was accepted (NULL: fuzzing) */
     llhttp_t parser;
     nb_req *cur;              /* request being parsed */
     nb_req *head, *tail;      /* complete requests, in arrival order */
@@ -46,8 +56,9 @@ typedef struct {
     nb_conn *conn;
 } write_req;
 
-static uv_tcp_t server;
-static bool server_open;
+static nb_listener *main_listener;
+static nb_listener *all_listeners;
+static bool loop_hooks;
 static llhttp_settings_t settings;
 static nb_conn *all_conns;
 static nb_conn *dirty_list;
@@ -209,7 +220,10 @@ static void conn_pump(nb_conn *c)
         nb_req *r = c->head;
         if (!r->done && !r->parked) {
             r->dispatching = true;
-            nb_dispatch(r);
+            if (c->l && c->l->fn)
+                c->l->fn(r, c->l->ctx);
+            else
+                nb_dispatch(r);
             r->dispatching = false;
             if (!r->done) {
                 r->parked = true;
@@ -623,6 +637,7 @@ static void on_connection(uv_stream_t *srv, int status)
     if (status < 0)
         return;
     nb_conn *c = nb_calloc(1, sizeof *c);
+    c->l = srv->data;
     uv_tcp_init(nb_loop(), &c->tcp);
     c->tcp.data = c;
     if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0) {
@@ -678,45 +693,99 @@ static void init_settings(void)
     settings.on_message_complete = on_message_complete;
 }
 
-int nb_http_listen(const char *host, int port)
+static void on_listener_closed(uv_handle_t *h)
 {
-    init_settings();
+    free(h->data);
+}
 
+nb_listener *nb_http_listen_with(const char *host, int port, nb_http_handler fn, void *ctx)
+{
+    if (!settings.on_message_begin)
+        init_settings();
     struct sockaddr_storage addr;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0) {
         NB_ERR("invalid listen address %s", host);
-        return -1;
+        return NULL;
     }
-    uv_tcp_init(nb_loop(), &server);
-    server_open = true;
-    int rc = uv_tcp_bind(&server, (struct sockaddr *)&addr, 0);
+    nb_listener *l = nb_calloc(1, sizeof *l);
+    l->fn = fn;
+    l->ctx = ctx;
+    uv_tcp_init(nb_loop(), &l->tcp);
+    l->tcp.data = l;
+    int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&addr, 0);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&server, 1024, on_connection);
+        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);
     if (rc != 0) {
         NB_ERR("cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
-        return -1;
+        l->closing = true;
+        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+        return NULL;
     }
-    uv_check_init(nb_loop(), &check_handle);
-    uv_check_start(&check_handle, on_check);
-    uv_idle_init(nb_loop(), &idle_handle);
-    uv_timer_init(nb_loop(), &sweep_timer);
-    uv_timer_start(&sweep_timer, on_sweep, 1000, 1000);
-    uv_unref((uv_handle_t *)&sweep_timer);
-    return 0;
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    l->port = port;
+    if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &blen) == 0)
+        l->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                    : ((struct sockaddr_in *)&bound)->sin_port);
+    l->next = all_listeners;
+    if (all_listeners)
+        all_listeners->prev = l;
+    all_listeners = l;
+    if (!loop_hooks) {
+        loop_hooks = true;
+        uv_check_init(nb_loop(), &check_handle);
+        uv_check_start(&check_handle, on_check);
+        uv_idle_init(nb_loop(), &idle_handle);
+        uv_timer_init(nb_loop(), &sweep_timer);
+        uv_timer_start(&sweep_timer, on_sweep, 1000, 1000);
+        uv_unref((uv_handle_t *)&sweep_timer);
+    }
+    return l;
+}
+
+int nb_listener_port(const nb_listener *l)
+{
+    return l->port;
+}
+
+void nb_http_close(nb_listener *l)
+{
+    if (!l || l->closing)
+        return;
+    l->closing = true;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        all_listeners = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    for (nb_conn *c = all_conns, *n; c; c = n) {
+        n = c->next;
+        if (c->l == l)
+            conn_close(c);
+    }
+    if (l == main_listener)
+        main_listener = NULL;
+    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+}
+
+int nb_http_listen(const char *host, int port)
+{
+    main_listener = nb_http_listen_with(host, port, NULL, NULL);
+    return main_listener ? 0 : -1;
 }
 
 void nb_http_shutdown(void)
 {
     shutting_down = true;
-    if (server_open) {
-        uv_close((uv_handle_t *)&server, NULL);
-        server_open = false;
-    }
+    while (all_listeners)
+        nb_http_close(all_listeners);
     while (all_conns)
         conn_close(all_conns);
     nb_store_commit();
-    if (uv_is_active((uv_handle_t *)&sweep_timer) || !uv_is_closing((uv_handle_t *)&sweep_timer)) {
+    if (loop_hooks) {
+        loop_hooks = false;
         uv_close((uv_handle_t *)&sweep_timer, NULL);
         uv_close((uv_handle_t *)&check_handle, NULL);
         uv_close((uv_handle_t *)&idle_handle, NULL);

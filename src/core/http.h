@@ -61,7 +61,22 @@ typedef struct nb_req {
     int64_t start_us;
 } nb_req;
 
-int nb_http_listen(const char *host, int port);
+int nb_http_listen(const char *host, int port);  /* the AWS endpoint (nb_dispatch) */
+
+/* Further listeners (e.g. a Lambda instance's Runtime API) with their own
+ * request handler.  The handler answers like nb_dispatch does: set
+ * r->status, r->rbody, headers, then nb_req_finish(r) now or later (a
+ * request not finished when the handler returns is parked; set
+ * r->call.on_cancel to hear that its client went away).  A request the
+ * parser refused arrives with r->early_status set.  port 0 picks a free
+ * port (nb_listener_port tells which).  nb_http_close stops accepting and
+ * closes the listener's connections (parked requests are cancelled). */
+typedef struct nb_listener nb_listener;
+typedef void (*nb_http_handler)(nb_req *r, void *ctx);
+nb_listener *nb_http_listen_with(const char *host, int port, nb_http_handler fn, void *ctx);
+int nb_listener_port(const nb_listener *l);
+void nb_http_close(nb_listener *l);
+
 void nb_http_shutdown(void);      /* stop accepting, cancel parked, close all */
 /* Fuzzing: parse and dispatch bytes as one socket-less connection. */
 void nb_http_feed(const char *data, size_t len);

@@ -26,10 +26,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/nimbus.h"
 #include "core/service.h"
 
 #define LM_MAX_LAYERS 5
+#define LM_TAIL_B64 5500  /* base64 of 4 KB, terminated */
 
 /* One function version, as execution needs it. */
 typedef struct lm_version {
@@ -76,12 +78,73 @@ void lm_version_clear(lm_version *v);
  * why. */
 const char *lm_code_dir(const char *sha);
 
+/* What asynchronous invocation of a function (or a version/alias:
+ * qualifier, "" for unqualified) does after the attempts: from its
+ * function event invoke config (MaximumRetryAttempts default 2,
+ * MaximumEventAgeInSeconds default 21600, DestinationConfig) and the
+ * function's DeadLetterConfig.  Fills defaults when nothing is set. */
+typedef struct lm_event_config {
+    int max_retries;
+    int max_age_s;
+    char on_success[256];   /* destination ARN or "" */
+    char on_failure[256];
+    char dlq[256];          /* DeadLetterConfig.TargetArn or "" */
+} lm_event_config;
+void lm_event_config_get(const char *account, const char *region, const char *name,
+                         const char *qualifier, lm_event_config *out);
+
 /* nimbus's working directory for Lambda: DATA_DIR/lambda with --data-dir,
  * else a private directory under $TMPDIR removed at shutdown.  Created by
  * the control plane's init. */
 const char *lm_root(void);
 
 /* ---- execution (lambda_exec.c) ------------------------------------------ */
+
+/* The runtime shims (runtimes/), embedded at build time by tools/embed.sh;
+ * written under lm_root()/runtime/ before the first instance starts. */
+typedef struct lm_embedded {
+    const char *path;              /* "runtimes/python/bootstrap.py" */
+    const unsigned char *data;
+    size_t len;
+} lm_embedded;
+extern const lm_embedded lm_runtime_files[];
+
+/* An invocation's outcome. */
+typedef enum {
+    LM_OK,              /* the function returned: payload is its response */
+    LM_FUNCTION_ERROR,  /* it failed (X-Amz-Function-Error: Unhandled):
+                         * payload is the error document */
+} lm_result_kind;
+
+typedef struct lm_result {
+    lm_result_kind kind;
+    char error_type[64];        /* errorType, e.g. "Runtime.ExitError" */
+    nb_buf payload;
+    char executed_version[16];
+    char log_tail[LM_TAIL_B64]; /* base64 of the last 4 KB of log, or "" */
+} lm_result;
+
+typedef struct lm_inv lm_inv;
+typedef void (*lm_done_fn)(const lm_result *res, void *arg);
+
+/* An invocation of the version v (taken: *v is cleared) with the payload
+ * ("" becomes "{}"); the trace header comes from call.  done runs exactly
+ * once, maybe before lm_run returns.  qualifier is what the caller named
+ * (for the invoked ARN), or NULL. */
+lm_inv *lm_inv_new(const nb_call *call, lm_version *v, const char *qualifier, const void *payload,
+                   size_t len, lm_done_fn done, void *arg);
+void lm_inv_tail(lm_inv *inv, bool tail);                  /* collect LogType=Tail */
+bool lm_inv_client_context(lm_inv *inv, const char *b64);  /* false: not base64 JSON */
+const char *lm_inv_id(const lm_inv *inv);
+/* Run it on an idle instance or a new one.  NB_OK: done will run (or ran);
+ * NB_ERROR: the call failed (throttled, runtime unavailable) and inv was
+ * freed without done running. */
+nb_status lm_run(nb_call *call, lm_inv *inv);
+
+/* The Invoke operation (lambda_invoke.c): its row in the op table. */
+nb_status lm_op_invoke(nb_call *call, json_object *in);
+void lm_async_init(void);       /* the event queue (called by lm_exec_init) */
+void lm_async_shutdown(void);
 
 void lm_exec_init(void);
 void lm_exec_reset(void);     /* stop every instance (state was cleared) */

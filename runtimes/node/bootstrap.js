@@ -1,0 +1,189 @@
+// nimbus's Lambda runtime for Node.js functions.
+//
+// Runs the Lambda Runtime API loop (next -> handler -> response/error)
+// against AWS_LAMBDA_RUNTIME_API, loads the handler named by _HANDLER from
+// LAMBDA_TASK_ROOT (CommonJS or ES module), supports async handlers and
+// callback handlers, formats console output as AWS's Node.js runtime does
+// ("TIMESTAMP\tREQUEST_ID\tLEVEL\tmessage"), and reports errors in AWS's
+// shapes (Runtime.ImportModuleError, Runtime.HandlerNotFound, ...).
+"use strict";
+
+const http = require("http");
+const path = require("path");
+const fs = require("fs");
+const util = require("util");
+const { pathToFileURL } = require("url");
+
+const [HOST, PORT] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
+const BASE = "/2018-06-01/runtime";
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function request(method, urlPath, body, headers) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
+    const req = http.request(
+      { host: HOST, port: PORT, method, path: urlPath, agent,
+        headers: Object.assign({ "Content-Length": data.length }, headers || {}) },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers,
+                                      body: Buffer.concat(chunks) }));
+      });
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+let currentRequestId = "";
+
+function patchConsole() {
+  const levels = { log: "INFO", info: "INFO", warn: "WARN", error: "ERROR",
+                   debug: "DEBUG", trace: "TRACE" };
+  for (const [name, level] of Object.entries(levels)) {
+    console[name] = (...args) => {
+      const msg = util.format(...args);
+      process.stdout.write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${msg}\n`);
+    };
+  }
+}
+
+function errorObject(err) {
+  if (err instanceof Error) {
+    return { errorType: err.name || "Error", errorMessage: err.message,
+             trace: (err.stack || "").split("\n") };
+  }
+  let msg;
+  try { msg = typeof err === "string" ? err : JSON.stringify(err); } catch (e) { msg = String(err); }
+  return { errorType: "string", errorMessage: msg, trace: [] };
+}
+
+class LoadError extends Error {
+  constructor(type, message) { super(message); this.name = type; }
+}
+
+async function loadHandler(taskRoot, handlerName) {
+  const dot = handlerName.lastIndexOf(".");
+  if (dot <= 0)
+    throw new LoadError("Runtime.MalformedHandlerName", "Bad handler");
+  const modPath = handlerName.slice(0, dot);
+  const fnPath = handlerName.slice(dot + 1).split(".");
+  const base = path.resolve(taskRoot, modPath);
+  let mod;
+  try {
+    const candidates = [".mjs", ".cjs", ".js"].map((e) => base + e);
+    const esm = fs.existsSync(base + ".mjs");
+    if (esm) {
+      mod = await import(pathToFileURL(base + ".mjs").href);
+    } else {
+      try {
+        mod = require(base);
+      } catch (e) {
+        if (e && e.code === "ERR_REQUIRE_ESM")
+          mod = await import(pathToFileURL(candidates.find((c) => fs.existsSync(c)) || base).href);
+        else
+          throw e;
+      }
+    }
+  } catch (e) {
+    if (e && e.code === "MODULE_NOT_FOUND" && String(e.message).includes(base))
+      throw new LoadError("Runtime.ImportModuleError",
+                          `Error: Cannot find module '${path.basename(modPath)}'\nRequire stack:\n- ${__filename}`);
+    if (e instanceof SyntaxError)
+      throw new LoadError("Runtime.UserCodeSyntaxError", `${e.name}: ${e.message}`);
+    throw e;
+  }
+  let fn = mod;
+  for (const part of fnPath) fn = fn == null ? undefined : fn[part];
+  if (typeof fn !== "function" && mod && mod.default && typeof mod.default === "object") {
+    fn = mod.default;
+    for (const part of fnPath) fn = fn == null ? undefined : fn[part];
+  }
+  if (typeof fn !== "function")
+    throw new LoadError("Runtime.HandlerNotFound", `${handlerName} is undefined or not exported`);
+  return fn;
+}
+
+function makeContext(headers) {
+  const deadline = Number(headers["lambda-runtime-deadline-ms"] || 0);
+  const ctx = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: headers["lambda-runtime-aws-request-id"],
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    tenantId: headers["lambda-runtime-aws-tenant-id"],
+    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+  };
+  for (const [h, k] of [["lambda-runtime-client-context", "clientContext"],
+                        ["lambda-runtime-cognito-identity", "identity"]]) {
+    if (headers[h]) { try { ctx[k] = JSON.parse(headers[h]); } catch (e) { /* ignored */ } }
+  }
+  return ctx;
+}
+
+function runHandler(fn, event, ctx) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (err, result) => {
+      if (settled) return;
+      settled = true;
+      if (err !== undefined && err !== null) reject(err); else resolve(result);
+    };
+    ctx.done = done;
+    ctx.succeed = (r) => done(null, r);
+    ctx.fail = (e) => done(e === undefined || e === null ? "handled" : e);
+    try {
+      const r = fn(event, ctx, done);
+      if (r && typeof r.then === "function") r.then((v) => done(null, v), (e) => done(e ?? "null"));
+      else if (fn.length < 3) done(null, r);
+    } catch (e) {
+      done(e);
+    }
+  });
+}
+
+async function main() {
+  patchConsole();
+  const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  let fn;
+  try {
+    fn = await loadHandler(taskRoot, process.env._HANDLER || "");
+  } catch (e) {
+    const err = errorObject(e);
+    console.error(`${err.errorType}: ${err.errorMessage}`);
+    await request("POST", BASE + "/init/error", JSON.stringify(err),
+                  { "Lambda-Runtime-Function-Error-Type": err.errorType });
+    process.exit(1);
+  }
+  for (;;) {
+    const next = await request("GET", BASE + "/invocation/next");
+    if (next.status !== 200) process.exit(1);
+    const rid = next.headers["lambda-runtime-aws-request-id"];
+    currentRequestId = rid;
+    const trace = next.headers["lambda-runtime-trace-id"];
+    if (trace) process.env._X_AMZN_TRACE_ID = trace; else delete process.env._X_AMZN_TRACE_ID;
+    const url = `${BASE}/invocation/${rid}`;
+    let body;
+    try {
+      const event = next.body.length ? JSON.parse(next.body.toString("utf8")) : {};
+      const result = await runHandler(fn, event, makeContext(next.headers));
+      body = result === undefined ? "null" : JSON.stringify(result);
+    } catch (e) {
+      const err = errorObject(e);
+      console.error(`Invoke Error \t${JSON.stringify(err)}`);
+      await request("POST", url + "/error", JSON.stringify(err),
+                    { "Lambda-Runtime-Function-Error-Type": err.errorType });
+      continue;
+    }
+    await request("POST", url + "/response", body);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`nimbus runtime: ${e && e.stack ? e.stack : e}\n`);
+  process.exit(1);
+});
