@@ -9,5 +9,6 @@ extern const nb_model nb_model_sts;
 extern const nb_model nb_model_dynamodb;
 extern const nb_model nb_model_dynamodbstreams;
 extern const nb_model nb_model_lambda;
+extern const nb_model nb_model_logs;
 
 #endif
