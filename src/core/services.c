@@ -15,12 +15,14 @@ extern const nb_service nb_service_sqs;
 extern const nb_service nb_service_sts;
 extern const nb_service nb_service_dynamodb;
 extern const nb_service nb_service_dynamodbstreams;
+extern const nb_service nb_service_lambda;
 
 const nb_service *const nb_services[] = {
     &nb_service_sqs,
     &nb_service_sts,
     &nb_service_dynamodb,
     &nb_service_dynamodbstreams,
+    &nb_service_lambda,
     NULL,
 };
 

@@ -81,6 +81,26 @@ const char *lm_code_dir(const char *sha);
  * the control plane's init. */
 const char *lm_root(void);
 
+/* A function URL (CreateFunctionUrlConfig), found by its url id: the first
+ * label of "<url-id>.lambda-url.<region>.localhost".  Release cors with
+ * json_object_put. */
+typedef struct lm_url {
+    char account[16];
+    char region[32];
+    char name[65];
+    char qualifier[129];    /* "" for the unqualified function, else an alias */
+    char auth_type[16];     /* "NONE" or "AWS_IAM" */
+    char invoke_mode[24];   /* "BUFFERED" or "RESPONSE_STREAM" */
+    json_object *cors;      /* Cors as configured (owned) or NULL */
+} lm_url;
+bool lm_url_find(const char *url_id, lm_url *out);
+
+/* Every event source mapping, for the pollers: an array (owned) of
+ * EventSourceMappingConfiguration trees with "Account" and "Region" added.
+ * State is "Enabled" or "Disabled"; FilterCriteria, BatchSize, windows,
+ * retries, destinations etc. are stored as given (defaults filled in). */
+json_object *lm_esm_all(void);
+
 /* ---- execution (lambda_exec.c) ------------------------------------------ */
 
 void lm_exec_init(void);
