@@ -158,8 +158,22 @@ static bool path_is(const nb_req *r, const char *p)
     return r->path_len == n && memcmp(r->path, p, n) == 0;
 }
 
+/* Lambda's code downloads (GetFunction's Code.Location), in lambda.c. */
+bool nb_lambda_code(const char *path, size_t len, nb_buf *body);
+
 static bool admin(nb_req *r)
 {
+    if (r->path_len > 21 && memcmp(r->path, "/_nimbus/lambda/code/", 21) == 0 &&
+        strcmp(r->method, "GET") == 0) {
+        if (nb_lambda_code(r->path, r->path_len, &r->rbody)) {
+            r->status = 200;
+            r->content_type = "application/zip";
+            nb_req_finish(r);
+        } else {
+            reply_json(r, 404, json_object_new_object());
+        }
+        return true;
+    }
     if (path_is(r, "/_nimbus/health") || path_is(r, "/_localstack/health")) {
         json_object *o = json_object_new_object(), *svcs = json_object_new_object();
         for (int i = 0; nb_services[i]; i++)

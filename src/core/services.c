@@ -16,6 +16,7 @@ extern const nb_service nb_service_sts;
 extern const nb_service nb_service_dynamodb;
 extern const nb_service nb_service_dynamodbstreams;
 extern const nb_service nb_service_logs;
+extern const nb_service nb_service_lambda;
 
 const nb_service *const nb_services[] = {
     &nb_service_sqs,
@@ -23,6 +24,7 @@ const nb_service *const nb_services[] = {
     &nb_service_dynamodb,
     &nb_service_dynamodbstreams,
     &nb_service_logs,
+    &nb_service_lambda,
     NULL,
 };
 

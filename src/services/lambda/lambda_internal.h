@@ -98,6 +98,26 @@ void lm_event_config_get(const char *account, const char *region, const char *na
  * the control plane's init. */
 const char *lm_root(void);
 
+/* A function URL (CreateFunctionUrlConfig), found by its url id: the first
+ * label of "<url-id>.lambda-url.<region>.localhost".  Release cors with
+ * json_object_put. */
+typedef struct lm_url {
+    char account[16];
+    char region[32];
+    char name[65];
+    char qualifier[129];    /* "" for the unqualified function, else an alias */
+    char auth_type[16];     /* "NONE" or "AWS_IAM" */
+    char invoke_mode[24];   /* "BUFFERED" or "RESPONSE_STREAM" */
+    json_object *cors;      /* Cors as configured (owned) or NULL */
+} lm_url;
+bool lm_url_find(const char *url_id, lm_url *out);
+
+/* Every event source mapping, for the pollers: an array (owned) of
+ * EventSourceMappingConfiguration trees with "Account" and "Region" added.
+ * State is "Enabled" or "Disabled"; FilterCriteria, BatchSize, windows,
+ * retries, destinations etc. are stored as given (defaults filled in). */
+json_object *lm_esm_all(void);
+
 /* ---- execution (lambda_exec.c) ------------------------------------------ */
 
 /* The runtime shims (runtimes/), embedded at build time by tools/embed.sh;
