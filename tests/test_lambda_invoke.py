@@ -240,6 +240,7 @@ def test_node_es_module(lmb):
 
 
 C_BOOTSTRAP = r'''
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>

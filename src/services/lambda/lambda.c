@@ -833,6 +833,7 @@ static const nb_op_entry OPS[] = {
 #define LM_ENTRY(op, fn) {#op, lm_##fn},
     LM_HANDLERS(LM_ENTRY)
 #undef LM_ENTRY
+    {"Invoke", lm_op_invoke},
     {NULL, NULL},
 };
 

@@ -99,6 +99,7 @@ struct lm_inst {
     nb_req *waiting;            /* parked GET /next */
     lm_inv *assigned;           /* the invocation that started it */
     lm_inv *cur;                /* delivered, not answered */
+    lm_inv *logto;              /* whose Tail the lines go to while reporting */
     uv_process_t proc;
     uv_pipe_t out, err;
     uv_timer_t timer;
@@ -304,7 +305,7 @@ static void put_line(lm_inst *in, const char *s, size_t n)
     nb_store_call_begin();
     nb_logs_put(in->v.account, in->v.region, in->v.log_group, in->stream, &ev, 1);
     nb_store_call_end(true);
-    inv_log(in->cur ? in->cur : in->assigned, s, n);
+    inv_log(in->logto ? in->logto : in->cur ? in->cur : in->assigned, s, n);
 }
 
 static void put_linef(lm_inst *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -471,6 +472,7 @@ static void inv_finish(lm_inv *inv)
  * succeeded or failed inside the function. */
 static void report(lm_inst *in, lm_inv *inv, const char *status, const char *etype)
 {
+    in->logto = inv;
     double ms = (double)(now_us() - inv->start_us) / 1000.0;
     long billed = (long)ms + 1;
     if (in->proc_alive && nb_mono_ms() - in->mem_checked_ms > 100)
@@ -489,6 +491,7 @@ static void report(lm_inst *in, lm_inv *inv, const char *status, const char *ety
     put_linef(in, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\t"
                   "Memory Size: %d MB\tMax Memory Used: %ld MB%s%s",
               inv->id, ms, billed, in->v.memory_mb, mem_mb, init, extra);
+    in->logto = NULL;
 }
 
 /* ---- instance teardown --------------------------------------------------- */
@@ -584,8 +587,8 @@ static void inst_fail(lm_inst *in, const char *status, const char *type, const c
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     lm_inv *inv = in->cur ? in->cur : in->assigned;
-    in->cur = in->assigned = NULL;
     if (inv) {
+        in->logto = inv;
         drain(in);
         flush_partial(in);
         if (!strcmp(status, "timeout")) {
@@ -594,11 +597,13 @@ static void inst_fail(lm_inst *in, const char *status, const char *type, const c
             put_linef(in, "%s %s Task timed out after %d.00 seconds", ts, inv->id,
                       in->v.timeout_s);
         }
+        in->cur = in->assigned = NULL;
         inv->inst = NULL;
         result_error(&inv->res, type, "RequestId: %s Error: %s", inv->id, msg);
         report(in, inv, status, type);
         inv_finish(inv);
     }
+    in->cur = in->assigned = NULL;
     inst_close(in);
 }
 
@@ -668,9 +673,9 @@ static void finish_cur(lm_inst *in, lm_result_kind kind, const char *etype, cons
                        size_t len)
 {
     lm_inv *inv = in->cur;
-    in->cur = NULL;
     uv_timer_stop(&in->timer);
     drain(in);
+    in->cur = NULL;
     inv->inst = NULL;
     inv->res.kind = kind;
     nb_buf_add(&inv->res.payload, body, len);
@@ -711,6 +716,7 @@ static void rapi_handle(nb_req *r, void *ctx)
         lm_inv *inv = in->assigned;
         in->assigned = NULL;
         if (inv && in->st == I_INIT) {
+            in->logto = inv;
             drain(in);
             flush_partial(in);
             const char *t = nb_req_header(r, "lambda-runtime-function-error-type", NULL);
@@ -776,9 +782,11 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
     lm_inst *in = p->data;
     in->proc_alive = false;
     char why[64];
-    if (sig)
-        snprintf(why, sizeof why, "signal: %s", sig == SIGKILL ? "killed" : strsignal(sig));
-    else
+    if (sig) { /* as Lambda words it: "signal: killed", "signal: segmentation fault" */
+        snprintf(why, sizeof why, "signal: %s", strsignal(sig));
+        for (char *c = why; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    } else
         snprintf(why, sizeof why, "exit status %d", (int)status);
     if (in->st != I_DEAD) {
         if (in->kill_oom)
@@ -1231,6 +1239,17 @@ nb_status lm_run(nb_call *call, lm_inv *inv)
     for (lm_inst *in = p->insts; in; in = in->next) {
         if (in->st == I_IDLE && in->waiting && !in->cur && same_version(in, &inv->v)) {
             deliver(in, inv);
+            return NB_OK;
+        }
+    }
+    /* One that answered its invocation and is about to ask for the next:
+     * it takes this one then (a sequential caller stays on one warm
+     * instance and is never throttled by its own previous call). */
+    for (lm_inst *in = p->insts; in; in = in->next) {
+        if (in->st == I_BUSY && !in->cur && !in->assigned && same_version(in, &inv->v)) {
+            in->assigned = inv;
+            inv->inst = in;
+            uv_timer_start(&in->timer, on_timeout, (uint64_t)in->v.timeout_s * 1000, 0);
             return NB_OK;
         }
     }

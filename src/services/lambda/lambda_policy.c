@@ -447,6 +447,42 @@ static nb_status write_eic(nb_call *call, json_object *in, bool replace, bool mu
     return NB_OK;
 }
 
+void lm_event_config_get(const char *account, const char *region, const char *name,
+                         const char *qualifier, lm_event_config *out)
+{
+    memset(out, 0, sizeof *out);
+    out->max_retries = 2;
+    out->max_age_s = 21600;
+    const char *key = qualifier && *qualifier ? qualifier : "$LATEST";
+    json_object *doc = lm_doc_get(account, region, "eic", name, key);
+    if (doc) {
+        int64_t v;
+        if (nb_int(doc, "MaximumRetryAttempts", &v))
+            out->max_retries = (int)v;
+        if (nb_int(doc, "MaximumEventAgeInSeconds", &v))
+            out->max_age_s = (int)v;
+        json_object *dc = nb_get(doc, "DestinationConfig");
+        const char *d = nb_str(nb_get(dc, "OnSuccess"), "Destination");
+        snprintf(out->on_success, sizeof out->on_success, "%s", d ? d : "");
+        d = nb_str(nb_get(dc, "OnFailure"), "Destination");
+        snprintf(out->on_failure, sizeof out->on_failure, "%s", d ? d : "");
+        json_object_put(doc);
+    }
+    /* The dead-letter queue is the version's (an alias: its version's). */
+    char ver[129];
+    snprintf(ver, sizeof ver, "%s", key);
+    if (strcmp(key, "$LATEST") != 0 && !lm_is_number(key)) {
+        json_object *alias = lm_doc_get(account, region, "alias", name, key);
+        const char *fv = nb_str(alias, "FunctionVersion");
+        snprintf(ver, sizeof ver, "%s", fv ? fv : "$LATEST");
+        json_object_put(alias);
+    }
+    json_object *vd = lm_doc_get(account, region, "ver", name, ver);
+    const char *dlq = nb_str(nb_get(vd, "DeadLetterConfig"), "TargetArn");
+    snprintf(out->dlq, sizeof out->dlq, "%s", dlq ? dlq : "");
+    json_object_put(vd);
+}
+
 nb_status lm_put_eic(nb_call *call, json_object *in)
 {
     return write_eic(call, in, true, false);
