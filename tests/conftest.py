@@ -169,3 +169,8 @@ def ddb_resource(nimbus):
     return boto3.resource("dynamodb", endpoint_url=nimbus.endpoint, region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test",
                           config=Config(retries={"max_attempts": 1}))
+
+
+@pytest.fixture
+def logs(client):
+    return client("logs")
