@@ -11,6 +11,7 @@ query/XML).  Fixtures:
   client(name) a boto3 client pointed at the module server
   sqs, sts     shortcuts
   ddb, ddb_streams, ddb_resource   DynamoDB client, Streams client, resource
+  logs         CloudWatch Logs client
 """
 import os
 import shutil
