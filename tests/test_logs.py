@@ -3,15 +3,13 @@ sweep), tags through both APIs, streams, PutLogEvents limits and per-event
 rejections, GetLogEvents tokens, FilterLogEvents with filter patterns,
 metric and subscription filters, and a few AWS CLI calls."""
 import json
-import os
-import subprocess
 import time
 
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from conftest import BOTO_GEN
-from test_sqs_cli import aws_binary
+from test_dynamodb_cli import aws  # noqa: F401  (the AWS CLI fixture)
 
 DAY = 86400 * 1000
 NEW = BOTO_GEN == "new"
@@ -581,40 +579,21 @@ def test_unimplemented_operation_is_unknown(logs):
 # ---- the AWS CLI ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def aws(nimbus, tmp_path):
-    nimbus.reset()
-    binary = aws_binary()
-    if not binary or not os.path.exists(binary):
-        pytest.fail(f"aws CLI for the {BOTO_GEN} generation is missing")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", HOME=str(tmp_path),
-               AWS_CONFIG_FILE=str(tmp_path / "config"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
-
-    def run(*args):
-        p = subprocess.run([binary, "--endpoint-url", nimbus.endpoint, "--output", "json", "logs", *args],
-                           env=env, capture_output=True, text=True, timeout=60)
-        assert p.returncode == 0, p.stderr
-        return json.loads(p.stdout) if p.stdout.strip() else {}
-    return run
-
-
 def test_cli_basics(aws):
-    aws("create-log-group", "--log-group-name", "/cli/app")
-    aws("create-log-stream", "--log-group-name", "/cli/app", "--log-stream-name", "web")
+    aws("logs", "create-log-group", "--log-group-name", "/cli/app")
+    aws("logs", "create-log-stream", "--log-group-name", "/cli/app", "--log-stream-name", "web")
     t = now_ms()
     events = [{"timestamp": t + i, "message": m} for i, m in enumerate(["GET / 200", "GET /x 404", "POST / 500"])]
-    aws("put-log-events", "--log-group-name", "/cli/app", "--log-stream-name", "web",
+    aws("logs", "put-log-events", "--log-group-name", "/cli/app", "--log-stream-name", "web",
         "--log-events", json.dumps(events))
-    r = aws("filter-log-events", "--log-group-name", "/cli/app", "--filter-pattern", "?404 ?500")
+    r = aws("logs", "filter-log-events", "--log-group-name", "/cli/app", "--filter-pattern", "?404 ?500")
     assert [e["message"] for e in r["events"]] == ["GET /x 404", "POST / 500"]
-    r = aws("filter-log-events", "--log-group-name", "/cli/app", "--filter-pattern", "[method, path, code >= 400]",
+    r = aws("logs", "filter-log-events", "--log-group-name", "/cli/app", "--filter-pattern", "[method, path, code >= 400]",
             "--page-size", "1")
     assert len(r["events"]) == 2
-    r = aws("describe-log-groups", "--log-group-name-prefix", "/cli")
+    r = aws("logs", "describe-log-groups", "--log-group-name-prefix", "/cli")
     assert r["logGroups"][0]["logGroupName"] == "/cli/app"
-    r = aws("get-log-events", "--log-group-name", "/cli/app", "--log-stream-name", "web", "--start-from-head")
+    r = aws("logs", "get-log-events", "--log-group-name", "/cli/app", "--log-stream-name", "web", "--start-from-head")
     assert [e["message"] for e in r["events"]] == ["GET / 200", "GET /x 404", "POST / 500"]
-    aws("put-retention-policy", "--log-group-name", "/cli/app", "--retention-in-days", "7")
-    assert aws("describe-log-groups")["logGroups"][0]["retentionInDays"] == 7
+    aws("logs", "put-retention-policy", "--log-group-name", "/cli/app", "--retention-in-days", "7")
+    assert aws("logs", "describe-log-groups")["logGroups"][0]["retentionInDays"] == 7
