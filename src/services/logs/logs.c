@@ -252,6 +252,18 @@ bool logs_parse_offset_token(const char *tok, int64_t *off)
     return parse_digits(tok + 4, strlen(tok + 4), off);
 }
 
+nb_status logs_page_out(nb_call *call, const char *key, json_object *list, bool more, int64_t next_off)
+{
+    call->out = json_object_new_object();
+    json_object_object_add(call->out, key, list);
+    if (more) {
+        char tok[32];
+        logs_offset_token(next_off, tok);
+        json_object_object_add(call->out, "nextToken", json_object_new_string(tok));
+    }
+    return NB_OK;
+}
+
 logs_pattern *logs_compile_or_fail(nb_call *call, const char *pattern, bool prefixed)
 {
     char err[LOGS_PAT_ERRMAX];

@@ -19,6 +19,19 @@ static void stream_arn(const nb_call *call, const char *group, const char *strea
     snprintf(out, n, "arn:aws:logs:%s:%s:log-group:%s:log-stream:%s", call->region, call->account, group, stream);
 }
 
+/* The stream named by logStreamName in the input's group; 0 after
+ * failing the call. */
+static int64_t stream_from_input(nb_call *call, json_object *in, logs_group *g)
+{
+    if (!logs_group_from_input(call, in, true, g))
+        return 0;
+    logs_group_clear(g);
+    int64_t sid = logs_stream_id(g->id, nb_str(in, "logStreamName"));
+    if (!sid)
+        logs_fail_no_stream(call);
+    return sid;
+}
+
 /* ---- streams ------------------------------------------------------------------- */
 
 nb_status logs_create_log_stream(nb_call *call, json_object *in)
@@ -44,12 +57,9 @@ nb_status logs_delete_log_stream(nb_call *call, json_object *in)
 {
     static sqlite3_stmt *s1, *s2;
     logs_group g;
-    if (!logs_group_from_input(call, in, true, &g))
-        return NB_ERROR;
-    logs_group_clear(&g);
-    int64_t sid = logs_stream_id(g.id, nb_str(in, "logStreamName"));
+    int64_t sid = stream_from_input(call, in, &g);
     if (!sid)
-        return logs_fail_no_stream(call);
+        return NB_ERROR;
     if (g.protect)
         return nb_fail(call, "ValidationException",
                        "Log group %s has deletion protection enabled and cannot be deleted.", g.name);
@@ -127,14 +137,7 @@ nb_status logs_describe_log_streams(nb_call *call, json_object *in)
         json_object_array_add(list, render_stream(call, g.name, st));
     }
     sqlite3_reset(st);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "logStreams", list);
-    if (more) {
-        char tok[32];
-        logs_offset_token(off + limit, tok);
-        json_object_object_add(call->out, "nextToken", json_object_new_string(tok));
-    }
-    return NB_OK;
+    return logs_page_out(call, "logStreams", list, more, off + limit);
 }
 
 /* ---- PutLogEvents ---------------------------------------------------------------- */
@@ -142,12 +145,9 @@ nb_status logs_describe_log_streams(nb_call *call, json_object *in)
 nb_status logs_put_log_events(nb_call *call, json_object *in)
 {
     logs_group g;
-    if (!logs_group_from_input(call, in, true, &g))
-        return NB_ERROR;
-    logs_group_clear(&g);
-    int64_t sid = logs_stream_id(g.id, nb_str(in, "logStreamName"));
+    int64_t sid = stream_from_input(call, in, &g);
     if (!sid)
-        return logs_fail_no_stream(call);
+        return NB_ERROR;
     json_object *events = nb_get(in, "logEvents");
     size_t n = json_object_array_length(events);
     nb_log_event *ev = nb_malloc(sizeof *ev * (n ? n : 1));
@@ -240,12 +240,9 @@ nb_status logs_get_log_events(nb_call *call, json_object *in)
 {
     static sqlite3_stmt *s_fwd, *s_back;
     logs_group g;
-    if (!logs_group_from_input(call, in, true, &g))
-        return NB_ERROR;
-    logs_group_clear(&g);
-    int64_t sid = logs_stream_id(g.id, nb_str(in, "logStreamName"));
+    int64_t sid = stream_from_input(call, in, &g);
     if (!sid)
-        return logs_fail_no_stream(call);
+        return NB_ERROR;
     int64_t start = 0, end = INT64_MAX, limit = LOGS_DEFAULT_EVENTS;
     nb_int(in, "startTime", &start);
     nb_int(in, "endTime", &end);

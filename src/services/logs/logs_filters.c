@@ -64,25 +64,37 @@ static bool check_transform(nb_call *call, json_object *t)
     return true;
 }
 
+/* The group, a valid pattern, and room for filter NAME under MAX (an
+ * existing filter of that name is replaced, so it always has room). */
+static bool filter_preamble(nb_call *call, json_object *in, logs_group *g, sqlite3_stmt **s_ex, const char *ex_sql,
+                            sqlite3_stmt **s_cnt, const char *cnt_sql, int max)
+{
+    if (!logs_group_from_input(call, in, true, g))
+        return false;
+    logs_group_clear(g);
+    if (!check_pattern(call, nb_str(in, "filterPattern")))
+        return false;
+    if (!row_exists(s_ex, ex_sql, g->id, nb_str(in, "filterName")) && count_rows(s_cnt, cnt_sql, g->id) >= max) {
+        fail_limit(call);
+        return false;
+    }
+    return true;
+}
+
 /* ---- metric filters -------------------------------------------------------------- */
 
 nb_status logs_put_metric_filter(nb_call *call, json_object *in)
 {
     static sqlite3_stmt *s_cnt, *s_ex, *s_put;
-    logs_group g;
-    if (!logs_group_from_input(call, in, true, &g))
-        return NB_ERROR;
-    logs_group_clear(&g);
     const char *name = nb_str(in, "filterName"), *pattern = nb_str(in, "filterPattern");
     json_object *tr = nb_get(in, "metricTransformations");
-    if (!check_pattern(call, pattern))
-        return NB_ERROR;
     for (size_t i = 0; i < json_object_array_length(tr); i++)
         if (!check_transform(call, json_object_array_get_idx(tr, i)))
             return NB_ERROR;
-    if (!row_exists(&s_ex, "SELECT 1 FROM logs_metric_filters WHERE gid = ? AND name = ?", g.id, name) &&
-        count_rows(&s_cnt, "SELECT COUNT(*) FROM logs_metric_filters WHERE gid = ?", g.id) >= LOGS_MAX_METRIC_FILTERS)
-        return fail_limit(call);
+    logs_group g;
+    if (!filter_preamble(call, in, &g, &s_ex, "SELECT 1 FROM logs_metric_filters WHERE gid = ? AND name = ?", &s_cnt,
+                         "SELECT COUNT(*) FROM logs_metric_filters WHERE gid = ?", LOGS_MAX_METRIC_FILTERS))
+        return NB_ERROR;
     sqlite3_stmt *st = nb_stmt(&s_put, "INSERT INTO logs_metric_filters(gid, name, pattern, transforms, created_ms)"
                                        " VALUES(?, ?, ?, ?, ?) ON CONFLICT(gid, name) DO UPDATE SET"
                                        " pattern = excluded.pattern, transforms = excluded.transforms");
@@ -160,14 +172,7 @@ nb_status logs_describe_metric_filters(nb_call *call, json_object *in)
         json_object_array_add(list, o);
     }
     sqlite3_reset(st);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "metricFilters", list);
-    if (more) {
-        char tok[32];
-        logs_offset_token(off + (int64_t)json_object_array_length(list), tok);
-        json_object_object_add(call->out, "nextToken", json_object_new_string(tok));
-    }
-    return NB_OK;
+    return logs_page_out(call, "metricFilters", list, more, off + (int64_t)json_object_array_length(list));
 }
 
 static nb_status delete_filter(nb_call *call, json_object *in, sqlite3_stmt **slot, const char *sql)
@@ -220,20 +225,15 @@ nb_status logs_test_metric_filter(nb_call *call, json_object *in)
 nb_status logs_put_subscription_filter(nb_call *call, json_object *in)
 {
     static sqlite3_stmt *s_cnt, *s_ex, *s_put;
-    logs_group g;
-    if (!logs_group_from_input(call, in, true, &g))
-        return NB_ERROR;
-    logs_group_clear(&g);
     const char *name = nb_str(in, "filterName"), *pattern = nb_str(in, "filterPattern");
     const char *dest = nb_str(in, "destinationArn"), *role = nb_str(in, "roleArn");
     const char *dist = nb_str(in, "distribution");
-    if (!check_pattern(call, pattern))
+    logs_group g;
+    if (!filter_preamble(call, in, &g, &s_ex, "SELECT 1 FROM logs_sub_filters WHERE gid = ? AND name = ?", &s_cnt,
+                         "SELECT COUNT(*) FROM logs_sub_filters WHERE gid = ?", LOGS_MAX_SUB_FILTERS))
         return NB_ERROR;
     if (strncmp(dest, "arn:", 4) != 0)
         return logs_fail_invalid(call, "Invalid destinationArn: %s", dest);
-    if (!row_exists(&s_ex, "SELECT 1 FROM logs_sub_filters WHERE gid = ? AND name = ?", g.id, name) &&
-        count_rows(&s_cnt, "SELECT COUNT(*) FROM logs_sub_filters WHERE gid = ?", g.id) >= LOGS_MAX_SUB_FILTERS)
-        return fail_limit(call);
     sqlite3_stmt *st = nb_stmt(&s_put, "INSERT INTO logs_sub_filters(gid, name, pattern, dest, role, distribution,"
                                        " created_ms) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(gid, name) DO UPDATE SET"
                                        " pattern = excluded.pattern, dest = excluded.dest, role = excluded.role,"
@@ -290,14 +290,7 @@ nb_status logs_describe_subscription_filters(nb_call *call, json_object *in)
         json_object_array_add(list, o);
     }
     sqlite3_reset(st);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "subscriptionFilters", list);
-    if (more) {
-        char tok[32];
-        logs_offset_token(off + limit, tok);
-        json_object_object_add(call->out, "nextToken", json_object_new_string(tok));
-    }
-    return NB_OK;
+    return logs_page_out(call, "subscriptionFilters", list, more, off + limit);
 }
 
 nb_status logs_delete_subscription_filter(nb_call *call, json_object *in)

@@ -256,14 +256,7 @@ nb_status logs_describe_log_groups(nb_call *call, json_object *in)
     }
     sqlite3_reset(st);
     json_object_put(names);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "logGroups", list);
-    if (more) {
-        char tok[32];
-        logs_offset_token(off + (int64_t)json_object_array_length(list), tok);
-        json_object_object_add(call->out, "nextToken", json_object_new_string(tok));
-    }
-    return NB_OK;
+    return logs_page_out(call, "logGroups", list, more, off + (int64_t)json_object_array_length(list));
 }
 
 /* ---- retention and protection ---------------------------------------------------- */

@@ -111,6 +111,8 @@ bool logs_parse_key_token(const char *tok, char *prefix, int64_t *ts, int64_t *s
 /* Offset pagination tokens for the Describe operations. */
 void logs_offset_token(int64_t off, char out[32]);
 bool logs_parse_offset_token(const char *tok, int64_t *off);
+/* call->out = {KEY: list} plus a nextToken for next_off when more. */
+nb_status logs_page_out(nb_call *call, const char *key, json_object *list, bool more, int64_t next_off);
 
 /* Compile a filter pattern; fails the call with InvalidParameterException
  * (message prefixed by "Invalid filter pattern: " when prefixed). */

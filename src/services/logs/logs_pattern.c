@@ -151,6 +151,32 @@ static regex_t *rx_compile(ctx *c, const char *s, size_t n, const char *whole, s
             fail_term(c, whole, wn);
             return NULL;
         }
+    /* A quantifier right after another (a++, a{9}{9}) makes glibc's
+     * regcomp explode; AWS's engine does not take them either. */
+    bool brk = false, quant = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '\\') {
+            i++;
+            quant = false;
+        } else if (brk) {
+            brk = ch != ']';
+        } else if (ch == '[') {
+            brk = true;
+            quant = false;
+        } else if (ch == '*' || ch == '+' || ch == '?' || ch == '{') {
+            if (quant) {
+                fail(c, "Invalid regular expression '%.*s'", (int)(wn > 200 ? 200 : wn), whole);
+                return NULL;
+            }
+            quant = true;
+            if (ch == '{')
+                while (i + 1 < n && s[i] != '}')
+                    i++;
+        } else {
+            quant = false;
+        }
+    }
     size_t cap = n * 16 + 1, o = 0;
     char *ere = nb_malloc(cap);
     bool inbr = false;
@@ -224,12 +250,22 @@ static void rx_free(regex_t *re)
     }
 }
 
+/* regexec on s[0..n): REG_STARTEND bounds the match (embedded NULs are
+ * data), but the text is copied with a terminator first because
+ * sanitizer interceptors of regexec read up to a NUL regardless. */
 static bool rx_match(const regex_t *re, const char *s, size_t n)
 {
+    char small[512];
+    char *buf = n < sizeof small ? small : nb_malloc(n + 1);
+    memcpy(buf, s, n);
+    buf[n] = 0;
     regmatch_t m[1];
     m[0].rm_so = 0;
     m[0].rm_eo = (regoff_t)n;
-    return regexec(re, s, 1, m, REG_STARTEND) == 0;
+    bool hit = regexec(re, buf, 1, m, REG_STARTEND) == 0;
+    if (buf != small)
+        free(buf);
+    return hit;
 }
 
 /* ---- values ---------------------------------------------------------------- */
