@@ -312,13 +312,17 @@ def test_provided_runtime_with_c_bootstrap(lmb, tmp_path):
     assert out["errorType"] == "Runtime.InvalidEntrypoint"
 
 
-def test_reserved_concurrency_throttles(lmb):
+def test_reserved_concurrency_throttles(lmb, tmp_path):
     make_fn(lmb, "one", {"app.py": "import time\ndef handler(e, c):\n"
+                                   "    if e.get('marker'): open(e['marker'], 'w').close()\n"
                                    "    time.sleep(e.get('s', 0))\n    return 1\n"})
     lmb.put_function_concurrency(FunctionName="one", ReservedConcurrentExecutions=1)
+    marker = tmp_path / "running"
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
-        slow = ex.submit(invoke, lmb, "one", {"s": 1.5})
-        time.sleep(0.7)
+        slow = ex.submit(invoke, lmb, "one", {"s": 2, "marker": str(marker)})
+        deadline = time.time() + 20
+        while not marker.exists() and time.time() < deadline:
+            time.sleep(0.02)
         with pytest.raises(botocore.exceptions.ClientError) as e:
             invoke(lmb, "one", {})
         assert slow.result()[1] == 1
@@ -440,7 +444,7 @@ def test_event_invocation_survives_restart(nimbus_fresh):
                                          DestinationConfig={"OnSuccess": {"Destination": qarn}})
     lmb.invoke(FunctionName="later", InvocationType="Event", Payload=b'{"k": 1}')
     n.kill9()
-    n.start(n.port)
+    n.start()  # a new port: the old one may be taken as an ephemeral port meanwhile
     lmb, sqs = n.client("lambda"), n.client("sqs")
     deadline = time.time() + 10
     bodies = []

@@ -7,15 +7,14 @@ uses (Runtime.ImportModuleError, Runtime.HandlerNotFound, ...).  The HTTP
 client is a minimal keep-alive one on a raw socket: nimbus always sends
 Content-Length, and the loop's cost is most of a warm invoke's.
 """
-import decimal
-import importlib
+import _socket
 import json
-import logging
 import os
-import socket
 import sys
 import time
-import traceback
+
+# decimal, traceback and logging are imported when first needed: a cold
+# start pays only for what the function uses.
 
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 BASE = "/2018-06-01/runtime"
@@ -24,8 +23,9 @@ BASE = "/2018-06-01/runtime"
 class RuntimeClient:
     def __init__(self):
         host, port = API.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        self.sock.connect((host, int(port)))
+        self.sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         self.buf = b""
 
     def request(self, method, path, body=b"", headers=None):
@@ -66,6 +66,7 @@ class RuntimeClient:
 
 def to_json(obj):
     def default(o):
+        import decimal
         if isinstance(o, decimal.Decimal):
             return int(o) if o == o.to_integral_value() else float(o)
         raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
@@ -79,6 +80,7 @@ def error_body(msg, etype, stack, request_id=""):
 
 def user_stack(tb):
     """The traceback frames from the user's code, as AWS lists them."""
+    import traceback
     frames = traceback.extract_tb(tb)
     mine = os.path.abspath(__file__)
     return [line for f, line in zip(frames, traceback.format_list(frames))
@@ -137,15 +139,19 @@ class CognitoIdentity:
 
 
 current_request_id = [""]
-
-
-class RequestIdFilter(logging.Filter):
-    def filter(self, record):
-        record.aws_request_id = current_request_id[0]
-        return True
+logging_ready = [False]
 
 
 def setup_logging():
+    """AWS's root handler and format, once the function has imported logging."""
+    import logging
+
+    class RequestIdFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = current_request_id[0]
+            return True
+
+    logging_ready[0] = True
     handler = logging.StreamHandler(sys.stdout)
     fmt = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t"
                             "%(message)s\n", "%Y-%m-%dT%H:%M:%S")
@@ -170,7 +176,9 @@ def load_handler(name):
         raise LoadError("Runtime.BadFunctionCode",
                         "Cannot use built-in module %s as a handler module" % modname)
     try:
-        mod = importlib.import_module(modname)
+        mod = __import__(modname)
+        for part in modname.split(".")[1:]:
+            mod = getattr(mod, part)
     except ImportError as e:
         raise LoadError("Runtime.ImportModuleError",
                         "Unable to import module '%s': %s" % (modname, e))
@@ -204,7 +212,6 @@ def main():
     sys.stderr.reconfigure(line_buffering=True)
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     sys.path.insert(0, task_root)
-    setup_logging()
     client = RuntimeClient()
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
@@ -214,6 +221,8 @@ def main():
                        {"Lambda-Runtime-Function-Error-Type": e.etype})
         sys.exit(1)
     while True:
+        if not logging_ready[0] and "logging" in sys.modules:
+            setup_logging()
         status, headers, body = client.request("GET", BASE + "/invocation/next")
         if status != 200:
             sys.exit(1)

@@ -113,7 +113,12 @@ struct lm_inst {
     uint64_t idle_since_ms;
     uint64_t mem_checked_ms;
     long max_rss_kb;
-    char killed_reason[32];     /* "timeout", "oom" */
+    struct {
+        int64_t ts;
+        size_t off, len;
+    } *pend;                    /* log lines not stored yet */
+    int npend, cap_pend;
+    nb_buf pend_text;
 };
 
 struct lm_pool {
@@ -299,12 +304,40 @@ static void inv_log(lm_inv *inv, const char *s, size_t n)
     }
 }
 
+/* Log lines are batched per instance and stored with one nb_logs_put at
+ * the end of each invocation, when the instance closes, and on the sweep
+ * tick (so a long invocation's output shows up within LM_SWEEP_MS). */
+static void flush_logs(lm_inst *in)
+{
+    if (in->npend == 0)
+        return;
+    nb_log_event *ev = nb_malloc((size_t)in->npend * sizeof *ev);
+    for (int i = 0; i < in->npend; i++) {
+        ev[i].ts_ms = in->pend[i].ts;
+        ev[i].msg = in->pend_text.data + in->pend[i].off;
+        ev[i].len = in->pend[i].len;
+    }
+    nb_store_call_begin();
+    nb_logs_put(in->v.account, in->v.region, in->v.log_group, in->stream, ev, (size_t)in->npend);
+    nb_store_call_end(true);
+    free(ev);
+    in->npend = 0;
+    in->pend_text.len = 0;
+}
+
 static void put_line(lm_inst *in, const char *s, size_t n)
 {
-    nb_log_event ev = {nb_now_ms(), s, n};
-    nb_store_call_begin();
-    nb_logs_put(in->v.account, in->v.region, in->v.log_group, in->stream, &ev, 1);
-    nb_store_call_end(true);
+    if (in->npend == in->cap_pend) {
+        in->cap_pend = in->cap_pend ? in->cap_pend * 2 : 16;
+        in->pend = nb_realloc(in->pend, (size_t)in->cap_pend * sizeof *in->pend);
+    }
+    in->pend[in->npend].ts = nb_now_ms();
+    in->pend[in->npend].off = in->pend_text.len;
+    in->pend[in->npend].len = n;
+    in->npend++;
+    nb_buf_add(&in->pend_text, s, n);
+    if (in->npend >= 1000 || in->pend_text.len >= 512 * 1024)
+        flush_logs(in);
     inv_log(in->logto ? in->logto : in->cur ? in->cur : in->assigned, s, n);
 }
 
@@ -492,6 +525,7 @@ static void report(lm_inst *in, lm_inv *inv, const char *status, const char *ety
                   "Memory Size: %d MB\tMax Memory Used: %ld MB%s%s",
               inv->id, ms, billed, in->v.memory_mb, mem_mb, init, extra);
     in->logto = NULL;
+    flush_logs(in);
 }
 
 /* ---- instance teardown --------------------------------------------------- */
@@ -529,6 +563,8 @@ static void inst_free(lm_inst *in)
     snprintf(tmp, sizeof tmp, "%s/tmp/%s", lm_root(), in->id);
     nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     lm_version_clear(&in->v);
+    free(in->pend);
+    nb_buf_free(&in->pend_text);
     nb_buf_free(&in->line[0]);
     nb_buf_free(&in->line[1]);
     free(in);
@@ -554,6 +590,8 @@ static void inst_close(lm_inst *in)
 {
     if (in->st == I_DEAD)
         return;
+    flush_partial(in);
+    flush_logs(in);
     set_state(in, I_DEAD);
     if (in->waiting) {
         nb_req *r = in->waiting;
@@ -1140,6 +1178,7 @@ static void on_sweep(uv_timer_t *t)
             if (in->st == I_DEAD)
                 continue;
             any = true;
+            flush_logs(in);
             if (in->st == I_IDLE && (in->retired || now - in->idle_since_ms > LM_IDLE_MS)) {
                 inst_close(in);
             } else if (in->st == I_BUSY && in->cur) {
@@ -1233,40 +1272,48 @@ const char *lm_inv_id(const lm_inv *inv)
     return inv->id;
 }
 
+static nb_status throttle(nb_call *call, lm_inv *inv, const char *reason)
+{
+    nb_fail(call, "TooManyRequestsException", "Rate Exceeded.");
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "Reason", json_object_new_string(reason));
+    nb_fail_detail(call, d);
+    inv_free(inv);
+    return NB_ERROR;
+}
+
 nb_status lm_run(nb_call *call, lm_inv *inv)
 {
     lm_pool *p = pool_get(&inv->v, true);
-    for (lm_inst *in = p->insts; in; in = in->next) {
-        if (in->st == I_IDLE && in->waiting && !in->cur && same_version(in, &inv->v)) {
-            deliver(in, inv);
-            return NB_OK;
-        }
-    }
-    /* One that answered its invocation and is about to ask for the next:
-     * it takes this one then (a sequential caller stays on one warm
-     * instance and is never throttled by its own previous call). */
-    for (lm_inst *in = p->insts; in; in = in->next) {
-        if (in->st == I_BUSY && !in->cur && !in->assigned && same_version(in, &inv->v)) {
-            in->assigned = inv;
-            inv->inst = in;
-            uv_timer_start(&in->timer, on_timeout, (uint64_t)in->v.timeout_s * 1000, 0);
-            return NB_OK;
-        }
-    }
     int reserved = inv->v.reserved;
-    if (reserved >= 0 && p->active >= reserved) {
-        nb_fail(call, "TooManyRequestsException", "Rate Exceeded.");
-        nb_fail_detail(call, json_tokener_parse(
-                                 "{\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\"}"));
-        inv_free(inv);
-        return NB_ERROR;
+    bool fn_full = reserved >= 0 && p->active >= reserved;
+    bool acct_full = account_active(inv->v.account) >= LM_ACCOUNT_LIMIT;
+    lm_inst *idle = NULL, *finishing = NULL;
+    for (lm_inst *in = p->insts; in; in = in->next) {
+        if (!same_version(in, &inv->v) || in->cur || in->assigned)
+            continue;
+        if (in->st == I_IDLE && in->waiting && !idle)
+            idle = in;
+        else if (in->st == I_BUSY && !finishing)
+            finishing = in;
     }
-    if (account_active(inv->v.account) >= LM_ACCOUNT_LIMIT) {
-        nb_fail(call, "TooManyRequestsException", "Rate Exceeded.");
-        nb_fail_detail(call, json_tokener_parse("{\"Reason\":\"ConcurrentInvocationLimitExceeded\"}"));
-        inv_free(inv);
-        return NB_ERROR;
+    /* An idle instance becomes active; one that answered its invocation and
+     * is about to ask for the next already is, so a sequential caller stays
+     * on one warm instance and is never throttled by its own last call. */
+    if (idle && !fn_full && !acct_full) {
+        deliver(idle, inv);
+        return NB_OK;
     }
+    if (finishing && reserved != 0) {
+        finishing->assigned = inv;
+        inv->inst = finishing;
+        uv_timer_start(&finishing->timer, on_timeout, (uint64_t)finishing->v.timeout_s * 1000, 0);
+        return NB_OK;
+    }
+    if (fn_full)
+        return throttle(call, inv, "ReservedFunctionConcurrentInvocationLimitExceeded");
+    if (acct_full)
+        return throttle(call, inv, "ConcurrentInvocationLimitExceeded");
     int rc = inst_spawn(p, inv, call);
     if (rc < 0) {
         inv_free(inv);
