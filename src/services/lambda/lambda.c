@@ -332,6 +332,11 @@ void lm_set(json_object *o, const char *k, json_object *v)
     json_object_object_add(o, k, v);
 }
 
+size_t lm_len(json_object *o)
+{
+    return o && json_object_is_type(o, json_type_object) ? (size_t)json_object_object_length(o) : 0;
+}
+
 json_object *lm_jstr(const char *s)
 {
     return json_object_new_string(s ? s : "");

@@ -145,7 +145,7 @@ static nb_status check_settings(nb_call *call, json_object *doc, const char *kin
                 return lm_fail_param(call, "Unsupported %s parameter for SQS event sources.",
                                      STREAM_ONLY[i]);
         json_object *dc = nb_get(doc, "DestinationConfig");
-        if (dc && json_object_object_length(nb_get(dc, "OnFailure")))
+        if (dc && lm_len(nb_get(dc, "OnFailure")))
             return lm_fail_param(call, "Unsupported DestinationConfig parameter for SQS event sources.");
         return NB_OK;
     }

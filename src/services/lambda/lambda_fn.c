@@ -453,6 +453,9 @@ nb_status lm_create_function(nb_call *call, json_object *in)
     if (!nb_str(in, "Runtime") || !nb_str(in, "Handler"))
         return lm_fail_param(call,
                              "Runtime and Handler are mandatory parameters for functions created with deployment packages.");
+    const char *csc = nb_str(in, "CodeSigningConfigArn");
+    if (csc && lm_csc_check(call, csc) != NB_OK)
+        return NB_ERROR;
     json_object *old = lm_fn_doc(NULL, &r);
     if (old) {
         json_object_put(old);
@@ -510,6 +513,8 @@ nb_status lm_create_function(nb_call *call, json_object *in)
     json_object *tags = nb_get(in, "Tags");
     lm_set(fn, "Tags", tags ? lm_copy(tags) : json_object_new_object());
     lm_set(fn, "Name", lm_jstr(r.name));
+    if (csc)
+        lm_set(fn, "CodeSigningConfigArn", lm_jstr(csc));
     lm_set(fn, "NextVersion", json_object_new_int64(1));
     lm_set(fn, "Created", json_object_new_int64(call->now_ms));
     lm_fn_save(&r, fn);
@@ -975,7 +980,7 @@ nb_status lm_create_alias(nb_call *call, json_object *in)
     lm_set(a, "FunctionVersion", lm_jstr(version));
     lm_set(a, "Description", lm_jstr(nb_str(in, "Description")));
     json_object *rc = nb_get(in, "RoutingConfig");
-    if (rc && json_object_object_length(nb_get(rc, "AdditionalVersionWeights")))
+    if (rc && lm_len(nb_get(rc, "AdditionalVersionWeights")))
         lm_set(a, "RoutingConfig", lm_copy(rc));
     char rev[37];
     lm_revision(rev);
@@ -1038,7 +1043,7 @@ nb_status lm_update_alias(nb_call *call, json_object *in)
     if (nb_str(in, "Description"))
         lm_set(a, "Description", lm_jstr(nb_str(in, "Description")));
     if (rc) {
-        if (json_object_object_length(nb_get(rc, "AdditionalVersionWeights")))
+        if (lm_len(nb_get(rc, "AdditionalVersionWeights")))
             lm_set(a, "RoutingConfig", lm_copy(rc));
         else
             json_object_object_del(a, "RoutingConfig");
