@@ -11,6 +11,7 @@ query/XML).  Fixtures:
   client(name) a boto3 client pointed at the module server
   sqs, sts     shortcuts
   ddb, ddb_streams, ddb_resource   DynamoDB client, Streams client, resource
+  lam          Lambda client
 """
 import os
 import shutil
@@ -169,3 +170,8 @@ def ddb_resource(nimbus):
     return boto3.resource("dynamodb", endpoint_url=nimbus.endpoint, region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test",
                           config=Config(retries={"max_attempts": 1}))
+
+
+@pytest.fixture
+def lam(client):
+    return client("lambda")
