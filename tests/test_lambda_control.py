@@ -599,3 +599,27 @@ def test_functions_survive_restart(nimbus_fresh):
     assert g["Configuration"]["Version"] == "1" and g["Configuration"]["CodeSha256"] == sha(code)
     with urllib.request.urlopen(g["Code"]["Location"]) as resp:
         assert resp.read() == code
+
+
+def test_unzipped_size_limit(lam):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("zeros.bin", b"\0" * (262144000 + 1))
+    with pytest.raises(ClientError) as e:
+        create(lam, "huge", buf.getvalue())
+    assert error(e) == ("InvalidParameterValueException", "Unzipped size must be smaller than 262144000 bytes", 400)
+    assert lam.list_functions()["Functions"] == []
+
+
+def test_zipped_size_limit(nimbus_fresh):
+    # The default --max-body-size (64 MiB) refuses such a request before
+    # Lambda sees it; with a larger one Lambda answers AWS's 50 MB limit.
+    n = nimbus_fresh(extra=["--max-body-size", "100000000"])
+    lam = n.client("lambda")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("random.bin", os.urandom(50 * 1024 * 1024))
+    with pytest.raises(ClientError) as e:
+        create(lam, "big", buf.getvalue())
+    assert error(e) == ("RequestEntityTooLargeException",
+                        "Request must be smaller than 69905067 bytes for the CreateFunction operation", 413)

@@ -544,8 +544,8 @@ nb_status lm_code_put(nb_call *call, const char *zip, size_t len, int64_t extra_
                       char sha[48], int64_t *unzipped)
 {
     if (len > LM_MAX_ZIP)
-        return nb_fail(call, "RequestEntityTooLargeException",
-                       "Request must be smaller than 69905067 bytes for the %s operation",
+        return nb_fail_status(call, 413, true, "RequestEntityTooLargeException",
+                              "Request must be smaller than 69905067 bytes for the %s operation",
                        call->op ? call->op->name : "CreateFunction");
     int64_t size = zip_size(zip, len);
     if (size < 0)

@@ -293,6 +293,9 @@ static nb_status apply_config(nb_call *call, const lm_ref *r, json_object *in, j
     const char *role = nb_str(in, "Role");
     if (role && !valid_role(role))
         return lm_fail_pattern(call, "Role", role);
+    const char *handler = nb_str(in, "Handler");
+    if (handler && (!*handler || strpbrk(handler, " \t\r\n\f\v")))
+        return lm_fail_pattern(call, "Handler", handler);
     if (check_range(call, in, "MemorySize", 10240) != NB_OK || check_range(call, in, "Timeout", 900) != NB_OK)
         return NB_ERROR;
     const char *rt = nb_str(in, "Runtime");
