@@ -146,16 +146,7 @@ nb_status lm_delete_csc(nb_call *call, json_object *in)
 
 nb_status lm_list_cscs(nb_call *call, json_object *in)
 {
-    json_object *all = lm_doc_list(call->account, call->region, "csc", "");
-    int64_t max = 50;
-    nb_int(in, "MaxItems", &max);
-    char next[24];
-    json_object *page = lm_page(all, nb_str(in, "Marker"), max, next);
-    json_object_put(all);
-    call->out = json_object_new_object();
-    lm_set(call->out, "CodeSigningConfigs", page);
-    if (next[0])
-        lm_set(call->out, "NextMarker", lm_jstr(next));
+    lm_list_out(call, in, lm_doc_list(call->account, call->region, "csc", ""), "CodeSigningConfigs", 50);
     return NB_OK;
 }
 
@@ -166,16 +157,7 @@ nb_status lm_list_functions_by_csc(nb_call *call, json_object *in)
     if (!doc)
         return NB_ERROR;
     json_object_put(doc);
-    json_object *all = users(call, arn);
-    int64_t max = 50;
-    nb_int(in, "MaxItems", &max);
-    char next[24];
-    json_object *page = lm_page(all, nb_str(in, "Marker"), max, next);
-    json_object_put(all);
-    call->out = json_object_new_object();
-    lm_set(call->out, "FunctionArns", page);
-    if (next[0])
-        lm_set(call->out, "NextMarker", lm_jstr(next));
+    lm_list_out(call, in, users(call, arn), "FunctionArns", 50);
     return NB_OK;
 }
 
@@ -188,9 +170,7 @@ nb_status lm_csc_check(nb_call *call, const char *arn)
 
 static json_object *fn_of(nb_call *call, json_object *in, lm_ref *r)
 {
-    if (lm_parse(call, nb_str(in, "FunctionName"), NULL, r) != NB_OK)
-        return NULL;
-    return lm_fn_doc(call, r);
+    return lm_parse(call, nb_str(in, "FunctionName"), NULL, r) == NB_OK ? lm_fn_doc(call, r) : NULL;
 }
 
 nb_status lm_put_function_csc(nb_call *call, json_object *in)

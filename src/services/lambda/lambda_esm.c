@@ -336,18 +336,10 @@ nb_status lm_list_esms(nb_call *call, json_object *in)
             continue;
         if (fname && strcmp(fa, fn_arn) != 0 && (qualified || strncmp(fa, fn_arn, fl) != 0 || fa[fl] != ':'))
             continue;
-        json_object_array_add(sel, lm_public(m));
+        json_object_array_add(sel, json_object_get(m));
     }
     json_object_put(all);
-    int64_t max = 100;
-    nb_int(in, "MaxItems", &max);
-    char next[24];
-    json_object *page = lm_page(sel, nb_str(in, "Marker"), max, next);
-    json_object_put(sel);
-    call->out = json_object_new_object();
-    lm_set(call->out, "EventSourceMappings", page);
-    if (next[0])
-        lm_set(call->out, "NextMarker", lm_jstr(next));
+    lm_list_out(call, in, sel, "EventSourceMappings", 100);
     return NB_OK;
 }
 
