@@ -496,16 +496,22 @@ def test_event_source_mappings(lam, client):
     assert error(e)[0] == "InvalidParameterValueException"
     with pytest.raises(ClientError) as e:
         lam.create_event_source_mapping(EventSourceArn=stream, FunctionName="consumer")
-    assert error(e)[0] == "InvalidParameterValueException" and "startingPosition" in error(e)[1]
+    assert error(e) == ("InvalidParameterValueException",
+                        "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: "
+                        "Member must not be null.", 400)
     with pytest.raises(ClientError) as e:
         lam.update_event_source_mapping(UUID=m["UUID"], BatchSize=50)
     assert error(e) == ("InvalidParameterValueException",
                         "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater "
                         "than 10", 400)
+    with pytest.raises(ClientError) as e:
+        lam.create_event_source_mapping(EventSourceArn=qarn, FunctionName="consumer", StartingPosition="LATEST")
+    assert error(e) == ("InvalidParameterValueException", "StartingPosition is not valid for SQS event sources.", 400)
     s = lam.create_event_source_mapping(EventSourceArn=stream, FunctionName="consumer", StartingPosition="LATEST",
                                         Enabled=False, MaximumRetryAttempts=2, BisectBatchOnFunctionError=True)
     assert (s["BatchSize"], s["MaximumRetryAttempts"], s["BisectBatchOnFunctionError"]) == (100, 2, True)
-    assert lam.get_event_source_mapping(UUID=s["UUID"])["State"] == "Disabled"
+    got = lam.get_event_source_mapping(UUID=s["UUID"])
+    assert (got["State"], got["StateTransitionReason"], got["StartingPosition"]) == ("Disabled", "User action", "LATEST")
     u = lam.update_event_source_mapping(UUID=s["UUID"], Enabled=True, BatchSize=200)
     assert u["State"] == "Updating"
     assert lam.get_event_source_mapping(UUID=s["UUID"])["State"] == "Enabled"
