@@ -12,6 +12,7 @@ query/XML).  Fixtures:
   sqs, sts     shortcuts
   ddb, ddb_streams, ddb_resource   DynamoDB client, Streams client, resource
   logs         CloudWatch Logs client
+  lam          Lambda client
 """
 import os
 import shutil
@@ -175,3 +176,8 @@ def ddb_resource(nimbus):
 @pytest.fixture
 def logs(client):
     return client("logs")
+
+
+@pytest.fixture
+def lam(client):
+    return client("lambda")

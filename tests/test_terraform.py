@@ -2,11 +2,15 @@
 real binary: apply, a plan that finds nothing to change (what nimbus reads
 back matches what was written), and destroy.  Runs once per suite, with the
 current boto3 generation; skipped where terraform or the provider is absent."""
+import base64
 import glob
+import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
+import zipfile
 
 import pytest
 
@@ -29,9 +33,11 @@ def tf(workdir, env, *args, timeout=300):
     return out
 
 
-def setup_workdir(nimbus, tmp_path, config):
+def setup_workdir(nimbus, tmp_path, config, files=None):
     work = tmp_path / "tf"
     shutil.copytree(os.path.join(HERE, "terraform", config), work)
+    for name, data in (files or {}).items():
+        (work / name).write_bytes(data)
     rc = tmp_path / "terraformrc"
     rc.write_text('provider_installation {\n  filesystem_mirror {\n    path = "%s"\n'
                   '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
@@ -97,3 +103,35 @@ def test_dynamodb_apply_plan_destroy(nimbus, tmp_path):
     r = tf(work, env, "destroy", "-auto-approve", "-input=false", "-no-color", *var)
     assert r.returncode == 0, r.stdout + r.stderr
     assert ddb.list_tables()["TableNames"] == []
+
+
+def test_lambda_function_alias_permission(nimbus, tmp_path):
+    nimbus.reset()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", "def handler(event, context):\n    return {'ok': True}\n")
+    code = buf.getvalue()
+    work, env, var = setup_workdir(nimbus, tmp_path, "lambda", {"fn.zip": code})
+    outputs = json.loads(tf(work, env, "output", "-json").stdout)
+    assert outputs["arn"]["value"] == "arn:aws:lambda:us-east-1:000000000000:function:hello"
+    assert outputs["version"]["value"] == "1"
+    assert outputs["alias_arn"]["value"] == outputs["arn"]["value"] + ":live"
+
+    lam = nimbus.client("lambda")
+    fn = lam.get_function(FunctionName="hello")
+    conf = fn["Configuration"]
+    assert (conf["Runtime"], conf["MemorySize"], conf["Timeout"]) == ("python3.12", 256, 10)
+    assert conf["Environment"]["Variables"] == {"STAGE": "test"}
+    assert conf["CodeSha256"] == base64.b64encode(hashlib.sha256(code).digest()).decode()
+    assert fn["Tags"] == {"team": "core"}
+    assert lam.get_alias(FunctionName="hello", Name="live")["FunctionVersion"] == "1"
+    policy = json.loads(lam.get_policy(FunctionName="hello", Qualifier="live")["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["AllowS3"]
+    assert policy["Statement"][0]["Condition"] == {"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::uploads"}}
+
+    r = tf(work, env, "plan", "-detailed-exitcode", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, "plan after apply wants changes:\n" + r.stdout + r.stderr
+
+    r = tf(work, env, "destroy", "-auto-approve", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert lam.list_functions()["Functions"] == []

@@ -101,9 +101,9 @@ static bool name_char(char c)
            c == '_';
 }
 
-static bool valid_name(const char *s, size_t n)
+bool lm_valid_name(const char *s, size_t n, size_t max)
 {
-    if (n == 0 || n > 64)
+    if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!name_char(s[i]))
@@ -116,12 +116,7 @@ bool lm_valid_qualifier(const char *q)
     size_t n = strlen(q);
     if (n == 0 || n > 128)
         return false;
-    if (strcmp(q, "$LATEST") == 0)
-        return true;
-    for (size_t i = 0; i < n; i++)
-        if (!name_char(q[i]))
-            return false;
-    return true;
+    return strcmp(q, "$LATEST") == 0 || lm_valid_name(q, n, 128);
 }
 
 bool lm_is_number(const char *s)
@@ -142,6 +137,22 @@ static bool all_digits(const char *s, size_t n)
     return n > 0;
 }
 
+int lm_split(const char *s, const char *f[9], size_t fl[9])
+{
+    int nf = 0;
+    for (const char *p = s;;) {
+        if (nf == 9)
+            return -1;
+        const char *c = strchr(p, ':');
+        f[nf] = p;
+        fl[nf] = c ? (size_t)(c - p) : strlen(p);
+        nf++;
+        if (!c)
+            return nf;
+        p = c + 1;
+    }
+}
+
 nb_status lm_parse(nb_call *call, const char *fn, const char *qualifier, lm_ref *out)
 {
     memset(out, 0, sizeof *out);
@@ -149,19 +160,11 @@ nb_status lm_parse(nb_call *call, const char *fn, const char *qualifier, lm_ref 
     snprintf(out->region, sizeof out->region, "%s", call->region);
     const char *f[9];
     size_t fl[9];
-    int nf = 0;
-    const char *p = fn ? fn : "";
-    for (;;) {
-        const char *c = strchr(p, ':');
-        if (nf == 9)
-            return lm_fail_pattern(call, "FunctionName", fn ? fn : "");
-        f[nf] = p;
-        fl[nf] = c ? (size_t)(c - p) : strlen(p);
-        nf++;
-        if (!c)
-            break;
-        p = c + 1;
-    }
+    if (!fn)
+        fn = "";
+    int nf = lm_split(fn, f, fl);
+    if (nf < 0)
+        return lm_fail_pattern(call, "FunctionName", fn);
     int ni; /* index of the name field */
     if (fl[0] == 3 && memcmp(f[0], "arn", 3) == 0) {
         /* arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUAL] */
@@ -185,7 +188,7 @@ nb_status lm_parse(nb_call *call, const char *fn, const char *qualifier, lm_ref 
             return lm_fail_pattern(call, "FunctionName", fn);
         ni = 0;
     }
-    if (!valid_name(f[ni], fl[ni]))
+    if (!lm_valid_name(f[ni], fl[ni], 64))
         return lm_fail_pattern(call, "FunctionName", fn);
     memcpy(out->name, f[ni], fl[ni]);
     out->name[fl[ni]] = 0;
@@ -332,6 +335,11 @@ void lm_set(json_object *o, const char *k, json_object *v)
     json_object_object_add(o, k, v);
 }
 
+size_t lm_len(json_object *o)
+{
+    return o && json_object_is_type(o, json_type_object) ? (size_t)json_object_object_length(o) : 0;
+}
+
 json_object *lm_jstr(const char *s)
 {
     return json_object_new_string(s ? s : "");
@@ -367,6 +375,55 @@ json_object *lm_page(json_object *all, const char *marker, int64_t max, char nex
     if (i < n)
         snprintf(next, 24, "%zu", i);
     return page;
+}
+
+void lm_list_out(nb_call *call, json_object *in, json_object *all, const char *member, int64_t max)
+{
+    nb_int(in, "MaxItems", &max);
+    char next[24];
+    json_object *page = lm_page(all, nb_str(in, "Marker"), max, next);
+    json_object *items = json_object_new_array();
+    for (size_t i = 0, n = json_object_array_length(page); i < n; i++)
+        json_object_array_add(items, lm_public(json_object_array_get_idx(page, i)));
+    json_object_put(page);
+    json_object_put(all);
+    call->out = json_object_new_object();
+    lm_set(call->out, member, items);
+    if (next[0])
+        lm_set(call->out, "NextMarker", lm_jstr(next));
+}
+
+json_object *lm_policy_out(json_object *statements, const char *revision)
+{
+    json_object *doc = json_object_new_object();
+    lm_set(doc, "Version", lm_jstr("2012-10-17"));
+    lm_set(doc, "Id", lm_jstr("default"));
+    lm_set(doc, "Statement", json_object_get(statements));
+    json_object *out = json_object_new_object();
+    lm_set(out, "Policy", lm_jstr(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN)));
+    lm_set(out, "RevisionId", lm_jstr(revision));
+    json_object_put(doc);
+    return out;
+}
+
+json_object *lm_find_statement(json_object *statements, const char *sid, size_t *idx)
+{
+    for (size_t i = 0, n = statements ? json_object_array_length(statements) : 0; i < n; i++) {
+        json_object *s = json_object_array_get_idx(statements, i);
+        if (strcmp(nb_str(s, "Sid"), sid) == 0) {
+            if (idx)
+                *idx = i;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+json_object *lm_statement_out(json_object *statement)
+{
+    json_object *out = json_object_new_object();
+    lm_set(out, "Statement", lm_jstr(json_object_to_json_string_ext(statement, JSON_C_TO_STRING_PLAIN)));
+    return out;
 }
 
 /* ---- the working directory ------------------------------------------------------- */
@@ -539,8 +596,8 @@ nb_status lm_code_put(nb_call *call, const char *zip, size_t len, int64_t extra_
                       char sha[48], int64_t *unzipped)
 {
     if (len > LM_MAX_ZIP)
-        return nb_fail(call, "RequestEntityTooLargeException",
-                       "Request must be smaller than 69905067 bytes for the %s operation",
+        return nb_fail_status(call, 413, true, "RequestEntityTooLargeException",
+                              "Request must be smaller than 69905067 bytes for the %s operation",
                        call->op ? call->op->name : "CreateFunction");
     int64_t size = zip_size(zip, len);
     if (size < 0)

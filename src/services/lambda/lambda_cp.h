@@ -106,9 +106,26 @@ void lm_revision(char out[37]);
 json_object *lm_copy(json_object *v);
 void lm_set(json_object *o, const char *k, json_object *v);
 json_object *lm_jstr(const char *s);
-/* Paginate an array in place by Marker (an index) and MaxItems; returns
- * the page (new array) and sets *next ("" when done). */
+size_t lm_len(json_object *o); /* members of an object; 0 for NULL or another type */
+/* Paginate an array by Marker (an index) and MaxItems; returns the page
+ * (new array) and sets *next ("" when done). */
 json_object *lm_page(json_object *all, const char *marker, int64_t max, char next[24]);
+/* Answer a listing: the page of all (released here) that in's Marker and
+ * MaxItems select, public copies under member, and NextMarker. */
+void lm_list_out(nb_call *call, json_object *in, json_object *all, const char *member, int64_t max);
+/* Output of GetPolicy / GetLayerVersionPolicy: the policy document AWS
+ * renders for the statements, and the RevisionId. */
+json_object *lm_policy_out(json_object *statements, const char *revision);
+/* The statement with Sid sid (and its index), or NULL. */
+json_object *lm_find_statement(json_object *statements, const char *sid, size_t *idx);
+/* Output of AddPermission / AddLayerVersionPermission (without RevisionId). */
+json_object *lm_statement_out(json_object *statement);
+/* FunctionName (no Qualifier parameter) naming an existing function. */
+nb_status lm_fn_require(nb_call *call, const char *function_name, lm_ref *r);
+/* Split s at ':' into at most 9 fields; returns their number, or -1. */
+int lm_split(const char *s, const char *f[9], size_t fl[9]);
+/* 1..max characters of [a-zA-Z0-9_-]. */
+bool lm_valid_name(const char *s, size_t n, size_t max);
 
 /* ---- functions (lambda_fn.c) ---- */
 /* The version document a qualifier names ("" or "$LATEST", a number, or
@@ -175,11 +192,23 @@ void lm_drop_qualifier(const lm_ref *r, const char *qual);
     X(GetEventSourceMapping, get_esm)                                                      \
     X(UpdateEventSourceMapping, update_esm)                                                \
     X(DeleteEventSourceMapping, delete_esm)                                                \
-    X(ListEventSourceMappings, list_esms)
+    X(ListEventSourceMappings, list_esms)                                                  \
+    X(CreateCodeSigningConfig, create_csc)                                                 \
+    X(GetCodeSigningConfig, get_csc)                                                       \
+    X(UpdateCodeSigningConfig, update_csc)                                                 \
+    X(DeleteCodeSigningConfig, delete_csc)                                                 \
+    X(ListCodeSigningConfigs, list_cscs)                                                   \
+    X(ListFunctionsByCodeSigningConfig, list_functions_by_csc)                             \
+    X(PutFunctionCodeSigningConfig, put_function_csc)                                      \
+    X(GetFunctionCodeSigningConfig, get_function_csc)                                      \
+    X(DeleteFunctionCodeSigningConfig, delete_function_csc)
 
 #define LM_DECLARE(op, fn) nb_status lm_##fn(nb_call *call, json_object *in);
 LM_HANDLERS(LM_DECLARE)
 #undef LM_DECLARE
+
+/* Code signing (lambda_csc.c): fails unless arn names a config. */
+nb_status lm_csc_check(nb_call *call, const char *arn);
 
 /* Layers (lambda_layer.c): resolve a layer version ARN for a function's
  * Layers; NULL after failing the call. */

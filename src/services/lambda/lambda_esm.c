@@ -136,7 +136,9 @@ static nb_status check_settings(nb_call *call, json_object *doc, const char *kin
     if (fifo && window > 0)
         return lm_fail_param(call, "Batching window is not supported for FIFO queues");
     if (sqs) {
-        static const char *const STREAM_ONLY[] = {"StartingPosition", "StartingPositionTimestamp",
+        if (nb_get(doc, "StartingPosition"))
+            return lm_fail_param(call, "StartingPosition is not valid for SQS event sources.");
+        static const char *const STREAM_ONLY[] = {"StartingPositionTimestamp",
                                                   "ParallelizationFactor", "BisectBatchOnFunctionError",
                                                   "MaximumRetryAttempts", "MaximumRecordAgeInSeconds",
                                                   "TumblingWindowInSeconds", NULL};
@@ -145,7 +147,7 @@ static nb_status check_settings(nb_call *call, json_object *doc, const char *kin
                 return lm_fail_param(call, "Unsupported %s parameter for SQS event sources.",
                                      STREAM_ONLY[i]);
         json_object *dc = nb_get(doc, "DestinationConfig");
-        if (dc && json_object_object_length(nb_get(dc, "OnFailure")))
+        if (dc && lm_len(nb_get(dc, "OnFailure")))
             return lm_fail_param(call, "Unsupported DestinationConfig parameter for SQS event sources.");
         return NB_OK;
     }
@@ -193,6 +195,23 @@ static void save(const nb_call *call, json_object *doc)
     lm_doc_put(nb_str(doc, "_Account"), nb_str(doc, "_Region"), "esm", "", nb_str(doc, "UUID"), 0, doc);
 }
 
+/* One mapping per source and function. */
+static nb_status check_unique(nb_call *call, const char *src, const char *fn_arn, const char *kind)
+{
+    json_object *all = lm_doc_list(call->account, call->region, "esm", "");
+    nb_status st = NB_OK;
+    for (size_t i = 0, n = json_object_array_length(all); st == NB_OK && i < n; i++) {
+        json_object *m = json_object_array_get_idx(all, i);
+        if (strcmp(nb_str(m, "EventSourceArn"), src) == 0 && strcmp(nb_str(m, "FunctionArn"), fn_arn) == 0)
+            st = lm_fail_conflict(call,
+                                  "An event source mapping with %s arn (\" %s \") and function (\" %s \") already exists. Please update or delete the existing mapping with UUID %s",
+                                  strcmp(kind, "sqs") == 0 ? "SQS" : "DynamoDB Stream", src, fn_arn,
+                                  nb_str(m, "UUID"));
+    }
+    json_object_put(all);
+    return st;
+}
+
 nb_status lm_create_esm(nb_call *call, json_object *in)
 {
     char fn_arn[300];
@@ -200,24 +219,10 @@ nb_status lm_create_esm(nb_call *call, json_object *in)
         return NB_ERROR;
     const char *src = nb_str(in, "EventSourceArn");
     if (!src)
-        return lm_fail_param(call,
-                             "Unrecognized event source, must be an SQS queue or a DynamoDB stream (the event sources nimbus supports)");
+        return lm_fail_param(call, "Unrecognized event source.");
     const char *kind = NULL;
     if (check_source(call, src, &kind) != NB_OK)
         return NB_ERROR;
-    json_object *all = lm_doc_list(call->account, call->region, "esm", "");
-    for (size_t i = 0, n = json_object_array_length(all); i < n; i++) {
-        json_object *m = json_object_array_get_idx(all, i);
-        if (strcmp(nb_str(m, "EventSourceArn"), src) == 0 && strcmp(nb_str(m, "FunctionArn"), fn_arn) == 0) {
-            nb_status st = lm_fail_conflict(call,
-                                            "An event source mapping with %s arn (\" %s \") and function (\" %s \") already exists. Please update or delete the existing mapping with UUID %s",
-                                            strcmp(kind, "sqs") == 0 ? "SQS" : "DynamoDB Stream", src,
-                                            fn_arn, nb_str(m, "UUID"));
-            json_object_put(all);
-            return st;
-        }
-    }
-    json_object_put(all);
     json_object *doc = json_object_new_object();
     char uuid[37], arn[200];
     nb_uuid(uuid);
@@ -232,14 +237,14 @@ nb_status lm_create_esm(nb_call *call, json_object *in)
             lm_set(doc, SETTINGS[i], lm_copy(v));
     }
     fill_defaults(doc, kind);
-    if (check_settings(call, doc, kind) != NB_OK) {
+    if (check_settings(call, doc, kind) != NB_OK || check_unique(call, src, fn_arn, kind) != NB_OK) {
         json_object_put(doc);
         return NB_ERROR;
     }
     bool enabled = true;
     nb_bool(in, "Enabled", &enabled);
     lm_set(doc, "State", lm_jstr(enabled ? "Enabled" : "Disabled"));
-    lm_set(doc, "StateTransitionReason", lm_jstr("USER_INITIATED"));
+    lm_set(doc, "StateTransitionReason", lm_jstr(strcmp(kind, "sqs") == 0 ? "USER_INITIATED" : "User action"));
     lm_set(doc, "LastModified", json_object_new_double((double)call->now_ms / 1000.0));
     lm_set(doc, "EventSourceMappingArn", lm_jstr(arn));
     lm_set(doc, "_Account", lm_jstr(call->account));
@@ -336,18 +341,10 @@ nb_status lm_list_esms(nb_call *call, json_object *in)
             continue;
         if (fname && strcmp(fa, fn_arn) != 0 && (qualified || strncmp(fa, fn_arn, fl) != 0 || fa[fl] != ':'))
             continue;
-        json_object_array_add(sel, lm_public(m));
+        json_object_array_add(sel, json_object_get(m));
     }
     json_object_put(all);
-    int64_t max = 100;
-    nb_int(in, "MaxItems", &max);
-    char next[24];
-    json_object *page = lm_page(sel, nb_str(in, "Marker"), max, next);
-    json_object_put(sel);
-    call->out = json_object_new_object();
-    lm_set(call->out, "EventSourceMappings", page);
-    if (next[0])
-        lm_set(call->out, "NextMarker", lm_jstr(next));
+    lm_list_out(call, in, sel, "EventSourceMappings", 100);
     return NB_OK;
 }
 

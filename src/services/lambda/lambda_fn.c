@@ -293,6 +293,9 @@ static nb_status apply_config(nb_call *call, const lm_ref *r, json_object *in, j
     const char *role = nb_str(in, "Role");
     if (role && !valid_role(role))
         return lm_fail_pattern(call, "Role", role);
+    const char *handler = nb_str(in, "Handler");
+    if (handler && (!*handler || strpbrk(handler, " \t\r\n\f\v")))
+        return lm_fail_pattern(call, "Handler", handler);
     if (check_range(call, in, "MemorySize", 10240) != NB_OK || check_range(call, in, "Timeout", 900) != NB_OK)
         return NB_ERROR;
     const char *rt = nb_str(in, "Runtime");
@@ -420,6 +423,23 @@ static json_object *publish(const nb_call *call, const lm_ref *r, json_object *f
     return v;
 }
 
+/* Answer a create or update of $LATEST (ver), publishing it first when
+ * asked; releases fn and ver. */
+static nb_status answer(nb_call *call, const lm_ref *r, json_object *fn, json_object *ver, bool publish_it,
+                        bool create)
+{
+    json_object *shown = ver;
+    bool created = false;
+    if (publish_it)
+        shown = publish(call, r, fn, ver, NULL, &created);
+    call->out = pending(shown, create || created);
+    if (shown != ver)
+        json_object_put(shown);
+    json_object_put(ver);
+    json_object_put(fn);
+    return NB_OK;
+}
+
 /* ---- CreateFunction ---------------------------------------------------------------------------- */
 
 static nb_status code_of(nb_call *call, json_object *code, int64_t layers_unzipped, char sha[48],
@@ -453,6 +473,9 @@ nb_status lm_create_function(nb_call *call, json_object *in)
     if (!nb_str(in, "Runtime") || !nb_str(in, "Handler"))
         return lm_fail_param(call,
                              "Runtime and Handler are mandatory parameters for functions created with deployment packages.");
+    const char *csc = nb_str(in, "CodeSigningConfigArn");
+    if (csc && lm_csc_check(call, csc) != NB_OK)
+        return NB_ERROR;
     json_object *old = lm_fn_doc(NULL, &r);
     if (old) {
         json_object_put(old);
@@ -510,19 +533,14 @@ nb_status lm_create_function(nb_call *call, json_object *in)
     json_object *tags = nb_get(in, "Tags");
     lm_set(fn, "Tags", tags ? lm_copy(tags) : json_object_new_object());
     lm_set(fn, "Name", lm_jstr(r.name));
+    if (csc)
+        lm_set(fn, "CodeSigningConfigArn", lm_jstr(csc));
     lm_set(fn, "NextVersion", json_object_new_int64(1));
     lm_set(fn, "Created", json_object_new_int64(call->now_ms));
     lm_fn_save(&r, fn);
-    bool pub = false, created = false;
-    json_object *shown = ver;
-    if (nb_bool(in, "Publish", &pub) && pub)
-        shown = publish(call, &r, fn, ver, NULL, &created);
-    call->out = pending(shown, true);
-    if (shown != ver)
-        json_object_put(shown);
-    json_object_put(ver);
-    json_object_put(fn);
-    return NB_OK;
+    bool pub = false;
+    nb_bool(in, "Publish", &pub);
+    return answer(call, &r, fn, ver, pub, true);
 }
 
 /* ---- reads ------------------------------------------------------------------------------------ */
@@ -620,16 +638,7 @@ static nb_status finish_update(nb_call *call, const lm_ref *r, json_object *fn, 
     bump_change(ver, call);
     lm_touch_version(r, ver);
     lm_exec_retire(r->account, r->region, r->name);
-    json_object *shown = ver;
-    bool created = false;
-    if (publish_it)
-        shown = publish(call, r, fn, ver, NULL, &created);
-    call->out = pending(shown, created);
-    if (shown != ver)
-        json_object_put(shown);
-    json_object_put(ver);
-    json_object_put(fn);
-    return NB_OK;
+    return answer(call, r, fn, ver, publish_it, false);
 }
 
 nb_status lm_update_function_code(nb_call *call, json_object *in)
@@ -786,24 +795,13 @@ nb_status lm_delete_function(nb_call *call, json_object *in)
 
 /* ---- lists ---------------------------------------------------------------------------------------- */
 
-static json_object *public_page(json_object *all, json_object *in, char next[24])
+nb_status lm_fn_require(nb_call *call, const char *function_name, lm_ref *r)
 {
-    int64_t max = 50;
-    nb_int(in, "MaxItems", &max);
-    json_object *page = lm_page(all, nb_str(in, "Marker"), max, next);
-    json_object *out = json_object_new_array();
-    for (size_t i = 0, n = json_object_array_length(page); i < n; i++)
-        json_object_array_add(out, lm_public(json_object_array_get_idx(page, i)));
-    json_object_put(page);
-    return out;
-}
-
-static void set_list(nb_call *call, const char *member, json_object *items, const char *next)
-{
-    call->out = json_object_new_object();
-    lm_set(call->out, member, items);
-    if (next && *next)
-        lm_set(call->out, "NextMarker", lm_jstr(next));
+    if (lm_parse(call, function_name, NULL, r) != NB_OK)
+        return NB_ERROR;
+    json_object *fn = lm_fn_doc(call, r);
+    json_object_put(fn);
+    return fn ? NB_OK : NB_ERROR;
 }
 
 nb_status lm_list_functions(nb_call *call, json_object *in)
@@ -820,27 +818,17 @@ nb_status lm_list_functions(nb_call *call, json_object *in)
         json_object_put(all);
         all = latest;
     }
-    char next[24];
-    json_object *items = public_page(all, in, next);
-    json_object_put(all);
-    set_list(call, "Functions", items, next);
+    lm_list_out(call, in, all, "Functions", 50);
     return NB_OK;
 }
 
 nb_status lm_list_versions(nb_call *call, json_object *in)
 {
     lm_ref r;
-    if (lm_parse(call, nb_str(in, "FunctionName"), NULL, &r) != NB_OK)
+    if (lm_fn_require(call, nb_str(in, "FunctionName"), &r) != NB_OK)
         return NB_ERROR;
-    json_object *fn = lm_fn_doc(call, &r);
-    if (!fn)
-        return NB_ERROR;
-    json_object_put(fn);
     json_object *all = lm_doc_list(r.account, r.region, "ver", r.name);
-    char next[24];
-    json_object *items = public_page(all, in, next);
-    json_object_put(all);
-    set_list(call, "Versions", items, next);
+    lm_list_out(call, in, all, "Versions", 50);
     return NB_OK;
 }
 
@@ -880,16 +868,7 @@ nb_status lm_publish_version(nb_call *call, json_object *in)
 
 static bool valid_alias(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 128 || lm_is_number(s))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_'))
-            return false;
-    }
-    return true;
+    return !lm_is_number(s) && lm_valid_name(s, strlen(s), 128);
 }
 
 static bool version_exists(const lm_ref *r, const char *v)
@@ -940,16 +919,12 @@ static nb_status check_routing(nb_call *call, const lm_ref *r, const char *versi
 
 static nb_status alias_ref(nb_call *call, json_object *in, lm_ref *r, const char **name)
 {
+    *name = nb_str(in, "Name");
     if (lm_parse(call, nb_str(in, "FunctionName"), NULL, r) != NB_OK)
         return NB_ERROR;
-    *name = nb_str(in, "Name");
     if (!valid_alias(*name))
         return lm_fail_pattern(call, "Name", *name);
-    json_object *fn = lm_fn_doc(call, r);
-    if (!fn)
-        return NB_ERROR;
-    json_object_put(fn);
-    return NB_OK;
+    return lm_fn_require(call, nb_str(in, "FunctionName"), r);
 }
 
 nb_status lm_create_alias(nb_call *call, json_object *in)
@@ -975,7 +950,7 @@ nb_status lm_create_alias(nb_call *call, json_object *in)
     lm_set(a, "FunctionVersion", lm_jstr(version));
     lm_set(a, "Description", lm_jstr(nb_str(in, "Description")));
     json_object *rc = nb_get(in, "RoutingConfig");
-    if (rc && json_object_object_length(nb_get(rc, "AdditionalVersionWeights")))
+    if (rc && lm_len(nb_get(rc, "AdditionalVersionWeights")))
         lm_set(a, "RoutingConfig", lm_copy(rc));
     char rev[37];
     lm_revision(rev);
@@ -1038,7 +1013,7 @@ nb_status lm_update_alias(nb_call *call, json_object *in)
     if (nb_str(in, "Description"))
         lm_set(a, "Description", lm_jstr(nb_str(in, "Description")));
     if (rc) {
-        if (json_object_object_length(nb_get(rc, "AdditionalVersionWeights")))
+        if (lm_len(nb_get(rc, "AdditionalVersionWeights")))
             lm_set(a, "RoutingConfig", lm_copy(rc));
         else
             json_object_object_del(a, "RoutingConfig");
@@ -1067,12 +1042,8 @@ nb_status lm_delete_alias(nb_call *call, json_object *in)
 nb_status lm_list_aliases(nb_call *call, json_object *in)
 {
     lm_ref r;
-    if (lm_parse(call, nb_str(in, "FunctionName"), NULL, &r) != NB_OK)
+    if (lm_fn_require(call, nb_str(in, "FunctionName"), &r) != NB_OK)
         return NB_ERROR;
-    json_object *fn = lm_fn_doc(call, &r);
-    if (!fn)
-        return NB_ERROR;
-    json_object_put(fn);
     json_object *all = lm_doc_list(r.account, r.region, "alias", r.name);
     const char *fv = nb_str(in, "FunctionVersion");
     if (fv) {
@@ -1085,10 +1056,7 @@ nb_status lm_list_aliases(nb_call *call, json_object *in)
         json_object_put(all);
         all = sel;
     }
-    char next[24];
-    json_object *items = public_page(all, in, next);
-    json_object_put(all);
-    set_list(call, "Aliases", items, next);
+    lm_list_out(call, in, all, "Aliases", 50);
     return NB_OK;
 }
 

@@ -22,20 +22,9 @@ typedef struct {
     int64_t version; /* 0 when the ARN had none */
 } layer_ref;
 
-static bool layer_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
-
 static bool valid_layer_name(const char *s, size_t n)
 {
-    if (n == 0 || n > 140)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!layer_char(s[i]))
-            return false;
-    return true;
+    return lm_valid_name(s, n, 140);
 }
 
 /* NAME, arn:P:lambda:R:A:layer:NAME or (with_version) ...:NAME:N. */
@@ -52,18 +41,7 @@ static bool parse_layer(const nb_call *call, const char *s, bool with_version, l
     }
     const char *f[9];
     size_t fl[9];
-    int nf = 0;
-    for (const char *p = s;;) {
-        if (nf == 9)
-            return false;
-        const char *c = strchr(p, ':');
-        f[nf] = p;
-        fl[nf] = c ? (size_t)(c - p) : strlen(p);
-        nf++;
-        if (!c)
-            break;
-        p = c + 1;
-    }
+    int nf = lm_split(s, f, fl);
     if (nf != (with_version ? 8 : 7) || fl[2] != 6 || memcmp(f[2], "lambda", 6) != 0 ||
         fl[5] != 5 || memcmp(f[5], "layer", 5) != 0 || fl[4] != 12 || fl[3] == 0 ||
         fl[3] >= sizeof out->region || !valid_layer_name(f[6], fl[6]))
@@ -253,18 +231,6 @@ static json_object *list_item(json_object *doc)
     return o;
 }
 
-static void paged(nb_call *call, json_object *in, json_object *all, const char *member)
-{
-    int64_t max = 50;
-    nb_int(in, "MaxItems", &max);
-    char next[24];
-    json_object *page = lm_page(all, nb_str(in, "Marker"), max, next);
-    call->out = json_object_new_object();
-    lm_set(call->out, member, page);
-    if (next[0])
-        lm_set(call->out, "NextMarker", lm_jstr(next));
-}
-
 nb_status lm_list_layers(nb_call *call, json_object *in)
 {
     json_object *all = lm_doc_list(call->account, call->region, "layer", NULL);
@@ -287,8 +253,7 @@ nb_status lm_list_layers(nb_call *call, json_object *in)
             best = d;
     }
     json_object_put(all);
-    paged(call, in, items, "Layers");
-    json_object_put(items);
+    lm_list_out(call, in, items, "Layers", 50);
     return NB_OK;
 }
 
@@ -305,8 +270,7 @@ nb_status lm_list_layer_versions(nb_call *call, json_object *in)
             json_object_array_add(items, list_item(d));
     }
     json_object_put(all);
-    paged(call, in, items, "LayerVersions");
-    json_object_put(items);
+    lm_list_out(call, in, items, "LayerVersions", 50);
     return NB_OK;
 }
 
@@ -369,10 +333,8 @@ nb_status lm_add_layer_permission(nb_call *call, json_object *in)
         st = lm_fail_pattern(call, "Principal", p);
     else if (org && strcmp(p, "*") != 0)
         st = lm_fail_param(call, "OrganizationId can only be specified with Principal \"*\".");
-    json_object *stmts = pol ? nb_get(pol, "Statement") : NULL;
-    for (size_t i = 0, n = stmts ? json_object_array_length(stmts) : 0; st == NB_OK && i < n; i++)
-        if (strcmp(nb_str(json_object_array_get_idx(stmts, i), "Sid"), sid) == 0)
-            st = lm_fail_conflict(call,
+    if (st == NB_OK && pol && lm_find_statement(nb_get(pol, "Statement"), sid, NULL))
+        st = lm_fail_conflict(call,
                                   "The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.",
                                   sid);
     if (st != NB_OK) {
@@ -412,8 +374,7 @@ nb_status lm_add_layer_permission(nb_call *call, json_object *in)
     lm_revision(nrev);
     lm_set(pol, "RevisionId", lm_jstr(nrev));
     save_layer(&l, doc);
-    call->out = json_object_new_object();
-    lm_set(call->out, "Statement", lm_jstr(json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN)));
+    call->out = lm_statement_out(s);
     lm_set(call->out, "RevisionId", lm_jstr(nrev));
     json_object_put(doc);
     return NB_OK;
@@ -429,12 +390,10 @@ nb_status lm_remove_layer_permission(nb_call *call, json_object *in)
     json_object *stmts = pol ? nb_get(pol, "Statement") : NULL;
     const char *rev = nb_str(in, "RevisionId"), *sid = nb_str(in, "StatementId");
     nb_status st = NB_OK;
-    size_t idx = 0, n = stmts ? json_object_array_length(stmts) : 0;
-    while (idx < n && strcmp(nb_str(json_object_array_get_idx(stmts, idx), "Sid"), sid) != 0)
-        idx++;
+    size_t idx = 0;
     if (rev && (!pol || strcmp(rev, nb_str(pol, "RevisionId")) != 0))
         st = lm_fail_revision(call, "GetLayerVersionPolicy");
-    else if (idx == n)
+    else if (!lm_find_statement(stmts, sid, &idx))
         st = lm_fail_not_found(call, "Statement %s is not found in resource policy.", sid);
     if (st == NB_OK) {
         json_object_array_del_idx(stmts, idx, 1);
@@ -462,14 +421,7 @@ nb_status lm_get_layer_policy(nb_call *call, json_object *in)
         json_object_put(doc);
         return lm_fail_no_resource(call);
     }
-    json_object *p = json_object_new_object();
-    lm_set(p, "Version", lm_jstr("2012-10-17"));
-    lm_set(p, "Id", lm_jstr("default"));
-    lm_set(p, "Statement", json_object_get(nb_get(pol, "Statement")));
-    call->out = json_object_new_object();
-    lm_set(call->out, "Policy", lm_jstr(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN)));
-    lm_set(call->out, "RevisionId", lm_jstr(nb_str(pol, "RevisionId")));
-    json_object_put(p);
+    call->out = lm_policy_out(nb_get(pol, "Statement"), nb_str(pol, "RevisionId"));
     json_object_put(doc);
     return NB_OK;
 }

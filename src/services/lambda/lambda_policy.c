@@ -59,19 +59,6 @@ static void condition(json_object *cond, const char *op, const char *key, const 
     lm_set(c, key, lm_jstr(value));
 }
 
-static json_object *find_statement(json_object *stmts, const char *sid, size_t *idx)
-{
-    for (size_t i = 0, n = stmts ? json_object_array_length(stmts) : 0; i < n; i++) {
-        json_object *s = json_object_array_get_idx(stmts, i);
-        if (strcmp(nb_str(s, "Sid"), sid) == 0) {
-            if (idx)
-                *idx = i;
-            return s;
-        }
-    }
-    return NULL;
-}
-
 static const char *pol_key(const lm_ref *r)
 {
     return r->qual;
@@ -99,7 +86,7 @@ nb_status lm_add_permission(nb_call *call, json_object *in)
         pol = json_object_new_object();
         lm_set(pol, "Statement", json_object_new_array());
     }
-    if (find_statement(nb_get(pol, "Statement"), sid, NULL)) {
+    if (lm_find_statement(nb_get(pol, "Statement"), sid, NULL)) {
         json_object_put(pol);
         json_object_put(ver);
         return lm_fail_conflict(call,
@@ -135,8 +122,7 @@ nb_status lm_add_permission(nb_call *call, json_object *in)
     json_object_array_add(nb_get(pol, "Statement"), s);
     lm_doc_put(r.account, r.region, "pol", r.name, pol_key(&r), 0, pol);
     lm_touch_version(&r, ver);
-    call->out = json_object_new_object();
-    lm_set(call->out, "Statement", lm_jstr(json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN)));
+    call->out = lm_statement_out(s);
     json_object_put(pol);
     json_object_put(ver);
     return NB_OK;
@@ -155,7 +141,7 @@ nb_status lm_remove_permission(nb_call *call, json_object *in)
     nb_status st = NB_OK;
     if (rev && strcmp(rev, nb_str(ver, "RevisionId")) != 0)
         st = lm_fail_revision(call, "GetFunction");
-    else if (!pol || !find_statement(nb_get(pol, "Statement"), sid, &idx))
+    else if (!pol || !lm_find_statement(nb_get(pol, "Statement"), sid, &idx))
         st = lm_fail_not_found(call, "Statement %s is not found in resource policy.", sid);
     if (st == NB_OK) {
         json_object *stmts = nb_get(pol, "Statement");
@@ -182,14 +168,7 @@ nb_status lm_get_policy(nb_call *call, json_object *in)
         json_object_put(ver);
         return lm_fail_no_resource(call);
     }
-    json_object *doc = json_object_new_object();
-    lm_set(doc, "Version", lm_jstr("2012-10-17"));
-    lm_set(doc, "Id", lm_jstr("default"));
-    lm_set(doc, "Statement", json_object_get(nb_get(pol, "Statement")));
-    call->out = json_object_new_object();
-    lm_set(call->out, "Policy", lm_jstr(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN)));
-    lm_set(call->out, "RevisionId", lm_jstr(nb_str(ver, "RevisionId")));
-    json_object_put(doc);
+    call->out = lm_policy_out(nb_get(pol, "Statement"), nb_str(ver, "RevisionId"));
     json_object_put(pol);
     json_object_put(ver);
     return NB_OK;
@@ -199,9 +178,7 @@ nb_status lm_get_policy(nb_call *call, json_object *in)
 
 static json_object *unqualified_fn(nb_call *call, json_object *in, lm_ref *r)
 {
-    if (lm_parse(call, nb_str(in, "FunctionName"), NULL, r) != NB_OK)
-        return NULL;
-    return lm_fn_doc(call, r);
+    return lm_parse(call, nb_str(in, "FunctionName"), NULL, r) == NB_OK ? lm_fn_doc(call, r) : NULL;
 }
 
 /* Sum of reserved concurrency in the account and region, except name. */
@@ -526,26 +503,9 @@ nb_status lm_delete_eic(nb_call *call, json_object *in)
 static nb_status list_of(nb_call *call, json_object *in, const char *kind, const char *member)
 {
     lm_ref r;
-    if (lm_parse(call, nb_str(in, "FunctionName"), NULL, &r) != NB_OK)
+    if (lm_fn_require(call, nb_str(in, "FunctionName"), &r) != NB_OK)
         return NB_ERROR;
-    json_object *fn = lm_fn_doc(call, &r);
-    if (!fn)
-        return NB_ERROR;
-    json_object_put(fn);
-    json_object *all = lm_doc_list(r.account, r.region, kind, r.name);
-    int64_t max = 50;
-    nb_int(in, "MaxItems", &max);
-    char next[24];
-    json_object *page = lm_page(all, nb_str(in, "Marker"), max, next);
-    json_object *items = json_object_new_array();
-    for (size_t i = 0, n = json_object_array_length(page); i < n; i++)
-        json_object_array_add(items, lm_public(json_object_array_get_idx(page, i)));
-    json_object_put(page);
-    json_object_put(all);
-    call->out = json_object_new_object();
-    lm_set(call->out, member, items);
-    if (next[0])
-        lm_set(call->out, "NextMarker", lm_jstr(next));
+    lm_list_out(call, in, lm_doc_list(r.account, r.region, kind, r.name), member, 50);
     return NB_OK;
 }
 
