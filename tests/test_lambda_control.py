@@ -204,6 +204,8 @@ def test_publish_versions(lam):
     with pytest.raises(ClientError) as e:
         lam.publish_version(FunctionName="ver", CodeSha256="nope")
     assert error(e)[0] == "InvalidParameterValueException"
+    lam.update_function_configuration(FunctionName="ver", Timeout=3)  # the same value: still unchanged
+    assert lam.publish_version(FunctionName="ver")["Version"] == "1"
     lam.update_function_configuration(FunctionName="ver", Timeout=9)
     v2 = lam.publish_version(FunctionName="ver", Description="second")
     assert (v2["Version"], v2["Timeout"], v2["Description"]) == ("2", 9, "second")
@@ -446,6 +448,9 @@ def test_layers(lam):
     with pytest.raises(ClientError) as e:
         create(lam, "bad-layer", Layers=[l1["LayerArn"] + ":9"])
     assert error(e) == ("InvalidParameterValueException", "Layer version %s:9 does not exist." % l1["LayerArn"], 400)
+    with pytest.raises(ClientError) as e:
+        create(lam, "bad-layer", Layers=["deps:1"])
+    assert error(e)[0] == "ValidationException" and "Value '[deps:1]' at 'layers'" in error(e)[1]
     p = lam.add_layer_version_permission(LayerName="deps", VersionNumber=1, StatementId="all",
                                          Action="lambda:GetLayerVersion", Principal="*")
     assert json.loads(p["Statement"])["Principal"] == "*"
