@@ -522,6 +522,10 @@ def test_event_source_mappings(lam, client):
     assert lam.get_event_source_mapping(UUID=s["UUID"])["State"] == "Enabled"
     assert len(lam.list_event_source_mappings(FunctionName="consumer")["EventSourceMappings"]) == 2
     assert [x["UUID"] for x in lam.list_event_source_mappings(EventSourceArn=stream)["EventSourceMappings"]] == [s["UUID"]]
+    if BOTO_GEN == "new":  # mapping ARNs and tags are newer than boto3 1.26
+        lam.tag_resource(Resource=m["EventSourceMappingArn"], Tags={"team": "core"})
+        assert lam.list_tags(Resource=m["EventSourceMappingArn"])["Tags"] == {"team": "core"}
+        assert "Tags" not in lam.get_event_source_mapping(UUID=m["UUID"])
     d = lam.delete_event_source_mapping(UUID=m["UUID"])
     assert d["State"] == "Deleting"
     with pytest.raises(ClientError) as e:
@@ -547,6 +551,8 @@ def test_code_signing_configs(lam):
     c = lam.create_code_signing_config(
         AllowedPublishers={"SigningProfileVersionArns": ["arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/v1"]})
     arn = c["CodeSigningConfig"]["CodeSigningConfigArn"]
+    lam.tag_resource(Resource=arn, Tags={"k": "v"})
+    assert lam.list_tags(Resource=arn)["Tags"] == {"k": "v"}
     assert c["CodeSigningConfig"]["CodeSigningPolicies"] == {"UntrustedArtifactOnDeployment": "Warn"}
     create(lam, "signed")
     assert lam.get_function_code_signing_config(FunctionName="signed")["CodeSigningConfigArn"] == ""

@@ -28,7 +28,8 @@
  * Zips live once per CodeSha256 in lambda_code(sha, hex, zip, unzipped);
  * a zip no version or layer references is deleted (lm_code_gc).
  *
- * Private members ("_LayerShas", "_UrlId", "_Policy") are
+ * Private members ("_LayerShas", "_UrlId", "_Policy", "_Tags" of mappings
+ * and code signing configs, "_Account"/"_Region"/"_Kind" of mappings) are
  * top-level members of a document and removed by lm_public before output.
  */
 #ifndef NB_LAMBDA_CP_H
