@@ -992,8 +992,12 @@ nb_status lm_create_alias(nb_call *call, json_object *in)
     return NB_OK;
 }
 
-static json_object *get_alias_doc(nb_call *call, const lm_ref *r, const char *name)
+/* The alias GetAlias/UpdateAlias name, or NULL after failing the call. */
+static json_object *get_alias_doc(nb_call *call, json_object *in, lm_ref *r)
 {
+    const char *name;
+    if (alias_ref(call, in, r, &name) != NB_OK)
+        return NULL;
     json_object *a = alias_doc(r, name);
     if (!a) {
         char arn[300];
@@ -1006,10 +1010,7 @@ static json_object *get_alias_doc(nb_call *call, const lm_ref *r, const char *na
 nb_status lm_get_alias(nb_call *call, json_object *in)
 {
     lm_ref r;
-    const char *name;
-    if (alias_ref(call, in, &r, &name) != NB_OK)
-        return NB_ERROR;
-    json_object *a = get_alias_doc(call, &r, name);
+    json_object *a = get_alias_doc(call, in, &r);
     if (!a)
         return NB_ERROR;
     call->out = a;
@@ -1019,12 +1020,10 @@ nb_status lm_get_alias(nb_call *call, json_object *in)
 nb_status lm_update_alias(nb_call *call, json_object *in)
 {
     lm_ref r;
-    const char *name;
-    if (alias_ref(call, in, &r, &name) != NB_OK)
-        return NB_ERROR;
-    json_object *a = get_alias_doc(call, &r, name);
+    json_object *a = get_alias_doc(call, in, &r);
     if (!a)
         return NB_ERROR;
+    const char *name = nb_str(in, "Name");
     const char *rev = nb_str(in, "RevisionId");
     const char *version = nb_str(in, "FunctionVersion");
     if (!version)
