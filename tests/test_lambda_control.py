@@ -204,6 +204,8 @@ def test_publish_versions(lam):
     with pytest.raises(ClientError) as e:
         lam.publish_version(FunctionName="ver", CodeSha256="nope")
     assert error(e)[0] == "InvalidParameterValueException"
+    lam.update_function_configuration(FunctionName="ver", Timeout=3)  # the same value: still unchanged
+    assert lam.publish_version(FunctionName="ver")["Version"] == "1"
     lam.update_function_configuration(FunctionName="ver", Timeout=9)
     v2 = lam.publish_version(FunctionName="ver", Description="second")
     assert (v2["Version"], v2["Timeout"], v2["Description"]) == ("2", 9, "second")
@@ -446,6 +448,9 @@ def test_layers(lam):
     with pytest.raises(ClientError) as e:
         create(lam, "bad-layer", Layers=[l1["LayerArn"] + ":9"])
     assert error(e) == ("InvalidParameterValueException", "Layer version %s:9 does not exist." % l1["LayerArn"], 400)
+    with pytest.raises(ClientError) as e:
+        create(lam, "bad-layer", Layers=["deps:1"])
+    assert error(e)[0] == "ValidationException" and "Value '[deps:1]' at 'layers'" in error(e)[1]
     p = lam.add_layer_version_permission(LayerName="deps", VersionNumber=1, StatementId="all",
                                          Action="lambda:GetLayerVersion", Principal="*")
     assert json.loads(p["Statement"])["Principal"] == "*"
@@ -517,6 +522,10 @@ def test_event_source_mappings(lam, client):
     assert lam.get_event_source_mapping(UUID=s["UUID"])["State"] == "Enabled"
     assert len(lam.list_event_source_mappings(FunctionName="consumer")["EventSourceMappings"]) == 2
     assert [x["UUID"] for x in lam.list_event_source_mappings(EventSourceArn=stream)["EventSourceMappings"]] == [s["UUID"]]
+    if BOTO_GEN == "new":  # mapping ARNs and tags are newer than boto3 1.26
+        lam.tag_resource(Resource=m["EventSourceMappingArn"], Tags={"team": "core"})
+        assert lam.list_tags(Resource=m["EventSourceMappingArn"])["Tags"] == {"team": "core"}
+        assert "Tags" not in lam.get_event_source_mapping(UUID=m["UUID"])
     d = lam.delete_event_source_mapping(UUID=m["UUID"])
     assert d["State"] == "Deleting"
     with pytest.raises(ClientError) as e:
@@ -542,6 +551,8 @@ def test_code_signing_configs(lam):
     c = lam.create_code_signing_config(
         AllowedPublishers={"SigningProfileVersionArns": ["arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/v1"]})
     arn = c["CodeSigningConfig"]["CodeSigningConfigArn"]
+    lam.tag_resource(Resource=arn, Tags={"k": "v"})
+    assert lam.list_tags(Resource=arn)["Tags"] == {"k": "v"}
     assert c["CodeSigningConfig"]["CodeSigningPolicies"] == {"UntrustedArtifactOnDeployment": "Warn"}
     create(lam, "signed")
     assert lam.get_function_code_signing_config(FunctionName="signed")["CodeSigningConfigArn"] == ""

@@ -105,7 +105,7 @@ def test_dynamodb_apply_plan_destroy(nimbus, tmp_path):
     assert ddb.list_tables()["TableNames"] == []
 
 
-def test_lambda_function_alias_permission(nimbus, tmp_path):
+def test_lambda_function_alias_permission_mapping(nimbus, tmp_path):
     nimbus.reset()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -128,6 +128,9 @@ def test_lambda_function_alias_permission(nimbus, tmp_path):
     policy = json.loads(lam.get_policy(FunctionName="hello", Qualifier="live")["Policy"])
     assert [s["Sid"] for s in policy["Statement"]] == ["AllowS3"]
     assert policy["Statement"][0]["Condition"] == {"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::uploads"}}
+    m = lam.get_event_source_mapping(UUID=outputs["mapping_uuid"]["value"])
+    assert (m["State"], m["BatchSize"], m["FunctionArn"]) == ("Enabled", 5, outputs["alias_arn"]["value"])
+    assert m["EventSourceArn"] == "arn:aws:sqs:us-east-1:000000000000:jobs"
 
     r = tf(work, env, "plan", "-detailed-exitcode", "-input=false", "-no-color", *var)
     assert r.returncode == 0, "plan after apply wants changes:\n" + r.stdout + r.stderr
@@ -135,3 +138,4 @@ def test_lambda_function_alias_permission(nimbus, tmp_path):
     r = tf(work, env, "destroy", "-auto-approve", "-input=false", "-no-color", *var)
     assert r.returncode == 0, r.stdout + r.stderr
     assert lam.list_functions()["Functions"] == []
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []

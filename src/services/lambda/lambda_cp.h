@@ -28,7 +28,8 @@
  * Zips live once per CodeSha256 in lambda_code(sha, hex, zip, unzipped);
  * a zip no version or layer references is deleted (lm_code_gc).
  *
- * Private members ("_Change", "_LayerShas", "_UrlId", "_Policy") are
+ * Private members ("_LayerShas", "_UrlId", "_Policy", "_Tags" of mappings
+ * and code signing configs, "_Account"/"_Region"/"_Kind" of mappings) are
  * top-level members of a document and removed by lm_public before output.
  */
 #ifndef NB_LAMBDA_CP_H
@@ -213,5 +214,7 @@ nb_status lm_csc_check(nb_call *call, const char *arn);
 /* Layers (lambda_layer.c): resolve a layer version ARN for a function's
  * Layers; NULL after failing the call. */
 json_object *lm_layer_for_function(nb_call *call, const char *arn);
+/* The syntax of a layer version ARN (arn:P:lambda:R:A:layer:NAME:N). */
+bool lm_layer_arn_ok(const nb_call *call, const char *arn);
 
 #endif

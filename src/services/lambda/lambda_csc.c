@@ -73,6 +73,8 @@ nb_status lm_create_csc(nb_call *call, json_object *in)
     lm_set(doc, "CodeSigningConfigId", lm_jstr(id));
     lm_set(doc, "CodeSigningConfigArn", lm_jstr(arn));
     lm_set(doc, "Description", lm_jstr(""));
+    json_object *tags = nb_get(in, "Tags");
+    lm_set(doc, "_Tags", tags ? lm_copy(tags) : json_object_new_object());
     apply(doc, in, call);
     lm_doc_put(call->account, call->region, "csc", "", id, 0, doc);
     call->out = wrap(doc);

@@ -250,6 +250,8 @@ nb_status lm_create_esm(nb_call *call, json_object *in)
     lm_set(doc, "_Account", lm_jstr(call->account));
     lm_set(doc, "_Region", lm_jstr(call->region));
     lm_set(doc, "_Kind", lm_jstr(kind));
+    json_object *tags = nb_get(in, "Tags");
+    lm_set(doc, "_Tags", tags ? lm_copy(tags) : json_object_new_object());
     save(call, doc);
     call->out = respond(doc, "Creating");
     json_object_put(doc);

@@ -5,10 +5,10 @@
  * A function is an "fn" document (tags, reserved concurrency, the next
  * version number) plus one "ver" document per version: "$LATEST" (the
  * mutable one) and the published versions 1, 2, ..., each a
- * FunctionConfiguration as AWS renders it.  "_Change" counts code and
- * configuration changes of $LATEST; a published version remembers the
- * count it was made from, so publishing an unchanged $LATEST returns the
- * latest version, as AWS does.
+ * FunctionConfiguration as AWS renders it.  Publishing a $LATEST whose
+ * code and configuration equal the latest version's (compared without
+ * the members that name or date a version) returns that version, as AWS
+ * does.
  *
  * States.  Stored documents are Active / Successful.  CreateFunction and
  * PublishVersion answer State Pending (StateReasonCode Creating), updates
@@ -223,9 +223,6 @@ static json_object *pending(json_object *ver, bool create)
 
 static void bump_change(json_object *ver, const nb_call *call)
 {
-    int64_t n = 0;
-    nb_int(ver, "_Change", &n);
-    lm_set(ver, "_Change", json_object_new_int64(n + 1));
     char ts[40];
     lm_timestamp(call->now_ms, ts);
     lm_set(ver, "LastModified", lm_jstr(ts));
@@ -238,6 +235,23 @@ static nb_status set_layers(nb_call *call, json_object *ver, json_object *layers
     size_t n = json_object_array_length(layers);
     if (n > LM_MAX_LAYERS)
         return lm_fail_param(call, "Cannot reference more than %d layers.", LM_MAX_LAYERS);
+    nb_buf all = {0};
+    bool bad = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *arn = json_object_get_string(json_object_array_get_idx(layers, i));
+        nb_buf_adds(&all, i ? ", " : "[");
+        nb_buf_adds(&all, arn);
+        bad = bad || !lm_layer_arn_ok(call, arn);
+    }
+    nb_buf_adds(&all, "]");
+    if (bad) {
+        lm_fail_validation(call,
+                           "1 validation error detected: Value '%.300s' at 'layers' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 140, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)]",
+                           all.data);
+        nb_buf_free(&all);
+        return NB_ERROR;
+    }
+    nb_buf_free(&all);
     json_object *out = json_object_new_array(), *shas = json_object_new_array();
     *unzipped = 0;
     for (size_t i = 0; i < n; i++) {
@@ -390,18 +404,36 @@ static json_object *last_published(const lm_ref *r)
     return last;
 }
 
+/* A version's code and configuration as text, without what names, dates
+ * or describes the version itself. */
+static char *fingerprint(json_object *ver)
+{
+    static const char *const VOLATILE[] = {"FunctionArn", "Version", "RevisionId", "LastModified",
+                                           "Description", "State", "StateReason", "StateReasonCode",
+                                           "LastUpdateStatus", "LastUpdateStatusReason",
+                                           "LastUpdateStatusReasonCode", NULL};
+    json_object *c = lm_public(ver);
+    for (int i = 0; VOLATILE[i]; i++)
+        json_object_object_del(c, VOLATILE[i]);
+    char *s = nb_strdup(json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN));
+    json_object_put(c);
+    return s;
+}
+
 /* Publish $LATEST (or return the latest version when nothing changed). */
 static json_object *publish(const nb_call *call, const lm_ref *r, json_object *fn, json_object *latest,
                             const char *description, bool *created)
 {
     json_object *last = last_published(r);
-    int64_t c1 = -1, c2 = -2;
-    nb_int(latest, "_Change", &c1);
-    if (last)
-        nb_int(last, "_Change", &c2);
     *created = false;
-    if (last && c1 == c2 && strcmp(nb_str(last, "CodeSha256"), nb_str(latest, "CodeSha256")) == 0)
-        return last;
+    if (last) {
+        char *a = fingerprint(last), *b = fingerprint(latest);
+        bool same = strcmp(a, b) == 0;
+        free(a);
+        free(b);
+        if (same)
+            return last;
+    }
     json_object_put(last);
     int64_t next = 1;
     nb_int(fn, "NextVersion", &next);
@@ -518,7 +550,6 @@ nb_status lm_create_function(nb_call *call, json_object *in)
     lm_set(lc, "LogFormat", lm_jstr("Text"));
     lm_set(lc, "LogGroup", lm_jstr(lg));
     lm_set(ver, "LoggingConfig", lc);
-    lm_set(ver, "_Change", json_object_new_int64(1));
     int64_t layers_unzipped = 0, size = 0, unzipped = 0;
     char sha[48];
     if (apply_config(call, &r, in, ver, &layers_unzipped) != NB_OK ||
@@ -961,8 +992,12 @@ nb_status lm_create_alias(nb_call *call, json_object *in)
     return NB_OK;
 }
 
-static json_object *get_alias_doc(nb_call *call, const lm_ref *r, const char *name)
+/* The alias GetAlias/UpdateAlias name, or NULL after failing the call. */
+static json_object *get_alias_doc(nb_call *call, json_object *in, lm_ref *r)
 {
+    const char *name;
+    if (alias_ref(call, in, r, &name) != NB_OK)
+        return NULL;
     json_object *a = alias_doc(r, name);
     if (!a) {
         char arn[300];
@@ -975,10 +1010,7 @@ static json_object *get_alias_doc(nb_call *call, const lm_ref *r, const char *na
 nb_status lm_get_alias(nb_call *call, json_object *in)
 {
     lm_ref r;
-    const char *name;
-    if (alias_ref(call, in, &r, &name) != NB_OK)
-        return NB_ERROR;
-    json_object *a = get_alias_doc(call, &r, name);
+    json_object *a = get_alias_doc(call, in, &r);
     if (!a)
         return NB_ERROR;
     call->out = a;
@@ -988,12 +1020,10 @@ nb_status lm_get_alias(nb_call *call, json_object *in)
 nb_status lm_update_alias(nb_call *call, json_object *in)
 {
     lm_ref r;
-    const char *name;
-    if (alias_ref(call, in, &r, &name) != NB_OK)
-        return NB_ERROR;
-    json_object *a = get_alias_doc(call, &r, name);
+    json_object *a = get_alias_doc(call, in, &r);
     if (!a)
         return NB_ERROR;
+    const char *name = nb_str(in, "Name");
     const char *rev = nb_str(in, "RevisionId");
     const char *version = nb_str(in, "FunctionVersion");
     if (!version)

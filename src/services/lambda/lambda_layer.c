@@ -99,6 +99,12 @@ static nb_status bad_layer_name(nb_call *call, json_object *in)
     return lm_fail_pattern(call, "LayerName", nb_str(in, "LayerName"));
 }
 
+bool lm_layer_arn_ok(const nb_call *call, const char *arn)
+{
+    layer_ref l;
+    return parse_layer(call, arn, true, &l) && strlen(arn) <= 140;
+}
+
 json_object *lm_layer_for_function(nb_call *call, const char *arn)
 {
     layer_ref l;

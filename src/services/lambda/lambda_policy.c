@@ -288,67 +288,100 @@ nb_status lm_get_account_settings(nb_call *call, json_object *in)
 
 /* ---- tags ------------------------------------------------------------------------------ */
 
-static json_object *tagged_fn(nb_call *call, json_object *in, lm_ref *r)
+/* A taggable resource: a function ("fn" document, member Tags), an event
+ * source mapping or a code signing config ("esm" / "csc" document, member
+ * _Tags, which their outputs do not have). */
+typedef struct {
+    const char *kind, *member;
+    char account[16], region[32], key[72];
+    json_object *doc;
+} tag_target;
+
+static nb_status tag_find(nb_call *call, json_object *in, tag_target *t)
 {
     const char *res = nb_str(in, "Resource");
-    if (strncmp(res, "arn:", 4) != 0) {
-        lm_fail_pattern(call, "Resource", res);
-        return NULL;
+    memset(t, 0, sizeof *t);
+    const char *f[9];
+    size_t fl[9];
+    int nf = strncmp(res, "arn:", 4) == 0 ? lm_split(res, f, fl) : -1;
+    if (nf == 7 && ((fl[5] == 20 && memcmp(f[5], "event-source-mapping", 20) == 0) ||
+                    (fl[5] == 19 && memcmp(f[5], "code-signing-config", 19) == 0))) {
+        bool esm = f[5][0] == 'e';
+        t->kind = esm ? "esm" : "csc";
+        t->member = "_Tags";
+        nb_copy(t->region, sizeof t->region, f[3], fl[3]);
+        nb_copy(t->account, sizeof t->account, f[4], fl[4]);
+        nb_copy(t->key, sizeof t->key, f[6], fl[6]);
+        t->doc = lm_doc_get(t->account, t->region, t->kind, "", t->key);
+        return t->doc ? NB_OK : lm_fail_no_resource(call);
     }
-    if (lm_parse(call, res, NULL, r) != NB_OK)
-        return NULL;
-    if (r->qual[0]) {
-        lm_fail_param(call, "Tags are not supported on function versions or aliases: %s", res);
-        return NULL;
+    if (nf < 0)
+        return lm_fail_pattern(call, "Resource", res);
+    lm_ref r;
+    if (lm_parse(call, res, NULL, &r) != NB_OK)
+        return NB_ERROR;
+    if (r.qual[0])
+        return lm_fail_param(call, "Tags are not supported on function versions or aliases: %s", res);
+    t->kind = "fn";
+    t->member = "Tags";
+    snprintf(t->account, sizeof t->account, "%s", r.account);
+    snprintf(t->region, sizeof t->region, "%s", r.region);
+    snprintf(t->key, sizeof t->key, "%s", r.name);
+    t->doc = lm_fn_doc(call, &r);
+    return t->doc ? NB_OK : NB_ERROR;
+}
+
+static json_object *tag_map(tag_target *t)
+{
+    json_object *tags = nb_get(t->doc, t->member);
+    if (!tags) {
+        tags = json_object_new_object();
+        lm_set(t->doc, t->member, tags);
     }
-    return lm_fn_doc(call, r);
+    return tags;
+}
+
+static void tag_save(tag_target *t)
+{
+    lm_doc_put(t->account, t->region, t->kind, "", t->key, 0, t->doc);
+    json_object_put(t->doc);
 }
 
 nb_status lm_tag_resource(nb_call *call, json_object *in)
 {
-    lm_ref r;
-    json_object *fn = tagged_fn(call, in, &r);
-    if (!fn)
+    tag_target t;
+    if (tag_find(call, in, &t) != NB_OK)
         return NB_ERROR;
-    json_object *tags = nb_get(fn, "Tags");
-    if (!tags) {
-        tags = json_object_new_object();
-        lm_set(fn, "Tags", tags);
-    }
+    json_object *tags = tag_map(&t);
     json_object_object_foreach(nb_get(in, "Tags"), k, v) lm_set(tags, k, lm_copy(v));
     if (json_object_object_length(tags) > 50) {
-        json_object_put(fn);
+        json_object_put(t.doc);
         return lm_fail_param(call, "Number of tags exceeds resource tag limit.");
     }
-    lm_fn_save(&r, fn);
-    json_object_put(fn);
+    tag_save(&t);
     return NB_OK;
 }
 
 nb_status lm_untag_resource(nb_call *call, json_object *in)
 {
-    lm_ref r;
-    json_object *fn = tagged_fn(call, in, &r);
-    if (!fn)
+    tag_target t;
+    if (tag_find(call, in, &t) != NB_OK)
         return NB_ERROR;
-    json_object *tags = nb_get(fn, "Tags"), *keys = nb_get(in, "TagKeys");
-    for (size_t i = 0, n = keys ? json_object_array_length(keys) : 0; tags && i < n; i++)
+    json_object *tags = tag_map(&t), *keys = nb_get(in, "TagKeys");
+    for (size_t i = 0, n = keys ? json_object_array_length(keys) : 0; i < n; i++)
         json_object_object_del(tags, json_object_get_string(json_object_array_get_idx(keys, i)));
-    lm_fn_save(&r, fn);
-    json_object_put(fn);
+    tag_save(&t);
     return NB_OK;
 }
 
 nb_status lm_list_tags(nb_call *call, json_object *in)
 {
-    lm_ref r;
-    json_object *fn = tagged_fn(call, in, &r);
-    if (!fn)
+    tag_target t;
+    if (tag_find(call, in, &t) != NB_OK)
         return NB_ERROR;
-    json_object *tags = nb_get(fn, "Tags");
     call->out = json_object_new_object();
-    lm_set(call->out, "Tags", tags ? lm_copy(tags) : json_object_new_object());
-    json_object_put(fn);
+    lm_set(call->out, "Tags", lm_copy(tag_map(&t)));
+    json_object_put(t.doc);
     return NB_OK;
 }
 

@@ -13,6 +13,7 @@ provider "aws" {
   skip_requesting_account_id  = true
   endpoints {
     lambda = var.endpoint
+    sqs    = var.endpoint
     sts    = var.endpoint
   }
 }
@@ -44,6 +45,20 @@ resource "aws_lambda_permission" "s3" {
   source_arn    = "arn:aws:s3:::uploads"
   qualifier     = aws_lambda_alias.live.name
 }
+resource "aws_sqs_queue" "jobs" {
+  name = "jobs"
+}
+resource "aws_lambda_event_source_mapping" "jobs" {
+  event_source_arn = aws_sqs_queue.jobs.arn
+  function_name    = aws_lambda_alias.live.arn
+  batch_size       = 5
+  filter_criteria {
+    filter {
+      pattern = jsonencode({ body = { kind = ["job"] } })
+    }
+  }
+}
 output "arn" { value = aws_lambda_function.hello.arn }
 output "version" { value = aws_lambda_function.hello.version }
 output "alias_arn" { value = aws_lambda_alias.live.arn }
+output "mapping_uuid" { value = aws_lambda_event_source_mapping.jobs.uuid }
