@@ -95,11 +95,7 @@ check-gen:
 integration: build/nimbus
 	bash tests/run.sh
 
-integration-$(GEN_SRC): $(RUNTIME_FILES) tools/embed.sh
-	@mkdir -p $(dir $@)
-	sh tools/embed.sh $(RUNTIME_FILES) > $@.tmp && mv $@.tmp $@
-
-asan: build/asan/nimbus
+integration-asan: build/asan/nimbus
 	NIMBUS_BIN=$(CURDIR)/build/asan/nimbus bash tests/run.sh
 
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)

@@ -18,6 +18,7 @@ this machine on 2026-11-23.
 Usage: python3 bench/lambda.py [--seconds N] [--out bench/lambda-results.md]
 """
 import argparse
+import concurrent.futures
 import io
 import json
 import os
@@ -151,10 +152,14 @@ def main():
             except OSError:
                 time.sleep(0.01)
         create(port, "py", "python3.12", "app.handler", "app.py",
-               "def handler(event, context):\n    return event\n")
+               "import time\ndef handler(event, context):\n"
+               "    if event.get('warm'):\n        time.sleep(0.3)\n    return event\n")
         create(port, "node", "nodejs20.x", "index.handler", "index.js",
-               "exports.handler = async (event) => event;\n")
-        invoke(port, "py")
+               "exports.handler = async (event) => event.warm ?"
+               " new Promise((r) => setTimeout(() => r(event), 300)) : event;\n")
+        for name in ("py", "node"):  # a warm pool of 8 instances each
+            with concurrent.futures.ThreadPoolExecutor(8) as ex:
+                list(ex.map(lambda _: invoke(port, name, b'{"warm":1}'), range(8)))
         res = {}
         res["overhead"] = wrk(port, "py", 1, 1, a.seconds, proc.pid)
         res["warm"] = wrk(port, "py", 8, 2, a.seconds, proc.pid)

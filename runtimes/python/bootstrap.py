@@ -21,20 +21,35 @@ BASE = "/2018-06-01/runtime"
 
 
 class RuntimeClient:
+    """A keep-alive HTTP/1.1 client for the Runtime API.  After an
+    invocation, its result and the request for the next one go out in one
+    write (pipelined): one wake-up of nimbus per invocation instead of two."""
+
     def __init__(self):
         host, port = API.rsplit(":", 1)
         self.sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
         self.sock.connect((host, int(port)))
         self.sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         self.buf = b""
+        self.host = API.encode()
 
-    def request(self, method, path, body=b"", headers=None):
-        head = "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
-            method, path, API, len(body))
+    def _req(self, method, path, body=b"", headers=None):
+        head = b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
+            method, path.encode(), self.host, len(body))
         if headers:
             for k, v in headers.items():
-                head += "%s: %s\r\n" % (k, v)
-        self.sock.sendall(head.encode("latin-1") + b"\r\n" + body)
+                head += ("%s: %s\r\n" % (k, v)).encode("latin-1")
+        return head + b"\r\n" + body
+
+    def request(self, method, path, body=b"", headers=None):
+        self.sock.sendall(self._req(method, path, body, headers))
+        return self._response()
+
+    def post_then_next(self, path, body, headers=None):
+        """POST a result and GET the next invocation in one write."""
+        self.sock.sendall(self._req(b"POST", path, body, headers) +
+                          self._req(b"GET", BASE + "/invocation/next"))
+        self._response()
         return self._response()
 
     def _recv(self):
@@ -49,13 +64,13 @@ class RuntimeClient:
             if end >= 0:
                 break
             self._recv()
-        lines = self.buf[:end].decode("latin-1").split("\r\n")
+        lines = self.buf[:end].split(b"\r\n")
         rest = self.buf[end + 4:]
-        status = int(lines[0].split(" ", 2)[1])
+        status = int(lines[0].split(b" ", 2)[1])
         headers = {}
         for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
+            k, _, v = line.partition(b":")
+            headers[k.strip().lower().decode("latin-1")] = v.strip().decode("latin-1")
         n = int(headers.get("content-length", "0"))
         self.buf = rest
         while len(self.buf) < n:
@@ -217,15 +232,15 @@ def main():
         handler = load_handler(os.environ.get("_HANDLER", ""))
     except LoadError as e:
         log_error(e.etype, e.msg, e.stack)
-        client.request("POST", BASE + "/init/error", error_body(e.msg, e.etype, e.stack),
+        client.request(b"POST", BASE + "/init/error", error_body(e.msg, e.etype, e.stack),
                        {"Lambda-Runtime-Function-Error-Type": e.etype})
         sys.exit(1)
+    status, headers, body = client.request(b"GET", BASE + "/invocation/next")
     while True:
-        if not logging_ready[0] and "logging" in sys.modules:
-            setup_logging()
-        status, headers, body = client.request("GET", BASE + "/invocation/next")
         if status != 200:
             sys.exit(1)
+        if not logging_ready[0] and "logging" in sys.modules:
+            setup_logging()
         rid = headers.get("lambda-runtime-aws-request-id", "")
         current_request_id[0] = rid
         trace = headers.get("lambda-runtime-trace-id")
@@ -243,20 +258,20 @@ def main():
                 raise LoadError("Runtime.MarshalError", "Unable to marshal response: %s" % e)
         except LoadError as e:
             log_error(e.etype, e.msg, e.stack)
-            sys.stdout.flush()
-            client.request("POST", path + "/error", error_body(e.msg, e.etype, e.stack, rid),
-                           {"Lambda-Runtime-Function-Error-Type": e.etype})
+            status, headers, body = client.post_then_next(
+                path + "/error", error_body(e.msg, e.etype, e.stack, rid),
+                {"Lambda-Runtime-Function-Error-Type": e.etype})
             continue
         except Exception as e:
             etype = type(e).__name__
             stack = user_stack(e.__traceback__)
             log_error(etype, str(e), stack)
-            sys.stdout.flush()
-            client.request("POST", path + "/error", error_body(str(e), etype, stack, rid),
-                           {"Lambda-Runtime-Function-Error-Type": etype})
+            status, headers, body = client.post_then_next(
+                path + "/error", error_body(str(e), etype, stack, rid),
+                {"Lambda-Runtime-Function-Error-Type": etype})
             continue
         sys.stdout.flush()
-        client.request("POST", path + "/response", out)
+        status, headers, body = client.post_then_next(path + "/response", out)
 
 
 if __name__ == "__main__":

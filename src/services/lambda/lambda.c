@@ -220,6 +220,68 @@ void lm_fn_arn(const lm_ref *r, const char *qual, char *out, size_t cap)
 
 /* ---- documents ------------------------------------------------------------------- */
 
+/* ---- the read cache --------------------------------------------------- */
+
+/* Parsed documents for the invoke path (lm_resolve runs on every Invoke):
+ * borrowed, read-only references.  Any write (lm_doc_put, lm_doc_del) and
+ * a reset empty the whole cache, so it never serves a document a later or
+ * rolled-back write changed: a rolled-back call wrote, and emptied it. */
+#define DOC_CACHE_SLOTS 512
+static struct doc_slot {
+    char *key;
+    json_object *doc;
+} g_cache[DOC_CACHE_SLOTS];
+static int g_cached;
+
+static void cache_clear(void)
+{
+    if (g_cached == 0)
+        return;
+    for (int i = 0; i < DOC_CACHE_SLOTS; i++) {
+        free(g_cache[i].key);
+        if (g_cache[i].doc)
+            json_object_put(g_cache[i].doc);
+        g_cache[i].key = NULL;
+        g_cache[i].doc = NULL;
+    }
+    g_cached = 0;
+}
+
+json_object *lm_doc_peek(const char *account, const char *region, const char *kind,
+                         const char *parent, const char *key)
+{
+    char k[1024];
+    int n = snprintf(k, sizeof k, "%s\x1f%s\x1f%s\x1f%s\x1f%s", account, region, kind, parent, key);
+    if (n < 0 || (size_t)n >= sizeof k)
+        return NULL;
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
+    unsigned slot = (unsigned)(h % DOC_CACHE_SLOTS);
+    for (int probe = 0; probe < DOC_CACHE_SLOTS; probe++, slot = (slot + 1) % DOC_CACHE_SLOTS) {
+        if (!g_cache[slot].key)
+            break;
+        if (strcmp(g_cache[slot].key, k) == 0)
+            return g_cache[slot].doc;
+    }
+    json_object *doc = lm_doc_get(account, region, kind, parent, key);
+    if (!doc)
+        return NULL;
+    /* lm_doc_cache_trim keeps a quarter of the slots free: never full here. */
+    while (g_cache[slot].key)
+        slot = (slot + 1) % DOC_CACHE_SLOTS;
+    g_cache[slot].key = nb_strdup(k);
+    g_cache[slot].doc = doc;
+    g_cached++;
+    return doc;
+}
+
+void lm_doc_cache_trim(void)
+{
+    if (g_cached >= DOC_CACHE_SLOTS * 3 / 4)
+        cache_clear();
+}
+
 json_object *lm_doc_get(const char *account, const char *region, const char *kind,
                         const char *parent, const char *key)
 {
@@ -241,6 +303,7 @@ json_object *lm_doc_get(const char *account, const char *region, const char *kin
 void lm_doc_put(const char *account, const char *region, const char *kind, const char *parent,
                 const char *key, int64_t seq, json_object *doc)
 {
+    cache_clear();
     static sqlite3_stmt *st;
     sqlite3_stmt *s = nb_stmt(&st, "INSERT OR REPLACE INTO lambda_docs(account, region, kind,"
                                    " parent, key, seq, doc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -260,6 +323,7 @@ void lm_doc_put(const char *account, const char *region, const char *kind, const
 void lm_doc_del(const char *account, const char *region, const char *kind, const char *parent,
                 const char *key)
 {
+    cache_clear();
     static sqlite3_stmt *one, *all;
     sqlite3_stmt *s = key ? nb_stmt(&one, "DELETE FROM lambda_docs WHERE account = ?1 AND region = ?2"
                                           " AND kind = ?3 AND parent = ?4 AND key = ?5")
@@ -874,11 +938,13 @@ static int lm_init(struct nb_store *st)
 
 static void lm_reset(void)
 {
+    cache_clear();
     lm_exec_reset();
 }
 
 static void lm_shutdown(void)
 {
+    cache_clear();
     lm_exec_shutdown();
     free_dirs();
     if (g_root_tmp && g_root[0])

@@ -82,6 +82,13 @@ void lm_doc_put(const char *account, const char *region, const char *kind, const
                 const char *key, int64_t seq, json_object *doc);
 void lm_doc_del(const char *account, const char *region, const char *kind, const char *parent,
                 const char *key); /* key NULL: every key under parent */
+/* A cached, read-only, borrowed document (valid until the next write,
+ * reset or lm_doc_cache_trim) for the invoke path; NULL when missing.
+ * Call lm_doc_cache_trim before a series of peeks (at most a few
+ * hundred) whose results are used together. */
+void lm_doc_cache_trim(void);
+json_object *lm_doc_peek(const char *account, const char *region, const char *kind,
+                         const char *parent, const char *key);
 /* Documents of a kind in (seq, key) order; parent NULL = any parent;
  * account NULL = every account and region. */
 json_object *lm_doc_list(const char *account, const char *region, const char *kind,

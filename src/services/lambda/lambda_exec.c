@@ -119,6 +119,8 @@ struct lm_inst {
     } *pend;                    /* log lines not stored yet */
     int npend, cap_pend;
     nb_buf pend_text;
+    bool log_dirty;
+    lm_inst *next_dirty;
 };
 
 struct lm_pool {
@@ -325,6 +327,54 @@ static void flush_logs(lm_inst *in)
     in->pend_text.len = 0;
 }
 
+/* Instances with lines to store: flushed once per loop iteration, in a
+ * check handle that runs before the HTTP layer's group commit (libuv runs
+ * the most recently started check handle first), so many invocations
+ * finishing in one iteration share one nb_logs_put per instance. */
+static uv_check_t g_flush;
+static bool g_flush_on;
+static lm_inst *g_dirty_logs;
+
+static void on_flush(uv_check_t *h)
+{
+    (void)h;
+    while (g_dirty_logs) {
+        lm_inst *in = g_dirty_logs;
+        g_dirty_logs = in->next_dirty;
+        in->log_dirty = false;
+        flush_logs(in);
+    }
+    uv_check_stop(&g_flush);
+}
+
+static void mark_logs(lm_inst *in)
+{
+    if (in->log_dirty)
+        return;
+    in->log_dirty = true;
+    in->next_dirty = g_dirty_logs;
+    g_dirty_logs = in;
+    if (!g_flush_on) {
+        uv_check_init(nb_loop(), &g_flush);
+        uv_unref((uv_handle_t *)&g_flush);
+        g_flush_on = true;
+    }
+    if (!uv_is_active((uv_handle_t *)&g_flush))
+        uv_check_start(&g_flush, on_flush);
+}
+
+static void unmark_logs(lm_inst *in)
+{
+    if (!in->log_dirty)
+        return;
+    for (lm_inst **pp = &g_dirty_logs; *pp; pp = &(*pp)->next_dirty)
+        if (*pp == in) {
+            *pp = in->next_dirty;
+            break;
+        }
+    in->log_dirty = false;
+}
+
 static void put_line(lm_inst *in, const char *s, size_t n)
 {
     if (in->npend == in->cap_pend) {
@@ -338,6 +388,8 @@ static void put_line(lm_inst *in, const char *s, size_t n)
     nb_buf_add(&in->pend_text, s, n);
     if (in->npend >= 1000 || in->pend_text.len >= 512 * 1024)
         flush_logs(in);
+    else
+        mark_logs(in);
     inv_log(in->logto ? in->logto : in->cur ? in->cur : in->assigned, s, n);
 }
 
@@ -525,7 +577,6 @@ static void report(lm_inst *in, lm_inv *inv, const char *status, const char *ety
                   "Memory Size: %d MB\tMax Memory Used: %ld MB%s%s",
               inv->id, ms, billed, in->v.memory_mb, mem_mb, init, extra);
     in->logto = NULL;
-    flush_logs(in);
 }
 
 /* ---- instance teardown --------------------------------------------------- */
@@ -592,6 +643,7 @@ static void inst_close(lm_inst *in)
         return;
     flush_partial(in);
     flush_logs(in);
+    unmark_logs(in);
     set_state(in, I_DEAD);
     if (in->waiting) {
         nb_req *r = in->waiting;
@@ -1360,10 +1412,12 @@ static void stop_all(void)
 void lm_exec_init(void)
 {
     lm_async_init();
+    lm_poll_init();
 }
 
 void lm_exec_reset(void)
 {
+    lm_poll_reset();
     stop_all();
 }
 
@@ -1375,11 +1429,16 @@ static void on_sweep_closed(uv_handle_t *h)
 void lm_exec_shutdown(void)
 {
     g_shutting = true;
+    lm_poll_shutdown();
     lm_async_shutdown();
     stop_all();
     if (g_sweep_on) {
         g_sweep_on = false;
         uv_close((uv_handle_t *)&g_sweep, on_sweep_closed);
+    }
+    if (g_flush_on) {
+        g_flush_on = false;
+        uv_close((uv_handle_t *)&g_flush, on_sweep_closed);
     }
     /* A pool goes with its last instance (closed as the loop drains). */
     for (lm_pool *p = g_pools, *n; p; p = n) {

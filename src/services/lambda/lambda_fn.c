@@ -1119,23 +1119,26 @@ nb_status lm_resolve(nb_call *call, const char *function_name, const char *quali
     lm_ref r;
     if (lm_parse(call, function_name, qualifier, &r) != NB_OK)
         return NB_ERROR;
-    json_object *fn = lm_fn_doc(call, &r);
-    if (!fn)
-        return NB_ERROR;
+    /* Cached reads: this runs on every Invoke. */
+    lm_doc_cache_trim();
+    json_object *fn = lm_doc_peek(r.account, r.region, "fn", "", r.name);
+    if (!fn) {
+        char arn[256];
+        lm_fn_arn(&r, NULL, arn, sizeof arn);
+        return lm_fail_not_found(call, "Function not found: %s", arn);
+    }
     const char *q = r.qual[0] ? r.qual : "$LATEST";
     json_object *ver = NULL;
     if (strcmp(q, "$LATEST") == 0 || lm_is_number(q)) {
-        ver = lm_doc_get(r.account, r.region, "ver", r.name, q);
+        ver = lm_doc_peek(r.account, r.region, "ver", r.name, q);
     } else {
-        json_object *a = alias_doc(&r, q);
+        json_object *a = lm_doc_peek(r.account, r.region, "alias", r.name, q);
         if (a)
-            ver = lm_doc_get(r.account, r.region, "ver", r.name, route_alias(a));
-        json_object_put(a);
+            ver = lm_doc_peek(r.account, r.region, "ver", r.name, route_alias(a));
     }
     if (!ver) {
         char arn[300];
         lm_fn_arn(&r, r.qual, arn, sizeof arn);
-        json_object_put(fn);
         return lm_fail_not_found(call, "Function not found: %s", arn);
     }
     copy_str(out->account, sizeof out->account, r.account);
@@ -1166,8 +1169,6 @@ nb_status lm_resolve(nb_call *call, const char *function_name, const char *quali
                  json_object_get_string(json_object_array_get_idx(shas, i)));
     json_object *vars = nb_get(nb_get(ver, "Environment"), "Variables");
     out->env = vars ? json_object_get(vars) : NULL;
-    json_object_put(ver);
-    json_object_put(fn);
     return NB_OK;
 }
 

@@ -165,6 +165,14 @@ nb_status lm_run(nb_call *call, lm_inv *inv);
 nb_status lm_op_invoke(nb_call *call, json_object *in);
 void lm_async_init(void);       /* the event queue (called by lm_exec_init) */
 void lm_async_shutdown(void);
+/* Send text to an SQS queue, SNS topic, function or event bus ARN (a
+ * destination) through nimbus; failures are logged. */
+void lm_send_to(const nb_call *ctx, const char *arn, const char *text);
+
+/* Event source mapping pollers (lambda_poll.c), run by lm_exec_*. */
+void lm_poll_init(void);
+void lm_poll_reset(void);
+void lm_poll_shutdown(void);
 
 void lm_exec_init(void);
 void lm_exec_reset(void);     /* stop every instance (state was cleared) */

@@ -260,6 +260,11 @@ static void send_to(const nb_call *ctx, const char *arn, const char *text, bool 
         json_object_put(sqs_attrs);
 }
 
+void lm_send_to(const nb_call *ctx, const char *arn, const char *text)
+{
+    send_to(ctx, arn, text, false, NULL);
+}
+
 /* AWS's invocation record for destinations. */
 static char *record(const async_job *j, const lm_result *res, const char *condition)
 {
