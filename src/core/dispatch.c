@@ -178,8 +178,9 @@ static bool admin(nb_req *r)
             reply_json(r, 405, o);
             return true;
         }
-        int rc = nb_store_reset();
-        for (int i = 0; nb_services[i]; i++)
+        /* Services not started yet hold nothing to reset. */
+        int rc = nb_services_started() ? nb_store_reset() : 0;
+        for (int i = 0; nb_services_started() && nb_services[i]; i++)
             if (nb_services[i]->reset)
                 nb_services[i]->reset();
         json_object *o = json_object_new_object();
@@ -476,8 +477,33 @@ static void parse_identity(nb_req *r, const nb_sigv4_request *sr, nb_sigv4_cred 
     make_trace_id(c, trace, tl);
 }
 
+/* ---- service start-up ----------------------------------------------------- */
+
+static bool g_started;
+
+bool nb_services_started(void) { return g_started; }
+
+int nb_services_start(void)
+{
+    if (g_started)
+        return 0;
+    if (!nb_db() && nb_store_open(nb_cfg.data_dir) != 0)
+        return -1;
+    for (int i = 0; nb_services[i]; i++) {
+        if (nb_services[i]->init && nb_services[i]->init(NULL) != 0) {
+            NB_ERR("service %s failed to start", nb_services[i]->name);
+            return -1;
+        }
+    }
+    g_started = true;
+    return nb_store_commit();
+}
+
 static nb_status run_handler(nb_call *call, nb_handler fn, json_object *in)
 {
+    if (!g_started && nb_services_start() != 0)
+        return nb_fail_status(call, 500, false, "ServiceUnavailable",
+                              "The services could not be started.");
     nb_store_call_begin();
     nb_status st = fn(call, in);
     nb_store_call_end(st != NB_ERROR);

@@ -116,6 +116,14 @@ const nb_service *nb_service_by_signing_name(const char *name, size_t len);
 nb_handler nb_service_handler(const nb_service *svc, const char *op);
 void nb_services_free(void);  /* at exit */
 
+/* Open the store and run every service's init hook, once (dispatch.c).
+ * With --data-dir main() starts the services before listening, so stored
+ * state resumes at once; in memory nothing exists yet, so they start on the
+ * first call that needs them and an idle server never touches SQLite.
+ * 0 on success (also when already started). */
+int nb_services_start(void);
+bool nb_services_started(void);
+
 /* Cross-service: run svc's op with an input tree already in the model's
  * shape (validated here).  The callback receives the finished call; the
  * call and its output are freed after the callback returns. */
