@@ -550,6 +550,7 @@ static json_object *fast_decode(const nb_model *m, int shape, const char *text, 
 }
 
 static json_tokener *g_tok;
+static void conv_tables_free(void);
 
 void nb_json_free(void)
 {
@@ -557,6 +558,7 @@ void nb_json_free(void)
         json_tokener_free(g_tok);
     g_tok = NULL;
     nb_buf_free(&g_fast_tmp);
+    conv_tables_free();
 }
 
 /* The strict path: json-c's tokener, then conv_in over its tree. */
@@ -632,11 +634,73 @@ static void replace(json_object *parent, const char *key, size_t idx, json_objec
         json_object_array_put_idx(parent, idx, nv);
 }
 
+/* Which shapes the output pass changes: blobs and timestamps, and the
+ * structures, lists and maps that lead to one.  Most outputs (SendMessage's,
+ * SendMessageBatch's) have none, and their trees are not walked at all.
+ * One byte per shape, computed per model on first use by iterating to a
+ * fixed point over the same edges conv_out follows. */
+#define MAX_CONV_MODELS 32
+static struct {
+    const nb_model *m;
+    uint8_t *conv;
+} g_conv[MAX_CONV_MODELS];
+static int g_nconv;
+
+static bool shape_leads_to(const nb_model *m, const uint8_t *conv, const nb_shape *s)
+{
+    switch (s->type) {
+    case NB_T_STRUCTURE:
+        if (s->flags & NB_S_DOCUMENT)
+            return false;
+        for (uint32_t i = 0; i < s->count; i++)
+            if (conv[m->members[s->first + i].shape])
+                return true;
+        return false;
+    case NB_T_LIST: return conv[m->members[s->first].shape];
+    case NB_T_MAP: return conv[m->members[s->first + 1].shape];
+    case NB_T_BLOB:
+    case NB_T_TIMESTAMP: return true;
+    default: return false;
+    }
+}
+
+static const uint8_t *conv_table(const nb_model *m)
+{
+    for (int i = 0; i < g_nconv; i++)
+        if (g_conv[i].m == m)
+            return g_conv[i].conv;
+    if (g_nconv == MAX_CONV_MODELS)
+        return NULL;
+    uint8_t *conv = nb_calloc(m->nshapes ? m->nshapes : 1, 1);
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (uint32_t si = 0; si < m->nshapes; si++) {
+            if (!conv[si] && shape_leads_to(m, conv, &m->shapes[si])) {
+                conv[si] = 1;
+                changed = true;
+            }
+        }
+    }
+    g_conv[g_nconv].m = m;
+    g_conv[g_nconv++].conv = conv;
+    return conv;
+}
+
+static void conv_tables_free(void)
+{
+    for (int i = 0; i < g_nconv; i++)
+        free(g_conv[i].conv);
+    g_nconv = 0;
+}
+
 static void conv_out(const nb_model *m, uint32_t si, json_object *parent, const char *key,
                      size_t idx, json_object *v, int depth)
 {
     const nb_shape *s = &m->shapes[si];
     if (!v || depth > MAX_DEPTH)
+        return;
+    const uint8_t *conv = conv_table(m);
+    if (conv && !conv[si])
         return;
     switch (s->type) {
     case NB_T_STRUCTURE:
@@ -707,31 +771,70 @@ json_object *nb_json_raw(const char *text, size_t len)
 void nb_json_write_string(nb_buf *b, const char *s, size_t n);
 #define write_string nb_json_write_string
 
+/* Appends without a call into buf.c per byte (the buffer stays
+ * NUL-terminated, as nb_buf_add keeps it). */
+static inline void jput(nb_buf *b, const char *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap)
+        nb_buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+static inline void jputc(nb_buf *b, char c)
+{
+    if (b->len + 2 > b->cap)
+        nb_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = 0;
+}
+
+/* Length of the prefix of s that needs no escaping. */
+static size_t plain_run(const char *s, size_t n)
+{
+    size_t i = 0;
+    /* Eight bytes at a time while none is a control byte, '"' or '\\'
+     * (the classic "has zero byte" bit trick on each condition). */
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+        uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+        if (hit & high)
+            break;
+        i += 8;
+    }
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+        i++;
+    }
+    return i;
+}
+
 void nb_json_write_string(nb_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     nb_buf_reserve(b, n + 2);
-    nb_buf_addc(b, '"');
+    size_t i = plain_run(s, n);
+    if (i == n) {
+        /* The common case: nothing to escape, one copy. */
+        char *d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        d[n + 2] = 0;
+        b->len += n + 2;
+        return;
+    }
+    jputc(b, '"');
     size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        /* Eight bytes at a time while none is a control byte, '"' or '\\'
-         * (the classic "has zero byte" bit trick on each condition). */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-            uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-            uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
-            if (hit & high)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
+    while (i < n) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        nb_buf_add(b, s + run, i - run);
+        jput(b, s + run, i - run);
         run = i + 1;
         char esc[7] = {'\\', 0};
         switch (c) {
@@ -746,28 +849,33 @@ void nb_json_write_string(nb_buf *b, const char *s, size_t n)
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
-            nb_buf_add(b, esc, 6);
+            jput(b, esc, 6);
+            i = run + plain_run(s + run, n - run);
             continue;
         }
-        nb_buf_add(b, esc, 2);
+        jput(b, esc, 2);
+        i = run + plain_run(s + run, n - run);
     }
-    nb_buf_add(b, s + run, n - run);
-    nb_buf_addc(b, '"');
+    jput(b, s + run, n - run);
+    jputc(b, '"');
 }
 
 void nb_json_write(nb_buf *b, json_object *v)
 {
     switch (json_object_get_type(v)) {
     case json_type_null:
-        nb_buf_add(b, "null", 4);
+        jput(b, "null", 4);
         return;
     case json_type_boolean:
-        nb_buf_adds(b, json_object_get_boolean(v) ? "true" : "false");
+        if (json_object_get_boolean(v))
+            jput(b, "true", 4);
+        else
+            jput(b, "false", 5);
         return;
     case json_type_int: {
         char num[24];
         int len = snprintf(num, sizeof num, "%" PRId64, json_object_get_int64(v));
-        nb_buf_add(b, num, (size_t)len);
+        jput(b, num, (size_t)len);
         return;
     }
     case json_type_double:
@@ -775,33 +883,33 @@ void nb_json_write(nb_buf *b, json_object *v)
         return;
     case json_type_string:
         if (json_object_get_userdata(v) == &raw_mark)
-            nb_buf_add(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+            jput(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
         else
             write_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
         return;
     case json_type_array: {
-        nb_buf_addc(b, '[');
+        jputc(b, '[');
         for (size_t i = 0, n = json_object_array_length(v); i < n; i++) {
             if (i)
-                nb_buf_addc(b, ',');
+                jputc(b, ',');
             nb_json_write(b, json_object_array_get_idx(v, i));
         }
-        nb_buf_addc(b, ']');
+        jputc(b, ']');
         return;
     }
     case json_type_object: {
-        nb_buf_addc(b, '{');
+        jputc(b, '{');
         bool first = true;
         json_object_object_foreach(v, k, val)
         {
             if (!first)
-                nb_buf_addc(b, ',');
+                jputc(b, ',');
             first = false;
             write_string(b, k, strlen(k));
-            nb_buf_addc(b, ':');
+            jputc(b, ':');
             nb_json_write(b, val);
         }
-        nb_buf_addc(b, '}');
+        jputc(b, '}');
         return;
     }
     }
@@ -829,6 +937,7 @@ static void json_encode(const nb_model *m, const nb_operation *op, nb_req *r, js
     }
     if (op->output >= 0)
         conv_out(m, (uint32_t)op->output, NULL, NULL, 0, out, 0);
+    nb_buf_reserve(&r->rbody, 1000); /* one allocation for most bodies */
     nb_json_write(&r->rbody, out);
 }
 

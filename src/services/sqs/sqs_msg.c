@@ -84,6 +84,18 @@ static int64_t first_bad_char(const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
+        /* Eight printable ASCII bytes at a time (none below 0x20 or with
+         * the high bit set). */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            if ((((w - ones * 0x20) & ~w) | w) & high)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         if (p[i] >= 0x20 && p[i] < 0x80) {
             i++;
             continue;
@@ -720,20 +732,27 @@ static int store(nb_call *call, sqs_queue *q, const sqs_out_msg *m, char id[37],
     return 0;
 }
 
+/* Output members under literal keys, each added once to a fresh object:
+ * json-c neither copies the key nor looks for an existing one. */
+static void add_new(json_object *o, const char *key, json_object *v)
+{
+    json_object_object_add_ex(o, key, v,
+                              JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
 static void result_fields(json_object *o, const sqs_queue *q, const sqs_out_msg *m,
                           const char *id, int64_t seq)
 {
-    json_object_object_add(o, "MessageId", json_object_new_string(id));
-    json_object_object_add(o, "MD5OfMessageBody", json_object_new_string(m->md5_body));
+    add_new(o, "MessageId", json_object_new_string(id));
+    add_new(o, "MD5OfMessageBody", json_object_new_string_len(m->md5_body, 32));
     if (m->attrs)
-        json_object_object_add(o, "MD5OfMessageAttributes", json_object_new_string(m->md5_attrs));
+        add_new(o, "MD5OfMessageAttributes", json_object_new_string_len(m->md5_attrs, 32));
     if (m->md5_sys[0])
-        json_object_object_add(o, "MD5OfMessageSystemAttributes",
-                               json_object_new_string(m->md5_sys));
+        add_new(o, "MD5OfMessageSystemAttributes", json_object_new_string(m->md5_sys));
     if (q->fifo) {
         char sn[24];
         sqs_seqnum(seq, sn);
-        json_object_object_add(o, "SequenceNumber", json_object_new_string(sn));
+        add_new(o, "SequenceNumber", json_object_new_string(sn));
     }
 }
 
@@ -884,7 +903,7 @@ static nb_status batch_store(nb_call *call, sqs_queue *q, json_object *entries, 
         const char *eid = nb_str(json_object_array_get_idx(entries, i), "Id");
         if (stored[i]) {
             json_object *r = json_object_new_object();
-            json_object_object_add(r, "Id", json_object_new_string(eid));
+            add_new(r, "Id", json_object_new_string(eid));
             result_fields(r, q, &b[i].m, ids[i], seqs[i]);
             json_object_array_add(ok, r);
         } else if (b[i].ok) {
@@ -895,8 +914,8 @@ static nb_status batch_store(nb_call *call, sqs_queue *q, json_object *entries, 
         }
     }
     call->out = json_object_new_object();
-    json_object_object_add(call->out, "Successful", ok);
-    json_object_object_add(call->out, "Failed", failed);
+    add_new(call->out, "Successful", ok);
+    add_new(call->out, "Failed", failed);
     return NB_OK;
 }
 
