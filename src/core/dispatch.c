@@ -131,14 +131,25 @@ static void make_trace_id(nb_call *call, const char *given, size_t n)
         call->trace_id[n] = 0;
         return;
     }
+    /* "Root=1-<8 hex digits of epoch seconds>-<24 random hex digits>",
+     * formatted by hand: snprintf was a tenth of a SendMessage's dispatch. */
     uint64_t r1 = nb_rand64(), r2 = nb_rand64();
     unsigned char rnd[12];
-    char hex[25];
     memcpy(rnd, &r1, 8);
     memcpy(rnd + 8, &r2, 4);
-    nb_hex(rnd, sizeof rnd, hex);
-    snprintf(call->trace_id, sizeof call->trace_id, "Root=1-%08llx-%s",
-             (unsigned long long)(call->now_ms / 1000), hex);
+    static const char hexd[] = "0123456789abcdef";
+    char *t = call->trace_id;
+    uint64_t secs = (uint64_t)(call->now_ms / 1000);
+    int digits = 8;
+    while (digits < 16 && (secs >> (4 * digits)))
+        digits++; /* %08llx: at least eight digits */
+    memcpy(t, "Root=1-", 7);
+    t += 7;
+    for (int i = digits - 1; i >= 0; i--)
+        *t++ = hexd[(secs >> (4 * i)) & 15];
+    *t++ = '-';
+    nb_hex(rnd, sizeof rnd, t);
+    t[24] = 0;
 }
 
 /* ---- admin endpoints ------------------------------------------------------- */
