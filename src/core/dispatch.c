@@ -568,6 +568,7 @@ void nb_dispatch(nb_req *r)
     }
     c->on_done = http_call_done;
     c->owner = r;
+    c->json_out = rt.codec == &nb_codec_json;
     nb_status st = run_handler(c, nb_service_handler(rt.svc, rt.op->name), in);
     json_object_put(in);
     if (st != NB_PENDING)

@@ -81,6 +81,12 @@ struct nb_call {
     /* Completion (set by whoever dispatched the call). */
     void (*on_done)(nb_call *call, nb_status st);
     void *owner;
+
+    /* Set by the dispatcher when the JSON codec (awsJson) encodes the
+     * output: a handler may then put nb_json_raw() text (codec.h) in its
+     * output tree instead of building subtrees.  False for nb_invoke and
+     * every other protocol, which need the tree. */
+    bool json_out;
 };
 
 /* Lifecycle hooks receive the global store (see store.h). */
