@@ -160,9 +160,11 @@ int main(int argc, char **argv)
     setvbuf(stderr, logbuf, _IOFBF, sizeof logbuf); /* flushed once per loop iteration */
     uv_loop_t *loop = nb_loop();
     /* Durable state resumes before the first request; in memory the store
-     * and the services start on first use (nb_services_start), so an idle
-     * server has not touched SQLite (about 1.4 MiB less resident). */
-    if (nb_cfg.data_dir && nb_services_start() != 0)
+     * and the services start on the first call (nb_services_defer), so an
+     * idle server has not touched SQLite (about 1.4 MiB less resident). */
+    if (!nb_cfg.data_dir)
+        nb_services_defer();
+    else if (nb_services_start() != 0)
         return 1;
     if (nb_http_listen(nb_cfg.host, nb_cfg.port) != 0)
         return 1;

@@ -490,14 +490,24 @@ static void parse_identity(nb_req *r, const nb_sigv4_request *sr, nb_sigv4_cred 
 
 /* ---- service start-up ----------------------------------------------------- */
 
-static bool g_started;
+/* EXTERNAL: whoever set up the process ran the init hooks (the default).
+ * FAILED: a deferred start failed; it is not retried (some hooks may have
+ * run) and calls answer 500. */
+static enum { START_EXTERNAL, START_PENDING, START_DONE, START_FAILED } g_start;
 
-bool nb_services_started(void) { return g_started; }
+bool nb_services_started(void) { return g_start == START_EXTERNAL || g_start == START_DONE; }
+
+void nb_services_defer(void)
+{
+    if (g_start == START_EXTERNAL)
+        g_start = START_PENDING;
+}
 
 int nb_services_start(void)
 {
-    if (g_started)
-        return 0;
+    if (g_start == START_DONE || g_start == START_FAILED)
+        return g_start == START_DONE ? 0 : -1;
+    g_start = START_FAILED;
     if (!nb_db() && nb_store_open(nb_cfg.data_dir) != 0)
         return -1;
     for (int i = 0; nb_services[i]; i++) {
@@ -506,13 +516,13 @@ int nb_services_start(void)
             return -1;
         }
     }
-    g_started = true;
+    g_start = START_DONE;
     return nb_store_commit();
 }
 
 static nb_status run_handler(nb_call *call, nb_handler fn, json_object *in)
 {
-    if (!g_started && nb_services_start() != 0)
+    if ((g_start == START_PENDING || g_start == START_FAILED) && nb_services_start() != 0)
         return nb_fail_status(call, 500, false, "ServiceUnavailable",
                               "The services could not be started.");
     nb_store_call_begin();

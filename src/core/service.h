@@ -122,12 +122,16 @@ const nb_service *nb_service_by_signing_name(const char *name, size_t len);
 nb_handler nb_service_handler(const nb_service *svc, const char *op);
 void nb_services_free(void);  /* at exit */
 
-/* Open the store and run every service's init hook, once (dispatch.c).
- * With --data-dir main() starts the services before listening, so stored
- * state resumes at once; in memory nothing exists yet, so they start on the
- * first call that needs them and an idle server never touches SQLite.
- * 0 on success (also when already started). */
+/* Service start-up (dispatch.c).  nb_services_start opens the store and
+ * runs every service's init hook, once; 0 on success.  With --data-dir
+ * main() calls it before listening, so stored state resumes at once.  In
+ * memory main() calls nb_services_defer() instead: nothing exists yet, and
+ * the services start on the first call that needs them, so an idle server
+ * never touches SQLite.  A process that runs the init hooks itself (tests,
+ * fuzzers) calls neither, and the dispatcher leaves start-up alone.
+ * nb_services_started is false only while a deferred start is pending. */
 int nb_services_start(void);
+void nb_services_defer(void);
 bool nb_services_started(void);
 
 /* Cross-service: run svc's op with an input tree already in the model's
