@@ -313,16 +313,16 @@ static bool fp_int(fparse *f, int64_t *out)
     if (neg)
         p++;
     const char *d = p;
-    int64_t v = 0;
-    while (p < f->end && *p >= '0' && *p <= '9' && p - d < 19)
-        v = v * 10 + (*p++ - '0');
+    uint64_t v = 0; /* at most 18 digits: below 10^18, no overflow */
+    while (p < f->end && *p >= '0' && *p <= '9' && p - d < 18)
+        v = v * 10 + (uint64_t)(*p++ - '0');
     size_t nd = (size_t)(p - d);
-    if (nd == 0 || nd > 18 || (nd > 1 && *d == '0'))
+    if (nd == 0 || (p < f->end && *p >= '0' && *p <= '9') || (nd > 1 && *d == '0'))
         return false;
     f->p = p;
     if (!fp_delim(f))
         return false; /* fraction, exponent or junk: the strict parser decides */
-    *out = neg ? -v : v;
+    *out = neg ? -(int64_t)v : (int64_t)v;
     return true;
 }
 
