@@ -315,10 +315,11 @@ static void check(vctx *v, uint32_t si, json_object *val, const vpath *path, int
         if (!json_object_is_type(val, json_type_string))
             return;
         if (s->flags & (NB_S_HAS_MIN | NB_S_HAS_MAX)) {
-            /* n bytes are n/4 to n characters: count them only when that
-             * range does not settle the limits. */
+            /* n bytes are at most n characters (utf8_chars counts the
+             * bytes that are not continuation bytes): count them only
+             * when a minimum applies or n exceeds the maximum. */
             size_t n = (size_t)json_object_get_string_len(val);
-            bool low_ok = !(s->flags & NB_S_HAS_MIN) || (int64_t)(n / 4) >= s->min;
+            bool low_ok = !(s->flags & NB_S_HAS_MIN) || s->min <= 0;
             bool high_ok = !(s->flags & NB_S_HAS_MAX) || (int64_t)n <= s->max;
             if (!low_ok || !high_ok)
                 check_size(v, s, val, path, utf8_chars(json_object_get_string(val), n), "length");
