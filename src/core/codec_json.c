@@ -180,17 +180,390 @@ static int conv_in(const nb_model *m, uint32_t si, json_object *parent, const ch
     return 0;
 }
 
+/* ---- the fast decoder ------------------------------------------------------
+ * json-c's tokener costs ~35 instructions per byte of a SendMessageBatch
+ * (plus a newlocale per parse), and the tree it builds is then walked again
+ * by conv_in.  This parser builds the same json-c tree in one pass, checking
+ * each value against its shape as conv_in would, for the common subset of
+ * JSON: objects, arrays, strings (UTF-8 and the one-character escapes, not
+ * \u), integers of up to 18 digits, true, false, null,
+ * standard whitespace, nothing after the top-level value.  Whenever it meets
+ * anything else (a fraction or exponent, a syntax or type error, a value
+ * conv_in would reject, deep nesting) it gives up and the caller parses the
+ * text again the strict way, which produces exactly the tree or error it
+ * always did.  Member names of the model are added as constant keys (the
+ * model's own strings), so they are neither copied nor freed. */
+
+#define FAST_DEPTH 48
+
+static nb_buf g_fast_tmp;
+
+typedef struct fparse {
+    const char *p, *end;
+    const nb_model *m;
+    nb_buf *tmp; /* unescaped strings */
+} fparse;
+
+static bool fp_ws(fparse *f)
+{
+    while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t'))
+        f->p++;
+    return f->p < f->end;
+}
+
+/* A string at f->p (on the opening quote): its bytes, unescaped into f->tmp
+ * only when it has escapes.  false: give up. */
+static bool fp_string(fparse *f, const char **s, size_t *n)
+{
+    const char *p = f->p + 1, *end = f->end, *run = p;
+    bool esc = false;
+    for (;;) {
+        /* Eight bytes at a time while none is a control byte, '"', '\\'
+         * or non-ASCII. */
+        while (p + 8 <= end) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+            uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w;
+            if (hit & high)
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            return false;
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return false;
+        if (c < 0x80 && c != '\\') {
+            p++;
+            continue;
+        }
+        if (c >= 0x80) {
+            /* json-c's own UTF-8 rule: a lead byte and its continuations. */
+            int k = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+            if (k < 0 || end - p <= k)
+                return false;
+            for (int i = 1; i <= k; i++)
+                if (((unsigned char)p[i] & 0xC0) != 0x80)
+                    return false;
+            p += k + 1;
+            continue;
+        }
+        /* An escape. */
+        if (!esc) {
+            f->tmp->len = 0;
+            esc = true;
+        }
+        nb_buf_add(f->tmp, run, (size_t)(p - run));
+        if (end - p < 2)
+            return false;
+        char e = p[1], out;
+        p += 2;
+        switch (e) {
+        case '"': out = '"'; break;
+        case '\\': out = '\\'; break;
+        case '/': out = '/'; break;
+        case 'b': out = '\b'; break;
+        case 'f': out = '\f'; break;
+        case 'n': out = '\n'; break;
+        case 'r': out = '\r'; break;
+        case 't': out = '\t'; break;
+        /* \u is left to json-c, whose 0.16 puts a U+FFFD before a \u
+         * escape that follows another escape: the tree must not change. */
+        default: return false;
+        }
+        nb_buf_addc(f->tmp, out);
+        run = p;
+    }
+    if (esc) {
+        nb_buf_add(f->tmp, run, (size_t)(p - run));
+        *s = f->tmp->data ? f->tmp->data : "";
+        *n = f->tmp->len;
+    } else {
+        *s = f->p + 1;
+        *n = (size_t)(p - (f->p + 1));
+    }
+    f->p = p + 1;
+    return true;
+}
+
+static bool fp_delim(const fparse *f)
+{
+    if (f->p >= f->end)
+        return true;
+    char c = *f->p;
+    return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static bool fp_literal(fparse *f, const char *lit, size_t n)
+{
+    if ((size_t)(f->end - f->p) < n || memcmp(f->p, lit, n) != 0)
+        return false;
+    f->p += n;
+    return fp_delim(f);
+}
+
+static bool fp_int(fparse *f, int64_t *out)
+{
+    const char *p = f->p;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    const char *d = p;
+    uint64_t v = 0; /* at most 18 digits: below 10^18, no overflow */
+    while (p < f->end && *p >= '0' && *p <= '9' && p - d < 18)
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    size_t nd = (size_t)(p - d);
+    if (nd == 0 || (p < f->end && *p >= '0' && *p <= '9') || (nd > 1 && *d == '0'))
+        return false;
+    f->p = p;
+    if (!fp_delim(f))
+        return false; /* fraction, exponent or junk: the strict parser decides */
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+static bool fp_value(fparse *f, int32_t si, json_object **out, bool *null, int depth);
+
+/* A string value for a shape (or none): blobs are decoded, timestamps
+ * become epoch-second doubles, as conv_in does. */
+static bool fp_string_value(fparse *f, const nb_shape *s, json_object **out)
+{
+    const char *str;
+    size_t n;
+    if (!fp_string(f, &str, &n))
+        return false;
+    if (!s || s->type == NB_T_STRING) {
+        *out = json_object_new_string_len(str, (int)n);
+        return true;
+    }
+    if (s->type == NB_T_BLOB) {
+        size_t rn = 0;
+        unsigned char *raw = nb_base64_decode(str, n, &rn);
+        if (!raw)
+            return false;
+        *out = json_object_new_string_len((const char *)raw, (int)rn);
+        free(raw);
+        return true;
+    }
+    if (s->type == NB_T_TIMESTAMP) {
+        /* nb_parse_timestamp reads a NUL-terminated string. */
+        char txt[64];
+        double t;
+        if (n >= sizeof txt)
+            return false;
+        memcpy(txt, str, n);
+        txt[n] = 0;
+        if (nb_parse_timestamp(txt, n, &t) != 0)
+            return false;
+        *out = json_object_new_double(t);
+        return true;
+    }
+    return false;
+}
+
+static bool fp_object(fparse *f, const nb_shape *s, json_object **out, int depth)
+{
+    const nb_model *m = f->m;
+    bool structure = s && s->type == NB_T_STRUCTURE;
+    bool map = s && s->type == NB_T_MAP;
+    if (s && !structure && !map)
+        return false;
+    json_object *o = json_object_new_object();
+    *out = o;
+    f->p++;
+    if (!fp_ws(f))
+        return false;
+    if (*f->p == '}') {
+        f->p++;
+        return true;
+    }
+    int nulls = 0;
+    for (;;) {
+        if (!fp_ws(f) || *f->p != '"')
+            return false;
+        const char *k;
+        size_t kn;
+        if (!fp_string(f, &k, &kn))
+            return false;
+        if (!fp_ws(f) || *f->p != ':')
+            return false;
+        f->p++;
+        if (!fp_ws(f))
+            return false;
+        int mi = structure ? nb_model_member(m, s, k, kn) : -1;
+        int32_t vs = mi >= 0 ? (int32_t)m->members[mi].shape
+                     : map   ? (int32_t)m->members[s->first + 1].shape
+                             : -1;
+        /* A key copied out of the scratch buffer before the value reuses it. */
+        char kbuf[256];
+        const char *key = mi >= 0 ? m->members[mi].name : kbuf;
+        if (mi < 0) {
+            if (kn >= sizeof kbuf || memchr(k, 0, kn))
+                return false;
+            memcpy(kbuf, k, kn);
+            kbuf[kn] = 0;
+        }
+        json_object *v = NULL;
+        bool isnull = false;
+        if (!fp_value(f, vs, &v, &isnull, depth + 1)) {
+            json_object_put(v);
+            return false;
+        }
+        if (isnull && map)
+            return false; /* "non-null map value" */
+        if (isnull && structure) {
+            /* conv_struct drops null members (at most 64 of them). */
+            if (++nulls > 64)
+                return false;
+            json_object_object_del(o, key);
+        } else if (mi >= 0) {
+            json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_CONSTANT_KEY);
+        } else {
+            json_object_object_add(o, key, v);
+        }
+        if (!fp_ws(f))
+            return false;
+        if (*f->p == ',') {
+            f->p++;
+            continue;
+        }
+        if (*f->p != '}')
+            return false;
+        f->p++;
+        return true;
+    }
+}
+
+static bool fp_array(fparse *f, const nb_shape *s, json_object **out, int depth)
+{
+    if (s && s->type != NB_T_LIST)
+        return false;
+    int32_t es = s && s->type == NB_T_LIST ? (int32_t)f->m->members[s->first].shape : -1;
+    json_object *a = json_object_new_array();
+    *out = a;
+    f->p++;
+    if (!fp_ws(f))
+        return false;
+    if (*f->p == ']') {
+        f->p++;
+        return true;
+    }
+    for (;;) {
+        if (!fp_ws(f))
+            return false;
+        json_object *v = NULL;
+        bool isnull = false;
+        if (!fp_value(f, es, &v, &isnull, depth + 1)) {
+            json_object_put(v);
+            return false;
+        }
+        if (isnull && s && s->type == NB_T_LIST)
+            return false; /* "non-null list member" */
+        json_object_array_add(a, v);
+        if (!fp_ws(f))
+            return false;
+        if (*f->p == ',') {
+            f->p++;
+            continue;
+        }
+        if (*f->p != ']')
+            return false;
+        f->p++;
+        return true;
+    }
+}
+
+/* One value at f->p (not whitespace) for shape si (-1: any, unconverted).
+ * On failure *out may hold a partial tree for the caller to release. */
+static bool fp_value(fparse *f, int32_t si, json_object **out, bool *null, int depth)
+{
+    const nb_shape *s = si >= 0 ? &f->m->shapes[si] : NULL;
+    if (depth > FAST_DEPTH)
+        return false;
+    char c = *f->p;
+    if (s && (s->flags & NB_S_DOCUMENT)) {
+        /* A document: an object taken as it is. */
+        if (s->type != NB_T_STRUCTURE || c != '{')
+            return false;
+        s = NULL;
+    }
+    switch (c) {
+    case '{': return fp_object(f, s, out, depth);
+    case '[': return fp_array(f, s, out, depth);
+    case '"': return fp_string_value(f, s, out);
+    case 't':
+    case 'f':
+        if (s && s->type != NB_T_BOOLEAN)
+            return false;
+        if (!fp_literal(f, c == 't' ? "true" : "false", c == 't' ? 4 : 5))
+            return false;
+        *out = json_object_new_boolean(c == 't');
+        return true;
+    case 'n':
+        if (!fp_literal(f, "null", 4))
+            return false;
+        *null = true;
+        return true;
+    default: {
+        int64_t v;
+        if (c != '-' && (c < '0' || c > '9'))
+            return false;
+        if (!fp_int(f, &v))
+            return false;
+        if (!s || s->type == NB_T_LONG || s->type == NB_T_FLOAT || s->type == NB_T_DOUBLE) {
+            *out = json_object_new_int64(v);
+            return true;
+        }
+        if (s->type == NB_T_INTEGER) {
+            if (v < INT32_MIN || v > INT32_MAX)
+                return false;
+            *out = json_object_new_int64(v);
+            return true;
+        }
+        if (s->type == NB_T_TIMESTAMP) {
+            *out = json_object_new_double((double)v);
+            return true;
+        }
+        return false;
+    }
+    }
+}
+
+/* The whole text as a tree for shape (-1: any object); NULL: give up. */
+static json_object *fast_decode(const nb_model *m, int shape, const char *text, size_t len)
+{
+    fparse f = {text, text + len, m, &g_fast_tmp};
+    json_object *root = NULL;
+    bool null = false;
+    bool ok = fp_ws(&f) && *f.p == '{' && fp_value(&f, shape, &root, &null, 0) && f.p == f.end;
+    if (g_fast_tmp.cap > 65536)
+        nb_buf_free(&g_fast_tmp);
+    if (!ok) {
+        json_object_put(root);
+        return NULL;
+    }
+    return root;
+}
+
 static json_tokener *g_tok;
+static void conv_tables_free(void);
 
 void nb_json_free(void)
 {
     if (g_tok)
         json_tokener_free(g_tok);
     g_tok = NULL;
+    nb_buf_free(&g_fast_tmp);
+    conv_tables_free();
 }
 
-int nb_json_decode_text(const nb_model *m, int shape, const char *text, size_t len,
-                        json_object **out, nb_error *err)
+/* The strict path: json-c's tokener, then conv_in over its tree. */
+static int slow_decode(const nb_model *m, int shape, const char *text, size_t len,
+                       json_object **out, nb_error *err)
 {
     json_object *root = NULL;
     if (len == 0) {
@@ -231,6 +604,17 @@ int nb_json_decode_text(const nb_model *m, int shape, const char *text, size_t l
     return 0;
 }
 
+int nb_json_decode_text(const nb_model *m, int shape, const char *text, size_t len,
+                        json_object **out, nb_error *err)
+{
+    json_object *root = len ? fast_decode(m, shape, text, len) : NULL;
+    if (root) {
+        *out = root;
+        return 0;
+    }
+    return slow_decode(m, shape, text, len, out, err);
+}
+
 static int json_decode(const nb_model *m, const nb_operation *op, nb_req *r, json_object **in,
                        nb_error *err)
 {
@@ -250,11 +634,73 @@ static void replace(json_object *parent, const char *key, size_t idx, json_objec
         json_object_array_put_idx(parent, idx, nv);
 }
 
+/* Which shapes the output pass changes: blobs and timestamps, and the
+ * structures, lists and maps that lead to one.  Most outputs (SendMessage's,
+ * SendMessageBatch's) have none, and their trees are not walked at all.
+ * One byte per shape, computed per model on first use by iterating to a
+ * fixed point over the same edges conv_out follows. */
+#define MAX_CONV_MODELS 32
+static struct {
+    const nb_model *m;
+    uint8_t *conv;
+} g_conv[MAX_CONV_MODELS];
+static int g_nconv;
+
+static bool shape_leads_to(const nb_model *m, const uint8_t *conv, const nb_shape *s)
+{
+    switch (s->type) {
+    case NB_T_STRUCTURE:
+        if (s->flags & NB_S_DOCUMENT)
+            return false;
+        for (uint32_t i = 0; i < s->count; i++)
+            if (conv[m->members[s->first + i].shape])
+                return true;
+        return false;
+    case NB_T_LIST: return conv[m->members[s->first].shape];
+    case NB_T_MAP: return conv[m->members[s->first + 1].shape];
+    case NB_T_BLOB:
+    case NB_T_TIMESTAMP: return true;
+    default: return false;
+    }
+}
+
+static const uint8_t *conv_table(const nb_model *m)
+{
+    for (int i = 0; i < g_nconv; i++)
+        if (g_conv[i].m == m)
+            return g_conv[i].conv;
+    if (g_nconv == MAX_CONV_MODELS)
+        return NULL;
+    uint8_t *conv = nb_calloc(m->nshapes ? m->nshapes : 1, 1);
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (uint32_t si = 0; si < m->nshapes; si++) {
+            if (!conv[si] && shape_leads_to(m, conv, &m->shapes[si])) {
+                conv[si] = 1;
+                changed = true;
+            }
+        }
+    }
+    g_conv[g_nconv].m = m;
+    g_conv[g_nconv++].conv = conv;
+    return conv;
+}
+
+static void conv_tables_free(void)
+{
+    for (int i = 0; i < g_nconv; i++)
+        free(g_conv[i].conv);
+    g_nconv = 0;
+}
+
 static void conv_out(const nb_model *m, uint32_t si, json_object *parent, const char *key,
                      size_t idx, json_object *v, int depth)
 {
     const nb_shape *s = &m->shapes[si];
     if (!v || depth > MAX_DEPTH)
+        return;
+    const uint8_t *conv = conv_table(m);
+    if (conv && !conv[si])
         return;
     switch (s->type) {
     case NB_T_STRUCTURE:
@@ -325,31 +771,70 @@ json_object *nb_json_raw(const char *text, size_t len)
 void nb_json_write_string(nb_buf *b, const char *s, size_t n);
 #define write_string nb_json_write_string
 
+/* Appends without a call into buf.c per byte (the buffer stays
+ * NUL-terminated, as nb_buf_add keeps it). */
+static inline void jput(nb_buf *b, const char *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap)
+        nb_buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+static inline void jputc(nb_buf *b, char c)
+{
+    if (b->len + 2 > b->cap)
+        nb_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = 0;
+}
+
+/* Length of the prefix of s that needs no escaping. */
+static size_t plain_run(const char *s, size_t n)
+{
+    size_t i = 0;
+    /* Eight bytes at a time while none is a control byte, '"' or '\\'
+     * (the classic "has zero byte" bit trick on each condition). */
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+        uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+        if (hit & high)
+            break;
+        i += 8;
+    }
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+        i++;
+    }
+    return i;
+}
+
 void nb_json_write_string(nb_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     nb_buf_reserve(b, n + 2);
-    nb_buf_addc(b, '"');
+    size_t i = plain_run(s, n);
+    if (i == n) {
+        /* The common case: nothing to escape, one copy. */
+        char *d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        d[n + 2] = 0;
+        b->len += n + 2;
+        return;
+    }
+    jputc(b, '"');
     size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        /* Eight bytes at a time while none is a control byte, '"' or '\\'
-         * (the classic "has zero byte" bit trick on each condition). */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-            uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-            uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
-            if (hit & high)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
+    while (i < n) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        nb_buf_add(b, s + run, i - run);
+        jput(b, s + run, i - run);
         run = i + 1;
         char esc[7] = {'\\', 0};
         switch (c) {
@@ -364,28 +849,33 @@ void nb_json_write_string(nb_buf *b, const char *s, size_t n)
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
-            nb_buf_add(b, esc, 6);
+            jput(b, esc, 6);
+            i = run + plain_run(s + run, n - run);
             continue;
         }
-        nb_buf_add(b, esc, 2);
+        jput(b, esc, 2);
+        i = run + plain_run(s + run, n - run);
     }
-    nb_buf_add(b, s + run, n - run);
-    nb_buf_addc(b, '"');
+    jput(b, s + run, n - run);
+    jputc(b, '"');
 }
 
 void nb_json_write(nb_buf *b, json_object *v)
 {
     switch (json_object_get_type(v)) {
     case json_type_null:
-        nb_buf_add(b, "null", 4);
+        jput(b, "null", 4);
         return;
     case json_type_boolean:
-        nb_buf_adds(b, json_object_get_boolean(v) ? "true" : "false");
+        if (json_object_get_boolean(v))
+            jput(b, "true", 4);
+        else
+            jput(b, "false", 5);
         return;
     case json_type_int: {
         char num[24];
         int len = snprintf(num, sizeof num, "%" PRId64, json_object_get_int64(v));
-        nb_buf_add(b, num, (size_t)len);
+        jput(b, num, (size_t)len);
         return;
     }
     case json_type_double:
@@ -393,33 +883,33 @@ void nb_json_write(nb_buf *b, json_object *v)
         return;
     case json_type_string:
         if (json_object_get_userdata(v) == &raw_mark)
-            nb_buf_add(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+            jput(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
         else
             write_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
         return;
     case json_type_array: {
-        nb_buf_addc(b, '[');
+        jputc(b, '[');
         for (size_t i = 0, n = json_object_array_length(v); i < n; i++) {
             if (i)
-                nb_buf_addc(b, ',');
+                jputc(b, ',');
             nb_json_write(b, json_object_array_get_idx(v, i));
         }
-        nb_buf_addc(b, ']');
+        jputc(b, ']');
         return;
     }
     case json_type_object: {
-        nb_buf_addc(b, '{');
+        jputc(b, '{');
         bool first = true;
         json_object_object_foreach(v, k, val)
         {
             if (!first)
-                nb_buf_addc(b, ',');
+                jputc(b, ',');
             first = false;
             write_string(b, k, strlen(k));
-            nb_buf_addc(b, ':');
+            jputc(b, ':');
             nb_json_write(b, val);
         }
-        nb_buf_addc(b, '}');
+        jputc(b, '}');
         return;
     }
     }
@@ -447,6 +937,7 @@ static void json_encode(const nb_model *m, const nb_operation *op, nb_req *r, js
     }
     if (op->output >= 0)
         conv_out(m, (uint32_t)op->output, NULL, NULL, 0, out, 0);
+    nb_buf_reserve(&r->rbody, 1000); /* one allocation for most bodies */
     nb_json_write(&r->rbody, out);
 }
 

@@ -131,14 +131,25 @@ static void make_trace_id(nb_call *call, const char *given, size_t n)
         call->trace_id[n] = 0;
         return;
     }
+    /* "Root=1-<8 hex digits of epoch seconds>-<24 random hex digits>",
+     * formatted by hand: snprintf was a tenth of a SendMessage's dispatch. */
     uint64_t r1 = nb_rand64(), r2 = nb_rand64();
     unsigned char rnd[12];
-    char hex[25];
     memcpy(rnd, &r1, 8);
     memcpy(rnd + 8, &r2, 4);
-    nb_hex(rnd, sizeof rnd, hex);
-    snprintf(call->trace_id, sizeof call->trace_id, "Root=1-%08llx-%s",
-             (unsigned long long)(call->now_ms / 1000), hex);
+    static const char hexd[] = "0123456789abcdef";
+    char *t = call->trace_id;
+    uint64_t secs = (uint64_t)(call->now_ms / 1000);
+    int digits = 8;
+    while (digits < 16 && (secs >> (4 * digits)))
+        digits++; /* %08llx: at least eight digits */
+    memcpy(t, "Root=1-", 7);
+    t += 7;
+    for (int i = digits - 1; i >= 0; i--)
+        *t++ = hexd[(secs >> (4 * i)) & 15];
+    *t++ = '-';
+    nb_hex(rnd, sizeof rnd, t);
+    t[24] = 0;
 }
 
 /* ---- admin endpoints ------------------------------------------------------- */
@@ -192,8 +203,9 @@ static bool admin(nb_req *r)
             reply_json(r, 405, o);
             return true;
         }
-        int rc = nb_store_reset();
-        for (int i = 0; nb_services[i]; i++)
+        /* Services not started yet hold nothing to reset. */
+        int rc = nb_services_started() ? nb_store_reset() : 0;
+        for (int i = 0; nb_services_started() && nb_services[i]; i++)
             if (nb_services[i]->reset)
                 nb_services[i]->reset();
         json_object *o = json_object_new_object();
@@ -490,8 +502,43 @@ static void parse_identity(nb_req *r, const nb_sigv4_request *sr, nb_sigv4_cred 
     make_trace_id(c, trace, tl);
 }
 
+/* ---- service start-up ----------------------------------------------------- */
+
+/* EXTERNAL: whoever set up the process ran the init hooks (the default).
+ * FAILED: a deferred start failed; it is not retried (some hooks may have
+ * run) and calls answer 500. */
+static enum { START_EXTERNAL, START_PENDING, START_DONE, START_FAILED } g_start;
+
+bool nb_services_started(void) { return g_start == START_EXTERNAL || g_start == START_DONE; }
+
+void nb_services_defer(void)
+{
+    if (g_start == START_EXTERNAL)
+        g_start = START_PENDING;
+}
+
+int nb_services_start(void)
+{
+    if (g_start == START_DONE || g_start == START_FAILED)
+        return g_start == START_DONE ? 0 : -1;
+    g_start = START_FAILED;
+    if (!nb_db() && nb_store_open(nb_cfg.data_dir) != 0)
+        return -1;
+    for (int i = 0; nb_services[i]; i++) {
+        if (nb_services[i]->init && nb_services[i]->init(NULL) != 0) {
+            NB_ERR("service %s failed to start", nb_services[i]->name);
+            return -1;
+        }
+    }
+    g_start = START_DONE;
+    return nb_store_commit();
+}
+
 static nb_status run_handler(nb_call *call, nb_handler fn, json_object *in)
 {
+    if ((g_start == START_PENDING || g_start == START_FAILED) && nb_services_start() != 0)
+        return nb_fail_status(call, 500, false, "ServiceUnavailable",
+                              "The services could not be started.");
     nb_store_call_begin();
     nb_status st = fn(call, in);
     nb_store_call_end(st != NB_ERROR);
@@ -545,6 +592,7 @@ void nb_dispatch(nb_req *r)
     }
     c->on_done = http_call_done;
     c->owner = r;
+    c->json_out = rt.codec == &nb_codec_json;
     nb_status st = run_handler(c, nb_service_handler(rt.svc, rt.op->name), in);
     json_object_put(in);
     if (st != NB_PENDING)

@@ -43,8 +43,9 @@ int nb_model_member(const nb_model *m, const nb_shape *s, const char *name, size
         uint32_t k = s->first + i;
         if (k >= m->nmembers)
             break;
+        /* The first byte rules out most members without a strlen. */
         const char *n = m->members[k].name;
-        if (strlen(n) == len && memcmp(n, name, len) == 0)
+        if ((len ? n[0] == name[0] : !n[0]) && strlen(n) == len && memcmp(n, name, len) == 0)
             return (int)k;
     }
     return -1;

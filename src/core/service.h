@@ -81,6 +81,12 @@ struct nb_call {
     /* Completion (set by whoever dispatched the call). */
     void (*on_done)(nb_call *call, nb_status st);
     void *owner;
+
+    /* Set by the dispatcher when the JSON codec (awsJson) encodes the
+     * output: a handler may then put nb_json_raw() text (codec.h) in its
+     * output tree instead of building subtrees.  False for nb_invoke and
+     * every other protocol, which need the tree. */
+    bool json_out;
 };
 
 /* Lifecycle hooks receive the global store (see store.h). */
@@ -115,6 +121,18 @@ const nb_service *nb_service_by_target(const char *target, size_t len, const cha
 const nb_service *nb_service_by_signing_name(const char *name, size_t len);
 nb_handler nb_service_handler(const nb_service *svc, const char *op);
 void nb_services_free(void);  /* at exit */
+
+/* Service start-up (dispatch.c).  nb_services_start opens the store and
+ * runs every service's init hook, once; 0 on success.  With --data-dir
+ * main() calls it before listening, so stored state resumes at once.  In
+ * memory main() calls nb_services_defer() instead: nothing exists yet, and
+ * the services start on the first call that needs them, so an idle server
+ * never touches SQLite.  A process that runs the init hooks itself (tests,
+ * fuzzers) calls neither, and the dispatcher leaves start-up alone.
+ * nb_services_started is false only while a deferred start is pending. */
+int nb_services_start(void);
+void nb_services_defer(void);
+bool nb_services_started(void);
 
 /* Cross-service: run svc's op with an input tree already in the model's
  * shape (validated here).  The callback receives the finished call; the

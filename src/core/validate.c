@@ -218,22 +218,22 @@ static void check_struct(vctx *v, const nb_shape *s, json_object *val, const vpa
 static void check_size(vctx *v, const nb_shape *s, json_object *val, const vpath *vp, size_t n,
                        const char *what)
 {
-    if (!(s->flags & (NB_S_HAS_MIN | NB_S_HAS_MAX)))
-        return;
+    bool low = (s->flags & NB_S_HAS_MIN) && (int64_t)n < s->min;
+    bool high = !low && (s->flags & NB_S_HAS_MAX) && (int64_t)n > s->max;
+    if (!low && !high)
+        return; /* the path is rendered only for an error */
     char path[512];
     path_text(vp, path, sizeof path);
     char txt[160];
-    if ((s->flags & NB_S_HAS_MIN) && (int64_t)n < s->min) {
-        check_value_text(txt, sizeof txt, val);
+    check_value_text(txt, sizeof txt, val);
+    if (low)
         add_error(v, path, false,
                   "Value %s at '%s' failed to satisfy constraint: Member must have %s greater than or equal to %lld",
                   txt, path, what, (long long)s->min);
-    } else if ((s->flags & NB_S_HAS_MAX) && (int64_t)n > s->max) {
-        check_value_text(txt, sizeof txt, val);
+    else
         add_error(v, path, false,
                   "Value %s at '%s' failed to satisfy constraint: Member must have %s less than or equal to %lld",
                   txt, path, what, (long long)s->max);
-    }
 }
 
 static void check_enum(vctx *v, const nb_shape *s, json_object *val, const vpath *vp)
@@ -259,14 +259,18 @@ static void check_number(vctx *v, const nb_shape *s, json_object *val, const vpa
 {
     if (!(s->flags & (NB_S_HAS_MIN | NB_S_HAS_MAX)))
         return;
+    double x = json_object_get_double(val);
+    bool low = (s->flags & NB_S_HAS_MIN) && x < (double)s->min;
+    bool high = !low && (s->flags & NB_S_HAS_MAX) && x > (double)s->max;
+    if (!low && !high)
+        return;
     char path[512];
     path_text(vp, path, sizeof path);
-    double x = json_object_get_double(val);
-    if ((s->flags & NB_S_HAS_MIN) && x < (double)s->min)
+    if (low)
         add_error(v, path, false,
                   "Value '%s' at '%s' failed to satisfy constraint: Member must have value greater than or equal to %lld",
                   json_object_get_string(val), path, (long long)s->min);
-    else if ((s->flags & NB_S_HAS_MAX) && x > (double)s->max)
+    else
         add_error(v, path, false,
                   "Value '%s' at '%s' failed to satisfy constraint: Member must have value less than or equal to %lld",
                   json_object_get_string(val), path, (long long)s->max);
@@ -310,9 +314,16 @@ static void check(vctx *v, uint32_t si, json_object *val, const vpath *path, int
     case NB_T_STRING:
         if (!json_object_is_type(val, json_type_string))
             return;
-        check_size(v, s, val, path,
-                   utf8_chars(json_object_get_string(val), (size_t)json_object_get_string_len(val)),
-                   "length");
+        if (s->flags & (NB_S_HAS_MIN | NB_S_HAS_MAX)) {
+            /* n bytes are at most n characters (utf8_chars counts the
+             * bytes that are not continuation bytes): count them only
+             * when a minimum applies or n exceeds the maximum. */
+            size_t n = (size_t)json_object_get_string_len(val);
+            bool low_ok = !(s->flags & NB_S_HAS_MIN) || s->min <= 0;
+            bool high_ok = !(s->flags & NB_S_HAS_MAX) || (int64_t)n <= s->max;
+            if (!low_ok || !high_ok)
+                check_size(v, s, val, path, utf8_chars(json_object_get_string(val), n), "length");
+        }
         /* Query-era services (SQS, STS, ...) treat their model enums as
          * advisory and validate values themselves (SQS answers
          * InvalidAttributeName, and accepts system attribute names in

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/codec.h"
 #include "sqs_internal.h"
 
 static void err_set(sqs_err *e, const char *code, const char *fmt, ...)
@@ -84,6 +85,18 @@ static int64_t first_bad_char(const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
+        /* Eight printable ASCII bytes at a time (none below 0x20 or with
+         * the high bit set). */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            if ((((w - ones * 0x20) & ~w) | w) & high)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         if (p[i] >= 0x20 && p[i] < 0x80) {
             i++;
             continue;
@@ -720,21 +733,71 @@ static int store(nb_call *call, sqs_queue *q, const sqs_out_msg *m, char id[37],
     return 0;
 }
 
+/* Output members under literal keys, each added once to a fresh object:
+ * json-c neither copies the key nor looks for an existing one. */
+static void add_new(json_object *o, const char *key, json_object *v)
+{
+    json_object_object_add_ex(o, key, v,
+                              JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
 static void result_fields(json_object *o, const sqs_queue *q, const sqs_out_msg *m,
                           const char *id, int64_t seq)
 {
-    json_object_object_add(o, "MessageId", json_object_new_string(id));
-    json_object_object_add(o, "MD5OfMessageBody", json_object_new_string(m->md5_body));
+    add_new(o, "MessageId", json_object_new_string(id));
+    add_new(o, "MD5OfMessageBody", json_object_new_string_len(m->md5_body, 32));
     if (m->attrs)
-        json_object_object_add(o, "MD5OfMessageAttributes", json_object_new_string(m->md5_attrs));
+        add_new(o, "MD5OfMessageAttributes", json_object_new_string_len(m->md5_attrs, 32));
     if (m->md5_sys[0])
-        json_object_object_add(o, "MD5OfMessageSystemAttributes",
-                               json_object_new_string(m->md5_sys));
+        add_new(o, "MD5OfMessageSystemAttributes", json_object_new_string(m->md5_sys));
     if (q->fifo) {
         char sn[24];
         sqs_seqnum(seq, sn);
-        json_object_object_add(o, "SequenceNumber", json_object_new_string(sn));
+        add_new(o, "SequenceNumber", json_object_new_string(sn));
     }
+}
+
+/* The same members as JSON text, for callers encoding with the JSON codec
+ * (call->json_out): a batch's results are ten objects of three strings,
+ * and building, walking and freeing their trees cost more than the insert
+ * of the messages.  Member order and escaping are the tree's. */
+#define ADD_LIT(b, lit) nb_buf_add(b, lit, sizeof lit - 1)
+
+static void result_text(nb_buf *b, const char *eid, const sqs_queue *q, const sqs_out_msg *m,
+                        const char *id, int64_t seq)
+{
+    nb_buf_addc(b, '{');
+    if (eid) { /* validated as present */
+        ADD_LIT(b, "\"Id\":");
+        nb_json_write_string(b, eid, strlen(eid));
+        nb_buf_addc(b, ',');
+    }
+    ADD_LIT(b, "\"MessageId\":");
+    nb_json_write_string(b, id, strlen(id));
+    ADD_LIT(b, ",\"MD5OfMessageBody\":");
+    nb_json_write_string(b, m->md5_body, strlen(m->md5_body));
+    if (m->attrs) {
+        ADD_LIT(b, ",\"MD5OfMessageAttributes\":");
+        nb_json_write_string(b, m->md5_attrs, strlen(m->md5_attrs));
+    }
+    if (m->md5_sys[0]) {
+        ADD_LIT(b, ",\"MD5OfMessageSystemAttributes\":");
+        nb_json_write_string(b, m->md5_sys, strlen(m->md5_sys));
+    }
+    if (q->fifo) {
+        char sn[24];
+        sqs_seqnum(seq, sn);
+        ADD_LIT(b, ",\"SequenceNumber\":");
+        nb_json_write_string(b, sn, strlen(sn));
+    }
+    nb_buf_addc(b, '}');
+}
+
+static json_object *raw_output(nb_buf *b)
+{
+    json_object *o = nb_json_raw(b->data, b->len);
+    nb_buf_free(b);
+    return o;
 }
 
 static nb_status fail_err(nb_call *call, const sqs_err *e)
@@ -756,7 +819,11 @@ nb_status sqs_send_message(nb_call *call, json_object *in)
         return fail_err(call, &err);
     }
     int rc = store(call, q, &m, id, &seq);
-    if (rc == 0) {
+    if (rc == 0 && call->json_out) {
+        nb_buf b = {0};
+        result_text(&b, NULL, q, &m, id, seq);
+        call->out = raw_output(&b);
+    } else if (rc == 0) {
         call->out = json_object_new_object();
         result_fields(call->out, q, &m, id, seq);
     }
@@ -880,11 +947,15 @@ static nb_status batch_store(nb_call *call, sqs_queue *q, json_object *entries, 
         store_standard(call, q, b, n, ids, seqs, stored);
     }
     json_object *ok = json_object_new_array(), *failed = json_object_new_array();
+    nb_buf text = {0}; /* call->json_out: the Successful entries as JSON */
     for (size_t i = 0; i < n; i++) {
         const char *eid = nb_str(json_object_array_get_idx(entries, i), "Id");
-        if (stored[i]) {
+        if (stored[i] && call->json_out) {
+            nb_buf_addc(&text, text.len ? ',' : '[');
+            result_text(&text, eid, q, &b[i].m, ids[i], seqs[i]);
+        } else if (stored[i]) {
             json_object *r = json_object_new_object();
-            json_object_object_add(r, "Id", json_object_new_string(eid));
+            add_new(r, "Id", json_object_new_string(eid));
             result_fields(r, q, &b[i].m, ids[i], seqs[i]);
             json_object_array_add(ok, r);
         } else if (b[i].ok) {
@@ -894,9 +965,16 @@ static nb_status batch_store(nb_call *call, sqs_queue *q, json_object *entries, 
             json_object_array_add(failed, sqs_batch_failure(eid, b[i].err.code, b[i].err.msg, true));
         }
     }
+    if (call->json_out) {
+        json_object_put(ok);
+        if (!text.len)
+            nb_buf_addc(&text, '[');
+        nb_buf_addc(&text, ']');
+        ok = raw_output(&text);
+    }
     call->out = json_object_new_object();
-    json_object_object_add(call->out, "Successful", ok);
-    json_object_object_add(call->out, "Failed", failed);
+    add_new(call->out, "Successful", ok);
+    add_new(call->out, "Failed", failed);
     return NB_OK;
 }
 
