@@ -108,11 +108,11 @@ static bool path_target(const nb_req *r, url_target *t)
 
 /* ---- responses ----------------------------------------------------------- */
 
-/* Whether the response already has header name (our headers win). */
-static bool has_header(const nb_req *r, const char *name)
+/* Whether the first len bytes of the response's header lines have name. */
+static bool has_header(const nb_req *r, const char *name, size_t len)
 {
     size_t n = strlen(name);
-    const char *p = r->rhead.data, *end = p ? p + r->rhead.len : NULL;
+    const char *p = r->rhead.data, *end = p ? p + len : NULL;
     while (p && p < end) {
         if ((size_t)(end - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0)
             return true;
@@ -127,9 +127,6 @@ static void finish(nb_req *r, int status, const char *ctype, const char *body, s
     r->status = status;
     r->content_type = ctype;
     nb_buf_add(&r->rbody, body, n);
-    if (!has_header(r, "x-amzn-RequestId"))
-        nb_resp_header(r, "x-amzn-RequestId", r->call.request_id);
-    nb_resp_header(r, "x-amzn-Trace-Id", r->call.trace_id);
     nb_req_finish(r);
 }
 
@@ -271,7 +268,7 @@ static const char *check_iam(const nb_req *r, url_caller *who)
     size_t n = strlen(cred.access_key);
     bool digits = n == 12 && strspn(cred.access_key, "0123456789") == 12;
     snprintf(who->access_key, sizeof who->access_key, "%s", cred.access_key);
-    snprintf(who->account, sizeof who->account, "%s", digits ? cred.access_key : "000000000000");
+    nb_copy(who->account, sizeof who->account, digits ? cred.access_key : "000000000000", 12);
     return NULL;
 }
 
@@ -515,12 +512,14 @@ static bool header_ok(const char *name, const char *value)
     return true;
 }
 
-static void add_fn_header(nb_req *r, const char *name, json_object *v, bool multi)
+/* A header the function set, unless it is malformed or one of ours (the
+ * first ours bytes of the header lines: request and trace ids, CORS). */
+static void add_fn_header(nb_req *r, const char *name, json_object *v, size_t ours)
 {
     if (!v || json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array))
         return;
     const char *s = json_object_get_string(v);
-    if (header_ok(name, s) && (multi || !has_header(r, name)))
+    if (header_ok(name, s) && !has_header(r, name, ours))
         nb_resp_header(r, name, s);
 }
 
@@ -553,26 +552,27 @@ static bool structured(nb_req *r, json_object *o)
         nb_buf_adds(&out, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
     }
     const char *ctype = "application/json";
+    size_t ours = r->rhead.len;
     json_object *hs = nb_get(o, "headers"), *mv = nb_get(o, "multiValueHeaders");
     if (json_object_is_type(hs, json_type_object)) {
         json_object_object_foreach(hs, k, v) {
             if (strcasecmp(k, "content-type") == 0 && json_object_is_type(v, json_type_string) &&
                 !strpbrk(json_object_get_string(v), "\r\n"))
                 ctype = json_object_get_string(v);
-            add_fn_header(r, k, v, false);
+            add_fn_header(r, k, v, ours);
         }
     }
     if (json_object_is_type(mv, json_type_object)) {
         json_object_object_foreach(mv, k, v) {
             size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
             for (size_t i = 0; i < n; i++)
-                add_fn_header(r, k, json_object_array_get_idx(v, i), true);
+                add_fn_header(r, k, json_object_array_get_idx(v, i), ours);
         }
     }
     json_object *cookies = nb_get(o, "cookies");
     size_t nc = json_object_is_type(cookies, json_type_array) ? json_object_array_length(cookies) : 0;
     for (size_t i = 0; i < nc; i++)
-        add_fn_header(r, "Set-Cookie", json_object_array_get_idx(cookies, i), true);
+        add_fn_header(r, "Set-Cookie", json_object_array_get_idx(cookies, i), ours);
     /* ctype points into o, which outlives finish (the response is copied). */
     finish(r, (int)status, ctype, out.data ? out.data : "", out.len);
     nb_buf_free(&out);
@@ -729,6 +729,8 @@ static void serve(nb_req *r, url_target *t)
     lm_url u;
     nb_call *c = &r->call;
     trace_id(r);
+    nb_resp_header(r, "x-amzn-RequestId", c->request_id);
+    nb_resp_header(r, "x-amzn-Trace-Id", c->trace_id);
     nb_store_call_begin();
     bool found = lm_url_find(t->id, &u);
     nb_store_call_end(true);
