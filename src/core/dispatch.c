@@ -171,6 +171,8 @@ static bool path_is(const nb_req *r, const char *p)
 
 /* Lambda's code downloads (GetFunction's Code.Location), in lambda.c. */
 bool nb_lambda_code(const char *path, size_t len, nb_buf *body);
+/* Lambda function URLs (lambda_url.c): true when it took the request. */
+bool nb_lambda_url(nb_req *r);
 
 static bool admin(nb_req *r)
 {
@@ -555,7 +557,7 @@ void nb_dispatch(nb_req *r)
         fail_early(r, NULL, NULL, r->early_status, r->early_code, early_message(r->early_code));
         return;
     }
-    if (admin(r))
+    if (admin(r) || nb_lambda_url(r))
         return;
     nb_sigv4_header hs[SIGV4_MAX_HEADERS];
     nb_sigv4_request sr;

@@ -112,6 +112,13 @@ typedef struct lm_url {
 } lm_url;
 bool lm_url_find(const char *url_id, lm_url *out);
 
+/* Function URLs (lambda_url.c): serve r when its Host is
+ * "<url-id>.lambda-url.<region>.<domain>[:port]" or its path starts
+ * "/_aws/lambda-url/<url-id>"; false (r untouched) for any other request.
+ * Called by nb_dispatch before the AWS routing. */
+struct nb_req;
+bool nb_lambda_url(struct nb_req *r);
+
 /* Every event source mapping, for the pollers: an array (owned) of
  * EventSourceMappingConfiguration trees with "Account" and "Region" added.
  * State is "Enabled" or "Disabled"; FilterCriteria, BatchSize, windows,
