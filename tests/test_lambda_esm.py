@@ -196,3 +196,22 @@ def test_dynamodb_stream_latest_and_failure_destination(lmb, client):
     assert rec["DDBStreamBatchInfo"]["batchSize"] == 1
     assert rec["DDBStreamBatchInfo"]["streamArn"] == stream
     assert rec["responseContext"]["functionError"] == "Unhandled"
+
+
+def test_sqs_filter_criteria(lmb, client):
+    sqs, logs = client("sqs"), client("logs")
+    url, arn = queue(sqs, "filtered")
+    make_fn(lmb, "filtered", {"app.py": PRINTER})
+    lmb.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="filtered", BatchSize=10, MaximumBatchingWindowInSeconds=1,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"kind": ["order"]}})}]})
+    for body in (json.dumps({"kind": "order", "n": 1}), json.dumps({"kind": "refund"}), "plain text"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    lines = got(logs, "filtered", 1)
+    time.sleep(1.5)
+    lines = got(logs, "filtered", 1)
+    assert [json.loads(x["body"]) for x in lines] == [{"kind": "order", "n": 1}]
+    wait_counts(sqs, url, (0, 0))   # filtered-out messages are deleted too
+    with pytest.raises(lmb.exceptions.InvalidParameterValueException):
+        lmb.create_event_source_mapping(EventSourceArn=arn, FunctionName="filtered",
+                                        FilterCriteria={"Filters": [{"Pattern": "{\"body\": 5}"}]})

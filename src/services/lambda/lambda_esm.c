@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pattern.h"
 #include "core/store.h"
 #include "lambda_cp.h"
 
@@ -119,6 +120,17 @@ static void fill_defaults(json_object *doc, const char *kind)
 /* The checks on a mapping's (merged) settings. */
 static nb_status check_settings(nb_call *call, json_object *doc, const char *kind)
 {
+    /* FilterCriteria patterns compile with the shared pattern engine. */
+    json_object *fl = nb_get(nb_get(doc, "FilterCriteria"), "Filters");
+    for (size_t i = 0, n = fl ? json_object_array_length(fl) : 0; i < n; i++) {
+        const char *pat = nb_str(json_object_array_get_idx(fl, i), "Pattern");
+        char err[256];
+        nb_pattern *cp = pat ? nb_pattern_compile(pat, strlen(pat), NB_PAT_LAMBDA, err, sizeof err)
+                             : NULL;
+        if (!cp)
+            return lm_fail_param(call, "%s", pat ? err : "Invalid filter pattern definition.");
+        nb_pattern_free(cp);
+    }
     bool sqs = strcmp(kind, "sqs") == 0;
     const char *src = nb_str(doc, "EventSourceArn");
     bool fifo = sqs && strlen(src) > 5 && strcmp(src + strlen(src) - 5, ".fifo") == 0;
