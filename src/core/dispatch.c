@@ -25,6 +25,15 @@
 
 #define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
+/* Model validation, in the service's own wording. */
+static int validate(const nb_service *svc, int shape, json_object *in, nb_error *err)
+{
+    int rc = nb_validate(svc->model, shape, in, err);
+    if (rc != 0 && svc->validation_code && strcmp(err->code, "ValidationException") == 0)
+        snprintf(err->code, sizeof err->code, "%s", svc->validation_code);
+    return rc;
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 static nb_status vfail(nb_call *call, int status, bool sender, const char *code, const char *fmt,
@@ -587,7 +596,7 @@ void nb_dispatch(nb_req *r)
     }
     json_object *in = NULL;
     if (rt.codec->decode(m, rt.op, r, &in, &c->err) != 0 ||
-        nb_validate(m, rt.op->input, in, &c->err) != 0) {
+        validate(rt.svc, rt.op->input, in, &c->err) != 0) {
         json_object_put(in);
         finish_call(r, NB_ERROR);
         return;
@@ -643,7 +652,7 @@ void nb_invoke(const nb_call *parent, const char *service, const char *op, json_
         invoke_done(c, NB_ERROR);
         return;
     }
-    if (nb_validate(c->svc->model, c->op->input, in, &c->err) != 0) {
+    if (validate(c->svc, c->op->input, in, &c->err) != 0) {
         invoke_done(c, NB_ERROR);
         return;
     }

@@ -99,6 +99,10 @@ struct nb_service {
     int (*init)(struct nb_store *st);      /* create schema, resume timers */
     void (*reset)(void);       /* drop in-memory state after a store reset */
     void (*shutdown)(void);    /* cancel timers, free memory */
+    /* The code model constraint violations answer when the service's
+     * wording is not ValidationException (CloudWatch Logs:
+     * InvalidParameterException), or NULL. */
+    const char *validation_code;
 };
 
 /* Fail the call with code/message; status 400 and sender fault unless given. */

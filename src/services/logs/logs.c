@@ -607,4 +607,5 @@ const nb_service nb_service_logs = {
     .init = logs_init,
     .reset = logs_reset,
     .shutdown = logs_shutdown,
+    .validation_code = "InvalidParameterException",
 };
