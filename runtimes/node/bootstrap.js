@@ -8,7 +8,7 @@
 // shapes (Runtime.ImportModuleError, Runtime.HandlerNotFound, ...).
 "use strict";
 
-const http = require("http");
+const net = require("net");
 const path = require("path");
 const fs = require("fs");
 const util = require("util");
@@ -16,23 +16,59 @@ const { pathToFileURL } = require("url");
 
 const [HOST, PORT] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
 const BASE = "/2018-06-01/runtime";
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+// A minimal keep-alive HTTP/1.1 client on one socket: nimbus always sends
+// Content-Length, and responses come in request order, so each request
+// waits for the next response on the socket.  After an invocation its
+// result and the request for the next one go out in one write.
+const sock = net.connect({ host: HOST, port: Number(PORT), noDelay: true });
+sock.on("error", () => process.exit(1));
+sock.on("close", () => process.exit(0));
+let inbuf = Buffer.alloc(0);
+const waiting = [];
+
+function parse() {
+  while (waiting.length) {
+    const end = inbuf.indexOf("\r\n\r\n");
+    if (end < 0) return;
+    const head = inbuf.subarray(0, end).toString("latin1").split("\r\n");
+    const headers = {};
+    for (let i = 1; i < head.length; i++) {
+      const c = head[i].indexOf(":");
+      if (c > 0) headers[head[i].slice(0, c).trim().toLowerCase()] = head[i].slice(c + 1).trim();
+    }
+    const n = Number(headers["content-length"] || 0);
+    if (inbuf.length < end + 4 + n) return;
+    const body = inbuf.subarray(end + 4, end + 4 + n);
+    inbuf = inbuf.subarray(end + 4 + n);
+    waiting.shift()({ status: Number(head[0].split(" ")[1]), headers, body });
+  }
+}
+
+sock.on("data", (d) => {
+  inbuf = inbuf.length ? Buffer.concat([inbuf, d]) : d;
+  parse();
+});
+
+function encode(method, urlPath, body, headers) {
+  const data = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
+  let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${HOST}:${PORT}\r\nContent-Length: ${data.length}\r\n`;
+  for (const [k, v] of Object.entries(headers || {})) head += `${k}: ${v}\r\n`;
+  return Buffer.concat([Buffer.from(head + "\r\n", "latin1"), data]);
+}
+
+function send(reqs) {
+  sock.write(Buffer.concat(reqs.map((r) => encode(...r))));
+  return reqs.map(() => new Promise((resolve) => waiting.push(resolve)));
+}
 
 function request(method, urlPath, body, headers) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
-    const req = http.request(
-      { host: HOST, port: PORT, method, path: urlPath, agent,
-        headers: Object.assign({ "Content-Length": data.length }, headers || {}) },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers,
-                                      body: Buffer.concat(chunks) }));
-      });
-    req.on("error", reject);
-    req.end(data);
-  });
+  return send([[method, urlPath, body, headers]])[0];
+}
+
+// POST a result and GET the next invocation in one write.
+function postThenNext(urlPath, body, headers) {
+  return send([["POST", urlPath, body, headers], ["GET", BASE + "/invocation/next"]])[1];
 }
 
 let currentRequestId = "";
@@ -159,8 +195,8 @@ async function main() {
                   { "Lambda-Runtime-Function-Error-Type": err.errorType });
     process.exit(1);
   }
+  let next = await request("GET", BASE + "/invocation/next");
   for (;;) {
-    const next = await request("GET", BASE + "/invocation/next");
     if (next.status !== 200) process.exit(1);
     const rid = next.headers["lambda-runtime-aws-request-id"];
     currentRequestId = rid;
@@ -175,11 +211,11 @@ async function main() {
     } catch (e) {
       const err = errorObject(e);
       console.error(`Invoke Error \t${JSON.stringify(err)}`);
-      await request("POST", url + "/error", JSON.stringify(err),
-                    { "Lambda-Runtime-Function-Error-Type": err.errorType });
+      next = await postThenNext(url + "/error", JSON.stringify(err),
+                                { "Lambda-Runtime-Function-Error-Type": err.errorType });
       continue;
     }
-    await request("POST", url + "/response", body);
+    next = await postThenNext(url + "/response", body);
   }
 }
 

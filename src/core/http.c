@@ -31,6 +31,7 @@ struct nb_listener {
 };
 
 struct nb_conn {
+    nb_req *spare;            /* a finished request kept for reuse */
     uv_tcp_t tcp;
     nb_listener *l;           /* where it was accepted (NULL: fuzzing) */
     llhttp_t parser;
@@ -74,9 +75,41 @@ static void on_idle(uv_idle_t *h) { (void)h; }
 
 /* ---- requests ---------------------------------------------------------- */
 
+/* A connection keeps one finished request for its next one, buffers and
+ * all (up to SPARE_KEEP bytes each): a keep-alive client's requests then
+ * cost no allocation in the common case. */
+#define SPARE_KEEP (64 * 1024)
+
+static void buf_recycle(nb_buf *b)
+{
+    if (b->cap > SPARE_KEEP) {
+        nb_buf_free(b);
+    } else {
+        b->len = 0;
+        if (b->data)
+            b->data[0] = 0;
+    }
+}
+
 static nb_req *req_new(nb_conn *c)
 {
-    nb_req *r = nb_calloc(1, sizeof *r);
+    nb_req *r = c->spare;
+    if (r) {
+        c->spare = NULL;
+        nb_buf bufs[5] = {r->url, r->hbuf, r->body, r->rhead, r->rbody};
+        nb_header *headers = r->headers;
+        int cap_headers = r->cap_headers;
+        memset(r, 0, sizeof *r);
+        r->url = bufs[0];
+        r->hbuf = bufs[1];
+        r->body = bufs[2];
+        r->rhead = bufs[3];
+        r->rbody = bufs[4];
+        r->headers = headers;
+        r->cap_headers = cap_headers;
+    } else {
+        r = nb_calloc(1, sizeof *r);
+    }
     r->conn = c;
     r->status = 200;
     r->query = "";
@@ -85,16 +118,27 @@ static nb_req *req_new(nb_conn *c)
 
 static void req_free(nb_req *r)
 {
+    if (r->call.out)
+        json_object_put(r->call.out);
+    if (r->call.err.detail)
+        json_object_put(r->call.err.detail);
+    r->call.out = r->call.err.detail = NULL;
+    nb_conn *c = r->conn;
+    if (c && !c->spare && !c->closing && r->cap_headers <= MAX_HEADERS) {
+        buf_recycle(&r->url);
+        buf_recycle(&r->hbuf);
+        buf_recycle(&r->body);
+        buf_recycle(&r->rhead);
+        buf_recycle(&r->rbody);
+        c->spare = r;
+        return;
+    }
     free(r->headers);
     nb_buf_free(&r->hbuf);
     nb_buf_free(&r->url);
     nb_buf_free(&r->body);
     nb_buf_free(&r->rhead);
     nb_buf_free(&r->rbody);
-    if (r->call.out)
-        json_object_put(r->call.out);
-    if (r->call.err.detail)
-        json_object_put(r->call.err.detail);
     free(r);
 }
 
@@ -129,18 +173,25 @@ static const char *reason(int status)
     case 301: return "Moved Permanently";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 409: return "Conflict";
+    case 410: return "Gone";
     case 411: return "Length Required";
+    case 412: return "Precondition Failed";
     case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     default: return "Unknown";
     }
 }
@@ -170,22 +221,35 @@ static void mark_dirty(nb_conn *c)
         uv_idle_start(&idle_handle, on_idle);
 }
 
+/* Decimal digits of v into out (no terminator); returns their count. */
+static size_t fmt_uint(char out[24], uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 void nb_req_finish(nb_req *r)
 {
     nb_conn *c = r->conn;
     r->done = true;
     bool head_only = strcmp(r->method, "HEAD") == 0;
     char num[24];
-    int nl;
     nb_buf_adds(&c->out, "HTTP/1.1 ");
-    nl = snprintf(num, sizeof num, "%d ", r->status);
-    nb_buf_add(&c->out, num, (size_t)nl);
+    nb_buf_add(&c->out, num, fmt_uint(num, (uint64_t)(r->status > 0 ? r->status : 500)));
+    nb_buf_addc(&c->out, ' ');
     nb_buf_adds(&c->out, reason(r->status));
     nb_buf_adds(&c->out, "\r\nDate: ");
     nb_buf_adds(&c->out, http_date());
     nb_buf_adds(&c->out, "\r\nContent-Length: ");
-    nl = snprintf(num, sizeof num, "%zu\r\n", r->rbody.len);
-    nb_buf_add(&c->out, num, (size_t)nl);
+    nb_buf_add(&c->out, num, fmt_uint(num, r->rbody.len));
+    nb_buf_add(&c->out, "\r\n", 2);
     if (r->content_type) {
         nb_buf_adds(&c->out, "Content-Type: ");
         nb_buf_adds(&c->out, r->content_type);
@@ -394,7 +458,7 @@ static int on_headers_complete(llhttp_t *p)
         lower(r->headers[i].name);
     const char *mname = llhttp_method_name(llhttp_get_method(p));
     nb_copy(r->method, sizeof r->method, mname, strlen(mname));
-    if (!r->url.data)
+    if (r->url.len == 0)
         nb_buf_add(&r->url, "/", 1);
     char *q = memchr(r->url.data, '?', r->url.len);
     r->path = r->url.data;
@@ -431,7 +495,7 @@ static int on_message_complete(llhttp_t *p)
     nb_req *r = c->cur;
     c->cur = NULL;
     r->keep_alive = llhttp_should_keep_alive(p);
-    if (!r->body.data)
+    if (r->body.len == 0)
         nb_buf_add(&r->body, "", 0);
     enqueue(c, r);
     return 0;
@@ -533,6 +597,12 @@ static void on_closed(uv_handle_t *h)
     }
     if (c->cur)
         req_free(c->cur);
+    if (c->spare) {
+        nb_req *sp = c->spare;
+        c->spare = NULL;
+        sp->conn = NULL;
+        req_free(sp);
+    }
     nb_buf_free(&c->out);
     free(c);
 }
@@ -595,7 +665,7 @@ static void parse_failed(nb_conn *c)
         r->path_len = 1;
     }
     r->keep_alive = false;
-    if (!r->body.data)
+    if (r->body.len == 0)
         nb_buf_add(&r->body, "", 0);
     enqueue(c, r);
     if (!c->fake)
