@@ -452,3 +452,42 @@ def test_event_invocation_survives_restart(nimbus_fresh):
         bodies = [json.loads(m["Body"]) for m in
                   sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])]
     assert bodies and bodies[0]["responsePayload"] == {"k": 1}
+
+
+def test_invoke_async_deprecated_api(lmb, client):
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName="async-old")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    make_fn(lmb, "oldasync", {"app.py": "def handler(e, c):\n    return e\n"})
+    lmb.put_function_event_invoke_config(FunctionName="oldasync",
+                                         DestinationConfig={"OnSuccess": {"Destination": qarn}})
+    r = lmb.invoke_async(FunctionName="oldasync", InvokeArgs=b'{"old": true}')
+    assert r["Status"] == 202
+    deadline = time.time() + 10
+    msgs = []
+    while time.time() < deadline and not msgs:
+        msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    assert json.loads(msgs[0]["Body"])["responsePayload"] == {"old": True}
+
+
+def test_cli_invoke(lmb, nimbus, tmp_path):
+    """`aws lambda invoke`: awscli 1.x beside the current python, Debian's
+    awscli 2.9 under /usr/bin/python3 (raw payloads need a flag there)."""
+    from test_sqs_cli import aws_binary
+    binary = aws_binary()
+    if not binary or not os.path.exists(binary):
+        pytest.fail("aws CLI for the %s generation is missing" % BOTO_GEN)
+    make_fn(lmb, "clifn", {"app.py": "def handler(e, c):\n    return {'got': e}\n"})
+    out = tmp_path / "out.json"
+    cmd = [binary, "--endpoint-url", nimbus.endpoint, "--output", "json", "lambda", "invoke",
+           "--function-name", "clifn", "--payload", '{"x": 1}', str(out)]
+    if BOTO_GEN == "old":
+        cmd[-2:-2] = ["--cli-binary-format", "raw-in-base64-out"]
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", HOME=str(tmp_path),
+               AWS_CONFIG_FILE=str(tmp_path / "config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["StatusCode"] == 200
+    assert json.loads(out.read_text()) == {"got": {"x": 1}}

@@ -957,6 +957,7 @@ static const nb_op_entry OPS[] = {
     LM_HANDLERS(LM_ENTRY)
 #undef LM_ENTRY
     {"Invoke", lm_op_invoke},
+    {"InvokeAsync", lm_op_invoke_async},
     {NULL, NULL},
 };
 

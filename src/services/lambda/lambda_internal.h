@@ -170,6 +170,7 @@ nb_status lm_run(nb_call *call, lm_inv *inv);
 
 /* The Invoke operation (lambda_invoke.c): its row in the op table. */
 nb_status lm_op_invoke(nb_call *call, json_object *in);
+nb_status lm_op_invoke_async(nb_call *call, json_object *in); /* deprecated API */
 void lm_async_init(void);       /* the event queue (called by lm_exec_init) */
 void lm_async_shutdown(void);
 /* Send text to an SQS queue, SNS topic, function or event bus ARN (a

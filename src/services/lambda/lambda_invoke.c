@@ -588,3 +588,34 @@ nb_status lm_op_invoke(nb_call *call, json_object *in)
     }
     return NB_PENDING;
 }
+
+/* InvokeAsync (deprecated): the event queue, with its 256 KB limit. */
+nb_status lm_op_invoke_async(nb_call *call, json_object *in)
+{
+    const char *fn = nb_str(in, "FunctionName");
+    json_object *pl = nb_get(in, "InvokeArgs");
+    const char *payload = pl ? json_object_get_string(pl) : "";
+    size_t plen = pl ? (size_t)json_object_get_string_len(pl) : 0;
+    if (plen > 256 * 1024)
+        return nb_fail(call, "RequestTooLargeException",
+                       "Request must be smaller than %d bytes for the InvokeAsync operation",
+                       256 * 1024);
+    if (!payload_is_json(call, payload, plen))
+        return NB_ERROR;
+    lm_version v;
+    if (lm_resolve(call, fn, NULL, &v) != NB_OK)
+        return NB_ERROR;
+    const char *q = NULL;
+    const char *f = strstr(fn, ":function:");
+    const char *last = strrchr(fn, ':');
+    if (f && last > f + 9)
+        q = last + 1;
+    int64_t row = enqueue(call, &v, q, payload, plen, call->request_id);
+    lm_version_clear(&v);
+    if (row < 0)
+        return nb_fail(call, "ServiceException", "nimbus could not queue the event.");
+    call->out = json_object_new_object();
+    json_object_object_add(call->out, "Status", json_object_new_int(202));
+    async_kick(0);
+    return NB_OK;
+}
