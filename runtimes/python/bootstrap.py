@@ -79,13 +79,15 @@ class RuntimeClient:
         return status, headers, body
 
 
+def _default(o):
+    import decimal
+    if isinstance(o, decimal.Decimal):
+        return int(o) if o == o.to_integral_value() else float(o)
+    raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+
+
 def to_json(obj):
-    def default(o):
-        import decimal
-        if isinstance(o, decimal.Decimal):
-            return int(o) if o == o.to_integral_value() else float(o)
-        raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
-    return json.dumps(obj, default=default)
+    return json.dumps(obj, default=_default)
 
 
 def error_body(msg, etype, stack, request_id=""):

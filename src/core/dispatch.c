@@ -550,6 +550,8 @@ static nb_status run_handler(nb_call *call, nb_handler fn, json_object *in)
     if ((g_start == START_PENDING || g_start == START_FAILED) && nb_services_start() != 0)
         return nb_fail_status(call, 500, false, "ServiceUnavailable",
                               "The services could not be started.");
+    if (call->svc && call->svc->before_call)
+        call->svc->before_call();
     nb_store_call_begin();
     nb_status st = fn(call, in);
     nb_store_call_end(st != NB_ERROR);

@@ -103,6 +103,9 @@ struct nb_service {
      * wording is not ValidationException (CloudWatch Logs:
      * InvalidParameterException), or NULL. */
     const char *validation_code;
+    /* Runs before each call's savepoint, or NULL (CloudWatch Logs: store
+     * the lines producers such as Lambda buffer, so reads see them). */
+    void (*before_call)(void);
 };
 
 /* Fail the call with code/message; status 400 and sender fault unless given. */

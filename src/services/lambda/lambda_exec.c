@@ -327,24 +327,29 @@ static void flush_logs(lm_inst *in)
     in->pend_text.len = 0;
 }
 
-/* Instances with lines to store: flushed once per loop iteration, in a
- * check handle that runs before the HTTP layer's group commit (libuv runs
- * the most recently started check handle first), so many invocations
- * finishing in one iteration share one nb_logs_put per instance. */
-static uv_check_t g_flush;
+/* Instances with lines to store: flushed every LM_LOG_FLUSH_MS (many
+ * invocations share one nb_logs_put per instance), and at once whenever a
+ * CloudWatch Logs call is about to run (nb_logs_set_flusher), so readers
+ * never miss a line; an instance that closes stores its lines first. */
+#define LM_LOG_FLUSH_MS 100
+static uv_timer_t g_flush;
 static bool g_flush_on;
 static lm_inst *g_dirty_logs;
 
-static void on_flush(uv_check_t *h)
+static void flush_all_logs(void)
 {
-    (void)h;
     while (g_dirty_logs) {
         lm_inst *in = g_dirty_logs;
         g_dirty_logs = in->next_dirty;
         in->log_dirty = false;
         flush_logs(in);
     }
-    uv_check_stop(&g_flush);
+}
+
+static void on_flush(uv_timer_t *h)
+{
+    (void)h;
+    flush_all_logs();
 }
 
 static void mark_logs(lm_inst *in)
@@ -355,12 +360,13 @@ static void mark_logs(lm_inst *in)
     in->next_dirty = g_dirty_logs;
     g_dirty_logs = in;
     if (!g_flush_on) {
-        uv_check_init(nb_loop(), &g_flush);
+        uv_timer_init(nb_loop(), &g_flush);
         uv_unref((uv_handle_t *)&g_flush);
         g_flush_on = true;
+        nb_logs_set_flusher(flush_all_logs);
     }
     if (!uv_is_active((uv_handle_t *)&g_flush))
-        uv_check_start(&g_flush, on_flush);
+        uv_timer_start(&g_flush, on_flush, LM_LOG_FLUSH_MS, 0);
 }
 
 static void unmark_logs(lm_inst *in)
@@ -1438,6 +1444,7 @@ void lm_exec_shutdown(void)
     }
     if (g_flush_on) {
         g_flush_on = false;
+        nb_logs_set_flusher(NULL);
         uv_close((uv_handle_t *)&g_flush, on_sweep_closed);
     }
     /* A pool goes with its last instance (closed as the loop drains). */

@@ -600,6 +600,19 @@ static const nb_op_entry logs_ops[] = {
     {NULL, NULL},
 };
 
+static void (*g_flusher)(void);
+
+void nb_logs_set_flusher(void (*flush)(void))
+{
+    g_flusher = flush;
+}
+
+static void logs_before_call(void)
+{
+    if (g_flusher)
+        g_flusher();
+}
+
 const nb_service nb_service_logs = {
     .name = "logs",
     .model = &nb_model_logs,
@@ -608,4 +621,5 @@ const nb_service nb_service_logs = {
     .reset = logs_reset,
     .shutdown = logs_shutdown,
     .validation_code = "InvalidParameterException",
+    .before_call = logs_before_call,
 };

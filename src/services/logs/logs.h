@@ -14,6 +14,10 @@ typedef struct nb_log_event { int64_t ts_ms; const char *msg; size_t len; } nb_l
  * group and the stream when missing (as Lambda's service role does).
  * Runs inside the caller's store transaction; never fails on a missing
  * resource; events are stored in the order given. */
+/* A producer that buffers events (Lambda) registers how to store them
+ * now: every Logs call runs it first, so reads never miss buffered lines. */
+void nb_logs_set_flusher(void (*flush)(void));
+
 void nb_logs_put(const char *account, const char *region, const char *group,
                  const char *stream, const nb_log_event *ev, size_t n);
 
