@@ -138,6 +138,7 @@ bench: build/nimbus
 	@command -v wrk >/dev/null || { echo 'bench needs wrk: apt-get install wrk'; exit 1; }
 	python3 bench/run.py
 	python3 bench/ddb.py
+	python3 bench/lambda.py
 
 # Keep the shared fuzzer objects (make treats them as intermediate).
 .SECONDARY: $(FUZZ_LIB_OBJ)
