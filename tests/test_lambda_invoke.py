@@ -491,3 +491,17 @@ def test_cli_invoke(lmb, nimbus, tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["StatusCode"] == 200
     assert json.loads(out.read_text()) == {"got": {"x": 1}}
+
+
+def test_memory_limit_kills_the_instance(lmb):
+    make_fn(lmb, "hog", {"app.py": "import time\ndef handler(e, c):\n"
+                                   "    if e.get('mb'):\n"
+                                   "        x = b'x' * (e['mb'] << 20)\n"
+                                   "        time.sleep(2)\n"
+                                   "    return 'ok'\n"}, MemorySize=128, Timeout=10)
+    r, out = invoke(lmb, "hog", {"mb": 300}, LogType="Tail")
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "Runtime.OutOfMemory"
+    assert "signal: killed" in out["errorMessage"]
+    assert "Error Type: Runtime.OutOfMemory" in base64.b64decode(r["LogResult"]).decode()
+    assert invoke(lmb, "hog", {})[1] == "ok"   # a fresh instance
