@@ -139,7 +139,7 @@ def test_get_event_has_every_documented_field(lmb, nimbus, form):
     assert re.fullmatch(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000", rc["time"])
     assert isinstance(rc["timeEpoch"], int) and before - 1000 <= rc["timeEpoch"] <= time.time() * 1000 + 1000
     assert re.fullmatch(r"[0-9a-f-]{36}", rc["requestId"])
-    assert headers["x-amzn-RequestId"] == rc["requestId"]
+    assert headers["x-amzn-RequestId"] == rc["requestId"] == out["request_id"]
     assert headers["x-amzn-Trace-Id"] == "Root=1-abc-def"
     assert headers["Date"] and headers["Content-Type"] == "application/json"
     assert out["version"] == "$LATEST"

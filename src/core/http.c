@@ -154,6 +154,20 @@ const char *nb_req_header(const nb_req *r, const char *lname, size_t *vlen)
     return NULL;
 }
 
+void nb_req_peer(const nb_req *r, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(out, n, "127.0.0.1");
+    if (!r->conn || r->conn->fake ||
+        uv_tcp_getpeername(&r->conn->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, out, n);
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, out, n);
+}
+
 void nb_resp_header(nb_req *r, const char *name, const char *value)
 {
     nb_buf_adds(&r->rhead, name);

@@ -82,6 +82,8 @@ void nb_http_shutdown(void);      /* stop accepting, cancel parked, close all */
 void nb_http_feed(const char *data, size_t len);
 
 const char *nb_req_header(const nb_req *r, const char *lname, size_t *vlen);
+/* The client's IP address as text ("127.0.0.1" when unknown). */
+void nb_req_peer(const nb_req *r, char *out, size_t n);
 void nb_resp_header(nb_req *r, const char *name, const char *value);
 /* Finish the request: queue its response for writing. */
 void nb_req_finish(nb_req *r);

@@ -1330,6 +1330,11 @@ const char *lm_inv_id(const lm_inv *inv)
     return inv->id;
 }
 
+void lm_inv_set_id(lm_inv *inv, const char *id)
+{
+    snprintf(inv->id, sizeof inv->id, "%s", id);
+}
+
 static nb_status throttle(nb_call *call, lm_inv *inv, const char *reason)
 {
     nb_fail(call, "TooManyRequestsException", "Rate Exceeded.");

@@ -163,6 +163,9 @@ lm_inv *lm_inv_new(const nb_call *call, lm_version *v, const char *qualifier, co
 void lm_inv_tail(lm_inv *inv, bool tail);                  /* collect LogType=Tail */
 bool lm_inv_client_context(lm_inv *inv, const char *b64);  /* false: not base64 JSON */
 const char *lm_inv_id(const lm_inv *inv);
+/* Use this request id for the invocation (the function's aws_request_id)
+ * instead of a new one: a caller whose event already names it. */
+void lm_inv_set_id(lm_inv *inv, const char *id);
 /* Run it on an idle instance or a new one.  NB_OK: done will run (or ran);
  * NB_ERROR: the call failed (throttled, runtime unavailable) and inv was
  * freed without done running. */

@@ -465,8 +465,8 @@ static json_object *request_context(const nb_req *r, const url_target *t,
 static char *make_event(const nb_req *r, const url_target *t, const url_caller *who,
                         size_t *len)
 {
-    /* The TCP peer is not visible here; nimbus listens on loopback. */
-    const char *source_ip = "127.0.0.1";
+    char source_ip[64];
+    nb_req_peer(r, source_ip, sizeof source_ip);
     json_object *ev = json_object_new_object(), *cookies = json_object_new_array();
     put(ev, "version", json_object_new_string("2.0"));
     put(ev, "routeKey", json_object_new_string("$default"));
@@ -687,6 +687,7 @@ static void invoke(nb_req *r, const lm_url *u, const char *event, size_t len)
     w->r = r;
     w->cors = u->cors ? json_object_get(u->cors) : NULL;
     lm_inv *inv = lm_inv_new(c, &v, u->qualifier, event, len, url_done, w);
+    lm_inv_set_id(inv, c->request_id); /* requestContext.requestId is aws_request_id */
     c->park = w;
     c->on_cancel = url_cancel;
     if (lm_run(c, inv) == NB_OK)
