@@ -500,7 +500,7 @@ const char *lm_root(void)
     return g_root;
 }
 
-static int mkdirs(const char *path, mode_t mode)
+int lm_mkdirs(const char *path, mode_t mode)
 {
     char buf[PATH_MAX];
     size_t n = nb_copy(buf, sizeof buf, path, strlen(path));
@@ -520,7 +520,7 @@ static int make_root(void)
     if (nb_cfg.data_dir) {
         snprintf(g_root, sizeof g_root, "%s/lambda", nb_cfg.data_dir);
         g_root_tmp = false;
-        return mkdirs(g_root, 0700);
+        return lm_mkdirs(g_root, 0700);
     }
     const char *tmp = getenv("TMPDIR");
     snprintf(g_root, sizeof g_root, "%s/nimbus-lambda-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -544,7 +544,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
-static void remove_tree(const char *path)
+void lm_remove_tree(const char *path)
 {
     nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -802,10 +802,10 @@ static int extract_entry(unzFile uf, const char *dir, const char *name, const un
     mode_t type = unix_attrs ? (mode_t)((fi->external_fa >> 16) & S_IFMT) : 0;
     size_t nl = strlen(name);
     if (name[nl - 1] == '/' || type == S_IFDIR)
-        return mkdirs(path, 0755);
+        return lm_mkdirs(path, 0755);
     char *slash = strrchr(path, '/');
     *slash = 0;
-    if (mkdirs(path, 0755) != 0)
+    if (lm_mkdirs(path, 0755) != 0)
         return -1;
     *slash = '/';
     if (unzOpenCurrentFile(uf) != UNZ_OK)
@@ -890,7 +890,7 @@ const char *lm_code_dir(const char *sha)
         int rc = -1;
         char tmp[PATH_MAX];
         snprintf(tmp, sizeof tmp, "%s/code/.tmp-%s-%llx", g_root, hex, (unsigned long long)nb_rand64());
-        if (sqlite3_step(s) == SQLITE_ROW && mkdirs(tmp, 0755) == 0) {
+        if (sqlite3_step(s) == SQLITE_ROW && lm_mkdirs(tmp, 0755) == 0) {
             rc = extract_all(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), tmp);
             if (rc == 0 && rename(tmp, d->path) != 0)
                 rc = -1;
@@ -899,7 +899,7 @@ const char *lm_code_dir(const char *sha)
         }
         sqlite3_reset(s);
         if (rc != 0) {
-            remove_tree(tmp);
+            lm_remove_tree(tmp);
             NB_WARN("lambda: could not unpack code %s under %s", sha, g_root);
             free(d);
             return NULL;
@@ -948,7 +948,7 @@ static void lm_shutdown(void)
     lm_exec_shutdown();
     free_dirs();
     if (g_root_tmp && g_root[0])
-        remove_tree(g_root);
+        lm_remove_tree(g_root);
     g_root[0] = 0;
 }
 

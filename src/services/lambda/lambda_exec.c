@@ -40,7 +40,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,6 +49,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/codec.h"
 #include "core/http.h"
 #include "core/launch.h"
 #include "core/store.h"
@@ -60,7 +60,6 @@
 #define LM_SWEEP_MS 200                 /* memory and idle checks */
 #define LM_INIT_MS (10 * 1000)          /* Init phase limit */
 #define LM_ACCOUNT_LIMIT 1000           /* concurrent executions per account */
-#define LM_SYNC_PAYLOAD (6 * 1024 * 1024)   /* request and response */
 #define LM_TAIL 4096
 #define LM_LINE_MAX (256 * 1024)        /* a log event's longest message */
 
@@ -147,15 +146,6 @@ static uint64_t now_us(void)
     return uv_hrtime() / 1000;
 }
 
-static void iso_time(char *out, size_t n, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + k, n - k, ".%03dZ", (int)(ms % 1000));
-}
-
 /* Search PATH for an executable. */
 static bool find_exe(const char *name, char *out, size_t n)
 {
@@ -205,21 +195,6 @@ static bool find_interpreter(const char *env, const char *name, const char *alt,
     return true;
 }
 
-static int mkdirs(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Write the embedded shims under lm_root()/runtime once. */
 static bool write_runtimes(void)
 {
@@ -234,7 +209,7 @@ static bool write_runtimes(void)
         char *slash = strrchr(dir, '/');
         if (slash)
             *slash = 0;
-        if (mkdirs(dir) != 0) {
+        if (lm_mkdirs(dir, 0755) != 0) {
             NB_ERR("lambda: cannot create %s: %s", dir, strerror(errno));
             return false;
         }
@@ -587,15 +562,6 @@ static void report(lm_inst *in, lm_inv *inv, const char *status, const char *ety
 
 /* ---- instance teardown --------------------------------------------------- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    remove(path);
-    return 0;
-}
-
 static void pool_free_if_done(lm_pool *p)
 {
     if (!g_shutting || p->insts)
@@ -618,7 +584,7 @@ static void inst_free(lm_inst *in)
         }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s/tmp/%s", lm_root(), in->id);
-    nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    lm_remove_tree(tmp);
     lm_version_clear(&in->v);
     free(in->pend);
     nb_buf_free(&in->pend_text);
@@ -688,8 +654,8 @@ static void inst_fail(lm_inst *in, const char *status, const char *type, const c
         drain(in);
         flush_partial(in);
         if (!strcmp(status, "timeout")) {
-            char ts[40];
-            iso_time(ts, sizeof ts, nb_now_ms());
+            char ts[32];
+            nb_iso8601((double)nb_now_ms() / 1000.0, ts);
             put_linef(in, "%s %s Task timed out after %d.00 seconds", ts, inv->id,
                       in->v.timeout_s);
         }
@@ -1135,7 +1101,7 @@ static int inst_spawn(lm_pool *p, lm_inv *inv, nb_call *call)
     }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s/tmp/%s", lm_root(), in->id);
-    mkdirs(tmp);
+    lm_mkdirs(tmp, 0700);
     add_env(&env, &in->v, code, layers, nl, in->stream, nb_listener_port(in->rapi), tmp);
 
     uv_pipe_init(nb_loop(), &in->out, 0);

@@ -25,12 +25,14 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/buf.h"
 #include "core/nimbus.h"
 #include "core/service.h"
 
 #define LM_MAX_LAYERS 5
+#define LM_SYNC_PAYLOAD (6 * 1024 * 1024) /* synchronous request and response */
 #define LM_TAIL_B64 5500  /* base64 of 4 KB, terminated */
 
 /* One function version, as execution needs it. */
@@ -97,6 +99,10 @@ void lm_event_config_get(const char *account, const char *region, const char *na
  * else a private directory under $TMPDIR removed at shutdown.  Created by
  * the control plane's init. */
 const char *lm_root(void);
+
+/* Directory helpers (lambda.c): mkdir -p (0 on success), rm -rf. */
+int lm_mkdirs(const char *path, mode_t mode);
+void lm_remove_tree(const char *path);
 
 /* A function URL (CreateFunctionUrlConfig), found by its url id: the first
  * label of "<url-id>.lambda-url.<region>.localhost".  Release cors with
@@ -179,6 +185,8 @@ void lm_async_shutdown(void);
 /* Send text to an SQS queue, SNS topic, function or event bus ARN (a
  * destination) through nimbus; failures are logged. */
 void lm_send_to(const nb_call *ctx, const char *arn, const char *text);
+/* "arn:aws:sqs:REGION:ACCOUNT:NAME" -> a queue URL nimbus accepts. */
+void lm_queue_url(const nb_call *ctx, const char *arn, char *out, size_t n);
 
 /* Event source mapping pollers (lambda_poll.c), run by lm_exec_*. */
 void lm_poll_init(void);

@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/codec.h"
 #include "core/store.h"
 #include "lambda_internal.h"
 
-#define SYNC_MAX (6 * 1024 * 1024)
 #define ASYNC_MAX (1024 * 1024)
 #define ASYNC_TICK_MS 250
 #define ASYNC_PARALLEL 64       /* event attempts in flight at once */
@@ -166,16 +166,6 @@ static void row_retry(int64_t row, int attempts, int64_t due_ms)
     sqlite3_step(s);
 }
 
-static void iso_now(char *out, size_t n)
-{
-    int64_t ms = nb_now_ms();
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + k, n - k, ".%03dZ", (int)(ms % 1000));
-}
-
 /* A JSON value from bytes, or the bytes as a string when they are not JSON. */
 static json_object *json_or_string(const char *p, size_t n)
 {
@@ -199,6 +189,24 @@ static void dest_done(nb_call *call, nb_status st, void *arg)
 }
 
 /* Send text to an SQS/SNS/Lambda/EventBridge ARN through nimbus. */
+void lm_queue_url(const nb_call *ctx, const char *arn, char *out, size_t n)
+{
+    const char *f[6] = {0};
+    const char *s = arn;
+    for (int i = 0; i < 6 && s; i++) {
+        f[i] = s;
+        s = strchr(s, ':');
+        if (s)
+            s++;
+    }
+    if (!f[5] || !f[4]) {
+        snprintf(out, n, "%s", arn);
+        return;
+    }
+    snprintf(out, n, "http://%s/%.*s/%s", ctx->host[0] ? ctx->host : "localhost",
+             (int)(f[5] - f[4] - 1), f[4], f[5]);
+}
+
 static void send_to(const nb_call *ctx, const char *arn, const char *text, bool success,
                     json_object *sqs_attrs)
 {
@@ -217,12 +225,11 @@ static void send_to(const nb_call *ctx, const char *arn, const char *text, bool 
             json_object_put(sqs_attrs);
         return;
     }
-    const char *svc = part[2], *account = part[4], *res = part[5];
+    const char *svc = part[2];
     json_object *in = json_object_new_object();
     if (!strcmp(svc, "sqs")) {
         char url[1100];
-        snprintf(url, sizeof url, "http://%s/%s/%s", ctx->host[0] ? ctx->host : "localhost",
-                 account, res);
+        lm_queue_url(ctx, arn, url, sizeof url);
         json_object_object_add(in, "QueueUrl", json_object_new_string(url));
         json_object_object_add(in, "MessageBody", json_object_new_string(text));
         if (sqs_attrs) {
@@ -268,8 +275,8 @@ void lm_send_to(const nb_call *ctx, const char *arn, const char *text)
 /* AWS's invocation record for destinations. */
 static char *record(const async_job *j, const lm_result *res, const char *condition)
 {
-    char ts[40];
-    iso_now(ts, sizeof ts);
+    char ts[32];
+    nb_iso8601((double)nb_now_ms() / 1000.0, ts);
     json_object *r = json_object_new_object();
     json_object_object_add(r, "version", json_object_new_string("1.0"));
     json_object_object_add(r, "timestamp", json_object_new_string(ts));
@@ -513,10 +520,10 @@ nb_status lm_op_invoke(nb_call *call, json_object *in)
     if (!type)
         type = "RequestResponse";
     bool event = !strcmp(type, "Event"), dry = !strcmp(type, "DryRun");
-    if (!event && plen > SYNC_MAX)
+    if (!event && plen > LM_SYNC_PAYLOAD)
         return nb_fail(call, "RequestTooLargeException",
                        "Request must be smaller than %d bytes for the InvokeFunction operation",
-                       SYNC_MAX);
+                       LM_SYNC_PAYLOAD);
     if (event && plen > ASYNC_MAX)
         return nb_fail(call, "RequestTooLargeException",
                        "Request must be smaller than %d bytes for the InvokeFunction operation",

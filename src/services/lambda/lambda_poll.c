@@ -110,25 +110,6 @@ static bool reports_failures(const mapping *m)
     return false;
 }
 
-/* "arn:aws:sqs:REGION:ACCOUNT:NAME" -> a queue URL nimbus accepts. */
-static void queue_url(const poller *p, char *out, size_t n)
-{
-    const char *arn = cfg_str(p->m, "EventSourceArn");
-    const char *f[6] = {0};
-    const char *s = arn;
-    for (int i = 0; i < 6 && s; i++) {
-        f[i] = s;
-        s = strchr(s, ':');
-        if (s)
-            s++;
-    }
-    if (!f[5] || !f[4]) {
-        snprintf(out, n, "%s", arn);
-        return;
-    }
-    snprintf(out, n, "http://%s/%.*s/%s", p->ctx.host, (int)(f[5] - f[4] - 1), f[4], f[5]);
-}
-
 static void on_poll_timer(uv_timer_t *t)
 {
     poller *p = t->data;
@@ -370,7 +351,7 @@ static void sqs_delete(poller *p, json_object *msgs, json_object *keep)
             json_object_array_add(slice, json_object_get(json_object_array_get_idx(entries, i)));
         json_object *in = json_object_new_object();
         char url[1200];
-        queue_url(p, url, sizeof url);
+        lm_queue_url(&p->ctx, cfg_str(p->m, "EventSourceArn"), url, sizeof url);
         json_object_object_add(in, "QueueUrl", json_object_new_string(url));
         json_object_object_add(in, "Entries", slice);
         bool last = off + 10 >= n;
@@ -538,7 +519,7 @@ static void sqs_receive(poller *p)
     int64_t want = size - (int64_t)json_object_array_length(p->batch);
     json_object *in = json_object_new_object();
     char url[1200];
-    queue_url(p, url, sizeof url);
+    lm_queue_url(&p->ctx, cfg_str(p->m, "EventSourceArn"), url, sizeof url);
     json_object_object_add(in, "QueueUrl", json_object_new_string(url));
     json_object_object_add(in, "MaxNumberOfMessages",
                            json_object_new_int(want > 10 ? 10 : (int)want));
