@@ -148,6 +148,10 @@ typedef void (*nb_invoke_cb)(nb_call *call, nb_status st, void *arg);
 void nb_invoke(const nb_call *parent, const char *service, const char *op,
                json_object *in, nb_invoke_cb cb, void *arg);
 
+/* "arn:aws:sqs:REGION:ACCOUNT:NAME" -> a queue URL nimbus accepts, on the
+ * host the caller used (anything else is copied as given). */
+void nb_sqs_queue_url(const nb_call *ctx, const char *arn, char *out, size_t n);
+
 /* Small helpers for handlers reading value trees. */
 const char *nb_str(json_object *obj, const char *key);  /* NULL if absent */
 bool nb_int(json_object *obj, const char *key, int64_t *out);

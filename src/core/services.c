@@ -2,6 +2,7 @@
  * services.c — the one list of services, and lookups over it by name,
  * X-Amz-Target prefix, SigV4 signing name and operation.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,4 +103,22 @@ void nb_services_free(void)
         free(by_op[i]);
         by_op[i] = NULL;
     }
+}
+
+void nb_sqs_queue_url(const nb_call *ctx, const char *arn, char *out, size_t n)
+{
+    const char *f[6] = {0};
+    const char *s = arn;
+    for (int i = 0; i < 6 && s; i++) {
+        f[i] = s;
+        s = strchr(s, ':');
+        if (s)
+            s++;
+    }
+    if (!f[5] || !f[4]) {
+        snprintf(out, n, "%s", arn);
+        return;
+    }
+    snprintf(out, n, "http://%s/%.*s/%s", ctx->host[0] ? ctx->host : "localhost",
+             (int)(f[5] - f[4] - 1), f[4], f[5]);
 }

@@ -185,8 +185,6 @@ void lm_async_shutdown(void);
 /* Send text to an SQS queue, SNS topic, function or event bus ARN (a
  * destination) through nimbus; failures are logged. */
 void lm_send_to(const nb_call *ctx, const char *arn, const char *text);
-/* "arn:aws:sqs:REGION:ACCOUNT:NAME" -> a queue URL nimbus accepts. */
-void lm_queue_url(const nb_call *ctx, const char *arn, char *out, size_t n);
 
 /* Event source mapping pollers (lambda_poll.c), run by lm_exec_*. */
 void lm_poll_init(void);

@@ -189,24 +189,6 @@ static void dest_done(nb_call *call, nb_status st, void *arg)
 }
 
 /* Send text to an SQS/SNS/Lambda/EventBridge ARN through nimbus. */
-void lm_queue_url(const nb_call *ctx, const char *arn, char *out, size_t n)
-{
-    const char *f[6] = {0};
-    const char *s = arn;
-    for (int i = 0; i < 6 && s; i++) {
-        f[i] = s;
-        s = strchr(s, ':');
-        if (s)
-            s++;
-    }
-    if (!f[5] || !f[4]) {
-        snprintf(out, n, "%s", arn);
-        return;
-    }
-    snprintf(out, n, "http://%s/%.*s/%s", ctx->host[0] ? ctx->host : "localhost",
-             (int)(f[5] - f[4] - 1), f[4], f[5]);
-}
-
 static void send_to(const nb_call *ctx, const char *arn, const char *text, bool success,
                     json_object *sqs_attrs)
 {
@@ -229,7 +211,7 @@ static void send_to(const nb_call *ctx, const char *arn, const char *text, bool 
     json_object *in = json_object_new_object();
     if (!strcmp(svc, "sqs")) {
         char url[1100];
-        lm_queue_url(ctx, arn, url, sizeof url);
+        nb_sqs_queue_url(ctx, arn, url, sizeof url);
         json_object_object_add(in, "QueueUrl", json_object_new_string(url));
         json_object_object_add(in, "MessageBody", json_object_new_string(text));
         if (sqs_attrs) {

@@ -351,7 +351,7 @@ static void sqs_delete(poller *p, json_object *msgs, json_object *keep)
             json_object_array_add(slice, json_object_get(json_object_array_get_idx(entries, i)));
         json_object *in = json_object_new_object();
         char url[1200];
-        lm_queue_url(&p->ctx, cfg_str(p->m, "EventSourceArn"), url, sizeof url);
+        nb_sqs_queue_url(&p->ctx, cfg_str(p->m, "EventSourceArn"), url, sizeof url);
         json_object_object_add(in, "QueueUrl", json_object_new_string(url));
         json_object_object_add(in, "Entries", slice);
         bool last = off + 10 >= n;
@@ -519,7 +519,7 @@ static void sqs_receive(poller *p)
     int64_t want = size - (int64_t)json_object_array_length(p->batch);
     json_object *in = json_object_new_object();
     char url[1200];
-    lm_queue_url(&p->ctx, cfg_str(p->m, "EventSourceArn"), url, sizeof url);
+    nb_sqs_queue_url(&p->ctx, cfg_str(p->m, "EventSourceArn"), url, sizeof url);
     json_object_object_add(in, "QueueUrl", json_object_new_string(url));
     json_object_object_add(in, "MaxNumberOfMessages",
                            json_object_new_int(want > 10 ? 10 : (int)want));
