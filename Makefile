@@ -20,7 +20,8 @@ REL_CFLAGS = -fno-pie
 REL_LIBS   = -no-pie -Wl,-Bstatic -luv_a -ljson-c -lsqlite3 -lcrypto -lminizip -lz -Wl,-Bdynamic -lpthread -ldl -lrt -lm
 
 # The Lambda runtime shims ship inside the binary (tools/embed.sh).
-RUNTIME_FILES = runtimes/python/bootstrap.py runtimes/node/bootstrap.js
+RUNTIME_FILES = runtimes/python/bootstrap.py runtimes/node/bootstrap.js \
+                $(sort $(shell find runtimes/java -name "*.java"))
 GEN_SRC  = build/gen/lm_runtimes.c
 SRC      = $(wildcard src/*.c src/core/*.c src/gen/*.c src/services/*/*.c) $(GEN_SRC)
 LIB_SRC  = $(filter-out src/main.c,$(SRC))

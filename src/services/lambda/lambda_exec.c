@@ -54,6 +54,7 @@
 #include "core/launch.h"
 #include "core/store.h"
 #include "lambda_internal.h"
+#include "lambda_java.h"
 #include "services/logs/logs.h"
 
 #define LM_IDLE_MS (10 * 60 * 1000)     /* idle instances live this long */
@@ -135,8 +136,8 @@ static bool g_sweep_on;
 static char g_self[4096];
 static char g_rtdir[4096];
 static bool g_rt_written;
-static char g_python[4096], g_node[4096];
-static bool g_found_python, g_found_node;
+static char g_python[4096], g_node[4096], g_java[4096], g_javac[4096];
+static bool g_found_python, g_found_node, g_found_java;
 static bool g_shutting;
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -904,7 +905,67 @@ static const char *runtime_family(const char *rt)
         return "node";
     if (!strncmp(rt, "provided", 8))
         return "provided";
+    if (!strncmp(rt, "java", 4))
+        return "java";
     return NULL;
+}
+
+/* The JVM for java* runtimes: $NIMBUS_LAMBDA_JAVA, else $JAVA_HOME/bin/java,
+ * else java on PATH; with it the shim compiled at first use (lambda_java.c).
+ * The flags are the ones AWS's Java runtimes start with for a fast cold
+ * start (C1 only, serial GC, class data sharing) and a heap of 85% of the
+ * function's memory. */
+static bool java_argv(const lm_version *v, const char *const *layers, int nl, strv *argv,
+                      nb_call *call, bool *api_error)
+{
+    if (!g_found_java) {
+        const char *home = getenv("JAVA_HOME");
+        const char *own = getenv("NIMBUS_LAMBDA_JAVA");
+        if (!(own && *own) && home && *home) {
+            snprintf(g_java, sizeof g_java, "%s/bin/java", home);
+            g_found_java = access(g_java, X_OK) == 0;
+        }
+        if (!g_found_java)
+            g_found_java = find_interpreter("NIMBUS_LAMBDA_JAVA", "java", NULL, g_java,
+                                            sizeof g_java);
+        if (g_found_java && !find_exe("javac", g_javac, sizeof g_javac))
+            g_javac[0] = 0;
+    }
+    *api_error = true;
+    if (!g_found_java) {
+        nb_fail(call, "InvalidRuntimeException",
+                "nimbus cannot run the %s runtime: no java was found on PATH "
+                "(set NIMBUS_LAMBDA_JAVA or JAVA_HOME).", v->runtime);
+        return false;
+    }
+    if (!write_runtimes()) {
+        nb_fail(call, "ServiceException", "nimbus could not install its java runtime.");
+        return false;
+    }
+    const char *code = NULL;
+    char msg[1024];
+    const char *cp = lm_java_classpath(g_rtdir, g_java, g_javac, &code, msg, sizeof msg);
+    if (!cp) {
+        nb_fail(call, code, "%s", msg);
+        return false;
+    }
+    *api_error = false;
+    strv_add(argv, "%s", g_java);
+    strv_add(argv, "-XX:+TieredCompilation");
+    strv_add(argv, "-XX:TieredStopAtLevel=1");
+    strv_add(argv, "-XX:+UseSerialGC");
+    strv_add(argv, "-Xshare:auto");
+    strv_add(argv, "-XX:MaxHeapSize=%dk", v->memory_mb * 1024 / 100 * 85);
+    strv_add(argv, "-Djava.net.preferIPv4Stack=true");
+    char lp[LM_MAX_LAYERS * 4300] = "";
+    size_t n = 0;
+    for (int i = 0; i < nl; i++)
+        n += (size_t)snprintf(lp + n, sizeof lp - n, "%s%s", i ? ":" : "", layers[i]);
+    strv_add(argv, "-Dnimbus.layers=%s", lp);
+    strv_add(argv, "-cp");
+    strv_add(argv, "%s", cp);
+    strv_add(argv, "nimbus.lambda.Bootstrap");
+    return true;
 }
 
 /* Build argv for the runtime; on failure fill *res and return false. */
@@ -917,7 +978,8 @@ static bool runtime_argv(const lm_version *v, const char *code, const char *cons
     if (!fam) {
         *api_error = true;
         nb_fail(call, "InvalidRuntimeException",
-                "nimbus cannot run the %s runtime: it runs provided.*, python3.* and nodejs*.",
+                "nimbus cannot run the %s runtime: it runs provided.*, python3.*, nodejs* and "
+                "java*.",
                 v->runtime[0] ? v->runtime : "(none)");
         return false;
     }
@@ -940,6 +1002,8 @@ static bool runtime_argv(const lm_version *v, const char *code, const char *cons
         strv_add(argv, "%s", path);
         return true;
     }
+    if (!strcmp(fam, "java"))
+        return java_argv(v, layers, nl, argv, call, api_error);
     bool py = !strcmp(fam, "python");
     if (py && !g_found_python)
         g_found_python = find_interpreter("NIMBUS_LAMBDA_PYTHON", "python3", NULL, g_python,
