@@ -222,8 +222,12 @@ const char *lm_java_classpath(const char *rtdir, const char *java, const char *j
     char key[17];
     build_key(java, jars, key);
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/java/build/%s", rtdir, key);
-    snprintf(cp, sizeof cp, "%s/classes:%s", dir, jars);
+    if (!fmt(dir, sizeof dir, "%s/java/build/%s", rtdir, key) ||
+        !fmt(cp, sizeof cp, "%s/classes:%s", dir, jars)) {
+        *code = "ServiceException";
+        snprintf(msg, msgn, "nimbus's Lambda directory path is too long for its Java runtime.");
+        return NULL;
+    }
     if (!strcmp(built_key, key))
         return cp;
     struct stat st;
