@@ -262,6 +262,7 @@ def java_code(tmp_path_factory):
 
 def make_fn(lam, code, name, handler, runtime="java21", **kw):
     kw.setdefault("MemorySize", 512)
+    kw.setdefault("Timeout", 30)  # a JVM's cold start on a loaded machine can pass AWS's 3 s default
     lam.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
                         Code={"ZipFile": code["zip"]}, **kw)
     lam.get_waiter("function_active_v2").wait(FunctionName=name)

@@ -912,9 +912,9 @@ static const char *runtime_family(const char *rt)
 
 /* The JVM for java* runtimes: $NIMBUS_LAMBDA_JAVA, else $JAVA_HOME/bin/java,
  * else java on PATH; with it the shim compiled at first use (lambda_java.c).
- * The flags are the ones AWS's Java runtimes start with for a fast cold
- * start (C1 only, serial GC, class data sharing) and a heap of 85% of the
- * function's memory. */
+ * The flags are lm_java_flags, the shim's class data sharing archive when
+ * there is one, and a heap of 85% of the function's memory, as AWS sizes
+ * it. */
 static bool java_argv(const lm_version *v, const char *const *layers, int nl, strv *argv,
                       nb_call *call, bool *api_error)
 {
@@ -944,19 +944,20 @@ static bool java_argv(const lm_version *v, const char *const *layers, int nl, st
     }
     const char *code = NULL;
     char msg[1024];
-    const char *cp = lm_java_classpath(g_rtdir, g_java, g_javac, &code, msg, sizeof msg);
+    const char *jsa;
+    const char *cp = lm_java_classpath(g_rtdir, g_java, g_javac, &jsa, &code, msg, sizeof msg);
+    uv_update_time(nb_loop()); /* a first build blocked the loop: timers start from now */
     if (!cp) {
         nb_fail(call, code, "%s", msg);
         return false;
     }
     *api_error = false;
     strv_add(argv, "%s", g_java);
-    strv_add(argv, "-XX:+TieredCompilation");
-    strv_add(argv, "-XX:TieredStopAtLevel=1");
-    strv_add(argv, "-XX:+UseSerialGC");
-    strv_add(argv, "-Xshare:auto");
+    for (int i = 0; lm_java_flags[i]; i++)
+        strv_add(argv, "%s", lm_java_flags[i]);
+    if (jsa)
+        strv_add(argv, "-XX:SharedArchiveFile=%s", jsa);
     strv_add(argv, "-XX:MaxHeapSize=%dk", v->memory_mb * 1024 / 100 * 85);
-    strv_add(argv, "-Djava.net.preferIPv4Stack=true");
     char lp[LM_MAX_LAYERS * 4300] = "";
     size_t n = 0;
     for (int i = 0; i < nl; i++)

@@ -16,12 +16,19 @@
  * javac (next to JAVA's real path, else $JAVA_HOME/bin/javac, else
  * JAVAC_PATH, which may be "") into RTDIR/java/build/<hash> unless that
  * directory exists, and returns the class path to run the shim with
- * (classes dir and Jackson jars, valid until the next call).  The hash
+ * (the shim's jar or classes and Jackson's jars, valid until the next
+ * call), with *JSA the class data sharing archive to run it with (NULL
+ * when there is none: a JDK without the jar tool or before 13).  The hash
  * covers the sources, JAVA and the jars, so a changed shim or JDK builds
  * anew; the directory is renamed into place complete, so concurrent
  * builders never see half a build.  On failure returns NULL with *CODE
  * set to an AWS error code and MSG to its message. */
 const char *lm_java_classpath(const char *rtdir, const char *java, const char *javac_path,
-                              const char **code, char *msg, size_t msgn);
+                              const char **jsa, const char **code, char *msg, size_t msgn);
+
+/* The JVM flags of every instance (and of the archive's warm-up run, whose
+ * flags must match): AWS's Java runtimes' for a fast cold start, C1 only,
+ * serial GC, class data sharing.  NULL-terminated. */
+extern const char *const lm_java_flags[];
 
 #endif

@@ -168,7 +168,54 @@ public final class Bootstrap {
         System.err.flush();
     }
 
-    public static void main(String[] args) throws Exception {
+    /** nimbus's build runs this once to record the classes a cold start
+     *  loads in a class data sharing archive: one pass through the runtime
+     *  loop against a local stand-in for the Runtime API, a POJO and a Map
+     *  (de)serialized, an error document, a user class loader. */
+    private static void warmUp() throws Throwable {
+        try (java.net.ServerSocket ss = new java.net.ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress())) {
+            Thread t = new Thread(() -> {
+                byte[] ok = ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nLambda-Runtime-Aws-Request-Id: warm\r\n"
+                        + "Lambda-Runtime-Deadline-Ms: 0\r\n\r\n{}").getBytes(StandardCharsets.US_ASCII);
+                try (java.net.Socket s = ss.accept()) {
+                    InputStream in = s.getInputStream();
+                    for (int answered = 0, crlf = 0, c; answered < 2 && (c = in.read()) >= 0;) {
+                        crlf = (c == '\r' || c == '\n') ? crlf + 1 : 0;
+                        if (crlf == 4) {
+                            if (answered == 1)
+                                in.skip(in.available());
+                            s.getOutputStream().write(ok);
+                            answered++;
+                            crlf = 0;
+                        }
+                    }
+                } catch (IOException e) {
+                    /* the warm-up is best effort */
+                }
+            });
+            t.setDaemon(true);
+            t.start();
+            RuntimeApi client = new RuntimeApi("127.0.0.1:" + ss.getLocalPort());
+            Invocation inv = client.next();
+            inv.clientContext = "{\"client\":{\"app_title\":\"t\"},\"custom\":{\"k\":\"v\"},\"env\":{}}";
+            inv.cognito = "{\"cognitoIdentityId\":\"i\",\"cognitoIdentityPoolId\":\"p\"}";
+            LambdaContext ctx = new LambdaContext(inv, LOGGER);
+            ctx.getClientContext().getClient().getAppTitle();
+            ctx.getIdentity().getIdentityId();
+            ctx.getRemainingTimeInMillis();
+            Invoker.warmUp(ctx);
+            client.post("invocation/warm/error", Errors.toJson(Errors.filter(new RuntimeException("warm",
+                    new IllegalStateException()))), "Runtime.Warm");
+            Errors.reportable(new IllegalStateException("warm"));
+            t.join(2000);
+        }
+    }
+
+    public static void main(String[] args) throws Throwable {
+        if (args.length == 1 && args[0].equals("--warm-up")) {
+            warmUp();
+            return;
+        }
         String api = System.getenv("AWS_LAMBDA_RUNTIME_API");
         if (api == null) {
             System.err.println("nimbus: AWS_LAMBDA_RUNTIME_API is not set");

@@ -102,6 +102,32 @@ final class Invoker {
         return m;
     }
 
+    /** A sample event type for Bootstrap's warm-up. */
+    public static final class Sample {
+        public String name;
+        public java.util.List<Integer> values;
+        private boolean flag;
+
+        public boolean isFlag() {
+            return flag;
+        }
+
+        public void setFlag(boolean f) {
+            flag = f;
+        }
+    }
+
+    /** Exercise what a first invocation of a POJO or Map handler does. */
+    static void warmUp(Context ctx) throws Throwable {
+        byte[] ev = "{\"name\":\"n\",\"values\":[1,2],\"flag\":true,\"x\":{\"y\":[null,1.5,\"z\"]}}"
+                .getBytes(StandardCharsets.UTF_8);
+        Call pojo = pojo(Sample.class, Sample.class, (in, c) -> in);
+        Call map = pojo(Map.class, Map.class, (in, c) -> in);
+        pojo.call(new ByteArrayInputStream(ev), new ByteArrayOutputStream(), ctx);
+        map.call(new ByteArrayInputStream(ev), new ByteArrayOutputStream(), ctx);
+        UserLoader.create(System.getProperty("java.io.tmpdir"), "", Invoker.class.getClassLoader());
+    }
+
     /* ---- loading --------------------------------------------------------- */
 
     static Invoker load(String handler) {
