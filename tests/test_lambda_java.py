@@ -435,3 +435,65 @@ def test_java_without_a_jvm_is_an_invalid_runtime(nimbus_fresh, monkeypatch, jav
     with pytest.raises(lam.exceptions.InvalidRuntimeException) as e:
         lam.invoke(FunctionName="nojava", Payload=b"{}")
     assert "no java was found" in str(e.value)
+
+
+def _builds(data_dir):
+    root = os.path.join(data_dir, "lambda", "runtime", "java", "build")
+    return {n: os.stat(os.path.join(root, n)).st_ino for n in os.listdir(root)}
+
+
+def test_java_runtime_is_built_once_and_reused_after_a_restart(nimbus_fresh, java_code):
+    n = nimbus_fresh(durable=True)
+    lam = n.client("lambda")
+    make_fn(lam, java_code, "jonce", "example.Plain::greet")
+    make_fn(lam, java_code, "jtwice", "example.Plain::twice")
+    assert invoke(lam, "jonce", "a")[1] == "hello a"
+    first = _builds(n.data_dir)
+    assert len(first) == 1 and not any(k.endswith(".tmp") for k in first)
+    build = os.path.join(n.data_dir, "lambda", "runtime", "java", "build", next(iter(first)))
+    assert os.path.exists(os.path.join(build, "shim.jsa"))  # the class data sharing archive
+    assert invoke(lam, "jtwice", "b")[1] == "bb!jtwice"  # another cold start: no new build
+    n.restart()
+    lam = n.client("lambda")
+    assert invoke(lam, "jonce", "c")[1] == "hello c"
+    assert _builds(n.data_dir) == first  # the same directory, not rebuilt
+
+
+def test_java_concurrent_first_invokes(nimbus_fresh, java_code):
+    import concurrent.futures
+    n = nimbus_fresh()
+    lam = n.client("lambda")
+    for i in range(3):
+        make_fn(lam, java_code, "jpar%d" % i, "example.Plain::greet")
+    with concurrent.futures.ThreadPoolExecutor(3) as ex:
+        outs = list(ex.map(lambda i: invoke(n.client("lambda"), "jpar%d" % i, str(i))[1], range(3)))
+    assert outs == ["hello 0", "hello 1", "hello 2"]
+
+
+def test_java_home_is_honoured(nimbus_fresh, monkeypatch, tmp_path, java_code):
+    real = os.path.realpath(shutil.which("java"))
+    home = tmp_path / "jdk"
+    (home / "bin").mkdir(parents=True)
+    marker = tmp_path / "used"
+    wrapper = home / "bin" / "java"
+    wrapper.write_text("#!/bin/sh\ntouch '%s'\nexec '%s' \"$@\"\n" % (marker, real))
+    wrapper.chmod(0o755)
+    os.symlink(os.path.join(os.path.dirname(real), "javac"), home / "bin" / "javac")
+    monkeypatch.delenv("NIMBUS_LAMBDA_JAVA", raising=False)
+    monkeypatch.setenv("JAVA_HOME", str(home))
+    n = nimbus_fresh()
+    lam = n.client("lambda")
+    make_fn(lam, java_code, "jhome", "example.Plain::greet")
+    assert invoke(lam, "jhome", "home")[1] == "hello home"
+    assert marker.exists()
+
+
+def test_java_bad_payloads_do_not_hurt_the_instance(lam, java_code):
+    make_fn(lam, java_code, "jbad", "example.Plain::sum")
+    for payload in (b"[1, 2", b"\xff\xfe", b"{\"a\": " * 40):
+        with pytest.raises(lam.exceptions.InvalidRequestContentException):
+            lam.invoke(FunctionName="jbad", Payload=payload)
+    r, out, _ = invoke(lam, "jbad", ["x"])
+    assert r["FunctionError"] == "Unhandled" and out["errorMessage"] == "An error occurred during JSON parsing"
+    r, out, _ = invoke(lam, "jbad", [1, 2])
+    assert "FunctionError" not in r and out == 3
