@@ -50,6 +50,7 @@ public class Pojo implements RequestHandler<Pojo.Order, Pojo.Receipt> {
         LambdaLogger log = ctx.getLogger();
         log.log("logger: ordered " + o.item);
         LambdaRuntime.getLogger().log("runtime logger line");
+        log.log("leveled line", com.amazonaws.services.lambda.runtime.logging.LogLevel.WARN);
         System.out.println("stdout: qty " + o.getQuantity());
         System.err.println("stderr: done");
         Receipt r = new Receipt();
@@ -288,7 +289,8 @@ def test_java_pojo_handler_context_and_logs(lam, logs, java_code):
     assert out["trace"].startswith("Root=1-")
     assert "note" not in out  # nulls are left out, as AWS's serializer does
     lines = tail.splitlines()
-    for want in ("logger: ordered tea", "runtime logger line", "stdout: qty 4", "stderr: done"):
+    for want in ("logger: ordered tea", "runtime logger line", "[WARN] leveled line", "stdout: qty 4",
+                 "stderr: done"):
         assert want in lines, tail
     assert lines.index("logger: ordered tea") < lines.index("stdout: qty 4")
     events = logs.get_log_events(logGroupName="/aws/lambda/jpojo", logStreamName=out["stream"])["events"]
