@@ -499,3 +499,25 @@ def test_java_bad_payloads_do_not_hurt_the_instance(lam, java_code):
     assert r["FunctionError"] == "Unhandled" and out["errorMessage"] == "An error occurred during JSON parsing"
     r, out, _ = invoke(lam, "jbad", [1, 2])
     assert "FunctionError" not in r and out == 3
+
+
+def test_java_from_nimbus_lambda_java_with_another_jdks_javac(nimbus_fresh, monkeypatch, tmp_path,
+                                                              java_code):
+    # A java with no javac beside it (a JRE): javac from PATH builds the shim
+    # for Java 8 (class file version 52), which any JVM runs.
+    real = os.path.realpath(shutil.which("java"))
+    jre = tmp_path / "jre" / "bin"
+    jre.mkdir(parents=True)
+    (jre / "java").write_text("#!/bin/sh\nexec '%s' \"$@\"\n" % real)
+    (jre / "java").chmod(0o755)
+    monkeypatch.setenv("NIMBUS_LAMBDA_JAVA", str(jre / "java"))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    n = nimbus_fresh(durable=True)
+    lam = n.client("lambda")
+    make_fn(lam, java_code, "jjre", "example.Plain::greet")
+    assert invoke(lam, "jjre", "jre")[1] == "hello jre"
+    (build,) = _builds(n.data_dir)
+    cls = os.path.join(n.data_dir, "lambda", "runtime", "java", "build", build, "classes",
+                       "nimbus", "lambda", "Bootstrap.class")
+    with open(cls, "rb") as f:
+        assert int.from_bytes(f.read(8)[6:8], "big") == 52

@@ -59,16 +59,20 @@ static bool is_java_source(const lm_embedded *e)
     return !strncmp(e->path, "runtimes/java/", 14) && n > 5 && !strcmp(e->path + n - 5, ".java");
 }
 
-/* javac for JAVA: beside its real path, in $JAVA_HOME/bin, else FALLBACK. */
-static bool find_javac(const char *java, const char *fallback, char *out, size_t n)
+/* javac for JAVA: beside its real path (*SAME_JDK), in $JAVA_HOME/bin,
+ * else FALLBACK. */
+static bool find_javac(const char *java, const char *fallback, char *out, size_t n,
+                       bool *same_jdk)
 {
     char real[PATH_MAX];
+    *same_jdk = true;
     if (realpath(java, real)) {
         char *slash = strrchr(real, '/');
         if (slash && (size_t)snprintf(out, n, "%.*s/javac", (int)(slash - real), real) < n &&
             access(out, X_OK) == 0)
             return true;
     }
+    *same_jdk = false;
     const char *home = getenv("JAVA_HOME");
     if (home && *home && (size_t)snprintf(out, n, "%s/bin/javac", home) < n &&
         access(out, X_OK) == 0)
@@ -187,8 +191,8 @@ static void free_argv(char **argv)
 /* Compile the sources into DIR/classes (DIR a fresh directory) and, when
  * the JDK has its jar tool, pack them as DIR/shim.jar (class data sharing
  * archives only classes from jars). */
-static bool compile(const char *rtdir, const char *javac, const char *jars, const char *dir,
-                    char *msg, size_t msgn)
+static bool compile(const char *rtdir, const char *javac, bool same_jdk, const char *jars,
+                    const char *dir, char *msg, size_t msgn)
 {
     char classes[PATH_MAX], log[PATH_MAX];
     (void)fmt(classes, sizeof classes, "%s/classes", dir);
@@ -197,7 +201,7 @@ static bool compile(const char *rtdir, const char *javac, const char *jars, cons
         (void)fmt(msg, msgn, "cannot create %s: %s", classes, strerror(errno));
         return false;
     }
-    int n = 0, cap = 16;
+    int n = 0, cap = 18;
     for (const lm_embedded *e = lm_runtime_files; e->path; e++)
         cap += is_java_source(e);
     char **argv = nb_calloc((size_t)cap, sizeof *argv);
@@ -206,6 +210,10 @@ static bool compile(const char *rtdir, const char *javac, const char *jars, cons
                            "-d", classes, "-cp", jars, NULL};
     for (int i = 0; fixed[i]; i++)
         argv[n++] = nb_strdup(fixed[i]);
+    if (!same_jdk) { /* another JDK's javac: classes any JVM from 8 on runs */
+        argv[n++] = nb_strdup("--release");
+        argv[n++] = nb_strdup("8");
+    }
     for (const lm_embedded *e = lm_runtime_files; e->path; e++) {
         if (!is_java_source(e))
             continue;
@@ -331,7 +339,8 @@ static bool build(const char *rtdir, const char *java, const char *javac_path, c
                   const char *dir, const char **code, char *msg, size_t msgn)
 {
     char javac[PATH_MAX];
-    if (!find_javac(java, javac_path, javac, sizeof javac)) {
+    bool same_jdk;
+    if (!find_javac(java, javac_path, javac, sizeof javac, &same_jdk)) {
         *code = "InvalidRuntimeException";
         snprintf(msg, msgn,
                  "nimbus compiles its Java runtime at first use, and no javac was found next to "
@@ -351,7 +360,7 @@ static bool build(const char *rtdir, const char *java, const char *javac_path, c
     }
     NB_INFO("lambda: compiling the Java runtime with %s", javac);
     char why[600];
-    if (!compile(rtdir, javac, jars, tmp, why, sizeof why)) {
+    if (!compile(rtdir, javac, same_jdk, jars, tmp, why, sizeof why)) {
         NB_ERR("lambda: %s", why);
         lm_remove_tree(tmp);
         *code = "ServiceException";
