@@ -99,7 +99,9 @@ public final class Bootstrap {
         void post(String path, byte[] body, String errorType) throws IOException {
             HttpURLConnection c = open(path, "POST");
             c.setDoOutput(true);
-            c.setFixedLengthStreamingMode(body.length);
+            /* Not in streaming mode: for a streaming POST the JDK first probes
+             * a reused connection with a 1 ms read, a millisecond per invoke;
+             * buffered, headers and body also go out in one write. */
             c.setRequestProperty("Content-Type", "application/json");
             if (errorType != null)
                 c.setRequestProperty("Lambda-Runtime-Function-Error-Type", errorType);
