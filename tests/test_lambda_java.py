@@ -423,7 +423,7 @@ def test_java_class_path_lib_jars_layers_and_bundled_libraries(lam, java_code):
 
 
 def test_java_default_memory_runs(lam, java_code):
-    make_fn(lam, java_code, "jsmall", "example.Plain::greet", MemorySize=128)
+    make_fn(lam, java_code, "jsmall", "example.Plain::greet", runtime="java25", MemorySize=128)
     r, out, tail = invoke(lam, "jsmall", "small")
     assert "FunctionError" not in r, (out, tail)
     assert out == "hello small"
