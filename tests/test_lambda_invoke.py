@@ -11,6 +11,7 @@ import concurrent.futures
 import io
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import time
@@ -317,7 +318,10 @@ def test_reserved_concurrency_throttles(lmb, tmp_path):
                                    "    if e.get('marker'): open(e['marker'], 'w').close()\n"
                                    "    time.sleep(e.get('s', 0))\n    return 1\n"})
     lmb.put_function_concurrency(FunctionName="one", ReservedConcurrentExecutions=1)
-    marker = tmp_path / "running"
+    # A path both see: the function's /tmp is its own (test_lambda_sandbox).
+    shared = "/dev/shm" if os.path.isdir("/dev/shm") else str(tmp_path)
+    marker = pathlib.Path(shared) / ("nimbus-running-%d" % os.getpid())
+    marker.unlink(missing_ok=True)
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         slow = ex.submit(invoke, lmb, "one", {"s": 2, "marker": str(marker)})
         deadline = time.time() + 20
@@ -326,6 +330,7 @@ def test_reserved_concurrency_throttles(lmb, tmp_path):
         with pytest.raises(botocore.exceptions.ClientError) as e:
             invoke(lmb, "one", {})
         assert slow.result()[1] == 1
+    marker.unlink(missing_ok=True)
     err = e.value.response
     assert err["Error"]["Code"] == "TooManyRequestsException"
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 429

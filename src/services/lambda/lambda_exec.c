@@ -1041,6 +1041,28 @@ static void stream_name(lm_inst *in)
     snprintf(in->stream, sizeof in->stream, "%s/[%s]%s", day, in->v.version, in->id);
 }
 
+/* The launcher's sandbox (see launch.h): a private /tmp of the ephemeral
+ * storage size and the layers at /opt, unless NIMBUS_LAMBDA_SANDBOX=0. */
+static void sandbox_args(strv *argv, const char *code, const char *const *layers, int nl,
+                         int eph_mb)
+{
+    const char *off = getenv("NIMBUS_LAMBDA_SANDBOX");
+    strv_add(argv, "--sandbox");
+    strv_add(argv, "%s", off && !strcmp(off, "0") ? "0" : "1");
+    strv_add(argv, "--tmp");
+    strv_add(argv, "%d", eph_mb);
+    strv_add(argv, "--keep");
+    strv_add(argv, "%s", code);
+    strv_add(argv, "--keep");
+    strv_add(argv, "%s/runtime", lm_root()); /* the shims (write_runtimes) */
+    for (int i = 0; i < nl; i++) {
+        strv_add(argv, "--opt");
+        strv_add(argv, "%s", layers[i]);
+        strv_add(argv, "--keep");
+        strv_add(argv, "%s", layers[i]);
+    }
+}
+
 /* Start an instance for inv (which it will run first).  On failure either
  * the call failed (returns -1: an API error) or inv->res holds a function
  * error (returns 1). */
@@ -1074,7 +1096,9 @@ static int inst_spawn(lm_pool *p, lm_inv *inv, nb_call *call)
     strv_add(&argv, NB_LAUNCH_ARG);
     strv_add(&argv, "%d", (int)getpid());
     strv_add(&argv, "1024");
-    strv_add(&argv, "%d", inv->v.ephemeral_mb > 0 ? inv->v.ephemeral_mb : 512);
+    int eph = inv->v.ephemeral_mb > 0 ? inv->v.ephemeral_mb : 512;
+    strv_add(&argv, "%d", eph);
+    sandbox_args(&argv, code, layers, nl, eph);
     strv_add(&argv, "--");
     bool api_error;
     if (!runtime_argv(&inv->v, code, layers, nl, &argv, inv->id, &inv->res, call, &api_error)) {
