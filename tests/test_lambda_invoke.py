@@ -510,3 +510,34 @@ def test_memory_limit_kills_the_instance(lmb):
     assert "signal: killed" in out["errorMessage"]
     assert "Error Type: Runtime.OutOfMemory" in base64.b64decode(r["LogResult"]).decode()
     assert invoke(lmb, "hog", {})[1] == "ok"   # a fresh instance
+
+
+@pytest.mark.skipif(BOTO_GEN == "old", reason="server-side timing: one client generation is enough")
+def test_event_invocation_retries_after_one_then_two_minutes(lmb, client):
+    """AWS retries a failed asynchronous invocation twice, one minute and
+    then two minutes after the failure (about 3 minutes of wall time)."""
+    sqs, logs = client("sqs"), client("logs")
+    url = sqs.create_queue(QueueName="retries-failed")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    make_fn(lmb, "retrying", {"app.py": "import time\ndef handler(e, c):\n"
+                                        "    print('attempt at', time.time())\n"
+                                        "    raise RuntimeError('still failing')\n"})
+    lmb.put_function_event_invoke_config(FunctionName="retrying",
+                                         DestinationConfig={"OnFailure": {"Destination": qarn}})
+    lmb.invoke(FunctionName="retrying", InvocationType="Event", Payload=b'{"k": 1}')
+    deadline = time.time() + 200
+    record = None
+    while time.time() < deadline and record is None:
+        m = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages")
+        if m:
+            record = json.loads(m[0]["Body"])
+    assert record, "no OnFailure record within 200 s"
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    events = logs.filter_log_events(logGroupName="/aws/lambda/retrying",
+                                    filterPattern='"attempt at"')["events"]
+    times = sorted(float(e["message"].split()[-1]) for e in events)
+    assert len(times) == 3
+    first, second = times[1] - times[0], times[2] - times[1]
+    assert 59 <= first <= 66, first
+    assert 119 <= second <= 126, second
