@@ -510,6 +510,14 @@ def test_memory_limit_kills_the_instance(lmb):
     assert "signal: killed" in out["errorMessage"]
     assert "Error Type: Runtime.OutOfMemory" in base64.b64decode(r["LogResult"]).decode()
     assert invoke(lmb, "hog", {})[1] == "ok"   # a fresh instance
+    # A spike that is over before the next sample still fails its own
+    # invocation: the high-water mark is read when the function answers.
+    make_fn(lmb, "spike", {"app.py": "def handler(e, c):\n"
+                                     "    x = b'x' * (300 << 20)\n"
+                                     "    del x\n"
+                                     "    return 'ok'\n"}, MemorySize=128, Timeout=10)
+    r, out = invoke(lmb, "spike", {})
+    assert r.get("FunctionError") == "Unhandled" and out["errorType"] == "Runtime.OutOfMemory"
 
 
 @pytest.mark.skipif(BOTO_GEN == "old", reason="server-side timing: one client generation is enough")

@@ -25,9 +25,11 @@
  * Timeout: a timer per delivered invocation; on expiry the instance's
  * process group is killed and the invocation fails with Sandbox.Timedout.
  * Memory: nimbus samples the process's resident set (VmRSS/VmHWM) while it
- * is busy and at the end of each invocation; over MemorySize the instance
- * is killed (Runtime.OutOfMemory).  This is the documented best effort: a
- * spike between samples is not caught.
+ * is busy and when it answers; over MemorySize the instance is killed
+ * and its invocation fails (Runtime.OutOfMemory).  The high-water mark
+ * catches a spike between samples, late (by the next sample or the
+ * answer) but surely; what it misses is memory of the function's own
+ * child processes.  This is the documented best effort.
  *
  * Logs: the process's stdout and stderr are read line by line into the
  * function's log group, one stream per instance, with the START, END and
@@ -734,6 +736,14 @@ static void rapi_next(lm_inst *in, nb_req *r)
 static void finish_cur(lm_inst *in, lm_result_kind kind, const char *etype, const char *body,
                        size_t len)
 {
+    /* Over MemorySize by the end: on AWS the kernel would have killed it
+     * before it answered, so this invocation fails too. */
+    sample_memory(in);
+    if (in->proc_alive && in->max_rss_kb > (long)in->v.memory_mb * 1024) {
+        in->kill_oom = true;
+        inst_fail(in, "error", "Runtime.OutOfMemory", "Runtime exited with error: signal: killed");
+        return;
+    }
     lm_inv *inv = in->cur;
     uv_timer_stop(&in->timer);
     drain(in);
@@ -745,10 +755,6 @@ static void finish_cur(lm_inst *in, lm_result_kind kind, const char *etype, cons
         snprintf(inv->res.error_type, sizeof inv->res.error_type, "%s", etype);
     report(in, inv, NULL, NULL);
     inv_finish(inv); /* the instance stays BUSY until its next request */
-    if (in->proc_alive && in->max_rss_kb > (long)in->v.memory_mb * 1024) {
-        in->kill_oom = true;
-        inst_kill(in);
-    }
 }
 
 static void rapi_handle(nb_req *r, void *ctx)
