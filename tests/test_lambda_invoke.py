@@ -11,6 +11,7 @@ import concurrent.futures
 import io
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import time
@@ -317,7 +318,10 @@ def test_reserved_concurrency_throttles(lmb, tmp_path):
                                    "    if e.get('marker'): open(e['marker'], 'w').close()\n"
                                    "    time.sleep(e.get('s', 0))\n    return 1\n"})
     lmb.put_function_concurrency(FunctionName="one", ReservedConcurrentExecutions=1)
-    marker = tmp_path / "running"
+    # A path both see: the function's /tmp is its own (test_lambda_sandbox).
+    shared = "/dev/shm" if os.path.isdir("/dev/shm") else str(tmp_path)
+    marker = pathlib.Path(shared) / ("nimbus-running-%d" % os.getpid())
+    marker.unlink(missing_ok=True)
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         slow = ex.submit(invoke, lmb, "one", {"s": 2, "marker": str(marker)})
         deadline = time.time() + 20
@@ -326,6 +330,7 @@ def test_reserved_concurrency_throttles(lmb, tmp_path):
         with pytest.raises(botocore.exceptions.ClientError) as e:
             invoke(lmb, "one", {})
         assert slow.result()[1] == 1
+    marker.unlink(missing_ok=True)
     err = e.value.response
     assert err["Error"]["Code"] == "TooManyRequestsException"
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 429
@@ -505,3 +510,42 @@ def test_memory_limit_kills_the_instance(lmb):
     assert "signal: killed" in out["errorMessage"]
     assert "Error Type: Runtime.OutOfMemory" in base64.b64decode(r["LogResult"]).decode()
     assert invoke(lmb, "hog", {})[1] == "ok"   # a fresh instance
+    # A spike that is over before the next sample still fails its own
+    # invocation: the high-water mark is read when the function answers.
+    make_fn(lmb, "spike", {"app.py": "def handler(e, c):\n"
+                                     "    x = b'x' * (300 << 20)\n"
+                                     "    del x\n"
+                                     "    return 'ok'\n"}, MemorySize=128, Timeout=10)
+    r, out = invoke(lmb, "spike", {})
+    assert r.get("FunctionError") == "Unhandled" and out["errorType"] == "Runtime.OutOfMemory"
+
+
+@pytest.mark.skipif(BOTO_GEN == "old", reason="server-side timing: one client generation is enough")
+def test_event_invocation_retries_after_one_then_two_minutes(lmb, client):
+    """AWS retries a failed asynchronous invocation twice, one minute and
+    then two minutes after the failure (about 3 minutes of wall time)."""
+    sqs, logs = client("sqs"), client("logs")
+    url = sqs.create_queue(QueueName="retries-failed")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    make_fn(lmb, "retrying", {"app.py": "import time\ndef handler(e, c):\n"
+                                        "    print('attempt at', time.time())\n"
+                                        "    raise RuntimeError('still failing')\n"})
+    lmb.put_function_event_invoke_config(FunctionName="retrying",
+                                         DestinationConfig={"OnFailure": {"Destination": qarn}})
+    lmb.invoke(FunctionName="retrying", InvocationType="Event", Payload=b'{"k": 1}')
+    deadline = time.time() + 200
+    record = None
+    while time.time() < deadline and record is None:
+        m = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages")
+        if m:
+            record = json.loads(m[0]["Body"])
+    assert record, "no OnFailure record within 200 s"
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    events = logs.filter_log_events(logGroupName="/aws/lambda/retrying",
+                                    filterPattern='"attempt at"')["events"]
+    times = sorted(float(e["message"].split()[-1]) for e in events)
+    assert len(times) == 3
+    first, second = times[1] - times[0], times[2] - times[1]
+    assert 59 <= first <= 66, first
+    assert 119 <= second <= 126, second

@@ -109,13 +109,20 @@ def test_lambda_function_alias_permission_mapping(nimbus, tmp_path):
     nimbus.reset()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("index.py", "def handler(event, context):\n    return {'ok': True}\n")
+        z.writestr("index.py", "import os\ndef handler(event, context):\n"
+                   "    return {'ok': True, 'input': event, 'stage': os.environ['STAGE'],\n"
+                   "            'version': context.function_version}\n")
     code = buf.getvalue()
     work, env, var = setup_workdir(nimbus, tmp_path, "lambda", {"fn.zip": code})
     outputs = json.loads(tf(work, env, "output", "-json").stdout)
     assert outputs["arn"]["value"] == "arn:aws:lambda:us-east-1:000000000000:function:hello"
     assert outputs["version"]["value"] == "1"
     assert outputs["alias_arn"]["value"] == outputs["arn"]["value"] + ":live"
+    # aws_lambda_invocation (resource and data source) runs the function.
+    assert outputs["seed_result"]["value"] == {"ok": True, "input": {"action": "seed", "n": 3},
+                                               "stage": "test", "version": "1"}
+    assert outputs["probe_result"]["value"] == {"ok": True, "input": {"action": "probe"},
+                                                "stage": "test", "version": "$LATEST"}
 
     lam = nimbus.client("lambda")
     fn = lam.get_function(FunctionName="hello")

@@ -4,7 +4,12 @@
  * libuv's uv_spawn cannot run code between fork and exec, so children that
  * need limits (Lambda instances) are spawned as nimbus itself:
  *
- *   nimbus __nimbus_exec PARENT_PID NOFILE FSIZE_MB -- PROGRAM ARGS...
+ *   nimbus __nimbus_exec PARENT_PID NOFILE FSIZE_MB [OPTION VALUE]... -- PROGRAM ARGS...
+ *
+ * Options build the sandbox (a mount namespace of the child's own, best
+ * effort): `--sandbox 1` turns it on; `--tmp MB` a private tmpfs at /tmp;
+ * `--opt DIR` (repeated, in order) the layers merged read-only at /opt;
+ * `--keep PATH` (repeated) a path under /tmp that must stay visible.
  *
  * The launcher asks the kernel to kill it when its parent dies
  * (PR_SET_PDEATHSIG), so no child outlives a nimbus that was killed even

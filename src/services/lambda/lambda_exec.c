@@ -25,9 +25,11 @@
  * Timeout: a timer per delivered invocation; on expiry the instance's
  * process group is killed and the invocation fails with Sandbox.Timedout.
  * Memory: nimbus samples the process's resident set (VmRSS/VmHWM) while it
- * is busy and at the end of each invocation; over MemorySize the instance
- * is killed (Runtime.OutOfMemory).  This is the documented best effort: a
- * spike between samples is not caught.
+ * is busy and when it answers; over MemorySize the instance is killed
+ * and its invocation fails (Runtime.OutOfMemory).  The high-water mark
+ * catches a spike between samples, late (by the next sample or the
+ * answer) but surely; what it misses is memory of the function's own
+ * child processes.  This is the documented best effort.
  *
  * Logs: the process's stdout and stderr are read line by line into the
  * function's log group, one stream per instance, with the START, END and
@@ -735,6 +737,14 @@ static void rapi_next(lm_inst *in, nb_req *r)
 static void finish_cur(lm_inst *in, lm_result_kind kind, const char *etype, const char *body,
                        size_t len)
 {
+    /* Over MemorySize by the end: on AWS the kernel would have killed it
+     * before it answered, so this invocation fails too. */
+    sample_memory(in);
+    if (in->proc_alive && in->max_rss_kb > (long)in->v.memory_mb * 1024) {
+        in->kill_oom = true;
+        inst_fail(in, "error", "Runtime.OutOfMemory", "Runtime exited with error: signal: killed");
+        return;
+    }
     lm_inv *inv = in->cur;
     uv_timer_stop(&in->timer);
     drain(in);
@@ -746,10 +756,6 @@ static void finish_cur(lm_inst *in, lm_result_kind kind, const char *etype, cons
         snprintf(inv->res.error_type, sizeof inv->res.error_type, "%s", etype);
     report(in, inv, NULL, NULL);
     inv_finish(inv); /* the instance stays BUSY until its next request */
-    if (in->proc_alive && in->max_rss_kb > (long)in->v.memory_mb * 1024) {
-        in->kill_oom = true;
-        inst_kill(in);
-    }
 }
 
 static void rapi_handle(nb_req *r, void *ctx)
@@ -1106,6 +1112,28 @@ static void stream_name(lm_inst *in)
     snprintf(in->stream, sizeof in->stream, "%s/[%s]%s", day, in->v.version, in->id);
 }
 
+/* The launcher's sandbox (see launch.h): a private /tmp of the ephemeral
+ * storage size and the layers at /opt, unless NIMBUS_LAMBDA_SANDBOX=0. */
+static void sandbox_args(strv *argv, const char *code, const char *const *layers, int nl,
+                         int eph_mb)
+{
+    const char *off = getenv("NIMBUS_LAMBDA_SANDBOX");
+    strv_add(argv, "--sandbox");
+    strv_add(argv, "%s", off && !strcmp(off, "0") ? "0" : "1");
+    strv_add(argv, "--tmp");
+    strv_add(argv, "%d", eph_mb);
+    strv_add(argv, "--keep");
+    strv_add(argv, "%s", code);
+    strv_add(argv, "--keep");
+    strv_add(argv, "%s/runtime", lm_root()); /* the shims (write_runtimes) */
+    for (int i = 0; i < nl; i++) {
+        strv_add(argv, "--opt");
+        strv_add(argv, "%s", layers[i]);
+        strv_add(argv, "--keep");
+        strv_add(argv, "%s", layers[i]);
+    }
+}
+
 /* Start an instance for inv (which it will run first).  On failure either
  * the call failed (returns -1: an API error) or inv->res holds a function
  * error (returns 1). */
@@ -1139,7 +1167,9 @@ static int inst_spawn(lm_pool *p, lm_inv *inv, nb_call *call)
     strv_add(&argv, NB_LAUNCH_ARG);
     strv_add(&argv, "%d", (int)getpid());
     strv_add(&argv, "1024");
-    strv_add(&argv, "%d", inv->v.ephemeral_mb > 0 ? inv->v.ephemeral_mb : 512);
+    int eph = inv->v.ephemeral_mb > 0 ? inv->v.ephemeral_mb : 512;
+    strv_add(&argv, "%d", eph);
+    sandbox_args(&argv, code, layers, nl, eph);
     strv_add(&argv, "--");
     bool api_error;
     if (!runtime_argv(&inv->v, code, layers, nl, &argv, inv->id, &inv->res, call, &api_error)) {

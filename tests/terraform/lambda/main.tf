@@ -58,6 +58,17 @@ resource "aws_lambda_event_source_mapping" "jobs" {
     }
   }
 }
+resource "aws_lambda_invocation" "seed" {
+  function_name = aws_lambda_function.hello.function_name
+  qualifier     = aws_lambda_alias.live.name
+  input         = jsonencode({ action = "seed", n = 3 })
+}
+data "aws_lambda_invocation" "probe" {
+  function_name = aws_lambda_function.hello.function_name
+  input         = jsonencode({ action = "probe" })
+}
+output "seed_result" { value = jsondecode(aws_lambda_invocation.seed.result) }
+output "probe_result" { value = jsondecode(data.aws_lambda_invocation.probe.result) }
 output "arn" { value = aws_lambda_function.hello.arn }
 output "version" { value = aws_lambda_function.hello.version }
 output "alias_arn" { value = aws_lambda_alias.live.arn }
