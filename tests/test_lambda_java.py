@@ -483,6 +483,7 @@ def test_java_home_is_honoured(nimbus_fresh, monkeypatch, tmp_path, java_code):
     os.symlink(os.path.join(os.path.dirname(real), "javac"), home / "bin" / "javac")
     monkeypatch.delenv("NIMBUS_LAMBDA_JAVA", raising=False)
     monkeypatch.setenv("JAVA_HOME", str(home))
+    monkeypatch.setenv("NIMBUS_LAMBDA_SANDBOX", "0")  # the fake JDK is under /tmp
     n = nimbus_fresh()
     lam = n.client("lambda")
     make_fn(lam, java_code, "jhome", "example.Plain::greet")
@@ -512,6 +513,7 @@ def test_java_from_nimbus_lambda_java_with_another_jdks_javac(nimbus_fresh, monk
     (jre / "java").chmod(0o755)
     monkeypatch.setenv("NIMBUS_LAMBDA_JAVA", str(jre / "java"))
     monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("NIMBUS_LAMBDA_SANDBOX", "0")  # the fake JRE is under /tmp
     n = nimbus_fresh(durable=True)
     lam = n.client("lambda")
     make_fn(lam, java_code, "jjre", "example.Plain::greet")
