@@ -436,7 +436,19 @@ def test_java_without_a_jvm_is_an_invalid_runtime(nimbus_fresh, monkeypatch, jav
     make_fn(lam, java_code, "nojava", "example.Pojo")
     with pytest.raises(lam.exceptions.InvalidRuntimeException) as e:
         lam.invoke(FunctionName="nojava", Payload=b"{}")
-    assert "no java was found" in str(e.value)
+    assert "NIMBUS_LAMBDA_JAVA (/nonexistent/bin/java) is not an executable java" in str(e.value)
+
+
+def test_java_without_java_on_path_is_an_invalid_runtime(nimbus_fresh, monkeypatch, java_code):
+    monkeypatch.delenv("NIMBUS_LAMBDA_JAVA", raising=False)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    n = nimbus_fresh()
+    lam = n.client("lambda")
+    make_fn(lam, java_code, "nojava", "example.Pojo")
+    with pytest.raises(lam.exceptions.InvalidRuntimeException) as e:
+        lam.invoke(FunctionName="nojava", Payload=b"{}")
+    assert "nimbus cannot run the java21 runtime: no java was found on PATH" in str(e.value)
 
 
 def _builds(data_dir):

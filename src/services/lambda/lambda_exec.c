@@ -3,7 +3,7 @@
  * timeouts, logs, and the Invoke operation.
  *
  * An instance is one child process running a function version's runtime
- * (the user's `bootstrap`, or the Python/Node shim nimbus ships) with
+ * (the user's `bootstrap`, or the Python/Node/Java shim nimbus ships) with
  * AWS_LAMBDA_RUNTIME_API pointing at a loopback listener of its own.  The
  * runtime's GET /invocation/next is a parked request: the instance is idle
  * while it is parked, and an invocation is delivered by answering it.  The
@@ -939,9 +939,15 @@ static bool java_argv(const lm_version *v, const char *const *layers, int nl, st
     }
     *api_error = true;
     if (!g_found_java) {
-        nb_fail(call, "InvalidRuntimeException",
-                "nimbus cannot run the %s runtime: no java was found on PATH "
-                "(set NIMBUS_LAMBDA_JAVA or JAVA_HOME).", v->runtime);
+        const char *own = getenv("NIMBUS_LAMBDA_JAVA");
+        if (own && *own)
+            nb_fail(call, "InvalidRuntimeException",
+                    "nimbus cannot run the %s runtime: NIMBUS_LAMBDA_JAVA (%s) is not an "
+                    "executable java.", v->runtime, own);
+        else
+            nb_fail(call, "InvalidRuntimeException",
+                    "nimbus cannot run the %s runtime: no java was found on PATH "
+                    "(set NIMBUS_LAMBDA_JAVA or JAVA_HOME).", v->runtime);
         return false;
     }
     if (!write_runtimes()) {
