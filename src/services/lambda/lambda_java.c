@@ -4,17 +4,22 @@
  * nimbus's own build needs no JDK: the shim's .java sources
  * (runtimes/java/, embedded like the Python and Node shims) are compiled
  * with the machine's javac the first time a java* function starts, into
- * LM_ROOT/runtime/java/build/<hash>/classes, where <hash> is the SHA-256
- * of the sources, the java binary's real path and the Jackson jars'.  A
- * later start (of this process or another sharing the data directory)
- * finds that directory and skips the build.  The build runs in a
- * directory of its own and is renamed into place whole; when two
+ * LM_ROOT/runtime/java/build/<hash>/, where <hash> is the SHA-256 of the
+ * sources, the java binary's real path, size and time, and the Jackson
+ * jars'.  A later start (of this process or another sharing the data
+ * directory) finds that directory and skips the build.  The build runs in
+ * a directory of its own and is renamed into place whole; when two
  * processes race, the loser removes its copy and uses the winner's.
  *
- * The build runs synchronously (once, typically 1-3 s) in the event loop,
+ * Layout of a build: classes/ (javac's output), shim.jar (the same, for
+ * class data sharing, which archives only jars), shim.jsa (the archive,
+ * made after the rename because it records the jar's final path),
+ * javac.log and cds.log.
+ *
+ * The build runs synchronously (once, typically 1-4 s) in the event loop,
  * before the instance is spawned, so it does not count against the
- * function's init time.  javac's output goes to javac.log beside the
- * build; a failure is reported with its first line.
+ * function's init time.  A tool's output goes to its log beside the
+ * build; a failed compile is reported with its first line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,7 +100,14 @@ static void build_key(const char *java, const char *jars, char key[17])
         nb_buf_add(&b, e->data, e->len);
     }
     char real[PATH_MAX];
-    nb_buf_printf(&b, "\n%s\n%s\n", realpath(java, real) ? real : java, jars);
+    const char *jreal = realpath(java, real) ? real : java;
+    struct stat js;
+    if (stat(jreal, &js) != 0)
+        memset(&js, 0, sizeof js);
+    /* The java binary's identity: an upgraded JDK gets a fresh build (and
+     * archive, which is tied to the JVM that made it). */
+    nb_buf_printf(&b, "\n%s %lld %lld\n%s\n", jreal, (long long)js.st_size,
+                  (long long)js.st_mtime, jars);
     for (int i = 0; JARS[i]; i++) {
         char p[PATH_MAX];
         snprintf(p, sizeof p, "%s/%s", LM_JACKSON_DIR, JARS[i]);
