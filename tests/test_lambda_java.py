@@ -122,6 +122,7 @@ public class Plain {
     }
     public void nothing(Object in) { }
     public static void copy(InputStream in, OutputStream out) throws IOException { in.transferTo(out); }
+    public static String nap(String ms) throws InterruptedException { Thread.sleep(Long.parseLong(ms)); return "woke"; }
     public String twice(String s) { return s + s; }
     public String twice(String s, Context ctx) { return s + s + "!" + ctx.getFunctionName(); }
 }
@@ -535,3 +536,16 @@ def test_java_from_nimbus_lambda_java_with_another_jdks_javac(nimbus_fresh, monk
                        "nimbus", "lambda", "Bootstrap.class")
     with open(cls, "rb") as f:
         assert int.from_bytes(f.read(8)[6:8], "big") == 52
+
+
+def test_java_timeout_kills_the_jvm_and_the_next_invoke_starts_afresh(lam, java_code):
+    make_fn(lam, java_code, "jnap", "example.Plain::nap", Timeout=3)
+    # (string events: nimbus's payload check refuses a bare number at the end of the body)
+    r, out, _ = invoke(lam, "jnap", "10")
+    assert out == "woke"
+    r, out, tail = invoke(lam, "jnap", "8000")
+    assert r["FunctionError"] == "Unhandled" and out["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 3.00 seconds" in out["errorMessage"]
+    r, out, tail = invoke(lam, "jnap", "1")
+    assert "FunctionError" not in r and out == "woke"
+    assert "Init Duration" in tail  # a new JVM
