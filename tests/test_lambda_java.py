@@ -430,26 +430,28 @@ def test_java_default_memory_runs(lam, java_code):
     assert out == "hello small"
 
 
-def test_java_without_a_jvm_is_an_invalid_runtime(nimbus_fresh, monkeypatch, java_code):
-    monkeypatch.setenv("NIMBUS_LAMBDA_JAVA", "/nonexistent/bin/java")
+def _invoke_error(nimbus_fresh, java_code):
+    """The InvalidRuntimeException message of a java function's Invoke."""
     n = nimbus_fresh()
     lam = n.client("lambda")
     make_fn(lam, java_code, "nojava", "example.Pojo")
     with pytest.raises(lam.exceptions.InvalidRuntimeException) as e:
         lam.invoke(FunctionName="nojava", Payload=b"{}")
-    assert "NIMBUS_LAMBDA_JAVA (/nonexistent/bin/java) is not an executable java" in str(e.value)
+    return str(e.value)
+
+
+def test_java_without_a_jvm_is_an_invalid_runtime(nimbus_fresh, monkeypatch, java_code):
+    monkeypatch.setenv("NIMBUS_LAMBDA_JAVA", "/nonexistent/bin/java")
+    assert ("NIMBUS_LAMBDA_JAVA (/nonexistent/bin/java) is not an executable java"
+            in _invoke_error(nimbus_fresh, java_code))
 
 
 def test_java_without_java_on_path_is_an_invalid_runtime(nimbus_fresh, monkeypatch, java_code):
     monkeypatch.delenv("NIMBUS_LAMBDA_JAVA", raising=False)
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
-    n = nimbus_fresh()
-    lam = n.client("lambda")
-    make_fn(lam, java_code, "nojava", "example.Pojo")
-    with pytest.raises(lam.exceptions.InvalidRuntimeException) as e:
-        lam.invoke(FunctionName="nojava", Payload=b"{}")
-    assert "nimbus cannot run the java21 runtime: no java was found on PATH" in str(e.value)
+    assert ("nimbus cannot run the java21 runtime: no java was found on PATH"
+            in _invoke_error(nimbus_fresh, java_code))
 
 
 def _builds(data_dir):
