@@ -30,7 +30,7 @@
 
 /* ---- payload checks ------------------------------------------------------ */
 
-static bool payload_is_json(nb_call *call, const char *p, size_t n)
+bool lm_payload_is_json(nb_call *call, const char *p, size_t n)
 {
     if (n == 0)
         return true;
@@ -52,6 +52,23 @@ static bool payload_is_json(nb_call *call, const char *p, size_t n)
                 "Could not parse request body into json: Could not parse payload into json: %s",
                 e != json_tokener_success ? json_tokener_error_desc(e)
                                           : "Unexpected content after the JSON value");
+    return ok;
+}
+
+/* ClientContext: base64 of a JSON object, at most 3583 bytes decoded. */
+bool lm_client_context_ok(nb_call *call, const char *cc)
+{
+    size_t n;
+    unsigned char *d = nb_base64_decode(cc, strlen(cc), &n);
+    bool ok = d && n <= 3583;
+    json_object *o = d ? json_tokener_parse((const char *)d) : NULL;
+    ok = ok && o && json_object_is_type(o, json_type_object);
+    if (o)
+        json_object_put(o);
+    free(d);
+    if (!ok)
+        nb_fail(call, "InvalidRequestContentException",
+                "Client context must be a valid Base64-encoded JSON object.");
     return ok;
 }
 
@@ -510,21 +527,10 @@ nb_status lm_op_invoke(nb_call *call, json_object *in)
         return nb_fail(call, "RequestTooLargeException",
                        "Request must be smaller than %d bytes for the InvokeFunction operation",
                        ASYNC_MAX);
-    if (!payload_is_json(call, payload, plen))
+    if (!lm_payload_is_json(call, payload, plen))
         return NB_ERROR;
-    if (cc && !event && !dry) {
-        size_t n;
-        unsigned char *d = nb_base64_decode(cc, strlen(cc), &n);
-        bool ok = d && n <= 3583;
-        json_object *o = d ? json_tokener_parse((const char *)d) : NULL;
-        ok = ok && o && json_object_is_type(o, json_type_object);
-        if (o)
-            json_object_put(o);
-        free(d);
-        if (!ok)
-            return nb_fail(call, "InvalidRequestContentException",
-                           "Client context must be a valid Base64-encoded JSON object.");
-    }
+    if (cc && !event && !dry && !lm_client_context_ok(call, cc))
+        return NB_ERROR;
     lm_version v;
     if (lm_resolve(call, fn, qual, &v) != NB_OK)
         return NB_ERROR;
@@ -589,7 +595,7 @@ nb_status lm_op_invoke_async(nb_call *call, json_object *in)
         return nb_fail(call, "RequestTooLargeException",
                        "Request must be smaller than %d bytes for the InvokeAsync operation",
                        256 * 1024);
-    if (!payload_is_json(call, payload, plen))
+    if (!lm_payload_is_json(call, payload, plen))
         return NB_ERROR;
     lm_version v;
     if (lm_resolve(call, fn, NULL, &v) != NB_OK)
