@@ -193,10 +193,20 @@ nb_status lm_run(nb_call *call, lm_inv *inv);
 /* The Invoke operation (lambda_invoke.c): its row in the op table. */
 nb_status lm_op_invoke(nb_call *call, json_object *in);
 nb_status lm_op_invoke_async(nb_call *call, json_object *in); /* deprecated API */
-/* Invoke's input checks, shared with InvokeWithResponseStream: false after
- * failing the call with AWS's InvalidRequestContentException. */
-bool lm_payload_is_json(nb_call *call, const char *p, size_t n);
-bool lm_client_context_ok(nb_call *call, const char *cc);
+/* Invoke's input, shared with InvokeWithResponseStream: read and checked
+ * (payload size and JSON, ClientContext) with AWS's errors. */
+typedef struct lm_invoke_args {
+    const char *fn, *qual, *logtype, *cc;   /* NULL when absent (but fn) */
+    const char *payload;
+    size_t plen;
+    bool event, dry;                        /* InvocationType Event / DryRun */
+} lm_invoke_args;
+nb_status lm_invoke_args_read(nb_call *call, json_object *in, lm_invoke_args *a);
+/* A synchronous invocation as Invoke makes it: lm_inv_new with the
+ * qualifier the caller named (Qualifier, or the end of a qualified ARN),
+ * LogType=Tail and ClientContext applied. */
+lm_inv *lm_inv_sync(const nb_call *call, lm_version *v, const lm_invoke_args *a, lm_done_fn done,
+                    void *arg);
 /* Response streaming (lambda_stream.c): the InvokeWithResponseStream
  * operation, and a function URL in RESPONSE_STREAM mode (called by
  * lambda_url.c with the version resolved and the event built; r's own

@@ -142,47 +142,22 @@ nb_status lm_op_invoke_stream(nb_call *call, json_object *in)
     if (!r)
         return nb_fail(call, "InvalidRequestContentException",
                        "InvokeWithResponseStream needs an HTTP client to stream to.");
-    const char *fn = nb_str(in, "FunctionName");
-    const char *qual = nb_str(in, "Qualifier");
-    const char *type = nb_str(in, "InvocationType");
-    const char *logtype = nb_str(in, "LogType");
-    const char *cc = nb_str(in, "ClientContext");
-    json_object *pl = nb_get(in, "Payload");
-    const char *payload = pl ? json_object_get_string(pl) : "";
-    size_t plen = pl ? (size_t)json_object_get_string_len(pl) : 0;
-    bool dry = type && !strcmp(type, "DryRun");
-    if (plen > LM_SYNC_PAYLOAD)
-        return nb_fail(call, "RequestTooLargeException",
-                       "Request must be smaller than %d bytes for the InvokeFunction operation",
-                       LM_SYNC_PAYLOAD);
-    if (!lm_payload_is_json(call, payload, plen))
-        return NB_ERROR;
-    if (cc && !dry && !lm_client_context_ok(call, cc))
+    lm_invoke_args a; /* InvocationType is RequestResponse or DryRun (the model's enum) */
+    if (lm_invoke_args_read(call, in, &a) != NB_OK)
         return NB_ERROR;
     lm_version v;
-    if (lm_resolve(call, fn, qual, &v) != NB_OK)
+    if (lm_resolve(call, a.fn, a.qual, &v) != NB_OK)
         return NB_ERROR;
-    if (dry) {
+    if (a.dry) {
         nb_status st = dry_run(r, &v);
         lm_version_clear(&v);
         return st;
     }
-    const char *q = qual;
-    if (!q) { /* a qualified (partial) ARN names the version or alias */
-        const char *f = strstr(fn, ":function:");
-        const char *last = strrchr(fn, ':');
-        if (f && last > f + 9)
-            q = last + 1;
-    }
     iws_wait *w = nb_calloc(1, sizeof *w);
     w->r = r;
     snprintf(w->version, sizeof w->version, "%s", v.version);
-    lm_inv *inv = lm_inv_new(call, &v, q, payload, plen, iws_done, w);
+    lm_inv *inv = lm_inv_sync(call, &v, &a, iws_done, w);
     lm_inv_stream(inv, iws_chunk);
-    if (logtype && !strcmp(logtype, "Tail"))
-        lm_inv_tail(inv, true);
-    if (cc)
-        lm_inv_client_context(inv, cc);
     call->park = w;
     call->on_cancel = iws_cancel;
     if (lm_run(call, inv) == NB_OK)
