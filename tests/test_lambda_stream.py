@@ -480,3 +480,41 @@ print("second", c.getresponse().status)
     assert b"".join(c for _, c in chunks) == b"hellorecovered"
     assert "ErrorCode" not in complete
     assert lmb.get_function(FunctionName="badstream")["Configuration"]["FunctionName"]
+
+
+NODE_BIG = '''
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const piece = Buffer.alloc(64 * 1024, 120);
+  for (let i = 0; i < 112; i++) responseStream.write(piece);  // 7 MiB
+  responseStream.end();
+});
+'''
+
+NODE_HANG = '''
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write("before the timeout;");
+  await new Promise((r) => setTimeout(r, 5000));
+  responseStream.end();
+});
+'''
+
+
+def test_streams_past_the_buffered_limit(lmb):
+    """7 MiB streams through InvokeWithResponseStream (the limit is 200 MB);
+    plain Invoke collects at most 6 MB and fails as AWS does."""
+    node_fn(lmb, "big", NODE_BIG, MemorySize=512)
+    chunks, complete = read_stream(stream_invoke(lmb, FunctionName="big"))
+    body = b"".join(c for _, c in chunks)
+    assert len(body) == 7 * 1024 * 1024 and set(body) == {120}
+    assert "ErrorCode" not in complete
+    r = lmb.invoke(FunctionName="big")
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(r["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+def test_timeout_mid_stream(lmb):
+    node_fn(lmb, "hang", NODE_HANG, Timeout=1)
+    chunks, complete = read_stream(stream_invoke(lmb, FunctionName="hang"))
+    assert b"".join(c for _, c in chunks) == b"before the timeout;"
+    assert complete["ErrorCode"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in complete["ErrorDetails"]
