@@ -695,20 +695,9 @@ static void cancel_parked(nb_conn *c)
     }
 }
 
-/* A streamed request body that will not complete. */
-static void body_aborted(nb_conn *c, nb_req *r)
-{
-    if (r->body_stream && c->l && !c->l->closing) {
-        r->body_stream = false;
-        c->l->body_fn(r, NB_BODY_ABORT, NULL, 0, c->l->ctx);
-    }
-}
-
 static void on_closed(uv_handle_t *h)
 {
     nb_conn *c = h->data;
-    if (c->cur)
-        body_aborted(c, c->cur);
     while (c->head) {
         nb_req *n = c->head->next;
         req_free(c->head);
@@ -726,11 +715,24 @@ static void on_closed(uv_handle_t *h)
     free(c);
 }
 
+/* A streamed request body that will not complete.  Told while the
+ * listener is known to be alive (its close callback may run before the
+ * connection's); a closing listener's owner is going away and is not told. */
+static void body_aborted(nb_conn *c, nb_req *r)
+{
+    if (r->body_stream && c->l && !c->l->closing) {
+        r->body_stream = false;
+        c->l->body_fn(r, NB_BODY_ABORT, NULL, 0, c->l->ctx);
+    }
+}
+
 static void conn_close(nb_conn *c)
 {
     if (c->closing)
         return;
     cancel_parked(c);
+    if (c->cur)
+        body_aborted(c, c->cur);
     c->closing = true;
     if (c->prev)
         c->prev->next = c->next;
