@@ -991,12 +991,13 @@ void nb_http_shutdown(void)
 
 /* Fuzzing entry: parse and dispatch bytes as one connection would, without a
  * socket.  Parked requests are cancelled at the end, as on a hang-up. */
-void nb_http_feed(const char *data, size_t len)
+static void feed(const char *data, size_t len, nb_listener *l)
 {
     if (!settings.on_message_begin)
         init_settings();
     nb_conn *c = nb_calloc(1, sizeof *c);
     c->fake = true;
+    c->l = l;
     c->tcp.data = c;
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);
     c->parser.data = c;
@@ -1007,4 +1008,16 @@ void nb_http_feed(const char *data, size_t len)
     nb_store_commit();
     c->closing = true;
     on_closed((uv_handle_t *)&c->tcp);
+}
+
+void nb_http_feed(const char *data, size_t len)
+{
+    feed(data, len, NULL);
+}
+
+void nb_http_feed_with(const char *data, size_t len, nb_http_handler fn, nb_http_body_fn body_fn,
+                       void *ctx)
+{
+    nb_listener l = {.fn = fn, .body_fn = body_fn, .ctx = ctx};
+    feed(data, len, &l);
 }

@@ -122,6 +122,9 @@ const char *nb_req_trailer(const nb_req *r, const char *lname, size_t *vlen);
 void nb_resp_begin(nb_req *r);
 void nb_resp_write(nb_req *r, const void *data, size_t len);
 void nb_resp_end(nb_req *r);
+/* Fuzzing: nb_http_feed for a listener with this handler and body callback. */
+void nb_http_feed_with(const char *data, size_t len, nb_http_handler fn, nb_http_body_fn body_fn,
+                       void *ctx);
 
 /* Provided by dispatch.c. */
 void nb_dispatch(nb_req *r);
