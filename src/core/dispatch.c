@@ -418,6 +418,11 @@ static void http_call_done(nb_call *call, nb_status st)
     finish_call(r, st);
 }
 
+nb_req *nb_call_req(nb_call *call)
+{
+    return call->on_done == http_call_done ? container_of(call, nb_req, call) : NULL;
+}
+
 static void fail_early(nb_req *r, const nb_model *m, const nb_codec *codec, int status,
                        const char *code, const char *msg)
 {

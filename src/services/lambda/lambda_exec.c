@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +88,9 @@ struct lm_inv {
     lm_result res;
     lm_done_fn done;
     void *arg;
+    lm_chunk_fn chunk;          /* streamed response pieces go here (lm_inv_stream) */
+    size_t streamed;            /* bytes of a streamed response so far */
+    bool too_large;             /* it passed the limit: the rest is dropped */
 };
 
 struct lm_inst {
@@ -99,6 +103,7 @@ struct lm_inst {
     bool retired;
     nb_listener *rapi;
     nb_req *waiting;            /* parked GET /next */
+    nb_req *stream_req;         /* the streamed POST .../response being read */
     lm_inv *assigned;           /* the invocation that started it */
     lm_inv *cur;                /* delivered, not answered */
     lm_inv *logto;              /* whose Tail the lines go to while reporting */
@@ -669,6 +674,7 @@ static void inst_fail(lm_inst *in, const char *status, const char *type, const c
         inv_finish(inv);
     }
     in->cur = in->assigned = NULL;
+    in->stream_req = NULL;
     inst_close(in);
 }
 
@@ -749,6 +755,7 @@ static void finish_cur(lm_inst *in, lm_result_kind kind, const char *etype, cons
     uv_timer_stop(&in->timer);
     drain(in);
     in->cur = NULL;
+    in->stream_req = NULL;
     inv->inst = NULL;
     inv->res.kind = kind;
     nb_buf_add(&inv->res.payload, body, len);
@@ -756,6 +763,101 @@ static void finish_cur(lm_inst *in, lm_result_kind kind, const char *etype, cons
         snprintf(inv->res.error_type, sizeof inv->res.error_type, "%s", etype);
     report(in, inv, NULL, NULL);
     inv_finish(inv); /* the instance stays BUSY until its next request */
+}
+
+/* The runtime's Content-Type for its response, kept in the result. */
+static void keep_content_type(lm_inv *inv, const nb_req *r)
+{
+    size_t n = 0;
+    const char *ct = nb_req_header(r, "content-type", &n);
+    if (ct && n < sizeof inv->res.content_type)
+        nb_copy(inv->res.content_type, sizeof inv->res.content_type, ct, n);
+}
+
+/* True when r is a POST of the current invocation's response in streaming
+ * mode (Lambda-Runtime-Function-Response-Mode: streaming). */
+static bool is_stream_post(const lm_inst *in, const nb_req *r)
+{
+    static const char pre[] = "/2018-06-01/runtime/invocation/";
+    size_t pl = sizeof pre - 1;
+    const char *mode = nb_req_header(r, "lambda-runtime-function-response-mode", NULL);
+    if (!in->cur || !mode || strcasecmp(mode, "streaming") != 0 || strcmp(r->method, "POST") ||
+        r->path_len <= pl || memcmp(r->path, pre, pl) != 0)
+        return false;
+    size_t idl = strlen(in->cur->id);
+    return r->path_len == pl + idl + 9 && !memcmp(r->path + pl, in->cur->id, idl) &&
+           !memcmp(r->path + pl + idl, "/response", 9);
+}
+
+/* The listener's body callback: a streamed response's pieces go to the
+ * invocation's consumer as they arrive (or are collected up to 6 MB when
+ * it has none); everything else is buffered as usual. */
+static void rapi_body(nb_req *r, nb_body_event ev, const char *data, size_t len, void *ctx)
+{
+    lm_inst *in = ctx;
+    lm_inv *inv = in->cur;
+    if (ev == NB_BODY_BEGIN) {
+        if (in->st == I_BUSY && !in->stream_req && is_stream_post(in, r)) {
+            r->body_stream = true;
+            in->stream_req = r;
+            inv->res.streamed = true;
+            keep_content_type(inv, r);
+        }
+        return;
+    }
+    if (in->stream_req != r || !inv)
+        return; /* the invocation ended (timeout, kill) while the body was coming */
+    if (ev == NB_BODY_ABORT) {
+        /* The runtime may answer again; what it streamed so far is gone
+         * to the client already, or dropped when it was being collected. */
+        in->stream_req = NULL;
+        inv->res.streamed = false;
+        inv->streamed = 0;
+        if (!inv->chunk)
+            inv->res.payload.len = 0;
+        return;
+    }
+    if (inv->too_large)
+        return;
+    size_t limit = inv->chunk ? LM_STREAM_MAX : LM_SYNC_PAYLOAD;
+    if (inv->streamed + len > limit) {
+        inv->too_large = true;
+        return;
+    }
+    inv->streamed += len;
+    if (inv->chunk)
+        inv->chunk(inv->res.content_type, data, len, inv->arg);
+    else
+        nb_buf_add(&inv->res.payload, data, len);
+}
+
+/* The end of a streamed response: its trailers say whether the function
+ * failed mid-stream (Lambda-Runtime-Function-Error-Type and -Body, base64). */
+static void stream_done(lm_inst *in, nb_req *r)
+{
+    lm_inv *inv = in->cur;
+    in->stream_req = NULL;
+    rapi_reply(r, 202, NULL, NULL);
+    const char *type = nb_req_trailer(r, "lambda-runtime-function-error-type", NULL);
+    size_t bl = 0;
+    const char *b64 = nb_req_trailer(r, "lambda-runtime-function-error-body", &bl);
+    if (type && *type) {
+        size_t n = 0;
+        unsigned char *body = b64 ? nb_base64_decode(b64, bl, &n) : NULL;
+        inv->res.payload.len = 0;
+        finish_cur(in, LM_FUNCTION_ERROR, type, body ? (const char *)body : "", body ? n : 0);
+        free(body);
+    } else if (inv->too_large) {
+        inv->res.payload.len = 0;
+        char m[200];
+        int k = snprintf(m, sizeof m,
+                         "{\"errorMessage\":\"Response payload size exceeded maximum allowed "
+                         "payload size (%d bytes).\",\"errorType\":\"Function.ResponseSizeTooLarge\"}",
+                         inv->chunk ? LM_STREAM_MAX : LM_SYNC_PAYLOAD);
+        finish_cur(in, LM_FUNCTION_ERROR, "Function.ResponseSizeTooLarge", m, (size_t)k);
+    } else {
+        finish_cur(in, LM_OK, NULL, "", 0);
+    }
 }
 
 static void rapi_handle(nb_req *r, void *ctx)
@@ -812,6 +914,11 @@ static void rapi_handle(nb_req *r, void *ctx)
             return;
         }
         if (wl == 8 && !memcmp(what, "response", 8)) {
+            if (r->body_stream && in->stream_req == r) {
+                stream_done(in, r);
+                return;
+            }
+            keep_content_type(in->cur, r);
             if (r->body.len > LM_SYNC_PAYLOAD) {
                 rapi_reply(r, 413, "RequestEntityTooLarge",
                            "Exceeded maximum allowed payload size (6291556 bytes).");
@@ -1193,6 +1300,8 @@ static int inst_spawn(lm_pool *p, lm_inv *inv, nb_call *call)
     nb_hex(rnd, sizeof rnd, in->id);
     stream_name(in);
     in->rapi = nb_http_listen_with("127.0.0.1", 0, rapi_handle, in);
+    if (in->rapi)
+        nb_http_on_body(in->rapi, rapi_body);
     if (!in->rapi) {
         strv_free(&argv);
         lm_version_clear(&in->v);
@@ -1365,6 +1474,11 @@ lm_inv *lm_inv_new(const nb_call *call, lm_version *v, const char *qualifier, co
     inv->done = done;
     inv->arg = arg;
     return inv;
+}
+
+void lm_inv_stream(lm_inv *inv, lm_chunk_fn chunk)
+{
+    inv->chunk = chunk;
 }
 
 void lm_inv_tail(lm_inv *inv, bool tail)
