@@ -48,33 +48,6 @@ static const char *const TABLES[] = {"sns_topics", "sns_subs",   "sns_tags",    
 
 /* ---- helpers ------------------------------------------------------------ */
 
-bool sns_arn_parse(const char *arn, sns_arn *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!arn || strncmp(arn, "arn:", 4) != 0)
-        return false;
-    const char *p = arn + 4;
-    const char *f[4];
-    for (int i = 0; i < 4; i++) {
-        f[i] = p;
-        p = strchr(p, ':');
-        if (!p)
-            return false;
-        p++;
-    }
-    /* f[0] partition, f[1] service, f[2] region, f[3] account, p resource */
-    size_t ls = (size_t)(f[2] - f[1] - 1), lr = (size_t)(f[3] - f[2] - 1);
-    size_t la = (size_t)(p - f[3] - 1);
-    if (f[1] - f[0] - 1 == 0 || ls == 0 || ls >= sizeof out->service || lr >= sizeof out->region ||
-        la >= sizeof out->account || strlen(p) >= sizeof out->resource || !*p)
-        return false;
-    nb_copy(out->service, sizeof out->service, f[1], ls);
-    nb_copy(out->region, sizeof out->region, f[2], lr);
-    nb_copy(out->account, sizeof out->account, f[3], la);
-    nb_copy(out->resource, sizeof out->resource, p, strlen(p));
-    return true;
-}
-
 nb_status sns_invalid(nb_call *call, const char *fmt, ...)
 {
     char buf[480];
@@ -176,31 +149,6 @@ void sns_sub_free(sns_sub *sub)
 const char *sns_sub_attr(const sns_sub *s, const char *name)
 {
     return nb_str(s->attrs, name);
-}
-
-bool sns_token_parse(const char *tok, int64_t *after)
-{
-    *after = 0;
-    if (!tok)
-        return true;
-    if (strncmp(tok, "nb-", 3) != 0)
-        return false;
-    const char *p = tok + 3;
-    if (!*p || strlen(p) > 18)
-        return false;
-    int64_t v = 0;
-    for (; *p; p++) {
-        if (!isdigit((unsigned char)*p))
-            return false;
-        v = v * 10 + (*p - '0');
-    }
-    *after = v;
-    return true;
-}
-
-void sns_token_make(int64_t rowid, char out[32])
-{
-    snprintf(out, 32, "nb-%" PRId64, rowid);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */

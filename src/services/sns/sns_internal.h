@@ -75,6 +75,16 @@ void sns_topic_free(sns_topic *t);
 bool sns_topic_content_dedup(const sns_topic *t);
 const char *sns_topic_attr(const sns_topic *t, const char *name);  /* NULL if unset */
 
+/* Pure message checks (sns_message.c).  On error they fill err (code is
+ * the model's shape name) and return NB_ERROR.  sns_msg_attributes checks
+ * Publish-form attributes {name: {DataType, StringValue | BinaryValue}},
+ * adds their notification form {Type, Value} (Binary as base64) to out and
+ * their bytes (name + type + value) to *size.  sns_msg_body checks Message,
+ * MessageStructure and Subject of a Publish input and sets the record's
+ * Message, Messages (per protocol) and Subject, adding to *size. */
+nb_status sns_msg_attributes(json_object *attrs, json_object *out, size_t *size, nb_error *err);
+nb_status sns_msg_body(json_object *in, json_object *rec, size_t *size, nb_error *err);
+
 /* Subscriptions. */
 typedef struct sns_sub {
     char arn[SNS_ARN_MAX], topic_arn[SNS_ARN_MAX];
