@@ -740,3 +740,170 @@ def test_state_survives_restart(nimbus_fresh):
     assert env["Message"] == "after"
     assert urllib.request.urlopen(env["SigningCertURL"]).read() == pem1
     verify_signature(env)
+
+
+# ---- http subscriptions ----------------------------------------------------------------
+
+
+class Endpoint:
+    """A local HTTP server recording every POST; answers `statuses` in turn
+    (then 200)."""
+
+    def __init__(self, statuses=()):
+        import http.server
+        import threading
+        self.posts, self.statuses = [], list(statuses)
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(n).decode()
+                outer.posts.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                code = outer.statuses.pop(0) if outer.statuses else 200
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook?x=1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait(self, n, timeout=10):
+        deadline = time.time() + timeout
+        while len(self.posts) < n and time.time() < deadline:
+            time.sleep(0.02)
+        return self.posts
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def endpoint():
+    made = []
+
+    def make(statuses=()):
+        e = Endpoint(statuses)
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        e.close()
+
+
+def test_http_subscription_confirmation_and_notifications(sns, endpoint):
+    ep = endpoint()
+    arn = sns.create_topic(Name="web")["TopicArn"]
+    assert sns.subscribe(TopicArn=arn, Protocol="http",
+                         Endpoint=ep.url)["SubscriptionArn"] == "pending confirmation"
+    path, headers, body = ep.wait(1)[0]
+    assert path == "/hook?x=1"
+    assert headers["x-amz-sns-message-type"] == "SubscriptionConfirmation"
+    assert headers["x-amz-sns-topic-arn"] == arn
+    assert headers["content-type"] == "text/plain; charset=UTF-8"
+    assert headers["user-agent"] == "Amazon Simple Notification Service Agent"
+    conf = json.loads(body)
+    assert list(conf) == ["Type", "MessageId", "Token", "TopicArn", "Message", "SubscribeURL",
+                          "Timestamp", "SignatureVersion", "Signature", "SigningCertURL"]
+    assert headers["x-amz-sns-message-id"] == conf["MessageId"]
+    assert conf["Message"].startswith(f"You have chosen to subscribe to the topic {arn}.")
+    verify_signature(conf)
+    # Visiting SubscribeURL confirms, as on AWS.
+    urllib.request.urlopen(conf["SubscribeURL"], timeout=5).read()
+    sub = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"][0]["SubscriptionArn"]
+    assert sub.startswith(arn + ":")
+    assert sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"][
+        "PendingConfirmation"] == "false"
+    r = sns.publish(TopicArn=arn, Message="over http", Subject="S")
+    path, headers, body = ep.wait(2)[1]
+    assert headers["x-amz-sns-message-type"] == "Notification"
+    assert headers["x-amz-sns-message-id"] == r["MessageId"]
+    assert headers["x-amz-sns-subscription-arn"] == sub
+    env = json.loads(body)
+    assert env["Message"] == "over http" and env["Subject"] == "S" and env["TopicArn"] == arn
+    verify_signature(env)
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="RawMessageDelivery",
+                                    AttributeValue="true")
+    sns.publish(TopicArn=arn, Message="raw over http")
+    path, headers, body = ep.wait(3)[2]
+    assert body == "raw over http" and headers["x-amz-sns-rawdelivery"] == "true"
+
+
+def test_http_retries_on_the_delivery_policy_then_dead_letter(sns, sqs, endpoint):
+    ep = endpoint()
+    arn = sns.create_topic(Name="retry")["TopicArn"]
+    sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=ep.url)
+    token = json.loads(ep.wait(1)[0][2])["Token"]
+    ep.posts.clear()
+    sub = sns.confirm_subscription(TopicArn=arn, Token=token)["SubscriptionArn"]
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="DeliveryPolicy",
+                                    AttributeValue=json.dumps({"healthyRetryPolicy": {
+                                        "minDelayTarget": 1, "maxDelayTarget": 1, "numRetries": 2,
+                                        "backoffFunction": "linear"}}))
+    ep.statuses[:] = [500, 503]
+    t0 = time.time()
+    sns.publish(TopicArn=arn, Message="eventually")
+    posts = ep.wait(3, timeout=15)
+    assert [json.loads(p[2])["Message"] for p in posts] == ["eventually"] * 3
+    assert time.time() - t0 >= 1.8  # two retries, 1 s apart
+    # Exhausted retries (and a 4xx, not retried) go to the dead-letter queue.
+    dlq_url, dlq_arn = make_queue(sqs, "webdlq")
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="RedrivePolicy",
+                                    AttributeValue=json.dumps({"deadLetterTargetArn": dlq_arn}))
+    ep.posts.clear()
+    ep.statuses[:] = [404]
+    r = sns.publish(TopicArn=arn, Message="refused")
+    env = json.loads(receive(sqs, dlq_url)[0]["Body"])
+    assert env["MessageId"] == r["MessageId"]
+    assert len(ep.posts) == 1
+
+
+def test_http_endpoint_down_does_not_block(sns, sqs, endpoint):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens here
+    arn = sns.create_topic(Name="down")["TopicArn"]
+    sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=f"http://127.0.0.1:{port}/")
+    # The server keeps answering while the confirmation fails and is retried.
+    url, qarn = make_queue(sqs, "alive")
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)
+    t0 = time.time()
+    sns.publish(TopicArn=arn, Message="still here")
+    assert receive(sqs, url)[0] and time.time() - t0 < 2
+
+
+def test_cli_publish_and_list(nimbus, tmp_path):
+    import os
+    import subprocess
+    from test_sqs_cli import aws_binary
+    nimbus.reset()
+    binary = aws_binary()
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", HOME=str(tmp_path),
+               AWS_CONFIG_FILE=str(tmp_path / "config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+
+    def aws(*args):
+        p = subprocess.run([binary, "--endpoint-url", nimbus.endpoint, "--output", "json", "sns",
+                            *args], env=env, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout) if p.stdout.strip() else {}
+
+    arn = aws("create-topic", "--name", "cli")["TopicArn"]
+    assert arn == topic_arn("cli")
+    assert aws("list-topics")["Topics"] == [{"TopicArn": arn}]
+    assert len(aws("publish", "--topic-arn", arn, "--message", "hi")["MessageId"]) == 36
+    aws("set-topic-attributes", "--topic-arn", arn, "--attribute-name", "DisplayName",
+        "--attribute-value", "CLI")
+    assert aws("get-topic-attributes", "--topic-arn", arn)["Attributes"]["DisplayName"] == "CLI"
+    aws("delete-topic", "--topic-arn", arn)
+    assert aws("list-topics")["Topics"] == []

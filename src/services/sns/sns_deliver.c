@@ -105,14 +105,35 @@ static bool matches(const char *sub_arn, const char *attrs_text, json_object *re
 
 /* ---- fan-out --------------------------------------------------------------- */
 
+static void insert_row(const nb_call *call, const char *sub_arn, const char *text)
+{
+    static sqlite3_stmt *ins;
+    sqlite3_stmt *s = nb_stmt(&ins, "INSERT INTO sns_deliveries(sub_arn, due_ms, account, region,"
+                                    " host, rec) VALUES(?,?,?,?,?,?)");
+    sqlite3_bind_text(s, 1, sub_arn, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, call->now_ms);
+    sqlite3_bind_text(s, 3, call->account, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, call->region, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, call->host, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, text, -1, SQLITE_STATIC);
+    sqlite3_step(s);
+    sqlite3_reset(s);
+}
+
+void sns_enqueue(const nb_call *call, const char *sub_arn, json_object *rec)
+{
+    insert_row(call, sub_arn, json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN));
+    sns_deliver_kick();
+}
+
 void sns_fanout(const nb_call *call, const sns_topic *t, json_object *rec)
 {
-    static sqlite3_stmt *sel, *ins;
+    static sqlite3_stmt *sel;
     const char *text = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
     sqlite3_stmt *s = nb_stmt(&sel, "SELECT arn, attrs FROM sns_subs WHERE topic_arn = ? AND"
                                     " pending = 0 ORDER BY id");
     sqlite3_bind_text(s, 1, t->arn, -1, SQLITE_STATIC);
-    /* Collect first: the insert statement must not interleave with the scan. */
+    /* Collect first: the inserts must not interleave with the scan. */
     json_object *arns = json_object_new_array();
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *arn = (const char *)sqlite3_column_text(s, 0);
@@ -120,19 +141,8 @@ void sns_fanout(const nb_call *call, const sns_topic *t, json_object *rec)
             json_object_array_add(arns, json_object_new_string(arn));
     }
     sqlite3_reset(s);
-    for (size_t i = 0; i < json_object_array_length(arns); i++) {
-        s = nb_stmt(&ins, "INSERT INTO sns_deliveries(sub_arn, due_ms, account, region, host, rec)"
-                          " VALUES(?,?,?,?,?,?)");
-        sqlite3_bind_text(s, 1, json_object_get_string(json_object_array_get_idx(arns, i)), -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, call->now_ms);
-        sqlite3_bind_text(s, 3, call->account, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 4, call->region, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 5, call->host, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 6, text, -1, SQLITE_STATIC);
-        sqlite3_step(s);
-        sqlite3_reset(s);
-    }
+    for (size_t i = 0; i < json_object_array_length(arns); i++)
+        insert_row(call, json_object_get_string(json_object_array_get_idx(arns, i)), text);
     if (json_object_array_length(arns))
         sns_deliver_kick();
     json_object_put(arns);
@@ -158,7 +168,7 @@ void sns_outbox_add(const char *account, const char *region, const char *kind, c
 
 /* The text for a protocol: with MessageStructure=json its own entry, else
  * the default. */
-static const char *message_for(json_object *rec, const char *proto)
+const char *sns_message_for(json_object *rec, const char *proto)
 {
     json_object *per = nb_get(rec, "Messages");
     const char *m = per ? nb_str(per, proto) : NULL;
@@ -175,7 +185,7 @@ static void put_field(nb_buf *b, const char *k, const char *v, bool *first)
 }
 
 /* The JSON notification as AWS delivers it to SQS, HTTP and email-json. */
-static char *envelope(const nb_call *ctx, json_object *rec, const sns_sub *sub)
+char *sns_envelope(const nb_call *ctx, json_object *rec, const sns_sub *sub)
 {
     const char *ver = nb_str(rec, "SignatureVersion");
     json_object *f = json_object_new_object();
@@ -184,7 +194,7 @@ static char *envelope(const nb_call *ctx, json_object *rec, const sns_sub *sub)
     json_object_object_add(f, "TopicArn", json_object_get(nb_get(rec, "TopicArn")));
     if (nb_get(rec, "Subject"))
         json_object_object_add(f, "Subject", json_object_get(nb_get(rec, "Subject")));
-    json_object_object_add(f, "Message", json_object_new_string(message_for(rec, sub->protocol)));
+    json_object_object_add(f, "Message", json_object_new_string(sns_message_for(rec, sub->protocol)));
     json_object_object_add(f, "Timestamp", json_object_get(nb_get(rec, "Timestamp")));
     char *sig = sns_sign(f, "Notification", ver);
     char cert[600], unsub[SNS_ARN_MAX + 300];
@@ -232,6 +242,41 @@ static char *envelope(const nb_call *ctx, json_object *rec, const sns_sub *sub)
     return out;
 }
 
+char *sns_confirmation_envelope(const nb_call *ctx, json_object *rec)
+{
+    const char *ver = nb_str(rec, "SignatureVersion");
+    if (!ver)
+        ver = "1";
+    char url[3 * SNS_ARN_MAX + 400], cert[600];
+    sns_subscribe_url(ctx->host, nb_str(rec, "TopicArn"), nb_str(rec, "Token"), url, sizeof url);
+    sns_cert_url(ctx->host, ctx->region, cert, sizeof cert);
+    json_object *f = json_object_new_object();
+    static const char *const keys[] = {"MessageId", "Token", "TopicArn", "Message", "Timestamp",
+                                       NULL};
+    for (int i = 0; keys[i]; i++)
+        json_object_object_add(f, keys[i], json_object_get(nb_get(rec, keys[i])));
+    json_object_object_add(f, "SubscribeURL", json_object_new_string(url));
+    char *sig = sns_sign(f, "SubscriptionConfirmation", ver);
+    nb_buf b = {0};
+    bool first = true;
+    put_field(&b, "Type", "SubscriptionConfirmation", &first);
+    static const char *const order[] = {"MessageId", "Token", "TopicArn", "Message", "SubscribeURL",
+                                        "Timestamp", NULL};
+    for (int i = 0; order[i]; i++) {
+        const char *v = nb_str(f, order[i]);
+        put_field(&b, order[i], v ? v : "", &first);
+    }
+    put_field(&b, "SignatureVersion", ver, &first);
+    put_field(&b, "Signature", sig ? sig : "", &first);
+    put_field(&b, "SigningCertURL", cert, &first);
+    nb_buf_adds(&b, "\n}");
+    free(sig);
+    json_object_put(f);
+    char *out = nb_strndup(b.data, b.len);
+    nb_buf_free(&b);
+    return out;
+}
+
 /* The event Lambda receives (AWS's "Records" form). */
 static char *lambda_event(const nb_call *ctx, json_object *rec, const sns_sub *sub)
 {
@@ -242,7 +287,7 @@ static char *lambda_event(const nb_call *ctx, json_object *rec, const sns_sub *s
     json_object_object_add(f, "TopicArn", json_object_get(nb_get(rec, "TopicArn")));
     if (nb_get(rec, "Subject"))
         json_object_object_add(f, "Subject", json_object_get(nb_get(rec, "Subject")));
-    json_object_object_add(f, "Message", json_object_new_string(message_for(rec, "lambda")));
+    json_object_object_add(f, "Message", json_object_new_string(sns_message_for(rec, "lambda")));
     json_object_object_add(f, "Timestamp", json_object_get(nb_get(rec, "Timestamp")));
     char *sig = sns_sign(f, "Notification", ver);
     char cert[600], unsub[SNS_ARN_MAX + 300];
@@ -357,7 +402,7 @@ static bool deliver(const nb_call *ctx, const sns_sub *sub, json_object *rec, ou
     memset(o, 0, sizeof *o);
     o->ok = true;
     if (!strcmp(sub->protocol, "sqs")) {
-        char *body = raw ? nb_strdup(message_for(rec, "sqs")) : envelope(ctx, rec, sub);
+        char *body = raw ? nb_strdup(sns_message_for(rec, "sqs")) : sns_envelope(ctx, rec, sub);
         send_sqs(ctx, sub->endpoint, body, rec, raw, o);
         free(body);
     } else if (!strcmp(sub->protocol, "lambda")) {
@@ -378,10 +423,10 @@ static bool deliver(const nb_call *ctx, const sns_sub *sub, json_object *rec, ou
                 json_object_object_add(copy, k, json_object_get(v));
         }
         json_object_object_add(copy, "Message",
-                               json_object_new_string(message_for(rec, sub->protocol)));
+                               json_object_new_string(sns_message_for(rec, sub->protocol)));
         json_object_object_add(copy, "SubscriptionArn", json_object_new_string(sub->arn));
         if (strcmp(sub->protocol, "email") && strcmp(sub->protocol, "sms")) {
-            char *env = envelope(ctx, rec, sub);
+            char *env = sns_envelope(ctx, rec, sub);
             json_object_object_add(copy, "Envelope", json_object_new_string(env));
             free(env);
         }
@@ -392,18 +437,19 @@ static bool deliver(const nb_call *ctx, const sns_sub *sub, json_object *rec, ou
 }
 
 /* A failed delivery: to the dead-letter queue when the subscription has one. */
-static void dead_letter(const nb_call *ctx, const sns_sub *sub, json_object *rec, const outcome *o)
+void sns_dead_letter(const nb_call *ctx, const sns_sub *sub, json_object *rec, const char *code,
+                     const char *message)
 {
     const char *rp = sns_sub_attr(sub, "RedrivePolicy");
     json_object *pol = rp ? json_tokener_parse(rp) : NULL;
     const char *dlq = pol ? nb_str(pol, "deadLetterTargetArn") : NULL;
     if (!dlq) {
         NB_WARN("sns: delivery to %s (%s) failed: %s: %s; dropped", sub->endpoint, sub->arn,
-                o->code, o->message);
+                code, message);
     } else {
         const char *rv = sns_sub_attr(sub, "RawMessageDelivery");
         bool raw = rv && !strcmp(rv, "true");
-        char *body = raw ? nb_strdup(message_for(rec, sub->protocol)) : envelope(ctx, rec, sub);
+        char *body = raw ? nb_strdup(sns_message_for(rec, sub->protocol)) : sns_envelope(ctx, rec, sub);
         outcome d;
         if (!send_sqs(ctx, dlq, body, rec, raw, &d))
             NB_WARN("sns: dead-letter queue %s refused a message: %s: %s", dlq, d.code, d.message);
@@ -413,18 +459,8 @@ static void dead_letter(const nb_call *ctx, const sns_sub *sub, json_object *rec
         json_object_put(pol);
 }
 
-static void run_row(int64_t id, const char *sub_arn, const nb_call *ctx, const char *rec_text)
+void sns_delivery_done(int64_t id)
 {
-    sns_sub sub;
-    json_object *rec = json_tokener_parse(rec_text);
-    if (rec && sns_sub_load(sub_arn, &sub)) {
-        outcome o;
-        if (!deliver(ctx, &sub, rec, &o))
-            dead_letter(ctx, &sub, rec, &o);
-        sns_sub_free(&sub);
-    }
-    if (rec)
-        json_object_put(rec);
     static sqlite3_stmt *del;
     nb_store_call_begin();
     sqlite3_stmt *s = nb_stmt(&del, "DELETE FROM sns_deliveries WHERE id = ?");
@@ -434,8 +470,42 @@ static void run_row(int64_t id, const char *sub_arn, const nb_call *ctx, const c
     nb_store_call_end(true);
 }
 
+void sns_delivery_later(int64_t id, int64_t due_ms, int attempts)
+{
+    static sqlite3_stmt *upd;
+    nb_store_call_begin();
+    sqlite3_stmt *s = nb_stmt(&upd, "UPDATE sns_deliveries SET due_ms = ?, attempts = ? WHERE id = ?");
+    sqlite3_bind_int64(s, 1, due_ms);
+    sqlite3_bind_int(s, 2, attempts);
+    sqlite3_bind_int64(s, 3, id);
+    sqlite3_step(s);
+    sqlite3_reset(s);
+    nb_store_call_end(true);
+}
+
+static void run_row(int64_t id, const char *sub_arn, const nb_call *ctx, const char *rec_text,
+                    int attempts)
+{
+    sns_sub sub;
+    json_object *rec = json_tokener_parse(rec_text);
+    bool async = false;
+    if (rec && sns_sub_load(sub_arn, &sub)) {
+        outcome o;
+        if (!strcmp(sub.protocol, "http"))
+            async = sns_http_deliver(ctx, id, &sub, rec, attempts);
+        else if (!deliver(ctx, &sub, rec, &o))
+            sns_dead_letter(ctx, &sub, rec, o.code, o.message);
+        sns_sub_free(&sub);
+    }
+    if (rec)
+        json_object_put(rec);
+    if (!async)
+        sns_delivery_done(id);
+}
+
 typedef struct row {
     int64_t id;
+    int attempts;
     char *sub_arn, *rec;
     nb_call ctx;
 } row;
@@ -445,7 +515,7 @@ static void tick(uv_timer_t *t)
     (void)t;
     static sqlite3_stmt *sel;
     int64_t now = nb_now_ms();
-    sqlite3_stmt *s = nb_stmt(&sel, "SELECT id, sub_arn, account, region, host, rec FROM"
+    sqlite3_stmt *s = nb_stmt(&sel, "SELECT id, sub_arn, account, region, host, rec, attempts FROM"
                                     " sns_deliveries WHERE due_ms <= ? ORDER BY due_ms, id LIMIT ?");
     sqlite3_bind_int64(s, 1, now);
     sqlite3_bind_int(s, 2, TICK_ROWS);
@@ -462,27 +532,50 @@ static void tick(uv_timer_t *t)
         snprintf(r->ctx.host, sizeof r->ctx.host, "%s", (const char *)sqlite3_column_text(s, 4));
         snprintf(r->ctx.access_key, sizeof r->ctx.access_key, "%s", r->ctx.account);
         r->rec = nb_strdup((const char *)sqlite3_column_text(s, 5));
+        r->attempts = sqlite3_column_int(s, 6);
     }
     sqlite3_reset(s);
     for (size_t i = 0; i < n; i++) {
-        run_row(rows[i].id, rows[i].sub_arn, &rows[i].ctx, rows[i].rec);
+        run_row(rows[i].id, rows[i].sub_arn, &rows[i].ctx, rows[i].rec, rows[i].attempts);
         free(rows[i].sub_arn);
         free(rows[i].rec);
     }
     free(rows);
     nb_store_commit();
-    if (n == TICK_ROWS)
+    if (n == TICK_ROWS) {
         sns_deliver_kick();
+        return;
+    }
+    /* Retries wait in the table: wake up for the next one. */
+    static sqlite3_stmt *next;
+    s = nb_stmt(&next, "SELECT min(due_ms) FROM sns_deliveries");
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        sns_deliver_at(sqlite3_column_int64(s, 0));
+    sqlite3_reset(s);
 }
 
-void sns_deliver_kick(void)
+static void timer_ready(void)
 {
     if (!g_timer_init) {
         uv_timer_init(nb_loop(), &g_timer);
         g_timer_init = true;
     }
-    if (!uv_is_active((uv_handle_t *)&g_timer))
+}
+
+void sns_deliver_kick(void)
+{
+    timer_ready();
+    if (!uv_is_active((uv_handle_t *)&g_timer) || uv_timer_get_due_in(&g_timer) > 0)
         uv_timer_start(&g_timer, tick, 0, 0);
+}
+
+void sns_deliver_at(int64_t due_ms)
+{
+    timer_ready();
+    int64_t delay = due_ms - nb_now_ms();
+    uint64_t d = delay > 0 ? (uint64_t)delay : 0;
+    if (!uv_is_active((uv_handle_t *)&g_timer) || uv_timer_get_due_in(&g_timer) > d)
+        uv_timer_start(&g_timer, tick, d, 0);
 }
 
 int sns_deliver_init(void)
@@ -492,7 +585,7 @@ int sns_deliver_init(void)
     bool pending = sqlite3_step(s) == SQLITE_ROW;
     sqlite3_reset(s);
     if (pending)
-        sns_deliver_kick();
+        sns_deliver_kick(); /* due rows now, later ones from there */
     return 0;
 }
 
@@ -504,6 +597,7 @@ void sns_deliver_reset(void)
 void sns_deliver_shutdown(void)
 {
     fp_clear();
+    sns_http_shutdown();
     if (g_timer_init) {
         uv_timer_stop(&g_timer);
         uv_close((uv_handle_t *)&g_timer, NULL);

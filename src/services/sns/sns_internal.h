@@ -112,9 +112,26 @@ void sns_fanout(const nb_call *call, const sns_topic *t, json_object *rec);
 void sns_outbox_add(const char *account, const char *region, const char *kind,
                     const char *target, json_object *rec);
 
-/* Delivery queue. */
+/* Delivery queue (sns_deliver.c). */
 int sns_deliver_init(void);
-void sns_deliver_kick(void);
+void sns_deliver_kick(void);             /* run due rows on the next tick */
+void sns_deliver_at(int64_t due_ms);     /* ... or at due_ms, if earlier */
+void sns_delivery_done(int64_t id);      /* the row is finished: deleted */
+void sns_delivery_later(int64_t id, int64_t due_ms, int attempts);
+/* Insert one delivery row for a subscription (confirmations). */
+void sns_enqueue(const nb_call *call, const char *sub_arn, json_object *rec);
+const char *sns_message_for(json_object *rec, const char *proto);
+char *sns_envelope(const nb_call *ctx, json_object *rec, const sns_sub *sub);
+/* The SubscriptionConfirmation document of a confirmation record. */
+char *sns_confirmation_envelope(const nb_call *ctx, json_object *rec);
+void sns_dead_letter(const nb_call *ctx, const sns_sub *sub, json_object *rec, const char *code,
+                     const char *message);
+
+/* HTTP deliveries (sns_http.c): starts the POST of a row's message and
+ * returns true (the row is finished or rescheduled when it completes). */
+bool sns_http_deliver(const nb_call *ctx, int64_t id, const sns_sub *sub, json_object *rec,
+                      int attempts);
+void sns_http_shutdown(void);
 void sns_deliver_shutdown(void);
 void sns_deliver_reset(void);
 
@@ -126,6 +143,8 @@ void sns_sign_free(void);
 char *sns_sign(json_object *fields, const char *type, const char *version);
 const char *sns_cert_pem(void);
 void sns_cert_url(const char *host, const char *region, char *out, size_t n);
+void sns_subscribe_url(const char *host, const char *topic_arn, const char *token, char *out,
+                       size_t n);
 void sns_unsubscribe_url(const char *host, const char *region, const char *sub_arn, char *out,
                          size_t n);
 

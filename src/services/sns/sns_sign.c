@@ -24,6 +24,23 @@
 static EVP_PKEY *g_key;
 static char *g_cert;
 
+/* The last signature made, by canonical text and digest: the deliveries of
+ * one message to its subscriptions sign the same text, one after another,
+ * and an RSA signature costs ~1 ms. */
+static struct {
+    char *text;
+    size_t len;
+    const EVP_MD *md;
+    char *sig;
+} g_last;
+
+static void last_clear(void)
+{
+    free(g_last.text);
+    free(g_last.sig);
+    memset(&g_last, 0, sizeof g_last);
+}
+
 static char *kv_get(const char *k)
 {
     static sqlite3_stmt *st;
@@ -126,6 +143,7 @@ int sns_sign_init(void)
 
 void sns_sign_free(void)
 {
+    last_clear();
     EVP_PKEY_free(g_key);
     g_key = NULL;
     free(g_cert);
@@ -157,6 +175,10 @@ char *sns_sign(json_object *fields, const char *type, const char *version)
         nb_buf_addc(&b, '\n');
     }
     const EVP_MD *md = version && !strcmp(version, "2") ? EVP_sha256() : EVP_sha1();
+    if (g_last.sig && g_last.md == md && g_last.len == b.len && !memcmp(g_last.text, b.data, b.len)) {
+        nb_buf_free(&b);
+        return nb_strdup(g_last.sig);
+    }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char sig[512];
     size_t n = sizeof sig;
@@ -167,6 +189,13 @@ char *sns_sign(json_object *fields, const char *type, const char *version)
         out = nb_base64_encode(sig, n, &olen);
     }
     EVP_MD_CTX_free(ctx);
+    if (out) {
+        last_clear();
+        g_last.text = nb_strndup(b.data, b.len);
+        g_last.len = b.len;
+        g_last.md = md;
+        g_last.sig = nb_strdup(out);
+    }
     nb_buf_free(&b);
     return out;
 }
@@ -200,6 +229,19 @@ void sns_unsubscribe_url(const char *host, const char *region, const char *sub_a
     nb_buf b = {0};
     nb_buf_printf(&b, "http://%s/?Action=Unsubscribe&SubscriptionArn=", host && *host ? host : "localhost");
     url_encode(&b, sub_arn);
+    nb_copy(out, n, b.data, b.len);
+    nb_buf_free(&b);
+}
+
+void sns_subscribe_url(const char *host, const char *topic_arn, const char *token, char *out,
+                       size_t n)
+{
+    nb_buf b = {0};
+    nb_buf_printf(&b, "http://%s/?Action=ConfirmSubscription&TopicArn=",
+                  host && *host ? host : "localhost");
+    url_encode(&b, topic_arn);
+    nb_buf_adds(&b, "&Token=");
+    url_encode(&b, token);
     nb_copy(out, n, b.data, b.len);
     nb_buf_free(&b);
 }
