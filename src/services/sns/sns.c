@@ -151,6 +151,33 @@ const char *sns_sub_attr(const sns_sub *s, const char *name)
     return nb_str(s->attrs, name);
 }
 
+nb_status sns_page(nb_call *call, sqlite3_stmt *s, const char *list_key,
+                   json_object *(*row)(sqlite3_stmt *s))
+{
+    json_object *list = json_object_new_array();
+    int64_t last = 0;
+    int n = 0;
+    bool more = false;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (n == SNS_PAGE) {
+            more = true;
+            break;
+        }
+        last = sqlite3_column_int64(s, 0);
+        json_object_array_add(list, row(s));
+        n++;
+    }
+    sqlite3_reset(s);
+    call->out = json_object_new_object();
+    json_object_object_add(call->out, list_key, list);
+    if (more) {
+        char tok[32];
+        sns_token_make(last, tok);
+        json_object_object_add(call->out, "NextToken", json_object_new_string(tok));
+    }
+    return NB_OK;
+}
+
 /* ---- lifecycle ------------------------------------------------------------ */
 
 static int sns_init(nb_store *st)

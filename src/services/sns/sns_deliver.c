@@ -185,21 +185,44 @@ static void put_field(nb_buf *b, const char *k, const char *v, bool *first)
 }
 
 /* The JSON notification as AWS delivers it to SQS, HTTP and email-json. */
+/* What a notification's signature covers (with the protocol's message),
+ * the signature and the URLs that go with it. */
+typedef struct signed_note {
+    json_object *f;
+    const char *ver;
+    char *sig;
+    char cert[600], unsub[3 * SNS_ARN_MAX + 100];
+} signed_note;
+
+static void note_sign(const nb_call *ctx, json_object *rec, const sns_sub *sub, const char *proto,
+                      signed_note *n)
+{
+    n->ver = nb_str(rec, "SignatureVersion");
+    if (!n->ver)
+        n->ver = "1";
+    n->f = json_object_new_object();
+    json_object_object_add(n->f, "Type", json_object_new_string("Notification"));
+    json_object_object_add(n->f, "MessageId", json_object_get(nb_get(rec, "MessageId")));
+    json_object_object_add(n->f, "TopicArn", json_object_get(nb_get(rec, "TopicArn")));
+    if (nb_get(rec, "Subject"))
+        json_object_object_add(n->f, "Subject", json_object_get(nb_get(rec, "Subject")));
+    json_object_object_add(n->f, "Message", json_object_new_string(sns_message_for(rec, proto)));
+    json_object_object_add(n->f, "Timestamp", json_object_get(nb_get(rec, "Timestamp")));
+    n->sig = sns_sign(n->f, "Notification", n->ver);
+    sns_cert_url(ctx->host, ctx->region, n->cert, sizeof n->cert);
+    sns_unsubscribe_url(ctx->host, ctx->region, sub->arn, n->unsub, sizeof n->unsub);
+}
+
+static void note_free(signed_note *n)
+{
+    free(n->sig);
+    json_object_put(n->f);
+}
+
 char *sns_envelope(const nb_call *ctx, json_object *rec, const sns_sub *sub)
 {
-    const char *ver = nb_str(rec, "SignatureVersion");
-    json_object *f = json_object_new_object();
-    json_object_object_add(f, "Type", json_object_new_string("Notification"));
-    json_object_object_add(f, "MessageId", json_object_get(nb_get(rec, "MessageId")));
-    json_object_object_add(f, "TopicArn", json_object_get(nb_get(rec, "TopicArn")));
-    if (nb_get(rec, "Subject"))
-        json_object_object_add(f, "Subject", json_object_get(nb_get(rec, "Subject")));
-    json_object_object_add(f, "Message", json_object_new_string(sns_message_for(rec, sub->protocol)));
-    json_object_object_add(f, "Timestamp", json_object_get(nb_get(rec, "Timestamp")));
-    char *sig = sns_sign(f, "Notification", ver);
-    char cert[600], unsub[SNS_ARN_MAX + 300];
-    sns_cert_url(ctx->host, ctx->region, cert, sizeof cert);
-    sns_unsubscribe_url(ctx->host, ctx->region, sub->arn, unsub, sizeof unsub);
+    signed_note n;
+    note_sign(ctx, rec, sub, sub->protocol, &n);
 
     nb_buf b = {0};
     bool first = true;
@@ -210,12 +233,12 @@ char *sns_envelope(const nb_call *ctx, json_object *rec, const sns_sub *sub)
     put_field(&b, "TopicArn", nb_str(rec, "TopicArn"), &first);
     if (nb_get(rec, "Subject"))
         put_field(&b, "Subject", nb_str(rec, "Subject"), &first);
-    put_field(&b, "Message", nb_str(f, "Message"), &first);
+    put_field(&b, "Message", nb_str(n.f, "Message"), &first);
     put_field(&b, "Timestamp", nb_str(rec, "Timestamp"), &first);
-    put_field(&b, "SignatureVersion", ver, &first);
-    put_field(&b, "Signature", sig ? sig : "", &first);
-    put_field(&b, "SigningCertURL", cert, &first);
-    put_field(&b, "UnsubscribeURL", unsub, &first);
+    put_field(&b, "SignatureVersion", n.ver, &first);
+    put_field(&b, "Signature", n.sig ? n.sig : "", &first);
+    put_field(&b, "SigningCertURL", n.cert, &first);
+    put_field(&b, "UnsubscribeURL", n.unsub, &first);
     json_object *attrs = nb_get(rec, "MessageAttributes");
     if (attrs && json_object_object_length(attrs)) {
         nb_buf_adds(&b, ",\n  \"MessageAttributes\" : {");
@@ -235,8 +258,7 @@ char *sns_envelope(const nb_call *ctx, json_object *rec, const sns_sub *sub)
         nb_buf_adds(&b, "\n  }");
     }
     nb_buf_adds(&b, "\n}");
-    free(sig);
-    json_object_put(f);
+    note_free(&n);
     char *out = nb_strndup(b.data, b.len);
     nb_buf_free(&b);
     return out;
@@ -280,19 +302,8 @@ char *sns_confirmation_envelope(const nb_call *ctx, json_object *rec)
 /* The event Lambda receives (AWS's "Records" form). */
 static char *lambda_event(const nb_call *ctx, json_object *rec, const sns_sub *sub)
 {
-    const char *ver = nb_str(rec, "SignatureVersion");
-    json_object *f = json_object_new_object();
-    json_object_object_add(f, "Type", json_object_new_string("Notification"));
-    json_object_object_add(f, "MessageId", json_object_get(nb_get(rec, "MessageId")));
-    json_object_object_add(f, "TopicArn", json_object_get(nb_get(rec, "TopicArn")));
-    if (nb_get(rec, "Subject"))
-        json_object_object_add(f, "Subject", json_object_get(nb_get(rec, "Subject")));
-    json_object_object_add(f, "Message", json_object_new_string(sns_message_for(rec, "lambda")));
-    json_object_object_add(f, "Timestamp", json_object_get(nb_get(rec, "Timestamp")));
-    char *sig = sns_sign(f, "Notification", ver);
-    char cert[600], unsub[SNS_ARN_MAX + 300];
-    sns_cert_url(ctx->host, ctx->region, cert, sizeof cert);
-    sns_unsubscribe_url(ctx->host, ctx->region, sub->arn, unsub, sizeof unsub);
+    signed_note n;
+    note_sign(ctx, rec, sub, "lambda", &n);
 
     json_object *sns = json_object_new_object();
     json_object_object_add(sns, "Type", json_object_new_string("Notification"));
@@ -302,12 +313,12 @@ static char *lambda_event(const nb_call *ctx, json_object *rec, const sns_sub *s
     json_object_object_add(sns, "TopicArn", json_object_get(nb_get(rec, "TopicArn")));
     json_object *subj = nb_get(rec, "Subject");
     json_object_object_add(sns, "Subject", subj ? json_object_get(subj) : NULL);
-    json_object_object_add(sns, "Message", json_object_get(nb_get(f, "Message")));
+    json_object_object_add(sns, "Message", json_object_get(nb_get(n.f, "Message")));
     json_object_object_add(sns, "Timestamp", json_object_get(nb_get(rec, "Timestamp")));
-    json_object_object_add(sns, "SignatureVersion", json_object_new_string(ver));
-    json_object_object_add(sns, "Signature", json_object_new_string(sig ? sig : ""));
-    json_object_object_add(sns, "SigningCertUrl", json_object_new_string(cert));
-    json_object_object_add(sns, "UnsubscribeUrl", json_object_new_string(unsub));
+    json_object_object_add(sns, "SignatureVersion", json_object_new_string(n.ver));
+    json_object_object_add(sns, "Signature", json_object_new_string(n.sig ? n.sig : ""));
+    json_object_object_add(sns, "SigningCertUrl", json_object_new_string(n.cert));
+    json_object_object_add(sns, "UnsubscribeUrl", json_object_new_string(n.unsub));
     json_object *attrs = nb_get(rec, "MessageAttributes");
     json_object_object_add(sns, "MessageAttributes",
                            attrs ? json_object_get(attrs) : json_object_new_object());
@@ -322,8 +333,7 @@ static char *lambda_event(const nb_call *ctx, json_object *rec, const sns_sub *s
     char *out = nb_strdup(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(ev);
-    json_object_put(f);
-    free(sig);
+    note_free(&n);
     return out;
 }
 

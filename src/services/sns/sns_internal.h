@@ -103,6 +103,11 @@ const char *sns_sub_attr(const sns_sub *s, const char *name);
 /* Pagination tokens: the rowid to continue after. */
 bool sns_token_parse(const char *tok, int64_t *after);
 void sns_token_make(int64_t rowid, char out[32]);
+/* One page: steps s (bound with LIMIT SNS_PAGE + 1; column 0 the rowid),
+ * each row an element made by row(); call->out = {list_key: [...],
+ * NextToken when more follow}. */
+nb_status sns_page(nb_call *call, sqlite3_stmt *s, const char *list_key,
+                   json_object *(*row)(sqlite3_stmt *s));
 
 /* Publishing.  A message record (a JSON object) carries: MessageId, TopicArn,
  * Subject (optional), Message (the default text), Messages (per protocol,

@@ -137,69 +137,80 @@ nb_status sns_create_platform_application(nb_call *call, json_object *in)
     return NB_OK;
 }
 
-static json_object *app_get(nb_call *call, const char *arn)
+/* Applications and endpoints are handled alike. */
+typedef struct plat_kind {
+    const char *kind, *prefix, *param, *missing;
+} plat_kind;
+
+static const plat_kind APP = {"app", "app/", "PlatformApplicationArn",
+                              "PlatformApplication does not exist"};
+static const plat_kind ENDPOINT = {"endpoint", "endpoint/", "EndpointArn",
+                                   "Endpoint does not exist"};
+
+static json_object *plat_get(nb_call *call, const char *arn, const plat_kind *k)
 {
-    json_object *d = platform_arn(arn, "app/") ? doc_get(arn, "app") : NULL;
+    bool ok = platform_arn(arn, k->prefix);
+    json_object *d = ok ? doc_get(arn, k->kind) : NULL;
     if (!d) {
-        if (platform_arn(arn, "app/"))
-            nb_fail(call, "NotFoundException", "PlatformApplication does not exist");
+        if (ok)
+            nb_fail(call, "NotFoundException", "%s", k->missing);
         else
-            sns_invalid(call, "PlatformApplicationArn");
+            sns_invalid(call, "%s", k->param);
     }
     return d;
 }
 
-static json_object *endpoint_get(nb_call *call, const char *arn)
+static nb_status plat_delete(nb_call *call, json_object *in, const plat_kind *k)
 {
-    json_object *d = platform_arn(arn, "endpoint/") ? doc_get(arn, "endpoint") : NULL;
-    if (!d) {
-        if (platform_arn(arn, "endpoint/"))
-            nb_fail(call, "NotFoundException", "Endpoint does not exist");
-        else
-            sns_invalid(call, "EndpointArn");
-    }
-    return d;
+    const char *arn = nb_str(in, k->param);
+    if (!platform_arn(arn, k->prefix))
+        return sns_invalid(call, "%s", k->param);
+    doc_delete(arn); /* deleting what does not exist is not an error */
+    return NB_OK;
+}
+
+static nb_status plat_get_attrs(nb_call *call, json_object *in, const plat_kind *k)
+{
+    json_object *d = plat_get(call, nb_str(in, k->param), k);
+    if (!d)
+        return NB_ERROR;
+    call->out = json_object_new_object();
+    json_object_object_add(call->out, "Attributes", public_attrs(d));
+    json_object_put(d);
+    return NB_OK;
+}
+
+static nb_status plat_set_attrs(nb_call *call, json_object *in, const plat_kind *k)
+{
+    const char *arn = nb_str(in, k->param);
+    json_object *d = plat_get(call, arn, k);
+    if (!d)
+        return NB_ERROR;
+    merge_attrs(d, nb_get(in, "Attributes"));
+    doc_put(call, arn, k->kind, NULL, d); /* an update keeps the parent */
+    json_object_put(d);
+    return NB_OK;
 }
 
 nb_status sns_delete_platform_application(nb_call *call, json_object *in)
 {
-    const char *arn = nb_str(in, "PlatformApplicationArn");
-    if (!platform_arn(arn, "app/"))
-        return sns_invalid(call, "PlatformApplicationArn");
-    doc_delete(arn);
-    return NB_OK;
-}
-
-static nb_status attrs_out(nb_call *call, json_object *doc)
-{
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "Attributes", public_attrs(doc));
-    json_object_put(doc);
-    return NB_OK;
+    return plat_delete(call, in, &APP);
 }
 
 nb_status sns_get_platform_application_attributes(nb_call *call, json_object *in)
 {
-    json_object *d = app_get(call, nb_str(in, "PlatformApplicationArn"));
-    return d ? attrs_out(call, d) : NB_ERROR;
+    return plat_get_attrs(call, in, &APP);
 }
 
 nb_status sns_set_platform_application_attributes(nb_call *call, json_object *in)
 {
-    const char *arn = nb_str(in, "PlatformApplicationArn");
-    json_object *d = app_get(call, arn);
-    if (!d)
-        return NB_ERROR;
-    merge_attrs(d, nb_get(in, "Attributes"));
-    doc_put(call, arn, "app", NULL, d);
-    json_object_put(d);
-    return NB_OK;
+    return plat_set_attrs(call, in, &APP);
 }
 
 nb_status sns_create_platform_endpoint(nb_call *call, json_object *in)
 {
     const char *app = nb_str(in, "PlatformApplicationArn"), *token = nb_str(in, "Token");
-    json_object *d = app_get(call, app);
+    json_object *d = plat_get(call, app, &APP);
     if (!d)
         return NB_ERROR;
     json_object_put(d);
@@ -241,42 +252,43 @@ nb_status sns_create_platform_endpoint(nb_call *call, json_object *in)
 
 nb_status sns_delete_endpoint(nb_call *call, json_object *in)
 {
-    const char *arn = nb_str(in, "EndpointArn");
-    if (!platform_arn(arn, "endpoint/"))
-        return sns_invalid(call, "EndpointArn");
-    doc_delete(arn);
-    return NB_OK;
+    return plat_delete(call, in, &ENDPOINT);
 }
 
 nb_status sns_get_endpoint_attributes(nb_call *call, json_object *in)
 {
-    json_object *d = endpoint_get(call, nb_str(in, "EndpointArn"));
-    return d ? attrs_out(call, d) : NB_ERROR;
+    return plat_get_attrs(call, in, &ENDPOINT);
 }
 
 nb_status sns_set_endpoint_attributes(nb_call *call, json_object *in)
 {
-    const char *arn = nb_str(in, "EndpointArn");
-    json_object *d = endpoint_get(call, arn);
-    if (!d)
-        return NB_ERROR;
-    sns_arn a;
-    sns_arn_parse(arn, &a);
-    char parent[SNS_ARN_MAX];
-    /* endpoint/PLATFORM/APP/ID -> app/PLATFORM/APP */
-    const char *res = a.resource + 9, *last = strrchr(res, '/');
-    snprintf(parent, sizeof parent, "arn:aws:sns:%s:%s:app/%.*s", a.region, a.account,
-             last ? (int)(last - res) : 0, res);
-    merge_attrs(d, nb_get(in, "Attributes"));
-    doc_put(call, arn, "endpoint", parent, d);
-    json_object_put(d);
-    return NB_OK;
+    return plat_set_attrs(call, in, &ENDPOINT);
+}
+
+static json_object *doc_row(sqlite3_stmt *s, const char *arn_key)
+{
+    json_object *doc = json_tokener_parse((const char *)sqlite3_column_text(s, 2));
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, arn_key, json_object_new_string((const char *)sqlite3_column_text(s, 1)));
+    json_object_object_add(e, "Attributes", public_attrs(doc));
+    if (doc)
+        json_object_put(doc);
+    return e;
+}
+
+static json_object *app_row(sqlite3_stmt *s)
+{
+    return doc_row(s, "PlatformApplicationArn");
+}
+
+static json_object *endpoint_row(sqlite3_stmt *s)
+{
+    return doc_row(s, "EndpointArn");
 }
 
 /* A page of platform documents (applications, or one application's
- * endpoints) as [{arn_key: ARN, Attributes: {...}}]. */
-static nb_status list_docs(nb_call *call, json_object *in, const char *parent, const char *list_key,
-                           const char *arn_key)
+ * endpoints) as [{<Kind>Arn: ARN, Attributes: {...}}]. */
+static nb_status list_docs(nb_call *call, json_object *in, const char *parent, const char *list_key)
 {
     int64_t after;
     if (!sns_token_parse(nb_str(in, "NextToken"), &after))
@@ -296,50 +308,22 @@ static nb_status list_docs(nb_call *call, json_object *in, const char *parent, c
     }
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int(s, 3, SNS_PAGE + 1);
-    json_object *list = json_object_new_array();
-    int n = 0;
-    int64_t last = 0;
-    bool more = false;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (n == SNS_PAGE) {
-            more = true;
-            break;
-        }
-        last = sqlite3_column_int64(s, 0);
-        json_object *doc = json_tokener_parse((const char *)sqlite3_column_text(s, 2));
-        json_object *e = json_object_new_object();
-        json_object_object_add(e, arn_key,
-                               json_object_new_string((const char *)sqlite3_column_text(s, 1)));
-        json_object_object_add(e, "Attributes", public_attrs(doc));
-        if (doc)
-            json_object_put(doc);
-        json_object_array_add(list, e);
-        n++;
-    }
-    sqlite3_reset(s);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, list_key, list);
-    if (more) {
-        char tok[32];
-        sns_token_make(last, tok);
-        json_object_object_add(call->out, "NextToken", json_object_new_string(tok));
-    }
-    return NB_OK;
+    return sns_page(call, s, list_key, parent ? endpoint_row : app_row);
 }
 
 nb_status sns_list_platform_applications(nb_call *call, json_object *in)
 {
-    return list_docs(call, in, NULL, "PlatformApplications", "PlatformApplicationArn");
+    return list_docs(call, in, NULL, "PlatformApplications");
 }
 
 nb_status sns_list_endpoints(nb_call *call, json_object *in)
 {
     const char *app = nb_str(in, "PlatformApplicationArn");
-    json_object *d = app_get(call, app);
+    json_object *d = plat_get(call, app, &APP);
     if (!d)
         return NB_ERROR;
     json_object_put(d);
-    return list_docs(call, in, app, "Endpoints", "EndpointArn");
+    return list_docs(call, in, app, "Endpoints");
 }
 
 /* ---- SMS ------------------------------------------------------------------ */

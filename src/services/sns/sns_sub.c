@@ -453,6 +453,19 @@ nb_status sns_set_subscription_attributes(nb_call *call, json_object *in)
     return st;
 }
 
+static json_object *sub_row(sqlite3_stmt *s)
+{
+    json_object *e = json_object_new_object();
+    const char *cols[] = {"SubscriptionArn", "Owner", "Protocol", "Endpoint", "TopicArn"};
+    for (int c = 0; c < 5; c++) {
+        const char *v = (const char *)sqlite3_column_text(s, c + 1);
+        if (c == 0 && sqlite3_column_int(s, 6))
+            v = "PendingConfirmation";
+        json_object_object_add(e, cols[c], json_object_new_string(v));
+    }
+    return e;
+}
+
 /* One page of subscriptions, of a topic or of the caller's account. */
 static nb_status list_page(nb_call *call, json_object *in, const char *topic)
 {
@@ -476,36 +489,7 @@ static nb_status list_page(nb_call *call, json_object *in, const char *topic)
         sqlite3_bind_int64(s, 3, after);
         sqlite3_bind_int(s, 4, SNS_PAGE + 1);
     }
-    json_object *list = json_object_new_array();
-    int n = 0;
-    int64_t last = 0;
-    bool more = false;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (n == SNS_PAGE) {
-            more = true;
-            break;
-        }
-        last = sqlite3_column_int64(s, 0);
-        json_object *e = json_object_new_object();
-        const char *cols[] = {"SubscriptionArn", "Owner", "Protocol", "Endpoint", "TopicArn"};
-        for (int c = 0; c < 5; c++)
-            json_object_object_add(e, cols[c],
-                                   json_object_new_string(
-                                       c == 0 && sqlite3_column_int(s, 6)
-                                           ? "PendingConfirmation"
-                                           : (const char *)sqlite3_column_text(s, c + 1)));
-        json_object_array_add(list, e);
-        n++;
-    }
-    sqlite3_reset(s);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "Subscriptions", list);
-    if (more) {
-        char tok[32];
-        sns_token_make(last, tok);
-        json_object_object_add(call->out, "NextToken", json_object_new_string(tok));
-    }
-    return NB_OK;
+    return sns_page(call, s, "Subscriptions", sub_row);
 }
 
 nb_status sns_list_subscriptions(nb_call *call, json_object *in)

@@ -415,6 +415,13 @@ nb_status sns_set_topic_attributes(nb_call *call, json_object *in)
     return st;
 }
 
+static json_object *topic_row(sqlite3_stmt *s)
+{
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "TopicArn", json_object_new_string((const char *)sqlite3_column_text(s, 1)));
+    return e;
+}
+
 nb_status sns_list_topics(nb_call *call, json_object *in)
 {
     int64_t after;
@@ -427,31 +434,7 @@ nb_status sns_list_topics(nb_call *call, json_object *in)
     sqlite3_bind_text(s, 2, call->region, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, after);
     sqlite3_bind_int(s, 4, SNS_PAGE + 1);
-    json_object *list = json_object_new_array();
-    int64_t last = 0;
-    int n = 0;
-    bool more = false;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (n == SNS_PAGE) {
-            more = true;
-            break;
-        }
-        last = sqlite3_column_int64(s, 0);
-        json_object *e = json_object_new_object();
-        json_object_object_add(e, "TopicArn",
-                               json_object_new_string((const char *)sqlite3_column_text(s, 1)));
-        json_object_array_add(list, e);
-        n++;
-    }
-    sqlite3_reset(s);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "Topics", list);
-    if (more) {
-        char tok[32];
-        sns_token_make(last, tok);
-        json_object_object_add(call->out, "NextToken", json_object_new_string(tok));
-    }
-    return NB_OK;
+    return sns_page(call, s, "Topics", topic_row);
 }
 
 /* ---- permissions ------------------------------------------------------------ */
