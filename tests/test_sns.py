@@ -8,6 +8,7 @@ at SigningCertURL.
 import base64
 import json
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -568,7 +569,13 @@ def test_fifo_topic_to_fifo_queue(sns, sqs):
     b = sns.publish(TopicArn=arn, Message="same", MessageGroupId="g")
     assert a["MessageId"] == b["MessageId"]
     assert [m["Body"] for m in receive(sqs, url, n=2, wait=1)] == ["same"]
-    # Standard queues cannot subscribe to... a FIFO topic only takes SQS/Lambda/Firehose.
+    # A FIFO queue cannot subscribe to a standard topic; a FIFO topic takes SQS, Lambda and
+    # Firehose only.
+    std = sns.create_topic(Name="std")["TopicArn"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sns.subscribe(TopicArn=std, Protocol="sqs", Endpoint=qarn)
+    assert err(e) == ("InvalidParameter", "Invalid parameter: Invalid parameter: Endpoint Reason: "
+                      "FIFO SQS Queues can not be subscribed to standard SNS topics")
     with pytest.raises(botocore.exceptions.ClientError) as e:
         sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="a@b.c")
     assert err(e)[0] == "InvalidParameter"
@@ -907,3 +914,63 @@ def test_cli_publish_and_list(nimbus, tmp_path):
     assert aws("get-topic-attributes", "--topic-arn", arn)["Attributes"]["DisplayName"] == "CLI"
     aws("delete-topic", "--topic-arn", arn)
     assert aws("list-topics")["Topics"] == []
+
+
+def test_pending_http_delivery_survives_kill9(nimbus_fresh, endpoint):
+    ep = endpoint()
+    n = nimbus_fresh(durable=True)
+    sns = n.client("sns")
+    arn = sns.create_topic(Name="durable-web")["TopicArn"]
+    sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=ep.url)
+    token = json.loads(ep.wait(1)[0][2])["Token"]
+    sub = sns.confirm_subscription(TopicArn=arn, Token=token)["SubscriptionArn"]
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="DeliveryPolicy",
+                                    AttributeValue=json.dumps({"healthyRetryPolicy": {
+                                        "minDelayTarget": 1, "maxDelayTarget": 1,
+                                        "numRetries": 50}}))
+    ep.statuses[:] = [500] * 1000
+    ep.posts.clear()
+    r = sns.publish(TopicArn=arn, Message="keep me")
+    ep.wait(1)
+    n.kill9()
+    ep.statuses[:] = []
+    ep.posts.clear()
+    n.start(n.port)
+    posts = ep.wait(1, timeout=20)
+    assert posts, "the delivery was not resumed"
+    env = json.loads(posts[0][2])
+    assert env["MessageId"] == r["MessageId"] and env["Message"] == "keep me"
+    verify_signature(env)
+
+
+def test_raw_bad_requests_get_errors_not_crashes(sns, nimbus):
+    auth = ("AWS4-HMAC-SHA256 Credential=test/20240115/us-east-1/sns/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
+
+    def post(body):
+        req = urllib.request.Request(nimbus.endpoint + "/", data=body.encode(), headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Amz-Date": "20240115T120000Z",
+            "Authorization": auth})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    arn = sns.create_topic(Name="raw")["TopicArn"]
+    status, body = post("Action=Publish&Version=2010-03-31&TopicArn=" + arn)
+    assert status == 400 and "<Code>ValidationError</Code>" in body
+    assert "Value null at &apos;message&apos;" in body or "Value null at 'message'" in body
+    for junk in ["Action=Publish&Version=2010-03-31&TopicArn=%ZZ&Message=m",
+                 "Action=Publish&Version=2010-03-31&TopicArn=" + arn + "&Message=m"
+                 "&MessageAttributes.entry.1.Name=a&MessageAttributes.entry.1.Value.DataType=Number",
+                 "Action=Subscribe&Version=2010-03-31&TopicArn=" + arn + "&Protocol=sqs",
+                 "Action=CreateTopic&Version=2010-03-31&Name=" + "x" * 5000,
+                 "Action=PublishBatch&Version=2010-03-31&TopicArn=" + arn +
+                 "&PublishBatchRequestEntries.member.1.Message=m",
+                 "Action=SetTopicAttributes&Version=2010-03-31&TopicArn=" + arn +
+                 "&AttributeName=Policy"]:
+        status, body = post(junk)
+        assert 400 <= status < 500 and "<ErrorResponse" in body, (junk, status, body)
+    # Still serving, state intact.
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["TopicArn"] == arn

@@ -227,6 +227,10 @@ nb_status sns_subscribe(nb_call *call, json_object *in)
     if (st == NB_OK && t.fifo && strcmp(proto, "sqs") && strcmp(proto, "lambda") &&
         strcmp(proto, "firehose"))
         st = sns_invalid(call, "Invalid protocol type: %s", proto);
+    size_t el = ep ? strlen(ep) : 0;
+    if (st == NB_OK && !t.fifo && !strcmp(proto, "sqs") && el > 5 && !strcmp(ep + el - 5, ".fifo"))
+        st = sns_invalid(call, "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be "
+                               "subscribed to standard SNS topics");
     json_object *attrs = json_object_new_object();
     json_object *given = nb_get(in, "Attributes");
     /* FilterPolicyScope first: the policy is checked in its dialect. */
