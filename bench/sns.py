@@ -6,6 +6,8 @@
              publish; and the deliveries: every queue must end up with every
              message (delivered/s counts from the first publish to the last
              message visible in all 10 queues)
+  fanout with RawMessageDelivery: the same with raw delivery, where no
+             envelope is built or signed
   latency    publish-to-visible: a ReceiveMessage(WaitTimeSeconds=20) is
              parked on one connection, a Publish goes out on another; the
              time from sending the Publish to the receive's answer (median,
@@ -82,8 +84,8 @@ def visible(port, url):
     return int(a["Attributes"]["ApproximateNumberOfMessages"])
 
 
-def fanout(port, pid, seconds):
-    topic, urls = setup(port, "fan", SUBSCRIBERS, raw=False)
+def fanout(port, pid, seconds, raw=False):
+    topic, urls = setup(port, "fanraw" if raw else "fan", SUBSCRIBERS, raw=raw)
     body = urllib.parse.urlencode({"Action": "Publish", "Version": "2010-03-31", "TopicArn": topic,
                                    "Message": "x" * 100})
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
@@ -172,11 +174,11 @@ def latency(port, rounds):
     return {"latency_p50_ms": statistics.median(lat), "latency_p99_ms": lat[int(len(lat) * 0.99) - 1]}
 
 
-def bench_server(name, cmd, port, health, seconds, rounds):
+def bench_server(name, cmd, port, health, seconds, rounds, raw=False):
     proc, _ = start(cmd, port, health)
     try:
-        res = {"server": name}
-        res.update(fanout(port, proc.pid, seconds))
+        res = {"server": name + (" (RawMessageDelivery)" if raw else "")}
+        res.update(fanout(port, proc.pid, seconds, raw))
         res.update(latency(port, rounds))
         return res
     finally:
@@ -196,6 +198,9 @@ def main():
     port = free_port()
     results.append(bench_server("nimbus", [NIMBUS, "--port", str(port), "--log-level", "error"],
                                 port, "/_nimbus/health", a.seconds, a.rounds))
+    port = free_port()
+    results.append(bench_server("nimbus", [NIMBUS, "--port", str(port), "--log-level", "error"],
+                                port, "/_nimbus/health", a.seconds, a.rounds, raw=True))
     moto = shutil.which("moto_server")
     if moto and not a.skip_moto:
         port = free_port()
@@ -227,7 +232,8 @@ def main():
               "SendMessage each, ~25 µs per delivery). Deliveries run on the server's one thread "
               "after the publish is acknowledged, so publish/s and delivered/s share that CPU. "
               "'delivered' can exceed 'expected' by the requests wrk had in flight when it "
-              "stopped counting."]
+              "stopped counting. With RawMessageDelivery no envelope is signed or built: "
+              "that row is the cost of fan-out itself."]
     text = "\n".join(lines) + "\n"
     print(text)
     with open(a.out, "w") as f:

@@ -30,6 +30,7 @@ static const char *const SCHEMA =
     " topic_arn TEXT NOT NULL, dedup_id TEXT NOT NULL, msg_id TEXT NOT NULL,"
     " seq TEXT NOT NULL, expires_at INTEGER NOT NULL,"
     " PRIMARY KEY(topic_arn, dedup_id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS sns_dedup_exp ON sns_dedup(expires_at);"
     "CREATE TABLE IF NOT EXISTS sns_deliveries("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, sub_arn TEXT NOT NULL, due_ms INTEGER NOT NULL,"
     " attempts INTEGER NOT NULL DEFAULT 0, account TEXT NOT NULL, region TEXT NOT NULL,"

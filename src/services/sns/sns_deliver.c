@@ -25,6 +25,7 @@
 #include "sns_internal.h"
 
 #define TICK_ROWS 256
+#define TICK_BUDGET_NS (5 * 1000 * 1000)
 
 static uv_timer_t g_timer;
 static bool g_timer_init;
@@ -513,6 +514,14 @@ static void run_row(int64_t id, const char *sub_arn, const nb_call *ctx, const c
         sns_delivery_done(id);
 }
 
+static void timer_ready(void)
+{
+    if (!g_timer_init) {
+        uv_timer_init(nb_loop(), &g_timer);
+        g_timer_init = true;
+    }
+}
+
 typedef struct row {
     int64_t id;
     int attempts;
@@ -545,15 +554,25 @@ static void tick(uv_timer_t *t)
         r->attempts = sqlite3_column_int(s, 6);
     }
     sqlite3_reset(s);
+    /* At most TICK_BUDGET_NS of deliveries per loop iteration, so requests
+     * keep being served while a backlog drains; the rest stay due. */
+    uint64_t t0 = uv_hrtime();
+    bool more = n == TICK_ROWS, stop = false;
     for (size_t i = 0; i < n; i++) {
-        run_row(rows[i].id, rows[i].sub_arn, &rows[i].ctx, rows[i].rec, rows[i].attempts);
+        if (!stop && uv_hrtime() - t0 >= TICK_BUDGET_NS)
+            stop = more = true;
+        if (!stop)
+            run_row(rows[i].id, rows[i].sub_arn, &rows[i].ctx, rows[i].rec, rows[i].attempts);
         free(rows[i].sub_arn);
         free(rows[i].rec);
     }
     free(rows);
     nb_store_commit();
-    if (n == TICK_ROWS) {
-        sns_deliver_kick();
+    if (more) {
+        /* Not 0 ms: a timer re-armed at 0 from its own callback runs again
+         * in the same timers phase (libuv 1.44), starving the I/O phase. */
+        timer_ready();
+        uv_timer_start(&g_timer, tick, 1, 0);
         return;
     }
     /* Retries wait in the table: wake up for the next one. */
@@ -564,13 +583,6 @@ static void tick(uv_timer_t *t)
     sqlite3_reset(s);
 }
 
-static void timer_ready(void)
-{
-    if (!g_timer_init) {
-        uv_timer_init(nb_loop(), &g_timer);
-        g_timer_init = true;
-    }
-}
 
 void sns_deliver_kick(void)
 {

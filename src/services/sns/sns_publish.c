@@ -84,7 +84,15 @@ static nb_status check_fifo(nb_call *call, const sns_topic *t, json_object *in, 
     char key[300];
     snprintf(key, sizeof key, "%s%s%s", scope && !strcmp(scope, "MessageGroup") ? g : "",
              scope && !strcmp(scope, "MessageGroup") ? "\x1f" : "", d);
-    static sqlite3_stmt *sel, *ins;
+    static sqlite3_stmt *sel, *ins, *purge;
+    static int64_t last_purge;
+    if (call->now_ms - last_purge >= 1000) { /* expired records, at most once a second */
+        last_purge = call->now_ms;
+        sqlite3_stmt *p = nb_stmt(&purge, "DELETE FROM sns_dedup WHERE expires_at <= ?");
+        sqlite3_bind_int64(p, 1, call->now_ms);
+        sqlite3_step(p);
+        sqlite3_reset(p);
+    }
     sqlite3_stmt *s = nb_stmt(&sel, "SELECT msg_id, seq FROM sns_dedup WHERE topic_arn = ? AND"
                                     " dedup_id = ? AND expires_at > ?");
     sqlite3_bind_text(s, 1, t->arn, -1, SQLITE_STATIC);
