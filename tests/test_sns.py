@@ -727,6 +727,9 @@ def test_sms_and_platform_endpoints(sns, nimbus):
     sns.set_sms_attributes(attributes={"DefaultSMSType": "Transactional"})
     assert sns.get_sms_attributes()["attributes"] == {"DefaultSMSType": "Transactional"}
     assert sns.check_if_phone_number_is_opted_out(phoneNumber="+15550100")["isOptedOut"] is False
+    nimbus.reset()
+    assert sns.get_sms_attributes()["attributes"] == {}
+    assert json.load(urllib.request.urlopen(nimbus.endpoint + "/_aws/sns/outbox"))["messages"] == []
 
 
 def test_state_survives_restart(nimbus_fresh):

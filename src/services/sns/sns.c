@@ -179,6 +179,37 @@ nb_status sns_page(nb_call *call, sqlite3_stmt *s, const char *list_key,
     return NB_OK;
 }
 
+char *sns_kv_get(const char *k)
+{
+    static sqlite3_stmt *st;
+    sqlite3_stmt *s = nb_stmt(&st, "SELECT v FROM sns_kv WHERE k = ?");
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+    char *v = sqlite3_step(s) == SQLITE_ROW ? nb_strdup((const char *)sqlite3_column_text(s, 0))
+                                            : NULL;
+    sqlite3_reset(s);
+    return v;
+}
+
+void sns_kv_put(const char *k, const char *v)
+{
+    static sqlite3_stmt *st;
+    sqlite3_stmt *s = nb_stmt(&st, "INSERT OR REPLACE INTO sns_kv(k, v) VALUES(?, ?)");
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, v, -1, SQLITE_STATIC);
+    sqlite3_step(s);
+    sqlite3_reset(s);
+}
+
+void sns_attrs_save(sqlite3_stmt **slot, const char *sql, const char *arn, json_object *attrs)
+{
+    sqlite3_stmt *s = nb_stmt(slot, sql);
+    sqlite3_bind_text(s, 1, json_object_to_json_string_ext(attrs, JSON_C_TO_STRING_PLAIN), -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, arn, -1, SQLITE_STATIC);
+    sqlite3_step(s);
+    sqlite3_reset(s);
+}
+
 /* ---- lifecycle ------------------------------------------------------------ */
 
 static int sns_init(nb_store *st)
@@ -193,6 +224,8 @@ static int sns_init(nb_store *st)
 
 static void sns_reset(void)
 {
+    /* sns_kv keeps the signing key across resets; the SMS settings go. */
+    nb_exec("DELETE FROM sns_kv WHERE k LIKE 'sms/%'");
     sns_deliver_reset();
 }
 

@@ -31,8 +31,8 @@
  *   sns_outbox      what was "sent" to email, sms and application
  *                   endpoints, for inspection through /_aws/sns/...
  *   sns_platform    platform applications and endpoints (documents)
- *   sns_kv          small singletons: the signing key and certificate, SMS
- *                   attributes per account/region
+ *   sns_kv          small singletons: the signing key and certificate (kept
+ *                   by a reset), SMS attributes per account/region (sms/...)
  */
 #ifndef NB_SNS_INTERNAL_H
 #define NB_SNS_INTERNAL_H
@@ -99,6 +99,12 @@ const char *sns_default_delivery_policy(void);
 void sns_topic_count_deleted(const char *topic_arn);
 void sns_subs_delete_topic(const char *topic_arn);
 const char *sns_sub_attr(const sns_sub *s, const char *name);
+
+/* sns_kv singletons (malloc'd value or NULL), and saving an attrs document
+ * with `sql` = "UPDATE <table> SET attrs = ? WHERE arn = ?". */
+char *sns_kv_get(const char *k);
+void sns_kv_put(const char *k, const char *v);
+void sns_attrs_save(sqlite3_stmt **slot, const char *sql, const char *arn, json_object *attrs);
 
 /* Pagination tokens: the rowid to continue after. */
 bool sns_token_parse(const char *tok, int64_t *after);

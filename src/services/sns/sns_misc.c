@@ -337,13 +337,9 @@ static json_object *sms_load(const nb_call *call)
 {
     char k[80];
     sms_key(call, k);
-    static sqlite3_stmt *st;
-    sqlite3_stmt *s = nb_stmt(&st, "SELECT v FROM sns_kv WHERE k = ?");
-    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-    json_object *o = NULL;
-    if (sqlite3_step(s) == SQLITE_ROW)
-        o = json_tokener_parse((const char *)sqlite3_column_text(s, 0));
-    sqlite3_reset(s);
+    char *text = sns_kv_get(k);
+    json_object *o = text ? json_tokener_parse(text) : NULL;
+    free(text);
     if (o && !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
         o = NULL;
@@ -381,13 +377,7 @@ nb_status sns_set_sms_attributes(nb_call *call, json_object *in)
     if (st == NB_OK) {
         char k[80];
         sms_key(call, k);
-        static sqlite3_stmt *put;
-        sqlite3_stmt *s = nb_stmt(&put, "INSERT OR REPLACE INTO sns_kv(k, v) VALUES(?, ?)");
-        sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, json_object_to_json_string_ext(cur, JSON_C_TO_STRING_PLAIN), -1,
-                          SQLITE_TRANSIENT);
-        sqlite3_step(s);
-        sqlite3_reset(s);
+        sns_kv_put(k, json_object_to_json_string_ext(cur, JSON_C_TO_STRING_PLAIN));
         call->out = json_object_new_object();
     }
     json_object_put(cur);

@@ -41,27 +41,6 @@ static void last_clear(void)
     memset(&g_last, 0, sizeof g_last);
 }
 
-static char *kv_get(const char *k)
-{
-    static sqlite3_stmt *st;
-    sqlite3_stmt *s = nb_stmt(&st, "SELECT v FROM sns_kv WHERE k = ?");
-    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-    char *v = sqlite3_step(s) == SQLITE_ROW ? nb_strdup((const char *)sqlite3_column_text(s, 0))
-                                            : NULL;
-    sqlite3_reset(s);
-    return v;
-}
-
-static void kv_put(const char *k, const char *v)
-{
-    static sqlite3_stmt *st;
-    sqlite3_stmt *s = nb_stmt(&st, "INSERT OR REPLACE INTO sns_kv(k, v) VALUES(?, ?)");
-    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, v, -1, SQLITE_STATIC);
-    sqlite3_step(s);
-    sqlite3_reset(s);
-}
-
 static char *bio_text(BIO *b)
 {
     char *p;
@@ -114,7 +93,7 @@ int sns_sign_init(void)
     if (g_key)
         return 0;
     nb_store_call_begin();
-    char *key = kv_get("signing_key"), *cert = kv_get("signing_cert");
+    char *key = sns_kv_get("signing_key"), *cert = sns_kv_get("signing_cert");
     if (!key || !cert) {
         free(key);
         free(cert);
@@ -124,8 +103,8 @@ int sns_sign_init(void)
             nb_store_call_end(true);
             return -1;
         }
-        kv_put("signing_key", key);
-        kv_put("signing_cert", cert);
+        sns_kv_put("signing_key", key);
+        sns_kv_put("signing_cert", cert);
     }
     nb_store_call_end(true);
     BIO *b = BIO_new_mem_buf(key, -1);

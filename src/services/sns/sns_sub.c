@@ -157,12 +157,7 @@ static nb_status apply_attr(nb_call *call, const char *proto, json_object *attrs
 static void sub_save_attrs(const char *arn, json_object *attrs)
 {
     static sqlite3_stmt *st;
-    sqlite3_stmt *s = nb_stmt(&st, "UPDATE sns_subs SET attrs = ? WHERE arn = ?");
-    sqlite3_bind_text(s, 1, json_object_to_json_string_ext(attrs, JSON_C_TO_STRING_PLAIN), -1,
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, arn, -1, SQLITE_STATIC);
-    sqlite3_step(s);
-    sqlite3_reset(s);
+    sns_attrs_save(&st, "UPDATE sns_subs SET attrs = ? WHERE arn = ?", arn, attrs);
 }
 
 /* The existing subscription of (topic, protocol, endpoint), if any. */

@@ -123,12 +123,7 @@ static bool valid_topic_name(const char *name, bool fifo)
 static void topic_save(const char *arn, json_object *attrs)
 {
     static sqlite3_stmt *st;
-    sqlite3_stmt *s = nb_stmt(&st, "UPDATE sns_topics SET attrs = ? WHERE arn = ?");
-    sqlite3_bind_text(s, 1, json_object_to_json_string_ext(attrs, JSON_C_TO_STRING_PLAIN), -1,
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, arn, -1, SQLITE_STATIC);
-    sqlite3_step(s);
-    sqlite3_reset(s);
+    sns_attrs_save(&st, "UPDATE sns_topics SET attrs = ? WHERE arn = ?", arn, attrs);
 }
 
 /* Tags of a resource as an object k -> v. */
