@@ -576,9 +576,16 @@ def test_fifo_topic_to_fifo_queue(sns, sqs):
         sns.subscribe(TopicArn=std, Protocol="sqs", Endpoint=qarn)
     assert err(e) == ("InvalidParameter", "Invalid parameter: Invalid parameter: Endpoint Reason: "
                       "FIFO SQS Queues can not be subscribed to standard SNS topics")
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="a@b.c")
-    assert err(e)[0] == "InvalidParameter"
+    for proto, ep in [("email", "a@b.c"), ("lambda", "arn:aws:lambda:us-east-1:000000000000:function:f")]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            sns.subscribe(TopicArn=arn, Protocol=proto, Endpoint=ep)
+        assert err(e) == ("InvalidParameter", f"Invalid parameter: Invalid protocol type: {proto}")
+    # A standard queue may subscribe to a FIFO topic.
+    std_url, std_arn = make_queue(sqs, "plainq")
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=std_arn)
+    sns.publish(TopicArn=arn, Message="to both", MessageGroupId="g")
+    assert json.loads(receive(sqs, std_url)[0]["Body"])["Message"] == "to both"
+    assert [m["Body"] for m in receive(sqs, url)] == ["to both"]
 
 
 def test_publish_batch(sns, sqs):

@@ -219,8 +219,8 @@ nb_status sns_subscribe(nb_call *call, json_object *in)
                          proto ? proto : "null");
     if (st == NB_OK)
         st = check_endpoint(call, proto, ep);
-    if (st == NB_OK && t.fifo && strcmp(proto, "sqs") && strcmp(proto, "lambda") &&
-        strcmp(proto, "firehose"))
+    /* FIFO topics deliver to SQS queues (FIFO or standard) only. */
+    if (st == NB_OK && t.fifo && strcmp(proto, "sqs"))
         st = sns_invalid(call, "Invalid protocol type: %s", proto);
     size_t el = ep ? strlen(ep) : 0;
     if (st == NB_OK && !t.fifo && !strcmp(proto, "sqs") && el > 5 && !strcmp(ep + el - 5, ".fifo"))
