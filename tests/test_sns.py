@@ -323,6 +323,17 @@ def test_email_confirmation_flow(sns, nimbus):
     box = json.load(urllib.request.urlopen(nimbus.endpoint + "/_aws/sns/outbox?kind=email"))
     conf = [m for m in box["messages"] if m["Type"] == "SubscriptionConfirmation"]
     assert conf and conf[0]["Target"] == "me@example.com" and conf[0]["TopicArn"] == arn
+    # LocalStack-style token lookup by subscription ARN.
+    pending = sns.subscribe(TopicArn=arn, Protocol="email-json", Endpoint="j@example.com",
+                            ReturnSubscriptionArn=True)["SubscriptionArn"]
+    tok = json.load(urllib.request.urlopen(nimbus.endpoint + "/_aws/sns/subscription-tokens/" +
+                                           urllib.parse.quote(pending, safe="")))
+    assert tok["subscription_arn"] == pending and len(tok["subscription_token"]) == 64
+    assert sns.confirm_subscription(TopicArn=arn, Token=tok["subscription_token"])[
+        "SubscriptionArn"] == pending
+    with pytest.raises(urllib.error.HTTPError) as he:
+        urllib.request.urlopen(nimbus.endpoint + "/_aws/sns/subscription-tokens/nope")
+    assert he.value.code == 404
     with pytest.raises(botocore.exceptions.ClientError) as e:
         sns.confirm_subscription(TopicArn=arn, Token="wrong")
     assert err(e) == ("InvalidParameter", "Invalid parameter: Token")

@@ -9,6 +9,9 @@
  *                                    sms, application, http(s), firehose
  *                                    endpoints (and confirmations)
  *   GET /_aws/sns/sms-messages       the same, kind sms
+ *   GET /_aws/sns/subscription-tokens/<subscription ARN>   its confirmation
+ *                                    token (the ARN ConfirmSubscription
+ *                                    returns, or ReturnSubscriptionArn's)
  *   GET /_aws/sns/platform-endpoint-messages   kind application
  */
 #include <stdio.h>
@@ -456,6 +459,35 @@ static void outbox_list(nb_req *r, const char *kind)
     json_object_put(o);
 }
 
+/* The confirmation token of a subscription (its ARN percent-encoded or not). */
+static void token_lookup(nb_req *r, const char *arn_enc, size_t n)
+{
+    nb_buf arn = {0};
+    if (nb_url_decode(&arn, arn_enc, n, 0) != 0) {
+        nb_buf_free(&arn);
+        reply(r, 400, "application/json", "{\"error\":\"bad encoding\"}", 24);
+        return;
+    }
+    nb_buf_addc(&arn, '\0');
+    static sqlite3_stmt *st;
+    sqlite3_stmt *s = nb_stmt(&st, "SELECT token FROM sns_subs WHERE arn = ?");
+    sqlite3_bind_text(s, 1, arn.data, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "subscription_arn", json_object_new_string(arn.data));
+        json_object_object_add(o, "subscription_token",
+                               json_object_new_string((const char *)sqlite3_column_text(s, 0)));
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+        reply(r, 200, "application/json", text, strlen(text));
+        json_object_put(o);
+    } else {
+        reply(r, 404, "application/json", "{\"error\":\"subscription not found\"}", 34);
+    }
+    sqlite3_reset(s);
+    nb_buf_free(&arn);
+}
+
 bool nb_sns_http(nb_req *r)
 {
     static const char PREFIX[] = "/_aws/sns/";
@@ -488,6 +520,11 @@ bool nb_sns_http(nb_req *r)
             kind = nb_form_get(&f, "kind", NULL);
         outbox_list(r, kind);
         nb_form_free(&f);
+        return true;
+    }
+    static const char TOKENS[] = "subscription-tokens/";
+    if (rn > sizeof TOKENS - 1 && !memcmp(rest, TOKENS, sizeof TOKENS - 1)) {
+        token_lookup(r, rest + sizeof TOKENS - 1, rn - (sizeof TOKENS - 1));
         return true;
     }
     if (rn == 12 && !memcmp(rest, "sms-messages", 12)) {
