@@ -18,6 +18,7 @@ extern const nb_service nb_service_dynamodb;
 extern const nb_service nb_service_dynamodbstreams;
 extern const nb_service nb_service_logs;
 extern const nb_service nb_service_lambda;
+extern const nb_service nb_service_events;
 
 const nb_service *const nb_services[] = {
     &nb_service_sqs,
@@ -26,6 +27,7 @@ const nb_service *const nb_services[] = {
     &nb_service_dynamodbstreams,
     &nb_service_logs,
     &nb_service_lambda,
+    &nb_service_events,
     NULL,
 };
 

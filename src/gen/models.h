@@ -10,5 +10,6 @@ extern const nb_model nb_model_dynamodb;
 extern const nb_model nb_model_dynamodbstreams;
 extern const nb_model nb_model_lambda;
 extern const nb_model nb_model_logs;
+extern const nb_model nb_model_events;
 
 #endif
