@@ -181,3 +181,8 @@ def logs(client):
 @pytest.fixture
 def lam(client):
     return client("lambda")
+
+
+@pytest.fixture
+def events(client):
+    return client("events")
