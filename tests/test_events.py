@@ -487,3 +487,37 @@ def test_durable_rules_and_pending_deliveries(nimbus_fresh):
     assert ev.list_targets_by_rule(Rule="k", EventBusName="keep")["Targets"][0]["Arn"] == arn
     ev.put_events(Entries=[{"Source": "a", "DetailType": "t", "Detail": "{}", "EventBusName": "keep"}])
     assert len(receive(sqs, url)) == 1
+
+
+def test_retries_then_dead_letter_with_exhausted_condition(events, sqs):
+    # A queue that refuses the event (too large for its MaximumMessageSize)
+    # fails every attempt: one retry after a backoff, then the DLQ.
+    dlq_url, dlq_arn = queue(sqs, "dlq2")
+    _, small_arn = queue(sqs, "small", MaximumMessageSize="1024")
+    events.put_rule(Name="rt", EventPattern='{"source": ["a"]}')
+    events.put_targets(Rule="rt", Targets=[{"Id": "t", "Arn": small_arn, "DeadLetterConfig": {"Arn": dlq_arn},
+                                            "RetryPolicy": {"MaximumRetryAttempts": 1}}])
+    start = time.time()
+    events.put_events(Entries=[{"Source": "a", "DetailType": "t", "Detail": json.dumps({"p": "x" * 2000})}])
+    m = receive(sqs, dlq_url, wait=8, attrs=True)
+    assert len(m) == 1
+    assert time.time() - start >= 0.9  # the retry waited for its backoff
+    a = {k: v["StringValue"] for k, v in m[0]["MessageAttributes"].items()}
+    assert a["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    assert a["RETRY_ATTEMPTS"] == "1" and a["TARGET_ARN"] == small_arn
+
+
+def test_pending_delivery_survives_restart(nimbus_fresh):
+    # A delivery waiting for its retry is a row: after a restart it is
+    # retried and, when the target works again, delivered.
+    n = nimbus_fresh(durable=True)
+    ev, sqs = n.client("events"), n.client("sqs")
+    url, arn = queue(sqs, "later", MaximumMessageSize="1024")
+    ev.put_rule(Name="p", EventPattern='{"source": ["a"]}')
+    ev.put_targets(Rule="p", Targets=[{"Id": "t", "Arn": arn}])
+    ev.put_events(Entries=[{"Source": "a", "DetailType": "t", "Detail": json.dumps({"p": "x" * 2000})}])
+    time.sleep(0.3)  # the first attempt fails
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"MaximumMessageSize": "262144"})
+    n.restart()
+    m = receive(sqs, url, wait=10)
+    assert len(m) == 1 and json.loads(m[0]["Body"])["detail"]["p"] == "x" * 2000
