@@ -93,7 +93,7 @@ bool ev_path_valid(const char *path)
 static json_object *eval_from(json_object *v, const char *s)
 {
     step st;
-    bool bad;
+    bool bad = false;
     while (v && next_step(&s, &st, &bad)) {
         if (st.kind == 'k') {
             if (!json_object_is_type(v, json_type_object))
