@@ -69,7 +69,7 @@ def wrk_put_events(port, body, seconds, pid):
         if line.startswith("RESULT"):
             _, reqs, dur_us, errs, p99 = line.split()
             events = int(reqs) * len(body["Entries"])
-            cpu_us = (cpu_seconds(pid) - cpu0) * 1e6 / max(events, 1)
+            cpu_us = (cpu_seconds(pid) - cpu0) * 1e6 / events if events else None
             return events / (int(dur_us) / 1e6), int(errs), int(p99) / 1000.0, cpu_us
     raise RuntimeError("wrk failed: " + out)
 
@@ -142,7 +142,9 @@ def main():
     row("events/s, delivered to SQS", "deliver", lambda v: f"{v:,.0f}")
     row("PutEvents p99, delivered to SQS", "deliver_p99_ms", lambda v: f"{v:.1f} ms")
     row("server CPU per event, delivered to SQS", "deliver_cpu_us", lambda v: f"{v:.1f} µs")
-    row("errors (match/deliver)", "match_errors", lambda v: str(v))
+    for r in results:
+        r["errors"] = f"{r['match_errors']}/{r['deliver_errors']}"
+    row("wrk errors (match/deliver)", "errors", str)
     text = "\n".join(lines) + "\n"
     with open(a.out, "w") as f:
         f.write(text)
