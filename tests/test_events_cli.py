@@ -4,21 +4,13 @@ old): a bus, a rule with a pattern, an SQS target, put-events, the event
 arriving, and an error's exit status and message."""
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 
 import pytest
 
 from conftest import BOTO_GEN
-
-
-def aws_binary():
-    if BOTO_GEN == "old":
-        return "/usr/bin/aws"
-    here = os.path.join(os.path.dirname(sys.executable), "aws")
-    return here if os.path.exists(here) else shutil.which("aws")
+from test_sqs_cli import aws_binary
 
 
 @pytest.fixture

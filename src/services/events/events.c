@@ -75,8 +75,7 @@ void ev_rule_arn(const ev_bus *b, const char *rule, char *out, size_t n)
         snprintf(out, n, "arn:aws:events:%s:%s:rule/%s/%s", b->region, b->account, b->name, rule);
 }
 
-/* Splits "arn:aws:events:R:A:RESOURCE" into region, account and resource. */
-static bool parse_arn(const char *arn, char *region, char *account, const char **res)
+bool ev_arn_split(const char *arn, ev_arn *a)
 {
     const char *f[6];
     const char *p = arn;
@@ -88,14 +87,29 @@ static bool parse_arn(const char *arn, char *region, char *account, const char *
         p = c + 1;
     }
     f[5] = p;
-    size_t rl = (size_t)(f[4] - f[3] - 1), al = (size_t)(f[5] - f[4] - 1);
-    if (strncmp(arn, "arn:", 4) || strncmp(f[2], "events:", 7) || rl == 0 || rl >= 32 || al != 12)
+    size_t sl = (size_t)(f[3] - f[2] - 1), rl = (size_t)(f[4] - f[3] - 1), al = (size_t)(f[5] - f[4] - 1);
+    if (strncmp(arn, "arn:", 4) || sl >= sizeof a->service || rl >= sizeof a->region ||
+        al >= sizeof a->account)
         return false;
-    memcpy(region, f[3], rl);
-    region[rl] = 0;
-    memcpy(account, f[4], al);
-    account[al] = 0;
-    *res = f[5];
+    memcpy(a->service, f[2], sl);
+    a->service[sl] = 0;
+    memcpy(a->region, f[3], rl);
+    a->region[rl] = 0;
+    memcpy(a->account, f[4], al);
+    a->account[al] = 0;
+    a->resource = f[5];
+    return true;
+}
+
+/* An EventBridge ARN with a region and a 12-digit account. */
+static bool parse_arn(const char *arn, char *region, char *account, const char **res)
+{
+    ev_arn a;
+    if (!ev_arn_split(arn, &a) || strcmp(a.service, "events") || !a.region[0] || strlen(a.account) != 12)
+        return false;
+    memcpy(region, a.region, sizeof a.region);
+    memcpy(account, a.account, sizeof a.account);
+    *res = a.resource;
     return true;
 }
 
@@ -209,7 +223,7 @@ const nb_pattern *ev_pattern(const char *text, char *err, size_t errlen)
 
 /* ---- pagination --------------------------------------------------------------------- */
 
-nb_status ev_page_token(nb_call *call, const char *tok, int64_t *off)
+static nb_status page_token(nb_call *call, const char *tok, int64_t *off)
 {
     *off = 0;
     if (!tok)
@@ -222,16 +236,43 @@ nb_status ev_page_token(nb_call *call, const char *tok, int64_t *off)
     return NB_OK;
 }
 
-void ev_page_next(json_object *out, int64_t off)
+bool ev_page_args(nb_call *call, json_object *in, int64_t *limit, int64_t *off)
 {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%" PRId64, off);
-    json_object_object_add(out, "NextToken", json_object_new_string(buf));
+    *limit = EV_PAGE_DEFAULT;
+    nb_int(in, "Limit", limit);
+    return page_token(call, nb_str(in, "NextToken"), off) == NB_OK;
+}
+
+nb_status ev_page_out(nb_call *call, sqlite3_stmt *st, int64_t limit, int64_t off, const char *key,
+                      ev_row_fn row, void *arg)
+{
+    json_object *list = json_object_new_array();
+    int64_t n = 0;
+    bool more = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        json_object *o = row(st, arg);
+        if (o)
+            json_object_array_add(list, o);
+        n++;
+    }
+    sqlite3_reset(st);
+    call->out = json_object_new_object();
+    json_object_object_add(call->out, key, list);
+    if (more) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%" PRId64, off + n);
+        json_object_object_add(call->out, "NextToken", json_object_new_string(buf));
+    }
+    return NB_OK;
 }
 
 /* ---- buses ---------------------------------------------------------------------------- */
 
-static json_object *bus_json(sqlite3_stmt *st, const ev_bus *b, bool describe)
+static json_object *bus_json(sqlite3_stmt *st, const ev_bus *b)
 {
     /* columns: name, created_ms, modified_ms, description, policy */
     json_object *o = json_object_new_object();
@@ -246,7 +287,6 @@ static json_object *bus_json(sqlite3_stmt *st, const ev_bus *b, bool describe)
     json_object_object_add(o, "CreationTime", json_object_new_double(sqlite3_column_int64(st, 1) / 1000.0));
     json_object_object_add(o, "LastModifiedTime",
                            json_object_new_double(sqlite3_column_int64(st, 2) / 1000.0));
-    (void)describe;
     return o;
 }
 
@@ -304,7 +344,7 @@ static nb_status describe_event_bus(nb_call *call, json_object *in)
         return NB_ERROR;
     sqlite3_stmt *st = bus_row(&b);
     if (sqlite3_step(st) == SQLITE_ROW)
-        call->out = bus_json(st, &b, true);
+        call->out = bus_json(st, &b);
     sqlite3_reset(st);
     return NB_OK;
 }
@@ -331,12 +371,21 @@ static nb_status delete_event_bus(nb_call *call, json_object *in)
     return NB_OK;
 }
 
+static json_object *bus_row_json(sqlite3_stmt *st, void *arg)
+{
+    const nb_call *call = arg;
+    ev_bus b = {.id = sqlite3_column_int64(st, 5)};
+    snprintf(b.account, sizeof b.account, "%s", call->account);
+    snprintf(b.region, sizeof b.region, "%s", call->region);
+    snprintf(b.name, sizeof b.name, "%s", ev_col(st, 0));
+    return bus_json(st, &b);
+}
+
 static nb_status list_event_buses(nb_call *call, json_object *in)
 {
     const char *prefix = nb_str(in, "NamePrefix");
-    int64_t limit = EV_PAGE_DEFAULT, off;
-    nb_int(in, "Limit", &limit);
-    if (ev_page_token(call, nb_str(in, "NextToken"), &off) != NB_OK)
+    int64_t limit, off;
+    if (!ev_page_args(call, in, &limit, &off))
         return NB_ERROR;
     ev_bus dflt;
     ev_bus_lookup(call->account, call->region, NULL, &dflt);
@@ -349,27 +398,7 @@ static nb_status list_event_buses(nb_call *call, json_object *in)
     sqlite3_bind_text(st, 3, prefix ? prefix : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, limit + 1);
     sqlite3_bind_int64(st, 5, off);
-    json_object *list = json_object_new_array();
-    int64_t n = 0;
-    bool more = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        ev_bus b = {.id = sqlite3_column_int64(st, 5)};
-        snprintf(b.account, sizeof b.account, "%s", call->account);
-        snprintf(b.region, sizeof b.region, "%s", call->region);
-        snprintf(b.name, sizeof b.name, "%s", ev_col(st, 0));
-        json_object_array_add(list, bus_json(st, &b, false));
-        n++;
-    }
-    sqlite3_reset(st);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "EventBuses", list);
-    if (more)
-        ev_page_next(call->out, off + n);
-    return NB_OK;
+    return ev_page_out(call, st, limit, off, "EventBuses", bus_row_json, call);
 }
 
 static nb_status update_event_bus(nb_call *call, json_object *in)

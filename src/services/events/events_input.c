@@ -324,7 +324,7 @@ static void render(const ev_transformer *t, json_object *const *values, json_obj
     }
 }
 
-static bool valid_json(const char *s, size_t n)
+bool ev_json_valid(const char *s, size_t n)
 {
     json_tokener *tok = json_tokener_new();
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -383,7 +383,7 @@ ev_transformer *ev_transformer_compile(json_object *paths, const char *tmpl, cha
     if (ok && t->json_mode) {
         nb_buf b = {0};
         render(t, NULL, NULL, NULL, &b);
-        ok = valid_json(b.data ? b.data : "", b.len);
+        ok = ev_json_valid(b.data ? b.data : "", b.len);
         nb_buf_free(&b);
         if (!ok)
             snprintf(err, errlen, "InputTemplate is not valid JSON.");

@@ -29,6 +29,9 @@
 #define EV_MAX_PATHS 100      /* InputPathsMap entries */
 #define EV_MAX_PATH_LEN 256
 
+/* True when s[0..n) is one strict JSON text (Input, templates). */
+bool ev_json_valid(const char *s, size_t n);
+
 /* True when path is in the subset above. */
 bool ev_path_valid(const char *path);
 

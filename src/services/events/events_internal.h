@@ -63,6 +63,14 @@ extern const nb_service nb_service_events;
 
 const char *ev_col(sqlite3_stmt *st, int i); /* column text or "" */
 
+/* "arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE" split (resource points
+ * into the ARN); false when it is not one. */
+typedef struct ev_arn {
+    char service[32], region[32], account[16];
+    const char *resource;
+} ev_arn;
+bool ev_arn_split(const char *arn, ev_arn *a);
+
 /* Names: false (and the call failed with ValidationException) when bad. */
 bool ev_check_name(nb_call *call, const char *v, const char *member, bool slash);
 
@@ -83,8 +91,13 @@ const nb_pattern *ev_pattern(const char *text, char *err, size_t errlen);
 void ev_tags_put(const char *arn, json_object *tags);
 void ev_tags_drop(const char *arn);
 
-nb_status ev_page_token(nb_call *call, const char *tok, int64_t *off);
-void ev_page_next(json_object *out, int64_t off);
+/* Limit and NextToken of a listing (an offset); false after failing the call. */
+bool ev_page_args(nb_call *call, json_object *in, int64_t *limit, int64_t *off);
+/* Steps st (bound with LIMIT limit + 1 OFFSET off) and sets call->out to
+ * {key: [row(st, arg) for up to limit rows], NextToken when more}. */
+typedef json_object *(*ev_row_fn)(sqlite3_stmt *st, void *arg);
+nb_status ev_page_out(nb_call *call, sqlite3_stmt *st, int64_t limit, int64_t off, const char *key,
+                      ev_row_fn row, void *arg);
 
 /* ---- events_rules.c ----------------------------------------------------------- */
 nb_status ev_put_rule(nb_call *call, json_object *in);

@@ -147,10 +147,29 @@ void ev_enqueue(const nb_call *ctx, const char *rule_arn, const char *rule_name,
     arm_delivery(0);
 }
 
+/* Queue a delivery of event to every target of rule rule_id. */
+static void queue_targets(const nb_call *ctx, int64_t rule_id, const char *rule_arn, const char *rule_name,
+                          json_object *event, int64_t ingest_ms)
+{
+    static sqlite3_stmt *s;
+    sqlite3_stmt *t = nb_stmt(&s, "SELECT doc FROM events_targets WHERE rule_id = ? ORDER BY seq");
+    sqlite3_bind_int64(t, 1, rule_id);
+    json_object *docs[EV_MAX_TARGETS_PER_RULE * 2];
+    size_t nd = 0;
+    while (sqlite3_step(t) == SQLITE_ROW && nd < sizeof docs / sizeof docs[0])
+        docs[nd++] = json_tokener_parse(ev_col(t, 0));
+    sqlite3_reset(t);
+    for (size_t k = 0; k < nd; k++) {
+        if (docs[k])
+            ev_enqueue(ctx, rule_arn, rule_name, docs[k], event, ingest_ms);
+        json_object_put(docs[k]);
+    }
+}
+
 /* Match one event against the enabled rules of bus_id; queue deliveries. */
 static void route(const nb_call *ctx, const ev_bus *b, json_object *event, int64_t ingest_ms)
 {
-    static sqlite3_stmt *s_rules, *s_targets;
+    static sqlite3_stmt *s_rules;
     sqlite3_stmt *st = nb_stmt(&s_rules, "SELECT id, name, pattern FROM events_rules WHERE bus_id = ?"
                                          " AND state LIKE 'ENABLED%' AND pattern IS NOT NULL");
     sqlite3_bind_int64(st, 1, b->id);
@@ -169,18 +188,7 @@ static void route(const nb_call *ctx, const ev_bus *b, json_object *event, int64
     for (size_t i = 0; i < nm; i++) {
         char arn[600];
         ev_rule_arn(b, names[i], arn, sizeof arn);
-        sqlite3_stmt *t = nb_stmt(&s_targets, "SELECT doc FROM events_targets WHERE rule_id = ? ORDER BY seq");
-        sqlite3_bind_int64(t, 1, matched[i]);
-        json_object *docs[EV_MAX_TARGETS_PER_RULE * 2];
-        size_t nd = 0;
-        while (sqlite3_step(t) == SQLITE_ROW && nd < sizeof docs / sizeof docs[0])
-            docs[nd++] = json_tokener_parse(ev_col(t, 0));
-        sqlite3_reset(t);
-        for (size_t k = 0; k < nd; k++) {
-            if (docs[k])
-                ev_enqueue(ctx, arn, names[i], docs[k], event, ingest_ms);
-            json_object_put(docs[k]);
-        }
+        queue_targets(ctx, matched[i], arn, names[i], event, ingest_ms);
         free(names[i]);
     }
 }
@@ -427,27 +435,6 @@ static void target_done(nb_call *call, nb_status st, void *arg)
     settle(d);
 }
 
-/* The ARN's service and resource ("arn:aws:SVC:R:A:RES"). */
-static bool arn_parts(const char *arn, char *svc, size_t n, const char **res)
-{
-    const char *p = arn;
-    const char *f[6];
-    for (int i = 0; i < 5; i++) {
-        const char *c = strchr(p, ':');
-        if (!c)
-            return false;
-        f[i] = p;
-        p = c + 1;
-    }
-    size_t sl = (size_t)(f[3] - f[2] - 1);
-    if (sl >= n)
-        return false;
-    memcpy(svc, f[2], sl);
-    svc[sl] = 0;
-    *res = p;
-    return true;
-}
-
 /* Cross-bus: the event goes to the other bus as it is. */
 static json_object *bus_input(delivery *d, const char *arn)
 {
@@ -482,12 +469,12 @@ static json_object *bus_input(delivery *d, const char *arn)
 
 static void deliver(delivery *d)
 {
-    const char *arn = nb_str(d->target, "Arn"), *res;
-    char svc[32];
+    const char *arn = nb_str(d->target, "Arn");
+    ev_arn a;
     json_object *in = json_object_new_object();
     const char *service = NULL, *op = NULL;
-    if (!arn || !arn_parts(arn, svc, sizeof svc, &res)) {
-        svc[0] = 0;
+    const char *svc = arn && ev_arn_split(arn, &a) ? a.service : "", *res = svc[0] ? a.resource : "";
+    if (!svc[0]) {
     } else if (!strcmp(svc, "sqs")) {
         char url[1200];
         nb_sqs_queue_url(&d->ctx, arn, url, sizeof url);
@@ -640,7 +627,7 @@ void ev_sched_kick(void)
 /* Fire one scheduled rule: its targets get a "Scheduled Event". */
 static void fire(int64_t rule_id, int64_t bus_id, const char *name, int64_t at_ms)
 {
-    static sqlite3_stmt *sb, *st_t;
+    static sqlite3_stmt *sb;
     sqlite3_stmt *st = nb_stmt(&sb, "SELECT account, region FROM events_buses WHERE id = ?");
     sqlite3_bind_int64(st, 1, bus_id);
     ev_bus b = {.id = bus_id};
@@ -663,18 +650,7 @@ static void fire(int64_t rule_id, int64_t bus_id, const char *name, int64_t at_m
     memset(&ctx, 0, sizeof ctx);
     snprintf(ctx.account, sizeof ctx.account, "%s", b.account);
     snprintf(ctx.region, sizeof ctx.region, "%s", b.region);
-    st = nb_stmt(&st_t, "SELECT doc FROM events_targets WHERE rule_id = ? ORDER BY seq");
-    sqlite3_bind_int64(st, 1, rule_id);
-    json_object *docs[EV_MAX_TARGETS_PER_RULE * 2];
-    size_t nd = 0;
-    while (sqlite3_step(st) == SQLITE_ROW && nd < sizeof docs / sizeof docs[0])
-        docs[nd++] = json_tokener_parse(ev_col(st, 0));
-    sqlite3_reset(st);
-    for (size_t k = 0; k < nd; k++) {
-        if (docs[k])
-            ev_enqueue(&ctx, arn, name, docs[k], event, nb_now_ms());
-        json_object_put(docs[k]);
-    }
+    queue_targets(&ctx, rule_id, arn, name, event, nb_now_ms());
     json_object_put(event);
 }
 

@@ -252,11 +252,21 @@ nb_status ev_disable_rule(nb_call *call, json_object *in)
     return set_state(call, in, "DISABLED");
 }
 
-static bool page_args(nb_call *call, json_object *in, int64_t *limit, int64_t *off)
+static json_object *rule_row_json(sqlite3_stmt *st, void *arg)
 {
-    *limit = EV_PAGE_DEFAULT;
-    nb_int(in, "Limit", limit);
-    return ev_page_token(call, nb_str(in, "NextToken"), off) == NB_OK;
+    return rule_json(st, arg, false);
+}
+
+static json_object *name_row_json(sqlite3_stmt *st, void *arg)
+{
+    (void)arg;
+    return json_object_new_string(ev_col(st, 0));
+}
+
+static json_object *doc_row_json(sqlite3_stmt *st, void *arg)
+{
+    (void)arg;
+    return json_tokener_parse(ev_col(st, 0));
 }
 
 nb_status ev_list_rules(nb_call *call, json_object *in)
@@ -266,7 +276,7 @@ nb_status ev_list_rules(nb_call *call, json_object *in)
         return NB_ERROR;
     ev_bus b;
     int64_t limit, off;
-    if (!ev_bus_resolve(call, nb_str(in, "EventBusName"), &b) || !page_args(call, in, &limit, &off))
+    if (!ev_bus_resolve(call, nb_str(in, "EventBusName"), &b) || !ev_page_args(call, in, &limit, &off))
         return NB_ERROR;
     static sqlite3_stmt *s;
     sqlite3_stmt *st = nb_stmt(&s, "SELECT " RULE_COLS " FROM events_rules WHERE bus_id = ?"
@@ -275,30 +285,14 @@ nb_status ev_list_rules(nb_call *call, json_object *in)
     sqlite3_bind_text(st, 2, prefix ? prefix : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, limit + 1);
     sqlite3_bind_int64(st, 4, off);
-    json_object *list = json_object_new_array();
-    int64_t n = 0;
-    bool more = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        json_object_array_add(list, rule_json(st, &b, false));
-        n++;
-    }
-    sqlite3_reset(st);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "Rules", list);
-    if (more)
-        ev_page_next(call->out, off + n);
-    return NB_OK;
+    return ev_page_out(call, st, limit, off, "Rules", rule_row_json, &b);
 }
 
 nb_status ev_list_rule_names_by_target(nb_call *call, json_object *in)
 {
     ev_bus b;
     int64_t limit, off;
-    if (!ev_bus_resolve(call, nb_str(in, "EventBusName"), &b) || !page_args(call, in, &limit, &off))
+    if (!ev_bus_resolve(call, nb_str(in, "EventBusName"), &b) || !ev_page_args(call, in, &limit, &off))
         return NB_ERROR;
     static sqlite3_stmt *s;
     sqlite3_stmt *st = nb_stmt(&s, "SELECT DISTINCT r.name FROM events_rules r JOIN events_targets t"
@@ -308,54 +302,16 @@ nb_status ev_list_rule_names_by_target(nb_call *call, json_object *in)
     sqlite3_bind_text(st, 2, nb_str(in, "TargetArn"), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, limit + 1);
     sqlite3_bind_int64(st, 4, off);
-    json_object *list = json_object_new_array();
-    int64_t n = 0;
-    bool more = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        json_object_array_add(list, json_object_new_string(ev_col(st, 0)));
-        n++;
-    }
-    sqlite3_reset(st);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "RuleNames", list);
-    if (more)
-        ev_page_next(call->out, off + n);
-    return NB_OK;
+    return ev_page_out(call, st, limit, off, "RuleNames", name_row_json, NULL);
 }
 
 /* ---- targets ------------------------------------------------------------------------ */
 
-static bool is_json_text(const char *s)
-{
-    json_tokener *tok = json_tokener_new();
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    size_t n = strlen(s);
-    json_object *o = json_tokener_parse_ex(tok, s, (int)n);
-    bool ok = o && json_tokener_get_error(tok) == json_tokener_success &&
-              json_tokener_get_parse_end(tok) == n;
-    json_object_put(o);
-    json_tokener_free(tok);
-    return ok;
-}
-
-/* "arn:PARTITION:SERVICE:..." with at least six fields. */
+/* An ARN, of service when given. */
 static bool arn_ok(const char *arn, const char *service)
 {
-    const char *p = arn;
-    int colons = 0;
-    for (; *p; p++)
-        colons += *p == ':';
-    if (strncmp(arn, "arn:", 4) || colons < 5)
-        return false;
-    if (!service)
-        return true;
-    const char *svc = strchr(arn + 4, ':');
-    size_t n = strlen(service);
-    return svc && !strncmp(svc + 1, service, n) && svc[1 + n] == ':';
+    ev_arn a;
+    return ev_arn_split(arn, &a) && (!service || !strcmp(a.service, service));
 }
 
 static bool check_target(nb_call *call, json_object *t)
@@ -375,7 +331,7 @@ static bool check_target(nb_call *call, json_object *t)
                 "Only one of Input, InputPath, or InputTransformer must be provided for target %s.", id);
         return false;
     }
-    if (input && !is_json_text(input)) {
+    if (input && !ev_json_valid(input, strlen(input))) {
         nb_fail(call, "ValidationException", "Input for target %s is not a valid JSON text.", id);
         return false;
     }
@@ -406,6 +362,15 @@ static bool check_target(nb_call *call, json_object *t)
         return false;
     }
     return true;
+}
+
+/* PutTargets and RemoveTargets report problems as failed calls. */
+static nb_status no_failed_entries(nb_call *call)
+{
+    call->out = json_object_new_object();
+    json_object_object_add(call->out, "FailedEntryCount", json_object_new_int(0));
+    json_object_object_add(call->out, "FailedEntries", json_object_new_array());
+    return NB_OK;
 }
 
 nb_status ev_put_targets(nb_call *call, json_object *in)
@@ -443,10 +408,7 @@ nb_status ev_put_targets(nb_call *call, json_object *in)
     if (count > EV_MAX_TARGETS_PER_RULE)
         return nb_fail(call, "LimitExceededException",
                        "The requested resource exceeds the maximum number allowed.");
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "FailedEntryCount", json_object_new_int(0));
-    json_object_object_add(call->out, "FailedEntries", json_object_new_array());
-    return NB_OK;
+    return no_failed_entries(call);
 }
 
 nb_status ev_remove_targets(nb_call *call, json_object *in)
@@ -465,10 +427,7 @@ nb_status ev_remove_targets(nb_call *call, json_object *in)
         sqlite3_step(st);
         sqlite3_reset(st);
     }
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "FailedEntryCount", json_object_new_int(0));
-    json_object_object_add(call->out, "FailedEntries", json_object_new_array());
-    return NB_OK;
+    return no_failed_entries(call);
 }
 
 nb_status ev_list_targets_by_rule(nb_call *call, json_object *in)
@@ -476,7 +435,7 @@ nb_status ev_list_targets_by_rule(nb_call *call, json_object *in)
     ev_bus b;
     int64_t limit, off;
     int64_t rid = rule_from_input(call, in, "Rule", &b);
-    if (!rid || !page_args(call, in, &limit, &off))
+    if (!rid || !ev_page_args(call, in, &limit, &off))
         return NB_ERROR;
     static sqlite3_stmt *s;
     sqlite3_stmt *st = nb_stmt(&s, "SELECT doc FROM events_targets WHERE rule_id = ? ORDER BY seq"
@@ -484,25 +443,7 @@ nb_status ev_list_targets_by_rule(nb_call *call, json_object *in)
     sqlite3_bind_int64(st, 1, rid);
     sqlite3_bind_int64(st, 2, limit + 1);
     sqlite3_bind_int64(st, 3, off);
-    json_object *list = json_object_new_array();
-    int64_t n = 0;
-    bool more = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        json_object *t = json_tokener_parse(ev_col(st, 0));
-        if (t)
-            json_object_array_add(list, t);
-        n++;
-    }
-    sqlite3_reset(st);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "Targets", list);
-    if (more)
-        ev_page_next(call->out, off + n);
-    return NB_OK;
+    return ev_page_out(call, st, limit, off, "Targets", doc_row_json, NULL);
 }
 
 /* ---- TestEventPattern ----------------------------------------------------------------- */

@@ -327,14 +327,11 @@ static bool day_matches(const ev_sched *s, int y, int m, int d)
     return (s->dow >> w) & 1;
 }
 
-static int64_t days_from_civil(int y, int m, int d)
+/* Epoch ms of a UTC minute. */
+static int64_t utc_ms(int y, int m, int d, int hh, int mm)
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = hh, .tm_min = mm};
+    return (int64_t)timegm(&tm) * 1000;
 }
 
 int64_t ev_sched_next(const ev_sched *s, int64_t anchor_ms, int64_t after_ms)
@@ -369,7 +366,7 @@ int64_t ev_sched_next(const ev_sched *s, int64_t anchor_ms, int64_t after_ms)
                         continue;
                     for (; mm < 60; mm++)
                         if ((s->minutes >> mm) & 1)
-                            return ((days_from_civil(y, m, d) * 24 + hh) * 60 + mm) * 60000;
+                            return utc_ms(y, m, d, hh, mm);
                 }
             }
         }
