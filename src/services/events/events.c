@@ -33,10 +33,24 @@ static const char *const SCHEMA =
     " id INTEGER PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, host TEXT NOT NULL,"
     " rule_arn TEXT NOT NULL, target TEXT NOT NULL, payload TEXT NOT NULL, event_id TEXT NOT NULL,"
     " attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL, first_ms INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS events_pending_due ON events_pending(due_ms);";
+    "CREATE INDEX IF NOT EXISTS events_pending_due ON events_pending(due_ms);"
+    "CREATE TABLE IF NOT EXISTS events_archives("
+    " id INTEGER PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,"
+    " source_arn TEXT NOT NULL, description TEXT, pattern TEXT, state TEXT NOT NULL,"
+    " retention INTEGER NOT NULL, size_bytes INTEGER NOT NULL, event_count INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, UNIQUE(account, region, name));"
+    "CREATE TABLE IF NOT EXISTS events_archived("
+    " seq INTEGER PRIMARY KEY, archive_id INTEGER NOT NULL, time_ms INTEGER NOT NULL, event TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_archived_time ON events_archived(archive_id, time_ms);"
+    "CREATE TABLE IF NOT EXISTS events_replays("
+    " id INTEGER PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,"
+    " description TEXT, source_arn TEXT NOT NULL, destination TEXT NOT NULL, start_ms INTEGER NOT NULL,"
+    " end_ms INTEGER NOT NULL, state TEXT NOT NULL, last_ms INTEGER, replay_start_ms INTEGER NOT NULL,"
+    " replay_end_ms INTEGER, UNIQUE(account, region, name));";
 
 static const char *const TABLES[] = {"events_buses", "events_rules", "events_targets",
-                                     "events_tags", "events_pending", NULL};
+                                     "events_tags", "events_pending", "events_archives",
+                                     "events_archived", "events_replays", NULL};
 
 /* ---- small helpers --------------------------------------------------------------- */
 
@@ -360,6 +374,7 @@ static nb_status delete_event_bus(nb_call *call, json_object *in)
     if (!ev_bus_lookup(call->account, call->region, name, &b))
         return NB_OK; /* AWS: deleting a missing bus succeeds */
     ev_rules_drop_bus(b.id);
+    ev_archives_drop_bus(&b);
     char arn[400];
     ev_bus_arn(&b, arn, sizeof arn);
     ev_tags_drop(arn);
@@ -721,6 +736,15 @@ static void events_shutdown(void)
 }
 
 static const nb_op_entry events_ops[] = {
+    {"CancelReplay", ev_cancel_replay},
+    {"CreateArchive", ev_create_archive},
+    {"DeleteArchive", ev_delete_archive},
+    {"DescribeArchive", ev_describe_archive},
+    {"DescribeReplay", ev_describe_replay},
+    {"ListArchives", ev_list_archives},
+    {"ListReplays", ev_list_replays},
+    {"StartReplay", ev_start_replay},
+    {"UpdateArchive", ev_update_archive},
     {"CreateEventBus", create_event_bus},
     {"DeleteEventBus", delete_event_bus},
     {"DeleteRule", ev_delete_rule},

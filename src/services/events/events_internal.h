@@ -118,6 +118,10 @@ void ev_rules_drop_bus(int64_t bus_id);
 
 /* ---- events_put.c ------------------------------------------------------------- */
 nb_status ev_put_events(nb_call *call, json_object *in);
+/* Match event against the enabled rules of bus b (only those whose ARN
+ * is in filter, an array, when given) and queue their targets. */
+void ev_route(const nb_call *ctx, const ev_bus *b, json_object *event, int64_t ingest_ms,
+              json_object *filter);
 /* Queue one delivery of event to target (a Target object) for a rule. */
 void ev_enqueue(const nb_call *ctx, const char *rule_arn, const char *rule_name,
                 json_object *target, json_object *event, int64_t ingest_ms);
@@ -127,5 +131,20 @@ void ev_sched_kick(void);  /* re-arm the schedule timer */
 int ev_put_init(void);
 void ev_put_shutdown(void);
 void ev_put_reset(void);
+
+/* ---- events_archive.c ----------------------------------------------------------- */
+nb_status ev_create_archive(nb_call *call, json_object *in);
+nb_status ev_describe_archive(nb_call *call, json_object *in);
+nb_status ev_list_archives(nb_call *call, json_object *in);
+nb_status ev_update_archive(nb_call *call, json_object *in);
+nb_status ev_delete_archive(nb_call *call, json_object *in);
+nb_status ev_start_replay(nb_call *call, json_object *in);
+nb_status ev_describe_replay(nb_call *call, json_object *in);
+nb_status ev_list_replays(nb_call *call, json_object *in);
+nb_status ev_cancel_replay(nb_call *call, json_object *in);
+/* Store event (its time time_ms) in every enabled archive of bus b whose
+ * pattern it matches. */
+void ev_archive_capture(const ev_bus *b, json_object *event, int64_t time_ms);
+void ev_archives_drop_bus(const ev_bus *b);
 
 #endif

@@ -166,8 +166,19 @@ static void queue_targets(const nb_call *ctx, int64_t rule_id, const char *rule_
     }
 }
 
-/* Match one event against the enabled rules of bus_id; queue deliveries. */
-static void route(const nb_call *ctx, const ev_bus *b, json_object *event, int64_t ingest_ms)
+/* True when rule_arn is in filter (an array of rule ARNs), or no filter. */
+static bool in_filter(json_object *filter, const char *rule_arn)
+{
+    if (!filter)
+        return true;
+    for (size_t i = 0; i < json_object_array_length(filter); i++)
+        if (!strcmp(json_object_get_string(json_object_array_get_idx(filter, i)), rule_arn))
+            return true;
+    return false;
+}
+
+void ev_route(const nb_call *ctx, const ev_bus *b, json_object *event, int64_t ingest_ms,
+              json_object *filter)
 {
     static sqlite3_stmt *s_rules;
     sqlite3_stmt *st = nb_stmt(&s_rules, "SELECT id, name, pattern FROM events_rules WHERE bus_id = ?"
@@ -179,7 +190,9 @@ static void route(const nb_call *ctx, const ev_bus *b, json_object *event, int64
     while (sqlite3_step(st) == SQLITE_ROW && nm < 256) {
         char err[64];
         const nb_pattern *p = ev_pattern(ev_col(st, 2), err, sizeof err);
-        if (p && nb_pattern_match(p, event)) {
+        char arn[600];
+        ev_rule_arn(b, ev_col(st, 1), arn, sizeof arn);
+        if (p && in_filter(filter, arn) && nb_pattern_match(p, event)) {
             matched[nm] = sqlite3_column_int64(st, 0);
             names[nm++] = nb_strdup(ev_col(st, 1));
         }
@@ -252,12 +265,9 @@ static json_object *put_entry(nb_call *call, json_object *e, bool *failed)
     if (!d)
         return entry_error("MalformedDetail", "Detail is malformed.");
     ev_bus b;
-    if (!ev_bus_lookup(call->account, call->region, bus_name, &b)) {
-        json_object_put(d);
-        char msg[400];
-        snprintf(msg, sizeof msg, "Event bus %s does not exist.", b.name[0] ? b.name : bus_name);
-        return entry_error("ResourceNotFoundException", msg);
-    }
+    /* AWS accepts an event for a bus that does not exist (an EventId, no
+     * failure) and drops it. */
+    bool bus = ev_bus_lookup(call->account, call->region, bus_name, &b);
     json_object *tv = nb_get(e, "Time");
     int64_t t = tv ? (int64_t)(json_object_get_double(tv) * 1000) : call->now_ms;
     char id[40];
@@ -265,7 +275,10 @@ static json_object *put_entry(nb_call *call, json_object *e, bool *failed)
     json_object *res = nb_get(e, "Resources");
     json_object *event = envelope(id, dtype, source, b.account, t, b.region,
                                   res ? json_object_get(res) : NULL, d);
-    route(call, &b, event, call->now_ms);
+    if (bus) {
+        ev_archive_capture(&b, event, t);
+        ev_route(call, &b, event, call->now_ms, NULL);
+    }
     json_object_put(event);
     *failed = false;
     json_object *o = json_object_new_object();
