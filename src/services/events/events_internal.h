@@ -8,6 +8,7 @@
  *   events_rules.c  rules, targets (validation, Input*), TestEventPattern
  *   events_put.c    PutEvents, rule matching, the delivery queue (retries,
  *                   dead-letter queues) and schedules
+ *   events_archive.c archives (capture at PutEvents) and replays
  *   events_input.c  InputPath / InputTransformer (pure; unit-tested, fuzzed)
  *   events_sched.c  rate / cron expressions (pure; unit-tested, fuzzed)
  *
@@ -23,6 +24,13 @@
  *   events_pending(id, account, region, host, rule_arn, target, payload,
  *                  event_id, attempts, due_ms, first_ms)  deliveries not
  *                  yet done; survive a restart with --data-dir.
+ *   events_archives(id, account, region, name, source_arn, description,
+ *                   pattern, state, retention, size_bytes, event_count,
+ *                   created_ms)               UNIQUE(account, region, name)
+ *   events_archived(seq, archive_id, time_ms, event)  (archive_id, time_ms)
+ *   events_replays(id, account, region, name, description, source_arn,
+ *                  destination, start_ms, end_ms, state, last_ms,
+ *                  replay_start_ms, replay_end_ms)
  *
  * Invariants: a rule's pattern text is valid (compiled at PutRule); the
  * compiled patterns live in a cache keyed by the pattern text, so the
