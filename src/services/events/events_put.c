@@ -46,8 +46,8 @@ static void fmt_time(int64_t ms, char out[32])
 {
     time_t s = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!gmtime_r(&s, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, 32, "1970-01-01T00:00:00Z");
 }
 
 static json_object *envelope(const char *id, const char *dtype, const char *source,
@@ -184,26 +184,37 @@ void ev_route(const nb_call *ctx, const ev_bus *b, json_object *event, int64_t i
     sqlite3_stmt *st = nb_stmt(&s_rules, "SELECT id, name, pattern FROM events_rules WHERE bus_id = ?"
                                          " AND state LIKE 'ENABLED%' AND pattern IS NOT NULL");
     sqlite3_bind_int64(st, 1, b->id);
-    int64_t matched[256];
-    char *names[256];
-    size_t nm = 0;
-    while (sqlite3_step(st) == SQLITE_ROW && nm < 256) {
-        char err[64];
+    typedef struct {
+        int64_t id;
+        char *name;
+    } match;
+    match *m = NULL;
+    size_t nm = 0, cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char err[64], arn[600];
         const nb_pattern *p = ev_pattern(ev_col(st, 2), err, sizeof err);
-        char arn[600];
-        ev_rule_arn(b, ev_col(st, 1), arn, sizeof arn);
-        if (p && in_filter(filter, arn) && nb_pattern_match(p, event)) {
-            matched[nm] = sqlite3_column_int64(st, 0);
-            names[nm++] = nb_strdup(ev_col(st, 1));
+        if (!p || !nb_pattern_match(p, event))
+            continue;
+        if (filter) {
+            ev_rule_arn(b, ev_col(st, 1), arn, sizeof arn);
+            if (!in_filter(filter, arn))
+                continue;
         }
+        if (nm == cap) {
+            cap = cap ? cap * 2 : 8;
+            m = nb_realloc(m, cap * sizeof *m);
+        }
+        m[nm].id = sqlite3_column_int64(st, 0);
+        m[nm++].name = nb_strdup(ev_col(st, 1));
     }
     sqlite3_reset(st);
     for (size_t i = 0; i < nm; i++) {
         char arn[600];
-        ev_rule_arn(b, names[i], arn, sizeof arn);
-        queue_targets(ctx, matched[i], arn, names[i], event, ingest_ms);
-        free(names[i]);
+        ev_rule_arn(b, m[i].name, arn, sizeof arn);
+        queue_targets(ctx, m[i].id, arn, m[i].name, event, ingest_ms);
+        free(m[i].name);
     }
+    free(m);
 }
 
 /* ---- PutEvents ------------------------------------------------------------------------ */

@@ -456,7 +456,8 @@ nb_status ev_test_event_pattern(nb_call *call, json_object *in)
     if (!p)
         return nb_fail(call, "InvalidEventPatternException", "%s", err);
     json_object *ev = json_tokener_parse(event);
-    static const char *const REQUIRED[] = {"id", "account", "source", "time", "region", "detail-type"};
+    static const char *const REQUIRED[] = {"id", "account", "source", "time", "region", "resources",
+                                             "detail-type"};
     bool ok = ev && json_object_is_type(ev, json_type_object);
     for (size_t i = 0; ok && i < sizeof REQUIRED / sizeof REQUIRED[0]; i++)
         ok = nb_get(ev, REQUIRED[i]) != NULL;
