@@ -139,6 +139,7 @@ bench: build/nimbus
 	python3 bench/run.py
 	python3 bench/ddb.py
 	python3 bench/lambda.py
+	python3 bench/events.py
 
 # Keep the shared fuzzer objects (make treats them as intermediate).
 .SECONDARY: $(FUZZ_LIB_OBJ)

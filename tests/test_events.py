@@ -595,3 +595,36 @@ def test_archives_and_replay(events, sqs):
     with pytest.raises(ClientError) as e:
         events.describe_archive(ArchiveName="arch")
     assert err(e) == ("ResourceNotFoundException", "Archive arch does not exist.")
+
+
+def test_malformed_requests_get_errors_and_leave_state(events, nimbus):
+    import urllib.error
+    import urllib.request
+    events.put_rule(Name="keep", EventPattern='{"source": ["a"]}')
+    auth = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/events/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
+
+    def raw(op, body):
+        req = urllib.request.Request(nimbus.endpoint + "/", data=body, method="POST", headers={
+            "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"AWSEvents.{op}",
+            "Authorization": auth, "X-Amz-Date": "20260101T000000Z"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    for op, body in [("PutEvents", b"{bad"), ("PutEvents", b'{"Entries": "x"}'), ("PutEvents", b'{"Entries": [1]}'),
+                     ("PutRule", b'{"Name": 5}'), ("PutTargets", b'{"Rule": "keep", "Targets": [{"Id": "a"}]}'),
+                     ("PutEvents", b'{"Entries": [{"Source": "a", "DetailType": "t", "Detail": "{\\"d\\":' +
+                      b"[" * 2000 + b"]" * 2000 + b'}"}]}'),
+                     ("TestEventPattern", b'{"EventPattern": "' + b"[" * 5000 + b'", "Event": "{}"}'),
+                     ("ListRules", b'{"Limit": 0}'), ("ListRules", b'{"Limit": 101}'), ("Nope", b"{}")]:
+        status, out = raw(op, body)
+        if op == "PutEvents" and status == 200:  # the deeply nested Detail: a per-entry error
+            assert out["FailedEntryCount"] == 1 and out["Entries"][0]["ErrorCode"] == "MalformedDetail"
+            continue
+        assert status == 400, (op, body[:40], status, out)
+        assert out.get("__type"), out
+    assert events.describe_rule(Name="keep")["State"] == "ENABLED"
+    assert events.list_targets_by_rule(Rule="keep")["Targets"] == []
