@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     char err[256];
-    ev_transformer *t = ev_transformer_compile(pm, tmpl, err, sizeof err);
+    ev_transformer *t = ev_transformer_compile(pm, tmpl, "t", err, sizeof err);
     if (!t && !err[0])
         abort(); /* a rejection always says why */
     if (t) {

@@ -240,7 +240,7 @@ def test_targets_crud_limits_and_validation(events, sqs):
     bad({"Id": "a", "Arn": qarn, "InputPath": "detail"})
     m = bad({"Id": "a", "Arn": qarn, "InputTransformer": {"InputPathsMap": {"x": "$.detail"},
                                                           "InputTemplate": '{"a": <y>}'}})
-    assert "invalid placeholder y" in m
+    assert m == "InputTemplate for target a contains invalid placeholder y."
     bad({"Id": "a", "Arn": qarn, "InputTransformer": {"InputPathsMap": {"x": "bad"},
                                                       "InputTemplate": '"<x>"'}})
     bad({"Id": "a", "Arn": qarn, "InputTransformer": {"InputTemplate": '{"a": <aws.events.rule-name>'}})
@@ -394,6 +394,7 @@ def test_input_inputpath_and_transformer(events, sqs):
     whole = next(p for p in parsed if isinstance(p, dict) and "e" in p)
     assert whole["e"]["id"] == r["Entries"][0]["EventId"] and whole["e"]["detail"]["n"] == 3
     assert "detail" not in whole["noDetail"] and whole["noDetail"]["source"] == "a"
+    assert whole["noDetail"]["detailType"] == "t" and "detail-type" not in whole["noDetail"]
 
 
 def test_delivery_to_another_bus(events, sqs):

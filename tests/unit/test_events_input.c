@@ -60,7 +60,7 @@ static void apply(const char *paths, const char *tmpl, const char *want)
 {
     json_object *pm = paths ? json_tokener_parse(paths) : NULL;
     char err[256];
-    ev_transformer *t = ev_transformer_compile(pm, tmpl, err, sizeof err);
+    ev_transformer *t = ev_transformer_compile(pm, tmpl, "t1", err, sizeof err);
     if (check(t != NULL, "compile %s: %s", tmpl, t ? "" : err)) {
         json_object *ev = json_tokener_parse(EVENT);
         ev_context ctx = {"arn:aws:events:r:1:rule/x", "x", "2024-01-01T00:00:01Z"};
@@ -78,7 +78,7 @@ static void bad(const char *paths, const char *tmpl, const char *want)
 {
     json_object *pm = paths ? json_tokener_parse(paths) : NULL;
     char err[256];
-    ev_transformer *t = ev_transformer_compile(pm, tmpl, err, sizeof err);
+    ev_transformer *t = ev_transformer_compile(pm, tmpl, "t1", err, sizeof err);
     check(t == NULL && strstr(err, want), "%s should fail with %s, got %s", tmpl, want, t ? "ok" : err);
     ev_transformer_free(t);
     json_object_put(pm);
@@ -106,7 +106,7 @@ static void test_templates(void)
     json_object *ev = json_tokener_parse(EVENT);
     char err[256];
     ev_transformer *t = ev_transformer_compile(NULL, "{\"e\": <aws.events.event.json>, \"h\": <aws.events.event>}",
-                                               err, sizeof err);
+                                               "t1", err, sizeof err);
     if (check(t != NULL, "compile event vars: %s", err)) {
         size_t n;
         char *out = ev_transformer_apply(t, ev, NULL, &n);
@@ -115,15 +115,16 @@ static void test_templates(void)
         check(o && json_object_object_get_ex(o, "e", &e) && json_object_object_get_ex(e, "detail", &d),
               "event.json has detail: %s", out);
         check(o && json_object_object_get_ex(o, "h", &h) && !json_object_object_get_ex(h, "detail", &d) &&
-                  json_object_object_get_ex(h, "id", &d),
-              "event has no detail: %s", out);
+                  json_object_object_get_ex(h, "id", &d) && json_object_object_get_ex(h, "detailType", &d) &&
+                  !json_object_object_get_ex(h, "detail-type", &d),
+              "event has no detail and names detailType: %s", out);
         json_object_put(o);
         free(out);
         ev_transformer_free(t);
     }
     json_object_put(ev);
     /* errors */
-    bad(pm, "{\"a\": <nope>}", "invalid placeholder nope");
+    bad(pm, "{\"a\": <nope>}", "InputTemplate for target t1 contains invalid placeholder nope.");
     bad(pm, "{\"a\": <inst>", "not valid JSON");
     bad(pm, "{<inst>: 1}", "not valid JSON");
     bad("{\"x\":\"bad\"}", "<x>", "invalid JSON path for key x");

@@ -220,7 +220,8 @@ static void add_seg(ev_transformer *t, size_t *cap, size_t off, size_t len, int 
 }
 
 /* Splits the template into segments; false (with err) on a bad placeholder. */
-static bool split(ev_transformer *t, json_object *paths, const char **names, char *err, size_t errlen)
+static bool split(ev_transformer *t, json_object *paths, const char **names, const char *id, char *err,
+                  size_t errlen)
 {
     const char *s = t->tmpl;
     size_t n = strlen(s), lit = 0, cap = 0;
@@ -244,8 +245,8 @@ static bool split(ev_transformer *t, json_object *paths, const char **names, cha
             continue;
         int var = lookup_var(paths, names, t->nvars, s + i + 1, j - i - 1);
         if (!var) {
-            snprintf(err, errlen, "InputTemplate contains invalid placeholder %.*s.", (int)(j - i - 1),
-                     s + i + 1);
+            snprintf(err, errlen, "InputTemplate for target %s contains invalid placeholder %.*s.", id,
+                     (int)(j - i - 1), s + i + 1);
             return false;
         }
         add_seg(t, &cap, lit, i - lit, var, in_str);
@@ -300,7 +301,8 @@ static void render(const ev_transformer *t, json_object *const *values, json_obj
                     if (!first)
                         nb_buf_addc(b, ',');
                     first = false;
-                    nb_json_write_string(b, k, strlen(k));
+                    const char *name = strcmp(k, "detail-type") ? k : "detailType";
+                    nb_json_write_string(b, name, strlen(name));
                     nb_buf_addc(b, ':');
                     nb_json_write(b, v);
                 }
@@ -336,12 +338,15 @@ bool ev_json_valid(const char *s, size_t n)
     return ok;
 }
 
-ev_transformer *ev_transformer_compile(json_object *paths, const char *tmpl, char *err, size_t errlen)
+ev_transformer *ev_transformer_compile(json_object *paths, const char *tmpl, const char *id, char *err,
+                                       size_t errlen)
 {
+    if (!id)
+        id = "";
     if (errlen)
         err[0] = 0;
     if (!tmpl) {
-        snprintf(err, errlen, "InputTemplate must be specified.");
+        snprintf(err, errlen, "InputTemplate for target %s must be specified.", id);
         return NULL;
     }
     ev_transformer *t = nb_calloc(1, sizeof *t);
@@ -351,7 +356,7 @@ ev_transformer *ev_transformer_compile(json_object *paths, const char *tmpl, cha
     size_t n = paths && json_object_is_type(paths, json_type_object)
                    ? (size_t)json_object_object_length(paths) : 0;
     if (n > EV_MAX_PATHS) {
-        snprintf(err, errlen, "InputPathsMap has more than %d entries.", EV_MAX_PATHS);
+        snprintf(err, errlen, "InputPathsMap for target %s has more than %d entries.", id, EV_MAX_PATHS);
         ev_transformer_free(t);
         return NULL;
     }
@@ -365,12 +370,12 @@ ev_transformer *ev_transformer_compile(json_object *paths, const char *tmpl, cha
             for (const char *c = k; *c; c++)
                 key_ok = key_ok && key_char((unsigned char)*c);
             if (!key_ok) {
-                snprintf(err, errlen, "InputPathsMap contains an invalid key %.200s.", k);
+                snprintf(err, errlen, "InputPathsMap for target %s contains an invalid key %.200s.", id, k);
                 ok = false;
                 break;
             }
             if (!ev_path_valid(p)) {
-                snprintf(err, errlen, "InputPathsMap has an invalid JSON path for key %.200s.", k);
+                snprintf(err, errlen, "InputPathsMap for target %s has an invalid JSON path for key %.200s.", id, k);
                 ok = false;
                 break;
             }
@@ -378,7 +383,7 @@ ev_transformer *ev_transformer_compile(json_object *paths, const char *tmpl, cha
             t->paths[t->nvars++] = nb_strdup(p);
         }
     }
-    ok = ok && split(t, paths, names, err, errlen);
+    ok = ok && split(t, paths, names, id, err, errlen);
     free(names);
     if (ok && t->json_mode) {
         nb_buf b = {0};
@@ -386,7 +391,7 @@ ev_transformer *ev_transformer_compile(json_object *paths, const char *tmpl, cha
         ok = ev_json_valid(b.data ? b.data : "", b.len);
         nb_buf_free(&b);
         if (!ok)
-            snprintf(err, errlen, "InputTemplate is not valid JSON.");
+            snprintf(err, errlen, "InputTemplate for target %s is not valid JSON.", id);
     }
     if (!ok) {
         ev_transformer_free(t);

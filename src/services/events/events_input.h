@@ -41,13 +41,12 @@ json_object *ev_path_eval(json_object *root, const char *path);
 typedef struct ev_transformer ev_transformer;
 
 /* Compiles InputPathsMap (an object name -> path, may be NULL) and the
- * template.  On error returns NULL with a message naming the problem
- * (without the target), e.g. "InputTemplate contains invalid placeholder
- * x." or "InputPathsMap has an invalid JSON path for key k."  The
+ * template.  On error returns NULL with AWS's message for target id, e.g.
+ * "InputTemplate for target t contains invalid placeholder x.".  The
  * template must be valid JSON when JSON-aware (checked with placeholders
  * replaced by null / empty text). */
-ev_transformer *ev_transformer_compile(json_object *paths, const char *tmpl, char *err,
-                                       size_t errlen);
+ev_transformer *ev_transformer_compile(json_object *paths, const char *tmpl, const char *id,
+                                       char *err, size_t errlen);
 void ev_transformer_free(ev_transformer *t);
 
 /* Context of one delivery for the predefined variables. */

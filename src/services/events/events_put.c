@@ -103,7 +103,8 @@ static char *target_input(json_object *target, json_object *event, const char *r
     } else if (tr) {
         char err[256], ts[32];
         ev_transformer *x = ev_transformer_compile(nb_get(tr, "InputPathsMap"),
-                                                   nb_str(tr, "InputTemplate"), err, sizeof err);
+                                                   nb_str(tr, "InputTemplate"), nb_str(target, "Id"), err,
+                                                   sizeof err);
         if (x) {
             fmt_time(ingest_ms, ts);
             ev_context ctx = {rule_arn, rule_name, ts};

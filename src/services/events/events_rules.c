@@ -342,9 +342,9 @@ static bool check_target(nb_call *call, json_object *t)
     if (tr) {
         char err[400];
         ev_transformer *x = ev_transformer_compile(nb_get(tr, "InputPathsMap"),
-                                                   nb_str(tr, "InputTemplate"), err, sizeof err);
+                                                   nb_str(tr, "InputTemplate"), id, err, sizeof err);
         if (!x) {
-            nb_fail(call, "ValidationException", "InputTransformer for target %s is invalid: %s", id, err);
+            nb_fail(call, "ValidationException", "%s", err);
             return false;
         }
         ev_transformer_free(x);
