@@ -446,23 +446,25 @@ def test_dead_letter_queue_for_missing_target(events, sqs):
     assert a["RETRY_ATTEMPTS"] == "0" and a["ERROR_CODE"] and a["ERROR_MESSAGE"]
 
 
-def test_delivery_to_lambda(events, lam, tmp_path):
-    out = tmp_path / "got.json"
-    code = ("import json, os\n"
-            "def handler(event, context):\n"
-            "    open(os.environ['OUT'] + '.tmp', 'w').write(json.dumps(event))\n"
-            "    os.rename(os.environ['OUT'] + '.tmp', os.environ['OUT'])\n")
-    make_fn(lam, "evfn", {"app.py": code}, Environment={"Variables": {"OUT": str(out)}})
+def test_delivery_to_lambda(events, lam, sqs):
+    # The function returns the event; its OnSuccess destination (an SQS
+    # queue) shows what it was invoked with (asynchronously, as AWS does).
+    url, qarn = queue(sqs, "lambda-out")
+    make_fn(lam, "evfn", {"app.py": "def handler(event, context):\n    return {'got': event}\n"})
+    lam.put_function_event_invoke_config(FunctionName="evfn",
+                                         DestinationConfig={"OnSuccess": {"Destination": qarn}})
     farn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:evfn"
     events.put_rule(Name="lr", EventPattern='{"source": ["a"]}')
     events.put_targets(Rule="lr", Targets=[{"Id": "f", "Arn": farn}])
     r = events.put_events(Entries=[{"Source": "a", "DetailType": "t", "Detail": '{"to": "lambda"}'}])
-    deadline = time.time() + 20
-    while not out.exists() and time.time() < deadline:
-        time.sleep(0.1)
-    got = json.loads(out.read_text())
+    m = receive(sqs, url, wait=20)
+    assert len(m) == 1
+    record = json.loads(m[0]["Body"])
+    assert record["requestContext"]["condition"] == "Success"
+    got = record["responsePayload"]["got"]
+    assert got == record["requestPayload"]
     assert got["id"] == r["Entries"][0]["EventId"] and got["detail"] == {"to": "lambda"}
-    assert got["source"] == "a" and got["account"] == ACCOUNT
+    assert got["source"] == "a" and got["account"] == ACCOUNT and got["detail-type"] == "t"
 
 
 def test_delivery_to_sns_when_available(events, nimbus):
