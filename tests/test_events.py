@@ -215,8 +215,10 @@ def test_targets_crud_limits_and_validation(events, sqs):
     with pytest.raises(ClientError) as e:
         events.delete_rule(Name="r")
     assert err(e) == ("ValidationException", "Rule can't be deleted since it has targets.")
-    r = events.remove_targets(Rule="r", Ids=[f"t{i}" for i in range(5)])
-    assert r["FailedEntryCount"] == 0
+    r = events.remove_targets(Rule="r", Ids=[f"t{i}" for i in range(5)] + ["nope"])
+    assert r["FailedEntryCount"] == 1
+    assert r["FailedEntries"] == [{"TargetId": "nope", "ErrorCode": "ResourceNotFoundException",
+                                   "ErrorMessage": "Rule 'r' does not have a target with the Id 'nope'."}]
     assert events.list_targets_by_rule(Rule="r")["Targets"] == []
     assert events.list_rule_names_by_target(TargetArn=qarn)["RuleNames"] == []
     events.delete_rule(Name="r")
@@ -232,9 +234,19 @@ def test_targets_crud_limits_and_validation(events, sqs):
         assert e.value.response["Error"]["Code"] == code
         return e.value.response["Error"]["Message"]
 
-    assert bad({"Id": "a", "Arn": "not-an-arn"}) == \
-        "Parameter not-an-arn is not valid. Reason: Provided Arn is not in correct format."
-    bad({"Id": "bad id", "Arn": qarn})
+    # per-entry failures: the other targets of the call are stored
+    r = events.put_targets(Rule="v", Targets=[{"Id": "a", "Arn": "not-an-arn"}, {"Id": "bad id", "Arn": qarn},
+                                              {"Id": "ok", "Arn": qarn}])
+    assert r["FailedEntryCount"] == 2
+    assert r["FailedEntries"][0] == {
+        "TargetId": "a", "ErrorCode": "ValidationException",
+        "ErrorMessage": "Parameter not-an-arn is not valid. Reason: Provided Arn is not in correct format."}
+    assert r["FailedEntries"][1] == {
+        "TargetId": "bad id", "ErrorCode": "ValidationException",
+        "ErrorMessage": "Value 'bad id' at 'targets.2.member.id' failed to satisfy constraint: "
+                        "Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+"}
+    assert [t["Id"] for t in events.list_targets_by_rule(Rule="v")["Targets"]] == ["ok"]
+    events.remove_targets(Rule="v", Ids=["ok"])
     bad({"Id": "a", "Arn": qarn, "Input": "{not json"})
     bad({"Id": "a", "Arn": qarn, "Input": "{}", "InputPath": "$.detail"})
     bad({"Id": "a", "Arn": qarn, "InputPath": "detail"})
@@ -247,7 +259,9 @@ def test_targets_crud_limits_and_validation(events, sqs):
     bad({"Id": "a", "Arn": qarn, "InputTransformer": {"InputPathsMap": {"x": "$.a"},
                                                       "InputTemplate": '{<x>: 1}'}})
     _, farn = queue(sqs, "f.fifo", FifoQueue="true")
-    assert bad({"Id": "a", "Arn": farn}) == "Parameter(s) SqsParameters must be specified for target: a."
+    r = events.put_targets(Rule="v", Targets=[{"Id": "a", "Arn": farn}])
+    assert r["FailedEntryCount"] == 1 and r["FailedEntries"][0]["ErrorMessage"] == \
+        "Parameter(s) SqsParameters must be specified for target: a."
     bad({"Id": "a", "Arn": qarn, "DeadLetterConfig": {"Arn": "arn:aws:lambda:us-east-1:000000000000:function:f"}})
     bad({"Id": "a", "Arn": qarn, "RetryPolicy": {"MaximumRetryAttempts": 186}})
     assert events.list_targets_by_rule(Rule="v")["Targets"] == []

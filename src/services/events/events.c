@@ -60,20 +60,28 @@ const char *ev_col(sqlite3_stmt *st, int i)
     return s ? s : "";
 }
 
-bool ev_check_name(nb_call *call, const char *v, const char *member, bool slash)
+bool ev_name_ok(const char *v, bool slash)
 {
+    if (!*v)
+        return false;
     for (const char *p = v; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '.' || c == '-' || c == '_' || (slash && c == '/'))
-            continue;
-        nb_fail(call, "ValidationException",
-                "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: "
-                "Member must satisfy regular expression pattern: %s",
-                v, member, slash ? "[/\\.\\-_A-Za-z0-9]+" : "[\\.\\-_A-Za-z0-9]+");
-        return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '-' || c == '_' || (slash && c == '/')))
+            return false;
     }
     return true;
+}
+
+bool ev_check_name(nb_call *call, const char *v, const char *member, bool slash)
+{
+    if (ev_name_ok(v, slash))
+        return true;
+    nb_fail(call, "ValidationException",
+            "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: %s",
+            v, member, slash ? "[/\\.\\-_A-Za-z0-9]+" : "[\\.\\-_A-Za-z0-9]+");
+    return false;
 }
 
 void ev_bus_arn(const ev_bus *b, char *out, size_t n)

@@ -79,7 +79,9 @@ typedef struct ev_arn {
 } ev_arn;
 bool ev_arn_split(const char *arn, ev_arn *a);
 
-/* Names: false (and the call failed with ValidationException) when bad. */
+/* Names ([.-_A-Za-z0-9]+, and '/' when slash). */
+bool ev_name_ok(const char *v, bool slash);
+/* The same, failing the call with ValidationException when bad. */
 bool ev_check_name(nb_call *call, const char *v, const char *member, bool slash);
 
 /* The bus a name or ARN (NULL = default) names, in the call's account and

@@ -314,16 +314,34 @@ static bool arn_ok(const char *arn, const char *service)
     return ev_arn_split(arn, &a) && (!service || !strcmp(a.service, service));
 }
 
-static bool check_target(nb_call *call, json_object *t)
+/* Failures AWS reports per entry (the target is skipped): a bad Id or
+ * ARN, a FIFO queue without a message group.  Writes the message and
+ * returns true when the entry fails. */
+static bool entry_fails(json_object *t, size_t index, char *msg, size_t n)
 {
     const char *id = nb_str(t, "Id"), *arn = nb_str(t, "Arn");
-    if (!ev_check_name(call, id, "targets.member.id", false))
-        return false;
-    if (!arn_ok(arn, NULL)) {
-        nb_fail(call, "ValidationException",
-                "Parameter %s is not valid. Reason: Provided Arn is not in correct format.", arn);
-        return false;
+    if (!ev_name_ok(id, false)) {
+        snprintf(msg, n, "Value '%s' at 'targets.%zu.member.id' failed to satisfy constraint: Member must "
+                         "satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", id, index + 1);
+        return true;
     }
+    if (!arn_ok(arn, NULL)) {
+        snprintf(msg, n, "Parameter %s is not valid. Reason: Provided Arn is not in correct format.", arn);
+        return true;
+    }
+    size_t al = strlen(arn);
+    if (arn_ok(arn, "sqs") && al > 5 && !strcmp(arn + al - 5, ".fifo") &&
+        !nb_str(nb_get(t, "SqsParameters"), "MessageGroupId")) {
+        snprintf(msg, n, "Parameter(s) SqsParameters must be specified for target: %s.", id);
+        return true;
+    }
+    return false;
+}
+
+/* Failures of the whole call: the target's input and dead-letter queue. */
+static bool check_target(nb_call *call, json_object *t)
+{
+    const char *id = nb_str(t, "Id");
     const char *input = nb_str(t, "Input"), *path = nb_str(t, "InputPath");
     json_object *tr = nb_get(t, "InputTransformer");
     if ((input != NULL) + (path != NULL) + (tr != NULL) > 1) {
@@ -349,12 +367,6 @@ static bool check_target(nb_call *call, json_object *t)
         }
         ev_transformer_free(x);
     }
-    size_t al = strlen(arn);
-    if (arn_ok(arn, "sqs") && al > 5 && !strcmp(arn + al - 5, ".fifo") &&
-        !nb_str(nb_get(t, "SqsParameters"), "MessageGroupId")) {
-        nb_fail(call, "ValidationException", "Parameter(s) SqsParameters must be specified for target: %s.", id);
-        return false;
-    }
     const char *dlq = nb_str(nb_get(t, "DeadLetterConfig"), "Arn");
     if (dlq && !arn_ok(dlq, "sqs")) {
         nb_fail(call, "ValidationException",
@@ -364,12 +376,21 @@ static bool check_target(nb_call *call, json_object *t)
     return true;
 }
 
-/* PutTargets and RemoveTargets report problems as failed calls. */
-static nb_status no_failed_entries(nb_call *call)
+static void add_failed(json_object *list, const char *id, const char *code, const char *msg)
+{
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "TargetId", json_object_new_string(id));
+    json_object_object_add(e, "ErrorCode", json_object_new_string(code));
+    json_object_object_add(e, "ErrorMessage", json_object_new_string(msg));
+    json_object_array_add(list, e);
+}
+
+static nb_status failed_out(nb_call *call, json_object *failed)
 {
     call->out = json_object_new_object();
-    json_object_object_add(call->out, "FailedEntryCount", json_object_new_int(0));
-    json_object_object_add(call->out, "FailedEntries", json_object_new_array());
+    json_object_object_add(call->out, "FailedEntryCount",
+                           json_object_new_int((int)json_object_array_length(failed)));
+    json_object_object_add(call->out, "FailedEntries", failed);
     return NB_OK;
 }
 
@@ -384,9 +405,15 @@ nb_status ev_put_targets(nb_call *call, json_object *in)
     for (size_t i = 0; i < n; i++)
         if (!check_target(call, json_object_array_get_idx(targets, i)))
             return NB_ERROR;
+    json_object *failed = json_object_new_array();
     static sqlite3_stmt *s, *sc;
     for (size_t i = 0; i < n; i++) {
         json_object *t = json_object_array_get_idx(targets, i);
+        char msg[600];
+        if (entry_fails(t, i, msg, sizeof msg)) {
+            add_failed(failed, nb_str(t, "Id"), "ValidationException", msg);
+            continue;
+        }
         nb_buf doc = {0};
         nb_json_write(&doc, t);
         sqlite3_stmt *st = nb_stmt(&s,
@@ -405,10 +432,12 @@ nb_status ev_put_targets(nb_call *call, json_object *in)
     sqlite3_bind_int64(st, 1, rid);
     int count = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
     sqlite3_reset(st);
-    if (count > EV_MAX_TARGETS_PER_RULE)
+    if (count > EV_MAX_TARGETS_PER_RULE) {
+        json_object_put(failed);
         return nb_fail(call, "LimitExceededException",
                        "The requested resource exceeds the maximum number allowed.");
-    return no_failed_entries(call);
+    }
+    return failed_out(call, failed);
 }
 
 nb_status ev_remove_targets(nb_call *call, json_object *in)
@@ -417,17 +446,23 @@ nb_status ev_remove_targets(nb_call *call, json_object *in)
     int64_t rid = rule_from_input(call, in, "Rule", &b);
     if (!rid)
         return NB_ERROR;
-    json_object *ids = nb_get(in, "Ids");
+    const char *rule = nb_str(in, "Rule");
+    json_object *ids = nb_get(in, "Ids"), *failed = json_object_new_array();
     static sqlite3_stmt *s;
     for (size_t i = 0; i < json_object_array_length(ids); i++) {
+        const char *id = json_object_get_string(json_object_array_get_idx(ids, i));
         sqlite3_stmt *st = nb_stmt(&s, "DELETE FROM events_targets WHERE rule_id = ? AND tid = ?");
         sqlite3_bind_int64(st, 1, rid);
-        sqlite3_bind_text(st, 2, json_object_get_string(json_object_array_get_idx(ids, i)), -1,
-                          SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
         sqlite3_step(st);
         sqlite3_reset(st);
+        if (sqlite3_changes(nb_db()) == 0) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "Rule '%s' does not have a target with the Id '%s'.", rule, id);
+            add_failed(failed, id, "ResourceNotFoundException", msg);
+        }
     }
-    return no_failed_entries(call);
+    return failed_out(call, failed);
 }
 
 nb_status ev_list_targets_by_rule(nb_call *call, json_object *in)
