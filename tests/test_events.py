@@ -273,6 +273,9 @@ def test_tags(events):
     events.tag_resource(ResourceARN=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "k", "Value": "w"}])
     assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "a", "Value": "1"},
                                                                       {"Key": "k", "Value": "w"}]
+    with pytest.raises(ClientError) as e:
+        events.tag_resource(ResourceARN=arn, Tags=[{"Key": "d", "Value": "1"}, {"Key": "d", "Value": "2"}])
+    assert err(e) == ("ValidationException", "Invalid parameter: Duplicated keys are not allowed.")
     events.untag_resource(ResourceARN=arn, TagKeys=["k"])
     assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "a", "Value": "1"}]
     barn = events.create_event_bus(Name="tb", Tags=[{"Key": "x", "Value": "y"}])["EventBusArn"]
@@ -566,6 +569,9 @@ def test_archives_and_replay(events, sqs):
     assert [x["ArchiveName"] for x in events.list_archives()["Archives"]] == ["all", "arch"]
     assert [x["ArchiveName"] for x in events.list_archives(NamePrefix="ar")["Archives"]] == ["arch"]
     events.update_archive(ArchiveName="arch", Description="new", RetentionDays=1)
+    with pytest.raises(ClientError) as e:  # what AWS answers for a missing archive
+        events.update_archive(ArchiveName="missing", Description="x")
+    assert err(e) == ("InternalException", "Service encountered unexpected problem. Please try again.")
     assert events.describe_archive(ArchiveName="arch")["Description"] == "new"
     # replay onto the bus: a rule created now sees the archived events again
     url, _ = rule_to_queue(events, sqs, rule="late", pattern={"source": ["a"]}, qname="replayed")
@@ -593,6 +599,15 @@ def test_archives_and_replay(events, sqs):
         events.start_replay(ReplayName="r2", EventSourceArn=a["ArchiveArn"], EventStartTime=time.time() - 10,
                             EventEndTime=time.time() - 20, Destination={"Arn": bus})
     assert e.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        events.start_replay(ReplayName="r3", EventSourceArn=a["ArchiveArn"], EventStartTime=t0 - 60,
+                            EventEndTime=time.time(), Destination={"Arn": bus.replace("default", "other")})
+    assert err(e) == ("ResourceNotFoundException", "Event bus other does not exist.")
+    with pytest.raises(ClientError) as e:
+        events.start_replay(ReplayName="r3", EventSourceArn=a["ArchiveArn"].rsplit("/", 1)[0] + "/gone",
+                            EventStartTime=t0 - 60, EventEndTime=time.time(), Destination={"Arn": bus})
+    assert err(e) == ("ValidationException",
+                      "Parameter EventSourceArn is not valid. Reason: Archive gone does not exist.")
     events.create_event_bus(Name="other")
     with pytest.raises(ClientError) as e:
         events.start_replay(ReplayName="r3", EventSourceArn=a["ArchiveArn"], EventStartTime=t0 - 60,

@@ -582,7 +582,7 @@ static nb_status remove_permission(nb_call *call, json_object *in)
     }
     if (!sid) {
         json_object_put(policy);
-        return nb_fail(call, "ValidationException", "Parameter StatementId must be specified.");
+        return nb_fail(call, "ValidationException", "Parameter StatementId is required.");
     }
     json_object *list = statements(policy);
     if (!list || json_object_array_length(list) == 0) {
@@ -667,7 +667,13 @@ static nb_status tag_resource(nb_call *call, json_object *in)
     const char *arn = nb_str(in, "ResourceARN");
     if (!tag_target(call, arn))
         return NB_ERROR;
-    ev_tags_put(arn, nb_get(in, "Tags"));
+    json_object *tags = nb_get(in, "Tags");
+    for (size_t i = 0; i < json_object_array_length(tags); i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(nb_str(json_object_array_get_idx(tags, i), "Key"),
+                        nb_str(json_object_array_get_idx(tags, j), "Key")))
+                return nb_fail(call, "ValidationException", "Invalid parameter: Duplicated keys are not allowed.");
+    ev_tags_put(arn, tags);
     static sqlite3_stmt *s;
     sqlite3_stmt *st = nb_stmt(&s, "SELECT COUNT(*) FROM events_tags WHERE arn = ?");
     sqlite3_bind_text(st, 1, arn, -1, SQLITE_STATIC);

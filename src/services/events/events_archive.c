@@ -280,8 +280,13 @@ nb_status ev_update_archive(nb_call *call, json_object *in)
     const char *name = nb_str(in, "ArchiveName"), *pattern = nb_str(in, "EventPattern"),
                *desc = nb_str(in, "Description");
     sqlite3_stmt *st = archive_row(call, name);
-    if (!st)
-        return NB_ERROR;
+    if (!st) {
+        /* What AWS answers for an archive that does not exist. */
+        if (strcmp(call->err.code, "ResourceNotFoundException"))
+            return NB_ERROR;
+        return nb_fail_status(call, 500, false, "InternalException",
+                              "Service encountered unexpected problem. Please try again.");
+    }
     int64_t id = sqlite3_column_int64(st, 0), created = sqlite3_column_int64(st, 9);
     sqlite3_reset(st);
     if (!check_pattern(call, pattern))
@@ -365,14 +370,23 @@ nb_status ev_start_replay(nb_call *call, json_object *in)
         return NB_ERROR;
     int64_t from = (int64_t)(json_object_get_double(nb_get(in, "EventStartTime")) * 1000);
     int64_t to = (int64_t)(json_object_get_double(nb_get(in, "EventEndTime")) * 1000);
-    ev_arn a;
-    if (!ev_arn_split(src, &a) || strcmp(a.service, "events") || strncmp(a.resource, "archive/", 8))
+    static sqlite3_stmt *sx;
+    sqlite3_stmt *st = nb_stmt(&sx, "SELECT 1 FROM events_replays WHERE account = ? AND region = ? AND name = ?");
+    sqlite3_bind_text(st, 1, call->account, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, call->region, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    bool exists = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    if (exists)
+        return nb_fail(call, "ResourceAlreadyExistsException", "Replay %s already exists.", name);
+    if (from >= to)
         return nb_fail(call, "ValidationException",
-                       "Parameter EventSourceArn is not valid. Reason: Provided Arn is not in correct format.");
-    const char *archive = a.resource + 8;
+                       "Parameter EventEndTime is not valid. Reason: EventStartTime must be before EventEndTime.");
+    ev_arn a = {0};
+    const char *archive = ev_arn_split(src, &a) && !strncmp(a.resource, "archive/", 8) ? a.resource + 8 : src;
     static sqlite3_stmt *sa;
-    sqlite3_stmt *st = nb_stmt(&sa, "SELECT id, source_arn, retention FROM events_archives"
-                                    " WHERE account = ? AND region = ? AND name = ?");
+    st = nb_stmt(&sa, "SELECT id, source_arn, retention FROM events_archives"
+                      " WHERE account = ? AND region = ? AND name = ?");
     sqlite3_bind_text(st, 1, call->account, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, call->region, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, archive, -1, SQLITE_STATIC);
@@ -385,15 +399,12 @@ nb_status ev_start_replay(nb_call *call, json_object *in)
         days = sqlite3_column_int(st, 2);
     }
     sqlite3_reset(st);
-    if (!aid)
+    if (!aid || strcmp(a.service, "events"))
         return nb_fail(call, "ValidationException",
                        "Parameter EventSourceArn is not valid. Reason: Archive %s does not exist.", archive);
-    if (from >= to)
-        return nb_fail(call, "ValidationException",
-                       "Parameter EventEndTime is not valid. Reason: EventStartTime must be before EventEndTime.");
-    if (to > call->now_ms)
-        return nb_fail(call, "ValidationException",
-                       "Parameter EventEndTime is not valid. Reason: EventEndTime must be in the past.");
+    ev_bus b;
+    if (!ev_bus_resolve(call, dest_arn, &b))
+        return NB_ERROR;
     if (strcmp(dest_arn, source))
         return nb_fail(call, "ValidationException",
                        "Parameter Destination.Arn is not valid. Reason: Cross event bus replay is not permitted.");
@@ -404,9 +415,6 @@ nb_status ev_start_replay(nb_call *call, json_object *in)
             return nb_fail(call, "ValidationException",
                            "Parameter Destination.FilterArns is not valid. Reason: %s is not a rule ARN.", f);
     }
-    ev_bus b;
-    if (!ev_bus_resolve(call, dest_arn, &b))
-        return NB_ERROR;
     char rarn[300];
     replay_arn(call, name, rarn, sizeof rarn);
     nb_buf dtext = {0};
