@@ -151,21 +151,29 @@ static json_object *archive_json(const nb_call *call, sqlite3_stmt *st, bool des
 }
 
 /* The archive row named name (stepped to it) or NULL after failing the call. */
-static sqlite3_stmt *archive_row(nb_call *call, const char *name)
+/* The row of the archive or replay named name (stepped to it: the caller
+ * resets it), or NULL after failing the call. */
+static sqlite3_stmt *named_row(nb_call *call, sqlite3_stmt **slot, const char *sql, const char *name,
+                               const char *member, const char *what)
 {
-    if (!ev_check_name(call, name, "archiveName", false))
+    if (!ev_check_name(call, name, member, false))
         return NULL;
-    static sqlite3_stmt *s;
-    sqlite3_stmt *st = nb_stmt(&s, "SELECT " ARCHIVE_COLS " FROM events_archives"
-                                   " WHERE account = ? AND region = ? AND name = ?");
+    sqlite3_stmt *st = nb_stmt(slot, sql);
     sqlite3_bind_text(st, 1, call->account, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, call->region, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
         return st;
     sqlite3_reset(st);
-    nb_fail(call, "ResourceNotFoundException", "Archive %s does not exist.", name);
+    nb_fail(call, "ResourceNotFoundException", "%s %s does not exist.", what, name);
     return NULL;
+}
+
+static sqlite3_stmt *archive_row(nb_call *call, const char *name)
+{
+    static sqlite3_stmt *s;
+    return named_row(call, &s, "SELECT " ARCHIVE_COLS " FROM events_archives WHERE account = ? AND region = ?"
+                     " AND name = ?", name, "archiveName", "Archive");
 }
 
 static bool check_pattern(nb_call *call, const char *pattern)
@@ -252,17 +260,16 @@ static json_object *archive_list_row(sqlite3_stmt *st, void *arg)
     return archive_json(arg, st, false);
 }
 
-nb_status ev_list_archives(nb_call *call, json_object *in)
+/* ListArchives and ListReplays: NamePrefix, EventSourceArn, State. */
+static nb_status list_named(nb_call *call, json_object *in, sqlite3_stmt **slot, const char *sql,
+                            const char *key, ev_row_fn row)
 {
     const char *prefix = nb_str(in, "NamePrefix"), *src = nb_str(in, "EventSourceArn"),
                *state = nb_str(in, "State");
     int64_t limit, off;
     if (!ev_page_args(call, in, &limit, &off))
         return NB_ERROR;
-    static sqlite3_stmt *s;
-    sqlite3_stmt *st = nb_stmt(&s, "SELECT " ARCHIVE_COLS " FROM events_archives WHERE account = ? AND region = ?"
-                                   " AND substr(name, 1, length(?3)) = ?3 AND (?4 IS NULL OR source_arn = ?4)"
-                                   " AND (?5 IS NULL OR state = ?5) ORDER BY name LIMIT ? OFFSET ?");
+    sqlite3_stmt *st = nb_stmt(slot, sql);
     sqlite3_bind_text(st, 1, call->account, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, call->region, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, prefix ? prefix : "", -1, SQLITE_STATIC);
@@ -272,7 +279,18 @@ nb_status ev_list_archives(nb_call *call, json_object *in)
         sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, limit + 1);
     sqlite3_bind_int64(st, 7, off);
-    return ev_page_out(call, st, limit, off, "Archives", archive_list_row, call);
+    return ev_page_out(call, st, limit, off, key, row, call);
+}
+
+#define LIST_WHERE " WHERE account = ? AND region = ? AND substr(name, 1, length(?3)) = ?3" \
+                   " AND (?4 IS NULL OR source_arn = ?4) AND (?5 IS NULL OR state = ?5)" \
+                   " ORDER BY name LIMIT ? OFFSET ?"
+
+nb_status ev_list_archives(nb_call *call, json_object *in)
+{
+    static sqlite3_stmt *s;
+    return list_named(call, in, &s, "SELECT " ARCHIVE_COLS " FROM events_archives" LIST_WHERE, "Archives",
+                      archive_list_row);
 }
 
 nb_status ev_update_archive(nb_call *call, json_object *in)
@@ -494,19 +512,9 @@ static json_object *replay_json(const nb_call *call, sqlite3_stmt *st, bool desc
 
 static sqlite3_stmt *replay_row(nb_call *call, const char *name)
 {
-    if (!ev_check_name(call, name, "replayName", false))
-        return NULL;
     static sqlite3_stmt *s;
-    sqlite3_stmt *st = nb_stmt(&s, "SELECT " REPLAY_COLS " FROM events_replays"
-                                   " WHERE account = ? AND region = ? AND name = ?");
-    sqlite3_bind_text(st, 1, call->account, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, call->region, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        return st;
-    sqlite3_reset(st);
-    nb_fail(call, "ResourceNotFoundException", "Replay %s does not exist.", name);
-    return NULL;
+    return named_row(call, &s, "SELECT " REPLAY_COLS " FROM events_replays WHERE account = ? AND region = ?"
+                     " AND name = ?", name, "replayName", "Replay");
 }
 
 nb_status ev_describe_replay(nb_call *call, json_object *in)
@@ -526,25 +534,9 @@ static json_object *replay_list_row(sqlite3_stmt *st, void *arg)
 
 nb_status ev_list_replays(nb_call *call, json_object *in)
 {
-    const char *prefix = nb_str(in, "NamePrefix"), *src = nb_str(in, "EventSourceArn"),
-               *state = nb_str(in, "State");
-    int64_t limit, off;
-    if (!ev_page_args(call, in, &limit, &off))
-        return NB_ERROR;
     static sqlite3_stmt *s;
-    sqlite3_stmt *st = nb_stmt(&s, "SELECT " REPLAY_COLS " FROM events_replays WHERE account = ? AND region = ?"
-                                   " AND substr(name, 1, length(?3)) = ?3 AND (?4 IS NULL OR source_arn = ?4)"
-                                   " AND (?5 IS NULL OR state = ?5) ORDER BY name LIMIT ? OFFSET ?");
-    sqlite3_bind_text(st, 1, call->account, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, call->region, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, prefix ? prefix : "", -1, SQLITE_STATIC);
-    if (src)
-        sqlite3_bind_text(st, 4, src, -1, SQLITE_STATIC);
-    if (state)
-        sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, limit + 1);
-    sqlite3_bind_int64(st, 7, off);
-    return ev_page_out(call, st, limit, off, "Replays", replay_list_row, call);
+    return list_named(call, in, &s, "SELECT " REPLAY_COLS " FROM events_replays" LIST_WHERE, "Replays",
+                      replay_list_row);
 }
 
 nb_status ev_cancel_replay(nb_call *call, json_object *in)
