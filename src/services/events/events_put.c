@@ -364,7 +364,8 @@ static void ignore_done(nb_call *call, nb_status st, void *arg)
 {
     (void)arg;
     if (st != NB_OK)
-        NB_WARN("events: dead-letter delivery failed: %s: %s", call->err.code, call->err.message);
+        NB_WARN("events: an internal call (dead-letter send, log stream) failed: %s: %s", call->err.code,
+                call->err.message);
 }
 
 static void add_attr(json_object *attrs, const char *name, const char *type, const char *value)
