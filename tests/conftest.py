@@ -186,3 +186,8 @@ def lam(client):
 @pytest.fixture
 def sns(client):
     return client("sns")
+
+
+@pytest.fixture
+def events(client):
+    return client("events")

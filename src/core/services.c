@@ -19,6 +19,7 @@ extern const nb_service nb_service_dynamodbstreams;
 extern const nb_service nb_service_logs;
 extern const nb_service nb_service_lambda;
 extern const nb_service nb_service_sns;
+extern const nb_service nb_service_events;
 
 const nb_service *const nb_services[] = {
     &nb_service_sqs,
@@ -28,6 +29,7 @@ const nb_service *const nb_services[] = {
     &nb_service_logs,
     &nb_service_lambda,
     &nb_service_sns,
+    &nb_service_events,
     NULL,
 };
 

@@ -11,5 +11,6 @@ extern const nb_model nb_model_dynamodbstreams;
 extern const nb_model nb_model_lambda;
 extern const nb_model nb_model_logs;
 extern const nb_model nb_model_sns;
+extern const nb_model nb_model_events;
 
 #endif
