@@ -162,8 +162,15 @@ def test_handler_exception_shape_and_tail_log(lmb):
 ])
 def test_python_init_errors(lmb, files, handler, etype, msg):
     make_fn(lmb, "initerr", files, handler=handler)
-    r, out = invoke(lmb, "initerr", {})
+    r, out = invoke(lmb, "initerr", {}, LogType="Tail")
     assert r["FunctionError"] == "Unhandled"
+    # The REPORT of an invocation that never reached the handler still
+    # gives a real duration.
+    report = [ln for ln in base64.b64decode(r["LogResult"]).decode().splitlines()
+              if ln.startswith("REPORT")]
+    assert report
+    ms = float(report[-1].split("Duration: ")[1].split(" ms")[0])
+    assert 0 <= ms < 30000, report
     assert out["errorType"] == etype
     if msg:
         assert out["errorMessage"] == msg
@@ -378,6 +385,15 @@ def test_bad_requests(lmb):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         lmb.invoke(FunctionName="nope", Payload=b"{}")
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # Any JSON value is a payload, bare numbers and literals included.
+    for raw, want in ((b"5", 5), (b" 2.5 ", 2.5), (b"true", True), (b"null", None),
+                      (b'"s"', "s")):
+        assert json.loads(lmb.invoke(FunctionName="bad", Payload=raw)["Payload"].read())[
+            "event"] == want
+    for raw in (b"5 6", b"tru", b"-"):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            lmb.invoke(FunctionName="bad", Payload=raw)
+        assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
     r = lmb.invoke(FunctionName="bad", InvocationType="DryRun")
     assert r["StatusCode"] == 204
     # Still serving after all that.
