@@ -494,7 +494,7 @@ def test_invoke_async_deprecated_api(lmb, client):
 def test_cli_invoke(lmb, nimbus, tmp_path):
     """`aws lambda invoke`: awscli 1.x beside the current python, Debian's
     awscli 2.9 under /usr/bin/python3 (raw payloads need a flag there)."""
-    from test_sqs_cli import aws_binary
+    from conftest import aws_binary
     binary = aws_binary()
     if not binary or not os.path.exists(binary):
         pytest.fail("aws CLI for the %s generation is missing" % BOTO_GEN)
