@@ -3,7 +3,6 @@ subprocess.  Under pyenv's python this is pyenv's aws (botocore 1.43, SQS
 over JSON); under Debian's python it is /usr/bin/aws (awscli 2.9, SQS over
 query)."""
 import json
-import subprocess
 
 import pytest
 
