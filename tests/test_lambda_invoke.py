@@ -455,6 +455,50 @@ def test_event_invocation_runs_and_reaches_destinations(lmb, client):
     assert bad["responsePayload"]["errorMessage"] == "nope"
 
 
+def test_event_destinations_sns_and_eventbridge(lmb, client):
+    sqs, sns, events = client("sqs"), client("sns"), client("events")
+    qarn = lambda u: sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    via_sns = sqs.create_queue(QueueName="dest-via-sns")["QueueUrl"]
+    via_bus = sqs.create_queue(QueueName="dest-via-bus")["QueueUrl"]
+    topic = sns.create_topic(Name="fn-results")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn(via_sns),
+                  Attributes={"RawMessageDelivery": "true"})
+    bus = events.create_event_bus(Name="fn-failures")["EventBusArn"]
+    events.put_rule(Name="lambda-failures", EventBusName="fn-failures",
+                    EventPattern=json.dumps({"source": ["lambda"], "detail-type": [
+                        "Lambda Function Invocation Result - Failure"]}))
+    events.put_targets(Rule="lambda-failures", EventBusName="fn-failures",
+                       Targets=[{"Id": "q", "Arn": qarn(via_bus)}])
+    make_fn(lmb, "async-dest", {"app.py": "def handler(e, c):\n"
+                                          "    if e.get('fail'): raise ValueError('bad order')\n"
+                                          "    return {'done': e['n']}\n"})
+    lmb.put_function_event_invoke_config(
+        FunctionName="async-dest", MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": topic},
+                           "OnFailure": {"Destination": bus}})
+    lmb.invoke(FunctionName="async-dest", InvocationType="Event", Payload=b'{"n": 3}')
+    lmb.invoke(FunctionName="async-dest", InvocationType="Event", Payload=b'{"fail": true}')
+
+    def one(url):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            m = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages")
+            if m:
+                return json.loads(m[0]["Body"])
+        raise AssertionError("nothing arrived in %s" % url)
+
+    ok = one(via_sns)
+    assert ok["requestContext"]["condition"] == "Success"
+    assert ok["requestPayload"] == {"n": 3} and ok["responsePayload"] == {"done": 3}
+    ev = one(via_bus)
+    assert (ev["source"], ev["detail-type"]) == ("lambda",
+                                                 "Lambda Function Invocation Result - Failure")
+    assert ev["detail"]["requestContext"]["condition"] == "RetriesExhausted"
+    assert ev["detail"]["requestPayload"] == {"fail": True}
+    assert ev["detail"]["responsePayload"]["errorType"] == "ValueError"
+
+
 def test_event_invocation_survives_restart(nimbus_fresh):
     n = nimbus_fresh(durable=True)
     lmb, sqs = n.client("lambda"), n.client("sqs")
