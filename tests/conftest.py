@@ -191,3 +191,11 @@ def sns(client):
 @pytest.fixture
 def events(client):
     return client("events")
+
+
+@pytest.fixture
+def sfn(nimbus):
+    """Step Functions client; no "sync-" host prefix (StartSyncExecution)."""
+    nimbus.reset()
+    return nimbus.client("stepfunctions", config=Config(retries={"max_attempts": 1}, connect_timeout=5,
+                                                        read_timeout=60, inject_host_prefix=False))

@@ -130,6 +130,8 @@ static bool check_definition(nb_call *call, const char *def)
 static void put_tags(const char *arn, json_object *tags)
 {
     static sqlite3_stmt *s;
+    if (!json_object_is_type(tags, json_type_array))
+        return;
     for (size_t i = 0; i < json_object_array_length(tags); i++) {
         json_object *t = json_object_array_get_idx(tags, i);
         sqlite3_stmt *st = nb_stmt(&s, "INSERT OR REPLACE INTO sfn_tags(arn, k, v) VALUES(?,?,?)");
