@@ -111,11 +111,14 @@ def test_invalid_definitions(sfn, definition, code):
         sfn.create_state_machine(name="bad", definition=text, roleArn=ROLE)
     msg = e.value.response["Error"]["Message"]
     assert msg.startswith("Invalid State Machine Definition: '") and code in msg
-    v = sfn.validate_state_machine_definition(definition=text)
-    assert v["result"] == "FAIL" and v["diagnostics"][0]["code"] == code
+    if hasattr(sfn, "validate_state_machine_definition"):  # boto3 >= 1.34
+        v = sfn.validate_state_machine_definition(definition=text)
+        assert v["result"] == "FAIL" and v["diagnostics"][0]["code"] == code
 
 
 def test_validate_ok(sfn):
+    if not hasattr(sfn, "validate_state_machine_definition"):
+        pytest.skip("boto3 too old for ValidateStateMachineDefinition")
     v = sfn.validate_state_machine_definition(definition=json.dumps(PASS2))
     assert v["result"] == "OK" and v["diagnostics"] == []
 

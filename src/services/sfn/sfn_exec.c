@@ -622,9 +622,9 @@ static void task_done(nb_call *call, nb_status st, void *arg)
     if (st != NB_OK)
         asl_fail(&e, "", "%s", call->err.message);
     if (st != NB_OK && !strcmp(t->service, "lambda"))
-        snprintf(e.error, sizeof e.error, "Lambda.%s", call->err.code);
+        snprintf(e.error, sizeof e.error, "Lambda.%.96s", call->err.code);
     else if (st != NB_OK)
-        snprintf(e.error, sizeof e.error, "%s.%s", svc, call->err.code);
+        snprintf(e.error, sizeof e.error, "%.31s.%.90s", svc, call->err.code);
     else if (!strcmp(t->service, "lambda") && !t->sdk)
         result = lambda_output(call, !t->lambda_arn, &e);
     else
