@@ -135,8 +135,10 @@ static bool want(asl_err *e, const char *name, args *a, int min, int max)
 
 static bool is_int(json_object *v)
 {
-    return json_object_is_type(v, json_type_int) ||
-           (json_object_is_type(v, json_type_double) && json_object_get_double(v) == floor(json_object_get_double(v)));
+    if (json_object_is_type(v, json_type_int))
+        return true;
+    double d = json_object_get_double(v);
+    return json_object_is_type(v, json_type_double) && d == floor(d) && fabs(d) < 9e15;
 }
 
 static bool is_num(json_object *v)
@@ -261,12 +263,14 @@ static json_object *f_range(const char *name, args *a, asl_err *e)
         return ifail(e, name, "the step must not be 0"), NULL;
     json_object *out = json_object_new_array();
     size_t count = 0;
-    for (int64_t v = s; st > 0 ? v <= t : v >= t; v += st) {
+    for (int64_t v = s; st > 0 ? v <= t : v >= t;) {
         if (++count > 1000) {
             json_object_put(out);
             return ifail(e, name, "the range has more than 1000 elements"), NULL;
         }
         json_object_array_add(out, json_object_new_int64(v));
+        if (__builtin_add_overflow(v, st, &v))
+            break;
     }
     return out;
 }
@@ -384,18 +388,20 @@ static json_object *f_random(const char *name, args *a, asl_err *e)
     int64_t s = json_object_get_int64(a->v[0]), t = json_object_get_int64(a->v[1]);
     if (t < s)
         return ifail(e, name, "end must not be less than start"), NULL;
-    uint64_t span = (uint64_t)(t - s) + 1;
+    uint64_t span = (uint64_t)t - (uint64_t)s + 1;
     uint64_t r = a->n == 3 && is_int(a->v[2]) ? (uint64_t)json_object_get_int64(a->v[2]) * 6364136223846793005ULL + 1442695040888963407ULL
                                               : nb_rand64();
-    return json_object_new_int64(s + (int64_t)(span ? r % span : r));
+    return json_object_new_int64((int64_t)((uint64_t)s + (span ? r % span : r)));
 }
 
 static json_object *f_add(const char *name, args *a, asl_err *e)
 {
     if (!want(e, name, a, 2, 2) || !is_num(a->v[0]) || !is_num(a->v[1]))
         return e->error[0] ? NULL : (ifail(e, name, "the arguments must be numbers"), NULL);
-    if (is_int(a->v[0]) && is_int(a->v[1]))
-        return json_object_new_int64(json_object_get_int64(a->v[0]) + json_object_get_int64(a->v[1]));
+    int64_t sum;
+    if (is_int(a->v[0]) && is_int(a->v[1]) &&
+        !__builtin_add_overflow(json_object_get_int64(a->v[0]), json_object_get_int64(a->v[1]), &sum))
+        return json_object_new_int64(sum);
     return json_object_new_double(json_object_get_double(a->v[0]) + json_object_get_double(a->v[1]));
 }
 

@@ -153,6 +153,12 @@ static void do_choice(json_object *st, json_object *input, json_object *ctx, asl
     out->next = next;
 }
 
+/* Seconds to ms, capped at a year (AWS's longest execution). */
+static int64_t secs_ms(int64_t s)
+{
+    return s > 31622400 ? 31622400000LL : s * 1000;
+}
+
 static void do_wait(json_object *st, json_object *input, json_object *ctx, int64_t now, asl_step *out)
 {
     asl_err e = {{0}, {0}};
@@ -162,7 +168,7 @@ static void do_wait(json_object *st, json_object *input, json_object *ctx, int64
     int64_t until = now;
     const char *p;
     if (json_object_object_get_ex(st, "Seconds", &v)) {
-        until = now + json_object_get_int64(v) * 1000;
+        until = now + secs_ms(json_object_get_int64(v));
     } else if ((p = sfield(st, "Timestamp"))) {
         asl_timestamp(p, &until);
     } else {
@@ -175,7 +181,7 @@ static void do_wait(json_object *st, json_object *input, json_object *ctx, int64
             return step_fail(out, &e);
         }
         if (secs && json_object_is_type(x, json_type_int) && json_object_get_int64(x) >= 0)
-            until = now + json_object_get_int64(x) * 1000;
+            until = now + secs_ms(json_object_get_int64(x));
         else if (!secs && json_object_is_type(x, json_type_string) && asl_timestamp(json_object_get_string(x), &until))
             ;
         else {
@@ -360,6 +366,8 @@ int asl_on_error(json_object *state, json_object *raw_input, const asl_err *err,
             const char *j = sfield(r, "JitterStrategy");
             if (j && !strcmp(j, "FULL"))
                 d = (double)(rnd % 1000000) / 1000000.0 * d;
+            if (!(d < 31622400000.0))
+                d = 31622400000.0;
             json_object_array_put_idx(attempts, i, json_object_new_int(done + 1));
             *delay_ms = (int64_t)d;
             return 1;

@@ -713,7 +713,8 @@ static void start_task(sx_exec *x, frame *f, json_object *st, json_object *eff)
     }
     f->ph = PH_TASK;
     json_object *to = jget(st, "TimeoutSeconds");
-    f->due_ms = to ? nb_now_ms() + json_object_get_int64(to) * 1000 : 0;
+    int64_t secs = to ? json_object_get_int64(to) : 0;
+    f->due_ms = secs > 0 ? nb_now_ms() + (secs > 31622400 ? 31622400 : secs) * 1000 : 0;
     x->invokes++;
     nb_invoke(&x->ctx, service, op, in, task_done, t);
     json_object_put(in);
