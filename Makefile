@@ -142,6 +142,7 @@ bench: build/nimbus
 	python3 bench/lambda.py
 	python3 bench/sns.py
 	python3 bench/events.py
+	python3 bench/sfn.py
 
 # Keep the shared fuzzer objects (make treats them as intermediate).
 .SECONDARY: $(FUZZ_LIB_OBJ)
