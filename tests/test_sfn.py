@@ -459,3 +459,23 @@ def test_restart_resumes_execution(nimbus_fresh):
     ev = events(c, ex)
     assert [e["id"] for e in ev] == list(range(1, len(ev) + 1))
     assert [e["type"] for e in ev].count("WaitStateEntered") == 1
+
+
+def test_sqs_and_sdk_integrations(sfn, client):
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName="sfn-out")["QueueUrl"]
+    arn = machine(sfn, "tosqs", {"StartAt": "Send", "States": {
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                 "Parameters": {"QueueUrl": url, "MessageBody.$": "$.msg"}, "ResultPath": "$.sent", "Next": "Sdk"},
+        "Sdk": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sqs:getQueueAttributes",
+                "Parameters": {"QueueUrl": url, "AttributeNames": ["All"]},
+                "ResultSelector": {"n.$": "$.Attributes.ApproximateNumberOfMessages"}, "End": True}}})
+    d = run(sfn, arn, {"msg": "hello"})
+    assert d["status"] == "SUCCEEDED", d
+    assert out(d) == {"n": "1"}
+    assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "hello"
+    bad = machine(sfn, "badsqs", {"StartAt": "Send", "States": {"Send": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+        "Parameters": {"QueueUrl": url + "-missing", "MessageBody": "x"}, "End": True}}})
+    d = run(sfn, bad)
+    assert d["status"] == "FAILED" and d["error"].startswith("Sqs.")
