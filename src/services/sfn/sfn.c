@@ -310,6 +310,32 @@ static void next_token(json_object *out, int64_t off, int64_t lim, size_t got)
     }
 }
 
+/* Up to lim rows of st as a list (row builds each), then the output with
+ * key and, when a further row exists, nextToken. */
+static nb_status page_out(nb_call *call, sqlite3_stmt *st, const char *key, int64_t off, int64_t lim,
+                          json_object *(*row)(sqlite3_stmt *))
+{
+    json_object *list = json_object_new_array();
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && (int64_t)n++ < lim)
+        json_object_array_add(list, row(st));
+    sqlite3_reset(st);
+    call->out = json_object_new_object();
+    json_object_object_add(call->out, key, list);
+    next_token(call->out, off, lim, n);
+    return NB_OK;
+}
+
+static json_object *sm_row(sqlite3_stmt *st)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "stateMachineArn", jstr(sfn_col(st, 0)));
+    json_object_object_add(o, "name", jstr(sfn_col(st, 1)));
+    json_object_object_add(o, "type", jstr(sfn_col(st, 2)));
+    json_object_object_add(o, "creationDate", jtime(sqlite3_column_int64(st, 3)));
+    return o;
+}
+
 static nb_status list_sms(nb_call *call, json_object *in)
 {
     int64_t off, lim;
@@ -322,23 +348,7 @@ static nb_status list_sms(nb_call *call, json_object *in)
     sqlite3_bind_text(st, 2, call->region, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, lim + 1);
     sqlite3_bind_int64(st, 4, off);
-    json_object *list = json_object_new_array();
-    size_t n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if ((int64_t)n++ >= lim)
-            break;
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "stateMachineArn", jstr(sfn_col(st, 0)));
-        json_object_object_add(o, "name", jstr(sfn_col(st, 1)));
-        json_object_object_add(o, "type", jstr(sfn_col(st, 2)));
-        json_object_object_add(o, "creationDate", jtime(sqlite3_column_int64(st, 3)));
-        json_object_array_add(list, o);
-    }
-    sqlite3_reset(st);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "stateMachines", list);
-    next_token(call->out, off, lim, n);
-    return NB_OK;
+    return page_out(call, st, "stateMachines", off, lim, sm_row);
 }
 
 static bool tag_target(nb_call *call, const char *arn)
@@ -643,6 +653,31 @@ static nb_status stop_exec(nb_call *call, json_object *in)
     return NB_OK;
 }
 
+static json_object *exec_row(sqlite3_stmt *st)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "executionArn", jstr(sfn_col(st, 0)));
+    json_object_object_add(o, "stateMachineArn", jstr(sfn_col(st, 1)));
+    json_object_object_add(o, "name", jstr(sfn_col(st, 2)));
+    json_object_object_add(o, "status", jstr(sfn_col(st, 3)));
+    json_object_object_add(o, "startDate", jtime(sqlite3_column_int64(st, 4)));
+    if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+        json_object_object_add(o, "stopDate", jtime(sqlite3_column_int64(st, 5)));
+    return o;
+}
+
+static json_object *event_row(sqlite3_stmt *st)
+{
+    json_object *e = sqlite3_column_type(st, 4) != SQLITE_NULL ? json_tokener_parse(sfn_col(st, 4)) : NULL;
+    if (!e)
+        e = json_object_new_object();
+    json_object_object_add(e, "id", json_object_new_int64(sqlite3_column_int64(st, 0)));
+    json_object_object_add(e, "previousEventId", json_object_new_int64(sqlite3_column_int64(st, 1)));
+    json_object_object_add(e, "type", jstr(sfn_col(st, 2)));
+    json_object_object_add(e, "timestamp", jtime(sqlite3_column_int64(st, 3)));
+    return e;
+}
+
 static nb_status list_execs(nb_call *call, json_object *in)
 {
     const char *sm = nb_str(in, "stateMachineArn"), *status = nb_str(in, "statusFilter");
@@ -669,26 +704,7 @@ static nb_status list_execs(nb_call *call, json_object *in)
         sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, lim + 1);
     sqlite3_bind_int64(st, 4, off);
-    json_object *list = json_object_new_array();
-    size_t n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if ((int64_t)n++ >= lim)
-            break;
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "executionArn", jstr(sfn_col(st, 0)));
-        json_object_object_add(o, "stateMachineArn", jstr(sfn_col(st, 1)));
-        json_object_object_add(o, "name", jstr(sfn_col(st, 2)));
-        json_object_object_add(o, "status", jstr(sfn_col(st, 3)));
-        json_object_object_add(o, "startDate", jtime(sqlite3_column_int64(st, 4)));
-        if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-            json_object_object_add(o, "stopDate", jtime(sqlite3_column_int64(st, 5)));
-        json_object_array_add(list, o);
-    }
-    sqlite3_reset(st);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "executions", list);
-    next_token(call->out, off, lim, n);
-    return NB_OK;
+    return page_out(call, st, "executions", off, lim, exec_row);
 }
 
 static nb_status history(nb_call *call, json_object *in)
@@ -711,25 +727,7 @@ static nb_status history(nb_call *call, json_object *in)
     sqlite3_bind_int64(st, 1, row);
     sqlite3_bind_int64(st, 2, lim + 1);
     sqlite3_bind_int64(st, 3, off);
-    json_object *list = json_object_new_array();
-    size_t n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if ((int64_t)n++ >= lim)
-            break;
-        json_object *e = sqlite3_column_type(st, 4) != SQLITE_NULL ? json_tokener_parse(sfn_col(st, 4)) : NULL;
-        if (!e)
-            e = json_object_new_object();
-        json_object_object_add(e, "id", json_object_new_int64(sqlite3_column_int64(st, 0)));
-        json_object_object_add(e, "previousEventId", json_object_new_int64(sqlite3_column_int64(st, 1)));
-        json_object_object_add(e, "type", jstr(sfn_col(st, 2)));
-        json_object_object_add(e, "timestamp", jtime(sqlite3_column_int64(st, 3)));
-        json_object_array_add(list, e);
-    }
-    sqlite3_reset(st);
-    call->out = json_object_new_object();
-    json_object_object_add(call->out, "events", list);
-    next_token(call->out, off, lim, n);
-    return NB_OK;
+    return page_out(call, st, "events", off, lim, event_row);
 }
 
 /* ---- the service ---------------------------------------------------------------------------- */
