@@ -479,3 +479,28 @@ def test_sqs_and_sdk_integrations(sfn, client):
         "Parameters": {"QueueUrl": url + "-missing", "MessageBody": "x"}, "End": True}}})
     d = run(sfn, bad)
     assert d["status"] == "FAILED" and d["error"].startswith("Sqs.")
+
+
+@pytest.mark.parametrize("how", ["kill9", "sigterm"])
+def test_restart_reruns_task_in_flight(nimbus_fresh, how):
+    n = nimbus_fresh(durable=True)
+    c = n.client("stepfunctions", config=Config(retries={"max_attempts": 1}, inject_host_prefix=False))
+    make_fn(n.client("lambda"), "slow", {"app.py": "import time\ndef handler(e, c):\n    time.sleep(e['sleep'])\n"
+                                                  "    return {'done': e['sleep']}\n"})
+    fn = "arn:aws:lambda:us-east-1:000000000000:function:slow"
+    arn = machine(c, "inflight", {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": fn, "End": True}}})
+    ex = c.start_execution(stateMachineArn=arn, input='{"sleep": 1}')["executionArn"]
+    time.sleep(0.5)
+    if how == "kill9":
+        n.kill9()
+    else:
+        assert n.stop() == 0, n.output()[-3000:]
+    n.start(n.port)
+    c = n.client("stepfunctions", config=Config(retries={"max_attempts": 1}, inject_host_prefix=False))
+    deadline = time.time() + 30
+    while c.describe_execution(executionArn=ex)["status"] == "RUNNING" and time.time() < deadline:
+        time.sleep(0.2)
+    d = c.describe_execution(executionArn=ex)
+    assert d["status"] == "SUCCEEDED" and out(d) == {"done": 1}
+    types = [e["type"] for e in events(c, ex)]
+    assert types.count("LambdaFunctionScheduled") == 2 and types[-1] == "ExecutionSucceeded"
