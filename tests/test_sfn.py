@@ -504,3 +504,15 @@ def test_restart_reruns_task_in_flight(nimbus_fresh, how):
     assert d["status"] == "SUCCEEDED" and out(d) == {"done": 1}
     types = [e["type"] for e in events(c, ex)]
     assert types.count("LambdaFunctionScheduled") == 2 and types[-1] == "ExecutionSucceeded"
+
+
+def test_map_item_selector_sees_effective_input(sfn):
+    arn = machine(sfn, "mapsel", {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "InputPath": "$.in", "ItemsPath": "$.xs",
+        "ItemSelector": {"x.$": "$$.Map.Item.Value", "k.$": "$.k"},
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, "End": True}}},
+        "EXPRESS")
+    r = sync(sfn, arn, {"in": {"xs": [1, 2], "k": "v"}})
+    assert r["status"] == "SUCCEEDED" and json.loads(r["output"]) == [{"x": 1, "k": "v"}, {"x": 2, "k": "v"}]
+    r = sync(sfn, arn, {"in": {"xs": 5}})
+    assert r["status"] == "FAILED" and r["error"] == "States.Runtime"

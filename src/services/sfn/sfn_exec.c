@@ -793,7 +793,12 @@ static void spawn(sx_exec *x, frame *f, json_object *st, asl_step *s)
                 frame tmp = {.state = f->state, .attempts = f->attempts, .item = item, .parent = -1};
                 json_object *c = context(x, &tmp);
                 asl_err e = {{0}, {0}};
-                input = asl_template(sel, f->input, c, &e);
+                /* "$" in ItemSelector is the Map state's effective input. */
+                json_object *ip = jget(st, "InputPath");
+                json_object *eff = ip ? asl_lookup(json_object_get_string(ip), f->input, c, &e)
+                                      : json_object_get(f->input);
+                input = e.error[0] ? NULL : asl_template(sel, eff, c, &e);
+                json_object_put(eff);
                 json_object_put(c);
                 if (e.error[0]) {
                     json_object_put(item);
