@@ -516,3 +516,15 @@ def test_map_item_selector_sees_effective_input(sfn):
     assert r["status"] == "SUCCEEDED" and json.loads(r["output"]) == [{"x": 1, "k": "v"}, {"x": 2, "k": "v"}]
     r = sync(sfn, arn, {"in": {"xs": 5}})
     assert r["status"] == "FAILED" and r["error"] == "States.Runtime"
+
+
+def test_execution_timeout(sfn):
+    arn = machine(sfn, "slowmachine", {"TimeoutSeconds": 1, "StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 30, "End": True}}})
+    d = run(sfn, arn, timeout=10)
+    assert d["status"] == "TIMED_OUT"
+    assert events(sfn, d["executionArn"])[-1]["type"] == "ExecutionTimedOut"
+    exp = machine(sfn, "slowexpress", {"TimeoutSeconds": 1, "StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 30, "End": True}}}, "EXPRESS")
+    r = sync(sfn, exp)
+    assert r["status"] == "TIMED_OUT" and r["error"] == "States.Timeout"

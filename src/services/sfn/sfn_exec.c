@@ -59,6 +59,7 @@ typedef struct sx_exec {
     char *arn, *sm_arn, *sm_name, *name, *role;
     json_object *def, *input;
     int64_t start_ms;
+    int64_t deadline_ms;    /* the definition's TimeoutSeconds, or 0 */
     bool express, running, finished, dead;
     nb_call ctx;            /* account, region, host for internal calls */
     nb_call *sync;          /* StartSyncExecution waiting */
@@ -936,6 +937,11 @@ static void timer_cb(uv_timer_t *t)
     for (sx_exec *x = g_execs, *n; x; x = n) {
         n = x->next;
         bool woke = false;
+        if (x->deadline_ms && x->deadline_ms <= now) {
+            finish(x, "TIMED_OUT", NULL, "States.Timeout", "The execution timed out");
+            run(x); /* frees x */
+            continue;
+        }
         for (int i = 0; i < x->nframes; i++) {
             frame *f = x->frames[i];
             if (f->gone || !f->due_ms || f->due_ms > now)
@@ -981,12 +987,15 @@ static void arm_timer(void)
     if (!g_timer_on)
         return;
     int64_t due = 0;
-    for (sx_exec *x = g_execs; x; x = x->next)
+    for (sx_exec *x = g_execs; x; x = x->next) {
+        if (x->deadline_ms && (!due || x->deadline_ms < due))
+            due = x->deadline_ms;
         for (int i = 0; i < x->nframes; i++) {
             frame *f = x->frames[i];
             if (!f->gone && f->due_ms && (f->ph == PH_WAIT || f->ph == PH_TASK) && (!due || f->due_ms < due))
                 due = f->due_ms;
         }
+    }
     if (!due) {
         uv_timer_stop(&g_timer);
         return;
@@ -1021,6 +1030,10 @@ static sx_exec *exec_new(const nb_call *ctx, const sfn_start *s, json_object *de
     x->def = def;
     x->input = json_object_get(s->input);
     x->start_ms = s->start_ms;
+    json_object *to = jget(def, "TimeoutSeconds");
+    int64_t secs = json_object_is_type(to, json_type_int) ? json_object_get_int64(to) : 0;
+    if (secs > 0)
+        x->deadline_ms = s->start_ms + (secs > 31622400 ? 31622400 : secs) * 1000;
     x->express = s->express;
     snprintf(x->ctx.account, sizeof x->ctx.account, "%s", ctx->account);
     snprintf(x->ctx.region, sizeof x->ctx.region, "%s", ctx->region);
