@@ -528,3 +528,18 @@ def test_execution_timeout(sfn):
         "W": {"Type": "Wait", "Seconds": 30, "End": True}}}, "EXPRESS")
     r = sync(sfn, exp)
     assert r["status"] == "TIMED_OUT" and r["error"] == "States.Timeout"
+
+
+def test_map_max_concurrency(sfn):
+    arn = machine(sfn, "mapmc", {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "MaxConcurrency": 2,
+        "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}},
+        "End": True}}})
+    t0 = time.time()
+    d = run(sfn, arn, [1, 2, 3, 4])
+    took = time.time() - t0
+    assert d["status"] == "SUCCEEDED" and out(d) == [1, 2, 3, 4]
+    assert 1.9 <= took < 4, took
+    ev = events(sfn, d["executionArn"])
+    starts = [e for e in ev if e["type"] == "MapIterationStarted"]
+    assert [e["mapIterationStartedEventDetails"]["index"] for e in starts] == [0, 1, 2, 3]

@@ -48,6 +48,7 @@ typedef struct frame {
     json_object *aux;       /* WAIT: the Wait state's output; TASK: effective input */
     json_object *item;      /* Map iteration: {"Index":..,"Value":..} */
     int pending;            /* CHILDREN left */
+    int spawned;            /* CHILDREN of a Map with MaxConcurrency: items started (aux: the items) */
     int64_t last_event;
     unsigned gen;           /* bumped when a task result would be stale */
     bool gone;
@@ -286,6 +287,7 @@ static json_object *snapshot(sx_exec *x)
         json_object_object_add(o, "aux", json_object_get(f->aux));
         json_object_object_add(o, "item", json_object_get(f->item));
         json_object_object_add(o, "pending", json_object_new_int(f->pending));
+        json_object_object_add(o, "spawned", json_object_new_int(f->spawned));
         json_object_object_add(o, "last", json_object_new_int64(f->last_event));
         json_object_array_add(fs, o);
     }
@@ -338,6 +340,7 @@ static void restore(sx_exec *x, json_object *snap)
         f->aux = json_object_get(jget(o, "aux"));
         f->item = json_object_get(jget(o, "item"));
         f->pending = json_object_get_int(jget(o, "pending"));
+        f->spawned = json_object_get_int(jget(o, "spawned"));
         f->last_event = json_object_get_int64(jget(o, "last"));
         if (f->ph == PH_TASK) /* the call died with the process: run it again */
             f->ph = PH_READY, f->due_ms = 0;
@@ -415,6 +418,7 @@ static void finish(sx_exec *x, const char *status, json_object *output, const ch
 /* ---- frames end ----------------------------------------------------------------------------- */
 
 static void frame_error(sx_exec *x, frame *f, const asl_err *err);
+static bool spawn_child(sx_exec *x, frame *f, json_object *st, size_t i, json_object *src);
 static void advance_done(sx_exec *x, frame *f, json_object *state, asl_step *s);
 
 static void drop_children(sx_exec *x, int parent)
@@ -455,8 +459,13 @@ static void frame_end(sx_exec *x, frame *f, json_object *output)
         event(x, p, "MapIterationSucceeded", "mapIterationSucceededEventDetails",
               det("name", jstr(p->state), "index", json_object_new_int(f->index)));
     json_object_array_put_idx(p->results, (size_t)f->index, json_object_get(output));
-    if (--p->pending > 0)
+    if (--p->pending > 0) {
+        if (p->aux && p->spawned < (int)json_object_array_length(p->aux))
+            spawn_child(x, p, pst, (size_t)p->spawned++, p->aux);
         return;
+    }
+    json_object_put(p->aux);
+    p->aux = NULL;
     event(x, p, !strcmp(type_of(pst), "Map") ? "MapStateSucceeded" : "ParallelStateSucceeded", NULL, NULL);
     asl_step s;
     json_object *res = p->results;
@@ -514,6 +523,8 @@ static void frame_error(sx_exec *x, frame *f, const asl_err *err)
     drop_children(x, p->id);
     json_object_put(p->results);
     p->results = NULL;
+    json_object_put(p->aux);
+    p->aux = NULL;
     p->pending = 0;
     p->ph = PH_READY;
     frame_error(x, p, err);
@@ -754,6 +765,59 @@ static json_object *context(sx_exec *x, frame *f)
     return c;
 }
 
+/* Start child i of f: branch i of a Parallel (src: the branches' input) or
+ * item i of a Map (src: the items).  False when the Map's ItemSelector
+ * failed (f has then taken the error). */
+static bool spawn_child(sx_exec *x, frame *f, json_object *st, size_t i, json_object *src)
+{
+    bool map = !strcmp(type_of(st), "Map");
+    json_object *branch = asl_branch(st, (int)i), *scope = NULL;
+    json_object_deep_copy(f->scope, &scope, NULL);
+    json_object *pair = json_object_new_array();
+    json_object_array_add(pair, jstr(f->state));
+    json_object_array_add(pair, json_object_new_int(map ? 0 : (int)i));
+    json_object_array_add(scope, pair);
+    json_object *input, *item = NULL, *sel = jget(st, "ItemSelector");
+    if (!sel)
+        sel = jget(st, "Parameters");
+    if (!map) {
+        input = json_object_get(src);
+    } else if (!sel) {
+        input = json_object_get(json_object_array_get_idx(src, i));
+        item = det("Index", json_object_new_int((int)i), "Value", json_object_get(input));
+    } else {
+        item = det("Index", json_object_new_int((int)i), "Value", json_object_get(json_object_array_get_idx(src, i)));
+        frame tmp = {.state = f->state, .attempts = f->attempts, .item = item, .parent = -1};
+        json_object *c = context(x, &tmp);
+        asl_err e = {{0}, {0}};
+        /* "$" in ItemSelector is the Map state's effective input. */
+        json_object *ip = jget(st, "InputPath");
+        json_object *eff = ip ? asl_lookup(json_object_get_string(ip), f->input, c, &e) : json_object_get(f->input);
+        input = e.error[0] ? NULL : asl_template(sel, eff, c, &e);
+        json_object_put(eff);
+        json_object_put(c);
+        if (e.error[0]) {
+            json_object_put(item);
+            json_object_put(scope);
+            drop_children(x, f->id);
+            json_object_put(f->results);
+            f->results = NULL;
+            json_object_put(f->aux);
+            f->aux = NULL;
+            f->ph = PH_READY;
+            frame_error(x, f, &e);
+            return false;
+        }
+    }
+    frame *c = frame_new(x, f->id, (int)i, scope, json_object_get_string(jget(branch, "StartAt")), input);
+    c->item = item;
+    c->last_event = f->last_event;
+    if (map)
+        event(x, c, "MapIterationStarted", "mapIterationStartedEventDetails",
+              det("name", jstr(f->state), "index", json_object_new_int((int)i)));
+    return true;
+}
+
 static void spawn(sx_exec *x, frame *f, json_object *st, asl_step *s)
 {
     bool map = s->kind == ASL_MAP;
@@ -775,53 +839,21 @@ static void spawn(sx_exec *x, frame *f, json_object *st, asl_step *s)
         advance_done(x, f, st, &d);
         return;
     }
-    json_object *sel = jget(st, "ItemSelector");
-    if (!sel)
-        sel = jget(st, "Parameters");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         json_object_array_add(f->results, NULL);
-        json_object *branch = asl_branch(st, (int)i), *scope = NULL;
-        json_object_deep_copy(f->scope, &scope, NULL);
-        json_object *pair = json_object_new_array();
-        json_object_array_add(pair, jstr(f->state));
-        json_object_array_add(pair, json_object_new_int(map ? 0 : (int)i));
-        json_object_array_add(scope, pair);
-        json_object *input, *item = NULL;
-        if (map) {
-            item = det("Index", json_object_new_int((int)i), "Value",
-                       json_object_get(json_object_array_get_idx(s->output, i)));
-            if (sel) {
-                frame tmp = {.state = f->state, .attempts = f->attempts, .item = item, .parent = -1};
-                json_object *c = context(x, &tmp);
-                asl_err e = {{0}, {0}};
-                /* "$" in ItemSelector is the Map state's effective input. */
-                json_object *ip = jget(st, "InputPath");
-                json_object *eff = ip ? asl_lookup(json_object_get_string(ip), f->input, c, &e)
-                                      : json_object_get(f->input);
-                input = e.error[0] ? NULL : asl_template(sel, eff, c, &e);
-                json_object_put(eff);
-                json_object_put(c);
-                if (e.error[0]) {
-                    json_object_put(item);
-                    json_object_put(scope);
-                    drop_children(x, f->id);
-                    json_object_put(f->results);
-                    f->results = NULL;
-                    f->ph = PH_READY;
-                    frame_error(x, f, &e);
-                    return;
-                }
-            } else
-                input = json_object_get(json_object_array_get_idx(s->output, i));
-        } else
-            input = json_object_get(s->output);
-        frame *c = frame_new(x, f->id, (int)i, scope, json_object_get_string(jget(branch, "StartAt")), input);
-        c->item = item;
-        c->last_event = f->last_event;
-        if (map)
-            event(x, c, "MapIterationStarted", "mapIterationStartedEventDetails",
-                  det("name", jstr(f->state), "index", json_object_new_int((int)i)));
+    /* MaxConcurrency: start that many items; each finished one starts the next. */
+    json_object *mc = jget(st, "MaxConcurrency");
+    size_t first = n;
+    if (map && json_object_is_type(mc, json_type_int) && json_object_get_int64(mc) > 0 &&
+        (size_t)json_object_get_int64(mc) < n) {
+        first = (size_t)json_object_get_int64(mc);
+        json_object_put(f->aux);
+        f->aux = json_object_get(s->output);
+        f->spawned = (int)first;
     }
+    for (size_t i = 0; i < first; i++)
+        if (!spawn_child(x, f, st, i, s->output))
+            return;
 }
 
 /* After asl_enter/asl_finish/asl_on_error decided: move the frame on. */
