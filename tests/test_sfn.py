@@ -543,3 +543,13 @@ def test_map_max_concurrency(sfn):
     ev = events(sfn, d["executionArn"])
     starts = [e for e in ev if e["type"] == "MapIterationStarted"]
     assert [e["mapIterationStartedEventDetails"]["index"] for e in starts] == [0, 1, 2, 3]
+
+
+def test_history_limit_stops_endless_loop(sfn):
+    arn = machine(sfn, "loop", {"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "End"}],
+              "Default": "A"},
+        "End": {"Type": "Succeed"}}})
+    d = run(sfn, arn, timeout=60)
+    assert d["status"] == "FAILED" and d["error"] == "States.Runtime" and "25000" in d["cause"]

@@ -937,7 +937,9 @@ static void run(sx_exec *x)
             if (!f->gone && f->ph == PH_READY) {
                 advance(x, f);
                 progress = true;
-                if (++guard > 100000) { /* a loop of Pass states: AWS caps history at 25,000 events */
+                /* AWS caps a STANDARD history at 25,000 events; an EXPRESS
+                 * loop of Pass states stops after 100,000 transitions. */
+                if ((!x->express && x->next_event >= 25000) || ++guard > 100000) {
                     finish(x, "FAILED", NULL, "States.Runtime",
                            "The execution reached the maximum number of history events (25000).");
                     break;
