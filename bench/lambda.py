@@ -25,7 +25,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,19 +33,14 @@ import time
 import urllib.request
 import zipfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import cpu_seconds, free_port, read_cpu as steal  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NIMBUS = os.path.join(ROOT, "build", "nimbus")
 AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, "
         "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
 ROLE = "arn:aws:iam::000000000000:role/bench"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def req(port, method, path, body=None):
@@ -110,12 +104,6 @@ def invoke(port, name, payload=b'{"a":1}'):
         return resp.read()
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 LUA = '''
 wrk.method = "POST"
 wrk.body = '{"a":1}'
@@ -157,12 +145,6 @@ def cold(port, name, n):
         invoke(port, name)
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
-
-
-def steal():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return v[7], sum(v)
 
 
 def main():

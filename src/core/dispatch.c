@@ -19,6 +19,7 @@
 
 #include "codec.h"
 #include "http.h"
+#include "init.h"
 #include "nimbus.h"
 #include "sigv4.h"
 #include "store.h"
@@ -207,6 +208,21 @@ static bool admin(nb_req *r)
         json_object_object_add(o, "version", json_object_new_string(NIMBUS_VERSION));
         json_object_object_add(o, "durable", json_object_new_boolean(nb_store_durable()));
         reply_json(r, 200, o);
+        return true;
+    }
+    if (path_is(r, "/_nimbus/init") || path_is(r, "/_localstack/init") ||
+        (r->path_len > 17 && memcmp(r->path, "/_localstack/init/", 18) == 0)) {
+        char stage[16] = "";
+        if (r->path_len > 18 && memcmp(r->path, "/_localstack/init/", 18) == 0)
+            nb_copy(stage, sizeof stage, r->path + 18, r->path_len - 18);
+        json_object *o = nb_init_status(stage[0] ? stage : NULL);
+        if (!o) {
+            o = json_object_new_object();
+            json_object_object_add(o, "error", json_object_new_string("no such stage"));
+            reply_json(r, 404, o);
+        } else {
+            reply_json(r, 200, o);
+        }
         return true;
     }
     if (path_is(r, "/_nimbus/reset") || path_is(r, "/_localstack/state/reset")) {

@@ -82,7 +82,8 @@ struct lm_inv {
     bool tail;
     nb_buf log;                 /* this invocation's log text (Tail) */
     lm_inst *inst;
-    uint64_t start_us;
+    uint64_t start_us;          /* delivered to the function */
+    uint64_t assigned_us;       /* given to a starting instance */
     int64_t deadline_ms;
     /* Result. */
     lm_result res;
@@ -547,7 +548,10 @@ static void inv_finish(lm_inv *inv)
 static void report(lm_inst *in, lm_inv *inv, const char *status, const char *etype)
 {
     in->logto = inv;
-    double ms = (double)(now_us() - inv->start_us) / 1000.0;
+    /* An invocation that never reached the function (init failed or timed
+     * out first) lasted from its assignment to this instance. */
+    uint64_t t0 = inv->start_us ? inv->start_us : inv->assigned_us;
+    double ms = t0 ? (double)(now_us() - t0) / 1000.0 : 0.0;
     long billed = (long)ms + 1;
     if (in->proc_alive && nb_mono_ms() - in->mem_checked_ms > 100)
         sample_memory(in);
@@ -1228,7 +1232,7 @@ static void stream_name(lm_inst *in)
 /* The launcher's sandbox (see launch.h): a private /tmp of the ephemeral
  * storage size and the layers at /opt, unless NIMBUS_LAMBDA_SANDBOX=0. */
 static void sandbox_args(strv *argv, const char *code, const char *const *layers, int nl,
-                         int eph_mb)
+                         int eph_mb, const char *prog)
 {
     const char *off = getenv("NIMBUS_LAMBDA_SANDBOX");
     strv_add(argv, "--sandbox");
@@ -1244,6 +1248,23 @@ static void sandbox_args(strv *argv, const char *code, const char *const *layers
         strv_add(argv, "%s", layers[i]);
         strv_add(argv, "--keep");
         strv_add(argv, "%s", layers[i]);
+    }
+    /* An interpreter installed under /tmp (NIMBUS_LAMBDA_PYTHON, JAVA_HOME,
+     * ...) stays visible: its installation, the parent of its bin/. */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", prog);
+    char *slash = strrchr(dir, '/');
+    if (!slash || strncmp(dir, "/tmp/", 5) != 0)
+        return;
+    *slash = 0;
+    slash = strrchr(dir, '/');
+    if (slash && !strcmp(slash, "/bin") && slash - dir > 4)
+        *slash = 0;
+    size_t rl = strlen(lm_root());
+    bool ours = !strncmp(dir, lm_root(), rl) && (dir[rl] == '/' || !dir[rl]);
+    if (strcmp(dir, "/tmp") != 0 && !ours) {
+        strv_add(argv, "--keep");
+        strv_add(argv, "%s", dir);
     }
 }
 
@@ -1282,13 +1303,18 @@ static int inst_spawn(lm_pool *p, lm_inv *inv, nb_call *call)
     strv_add(&argv, "1024");
     int eph = inv->v.ephemeral_mb > 0 ? inv->v.ephemeral_mb : 512;
     strv_add(&argv, "%d", eph);
-    sandbox_args(&argv, code, layers, nl, eph);
-    strv_add(&argv, "--");
     bool api_error;
-    if (!runtime_argv(&inv->v, code, layers, nl, &argv, inv->id, &inv->res, call, &api_error)) {
+    strv rt = {0};
+    if (!runtime_argv(&inv->v, code, layers, nl, &rt, inv->id, &inv->res, call, &api_error)) {
+        strv_free(&rt);
         strv_free(&argv);
         return api_error ? -1 : 1;
     }
+    sandbox_args(&argv, code, layers, nl, eph, rt.v[0]);
+    strv_add(&argv, "--");
+    for (int i = 0; i < rt.n; i++)
+        strv_add(&argv, "%s", rt.v[i]);
+    strv_free(&rt);
 
     lm_inst *in = nb_calloc(1, sizeof *in);
     in->pool = p;
@@ -1340,6 +1366,7 @@ static int inst_spawn(lm_pool *p, lm_inv *inv, nb_call *call)
     set_state(in, I_INIT);
     in->spawned_us = now_us();
     in->assigned = inv;
+    inv->assigned_us = now_us();
     inv->inst = in;
     int rc = uv_spawn(nb_loop(), &in->proc, &o);
     strv_free(&argv);
@@ -1550,6 +1577,7 @@ nb_status lm_run(nb_call *call, lm_inv *inv)
     }
     if (finishing && reserved != 0) {
         finishing->assigned = inv;
+        inv->assigned_us = now_us();
         inv->inst = finishing;
         uv_timer_start(&finishing->timer, on_timeout, (uint64_t)finishing->v.timeout_s * 1000, 0);
         return NB_OK;

@@ -39,8 +39,15 @@ static bool payload_is_json(nb_call *call, const char *p, size_t n)
     json_object *o = json_tokener_parse_ex(tok, p, (int)n);
     enum json_tokener_error e = json_tokener_get_error(tok);
     size_t used = tok->char_offset;
+    if (!o && e == json_tokener_continue) {
+        /* A bare number or literal ("5", "true") is complete only once
+         * something follows it: end the input with a space. */
+        o = json_tokener_parse_ex(tok, " ", 1);
+        e = json_tokener_get_error(tok);
+        used = n;
+    }
     json_tokener_free(tok);
-    bool ok = o && e == json_tokener_success;
+    bool ok = e == json_tokener_success; /* o is NULL for null */
     if (o)
         json_object_put(o);
     /* Only white space may follow the value. */
