@@ -553,3 +553,47 @@ def test_history_limit_stops_endless_loop(sfn):
         "End": {"Type": "Succeed"}}})
     d = run(sfn, arn, timeout=60)
     assert d["status"] == "FAILED" and d["error"] == "States.Runtime" and "25000" in d["cause"]
+
+
+def test_wait_for_task_token(sfn, client):
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+    arn = machine(sfn, "callback", {"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token", "q.$": "$.q"}},
+        "ResultPath": "$.answer", "TimeoutSeconds": 30,
+        "Catch": [{"ErrorEquals": ["Rejected"], "ResultPath": "$.err", "Next": "No"}], "End": True},
+        "No": {"Type": "Pass", "End": True}}})
+
+    def answer(ok):
+        ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"q": "ok?"}))["executionArn"]
+        msgs = []
+        for _ in range(50):
+            msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+            if msgs:
+                break
+        body = json.loads(msgs[0]["Body"])
+        assert body["q"] == "ok?" and len(body["token"]) > 20
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=msgs[0]["ReceiptHandle"])
+        time.sleep(0.2)
+        assert sfn.describe_execution(executionArn=ex)["status"] == "RUNNING"
+        sfn.send_task_heartbeat(taskToken=body["token"])
+        if ok:
+            sfn.send_task_success(taskToken=body["token"], output='{"yes": true}')
+        else:
+            sfn.send_task_failure(taskToken=body["token"], error="Rejected", cause="no")
+        with pytest.raises(sfn.exceptions.TaskDoesNotExist):
+            sfn.send_task_success(taskToken=body["token"], output="{}")
+        for _ in range(100):
+            d = sfn.describe_execution(executionArn=ex)
+            if d["status"] != "RUNNING":
+                return d
+            time.sleep(0.05)
+        raise AssertionError("still running")
+
+    d = answer(True)
+    assert d["status"] == "SUCCEEDED" and out(d) == {"q": "ok?", "answer": {"yes": True}}
+    d = answer(False)
+    assert d["status"] == "SUCCEEDED" and out(d)["err"] == {"Error": "Rejected", "Cause": "no"}
+    with pytest.raises(sfn.exceptions.TaskDoesNotExist):
+        sfn.send_task_success(taskToken="nope", output="{}")

@@ -730,6 +730,38 @@ static nb_status history(nb_call *call, json_object *in)
     return page_out(call, st, "events", off, lim, event_row);
 }
 
+/* ---- task tokens (.waitForTaskToken) ---------------------------------------------------------- */
+
+static nb_status no_task(nb_call *call)
+{
+    return nb_fail(call, "TaskDoesNotExist", "Task Timed Out: 'Provided task does not exist anymore'");
+}
+
+static nb_status task_success(nb_call *call, json_object *in)
+{
+    json_object *output;
+    enum json_tokener_error je;
+    output = json_tokener_parse_verbose(nb_str(in, "output"), &je);
+    if (je != json_tokener_success)
+        return nb_fail(call, "InvalidOutput", "Invalid State Machine Execution Output: '%s'", json_tokener_error_desc(je));
+    int rc = sfn_task_token(nb_str(in, "taskToken"), output, NULL, NULL, false);
+    json_object_put(output);
+    return rc < 0 ? no_task(call) : NB_OK;
+}
+
+static nb_status task_failure(nb_call *call, json_object *in)
+{
+    const char *error = nb_str(in, "error"), *cause = nb_str(in, "cause");
+    return sfn_task_token(nb_str(in, "taskToken"), NULL, error ? error : "", cause ? cause : "", false) < 0
+               ? no_task(call)
+               : NB_OK;
+}
+
+static nb_status task_heartbeat(nb_call *call, json_object *in)
+{
+    return sfn_task_token(nb_str(in, "taskToken"), NULL, NULL, NULL, true) < 0 ? no_task(call) : NB_OK;
+}
+
 /* ---- the service ---------------------------------------------------------------------------- */
 
 static int sfn_init(nb_store *store)
@@ -759,6 +791,9 @@ static const nb_op_entry sfn_ops[] = {
     {"StopExecution", stop_exec},
     {"ListExecutions", list_execs},
     {"GetExecutionHistory", history},
+    {"SendTaskSuccess", task_success},
+    {"SendTaskFailure", task_failure},
+    {"SendTaskHeartbeat", task_heartbeat},
     {NULL, NULL},
 };
 

@@ -50,6 +50,8 @@ typedef struct frame {
     int pending;            /* CHILDREN left */
     int spawned;            /* CHILDREN of a Map with MaxConcurrency: items started (aux: the items) */
     int64_t last_event;
+    char *token;            /* .waitForTaskToken: this entry's task token */
+    bool token_wait;        /* the call was made; waiting for SendTask* */
     unsigned gen;           /* bumped when a task result would be stale */
     bool gone;
 } frame;
@@ -171,6 +173,7 @@ static void frame_free(frame *f)
     json_object_put(f->results);
     json_object_put(f->aux);
     json_object_put(f->item);
+    free(f->token);
     free(f);
 }
 
@@ -289,6 +292,9 @@ static json_object *snapshot(sx_exec *x)
         json_object_object_add(o, "pending", json_object_new_int(f->pending));
         json_object_object_add(o, "spawned", json_object_new_int(f->spawned));
         json_object_object_add(o, "last", json_object_new_int64(f->last_event));
+        if (f->token)
+            json_object_object_add(o, "token", jstr(f->token));
+        json_object_object_add(o, "tokwait", json_object_new_boolean(f->token_wait));
         json_object_array_add(fs, o);
     }
     json_object *snap = json_object_new_object();
@@ -342,7 +348,10 @@ static void restore(sx_exec *x, json_object *snap)
         f->pending = json_object_get_int(jget(o, "pending"));
         f->spawned = json_object_get_int(jget(o, "spawned"));
         f->last_event = json_object_get_int64(jget(o, "last"));
-        if (f->ph == PH_TASK) /* the call died with the process: run it again */
+        const char *tok = json_object_get_string(jget(o, "token"));
+        f->token = tok ? nb_strdup(tok) : NULL;
+        f->token_wait = json_object_get_boolean(jget(o, "tokwait"));
+        if (f->ph == PH_TASK && !f->token_wait) /* the call died with the process: run it again */
             f->ph = PH_READY, f->due_ms = 0;
         if (!f->machine)
             f->gone = true;
@@ -548,6 +557,9 @@ static void task_result(sx_exec *x, frame *f, json_object *result, const asl_err
     json_object_put(f->aux);
     f->aux = NULL;
     f->due_ms = 0;
+    f->token_wait = false;
+    free(f->token);
+    f->token = NULL;
     const char *res = json_object_get_string(jget(st, "Resource"));
     if (err) {
         if (t->lambda_arn)
@@ -641,7 +653,10 @@ static void task_done(nb_call *call, nb_status st, void *arg)
         result = lambda_output(call, !t->lambda_arn, &e);
     else
         result = call->out ? json_object_get(call->out) : json_object_new_object();
-    task_result(x, f, result, e.error[0] ? &e : NULL, t);
+    if (f->token && !e.error[0])
+        f->token_wait = true; /* the answer comes with SendTaskSuccess/Failure */
+    else
+        task_result(x, f, result, e.error[0] ? &e : NULL, t);
     json_object_put(result);
     free(t);
     if (outer) {
@@ -664,8 +679,10 @@ static bool integration(const char *res, char *svc, size_t sn, char *op, size_t 
     nb_copy(svc, sn, p, (size_t)(c - p));
     snprintf(op, on, "%s", c + 1);
     char *dot = strchr(op, '.');
-    if (dot) /* .sync / .waitForTaskToken */
+    if (dot && strcmp(dot, ".waitForTaskToken")) /* .sync */
         return false;
+    if (dot)
+        *dot = 0;
     if (op[0] >= 'a' && op[0] <= 'z')
         op[0] = (char)(op[0] - 'a' + 'A');
     return true;
@@ -706,7 +723,17 @@ static void start_task(sx_exec *x, frame *f, json_object *st, json_object *eff)
             if (jget(eff, "InvocationType"))
                 json_object_object_add(in, "InvocationType", json_object_get(jget(eff, "InvocationType")));
         } else {
-            in = json_object_is_type(eff, json_type_object) ? json_object_get(eff) : json_object_new_object();
+            in = json_object_new_object();
+            if (json_object_is_type(eff, json_type_object)) {
+                json_object_object_foreach(eff, k, v) json_object_object_add(in, k, json_object_get(v));
+            }
+            /* Like AWS, a JSON MessageBody/Message is sent as its text. */
+            static const char *const body[] = {"MessageBody", "Message", NULL};
+            for (int i = 0; !t->sdk && body[i]; i++) {
+                json_object *b = jget(in, body[i]);
+                if (b && !json_object_is_type(b, json_type_string))
+                    json_object_object_add(in, body[i], jstr(jtext(b)));
+            }
         }
         json_object *d = det("resourceType", jstr(svc), "resource", jstr(strrchr(res, ':') + 1));
         json_object_object_add(d, "region", jstr(x->ctx.region));
@@ -757,6 +784,8 @@ static json_object *context(sx_exec *x, frame *f)
     json_object_object_add(m, "Id", jstr(x->sm_arn));
     json_object_object_add(m, "Name", jstr(x->sm_name));
     json_object_object_add(c, "StateMachine", m);
+    if (f->token)
+        json_object_object_add(c, "Task", det("Token", jstr(f->token), NULL, NULL));
     for (frame *p = f; p; p = p->parent >= 0 ? frame_by_id(x, p->parent) : NULL)
         if (p->item) {
             json_object_object_add(c, "Map", det("Item", json_object_get(p->item), NULL, NULL));
@@ -894,6 +923,15 @@ static void advance_done(sx_exec *x, frame *f, json_object *st, asl_step *s)
     asl_step_clear(s);
 }
 
+/* A task token: random, unguessable, printable. */
+static char *token_new(void)
+{
+    unsigned char r[48];
+    nb_random(r, sizeof r);
+    size_t n;
+    return nb_base64_encode(r, sizeof r, &n);
+}
+
 static void advance(sx_exec *x, frame *f)
 {
     json_object *st = state_of(f);
@@ -907,6 +945,13 @@ static void advance(sx_exec *x, frame *f)
     if (!f->entered) {
         state_event(x, f, type, true, f->input);
         f->entered = true;
+    }
+    json_object *res = jget(st, "Resource");
+    const char *rs = json_object_get_string(res);
+    size_t rl = rs ? strlen(rs) : 0;
+    if (!strcmp(type, "Task") && rl > 17 && !strcmp(rs + rl - 17, ".waitForTaskToken")) {
+        free(f->token);
+        f->token = token_new();
     }
     json_object *c = context(x, f);
     asl_step s;
@@ -1219,4 +1264,45 @@ void sfn_exec_shutdown(void)
     uv_timer_stop(&g_kick);
     uv_close((uv_handle_t *)&g_timer, NULL);
     uv_close((uv_handle_t *)&g_kick, NULL);
+}
+
+/* ---- task tokens ------------------------------------------------------------------------------- */
+
+static bool token_find(const char *token, sx_exec **xo, frame **fo)
+{
+    for (sx_exec *x = g_execs; x; x = x->next)
+        for (int i = 0; i < x->nframes; i++) {
+            frame *f = x->frames[i];
+            if (!f->gone && f->token && f->ph == PH_TASK && !strcmp(f->token, token)) {
+                *xo = x;
+                *fo = f;
+                return true;
+            }
+        }
+    return false;
+}
+
+int sfn_task_token(const char *token, json_object *output, const char *error, const char *cause, bool heartbeat)
+{
+    sx_exec *x;
+    frame *f;
+    if (!token_find(token, &x, &f))
+        return -1;
+    if (heartbeat)
+        return 0;
+    json_object *st = state_of(f);
+    const char *res = json_object_get_string(jget(st, "Resource"));
+    task_ref t = {.x = x, .fid = f->id};
+    char svc[32] = "", op[96];
+    if (res && integration(res, svc, sizeof svc, op, sizeof op))
+        snprintf(t.service, sizeof t.service, "%s", svc);
+    f->gen++; /* a late answer of the call itself is stale now */
+    if (error || cause) {
+        asl_err e;
+        asl_fail(&e, error ? error : "", "%s", cause ? cause : "");
+        task_result(x, f, NULL, &e, &t);
+    } else
+        task_result(x, f, output, NULL, &t);
+    run(x);
+    return 0;
 }

@@ -47,6 +47,11 @@ int sfn_exec_start(const nb_call *ctx, const sfn_start *s, nb_call *sync);
 /* StopExecution of a running STANDARD execution (row id). */
 void sfn_exec_stop(int64_t row, const char *error, const char *cause, int64_t now_ms);
 
+/* SendTaskSuccess (output), SendTaskFailure (error/cause) or
+ * SendTaskHeartbeat for a waiting .waitForTaskToken task; -1 when no task
+ * waits with that token. */
+int sfn_task_token(const char *token, json_object *output, const char *error, const char *cause, bool heartbeat);
+
 int sfn_exec_init(void);     /* resume stored executions */
 void sfn_exec_reset(void);
 void sfn_exec_shutdown(void);
