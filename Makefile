@@ -91,7 +91,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
 check-gen:
-	python3 tools/gen_models.py --check sqs sts dynamodb dynamodbstreams lambda logs sns events
+	python3 tools/gen_models.py --check sqs sts dynamodb dynamodbstreams lambda logs sns events stepfunctions
 
 integration: build/nimbus
 	bash tests/run.sh
@@ -142,6 +142,7 @@ bench: build/nimbus
 	python3 bench/lambda.py
 	python3 bench/sns.py
 	python3 bench/events.py
+	python3 bench/sfn.py
 
 # Keep the shared fuzzer objects (make treats them as intermediate).
 .SECONDARY: $(FUZZ_LIB_OBJ)

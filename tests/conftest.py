@@ -225,3 +225,11 @@ def aws_cli(nimbus, tmp_path):
             return json.loads(p.stdout) if p.stdout.strip() else {}
         return p
     return run
+
+
+@pytest.fixture
+def sfn(nimbus):
+    """Step Functions client; no "sync-" host prefix (StartSyncExecution)."""
+    nimbus.reset()
+    return nimbus.client("stepfunctions", config=Config(retries={"max_attempts": 1}, connect_timeout=5,
+                                                        read_timeout=60, inject_host_prefix=False))

@@ -12,5 +12,6 @@ extern const nb_model nb_model_lambda;
 extern const nb_model nb_model_logs;
 extern const nb_model nb_model_sns;
 extern const nb_model nb_model_events;
+extern const nb_model nb_model_stepfunctions;
 
 #endif
