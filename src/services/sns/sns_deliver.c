@@ -541,30 +541,92 @@ static bool must_wait(json_object *rec, const sns_sub *sub)
     return w;
 }
 
-/* Delivers one row; false (nothing done) when it waits for its signature. */
-static bool run_row(int64_t id, const char *sub_arn, const nb_call *ctx, const char *rec_text,
-                    int attempts)
+/* What one tick has loaded: the rows of one message to its subscriptions
+ * follow each other, so the last record parsed and the subscriptions seen
+ * are kept for the tick (nothing a delivery does changes them).  Rows
+ * finished synchronously are deleted together at the end. */
+#define TICK_SUBS 16
+
+typedef struct tick_cache {
+    const char *rec_text;      /* the rows' text, alive for the tick */
+    json_object *rec;
+    sns_sub subs[TICK_SUBS];
+    bool missing[TICK_SUBS];   /* looked up, no such subscription */
+    size_t n_subs;
+    int64_t *done;
+    size_t n_done;
+} tick_cache;
+
+static json_object *cached_rec(tick_cache *c, const char *text)
 {
-    sns_sub sub;
-    json_object *rec = json_tokener_parse(rec_text);
-    bool async = false;
-    if (rec && sns_sub_load(sub_arn, &sub)) {
-        outcome o;
-        if (must_wait(rec, &sub)) {
-            sns_sub_free(&sub);
-            json_object_put(rec);
-            return false;
-        }
-        if (!strcmp(sub.protocol, "http"))
-            async = sns_http_deliver(ctx, id, &sub, rec, attempts);
-        else if (!deliver(ctx, &sub, rec, &o))
-            sns_dead_letter(ctx, &sub, rec, o.code, o.message);
-        sns_sub_free(&sub);
+    if (c->rec_text && !strcmp(c->rec_text, text))
+        return c->rec;
+    if (c->rec)
+        json_object_put(c->rec);
+    c->rec = json_tokener_parse(text);
+    c->rec_text = text;
+    return c->rec;
+}
+
+static const sns_sub *cached_sub(tick_cache *c, const char *arn)
+{
+    for (size_t i = 0; i < c->n_subs; i++)
+        if (!strcmp(c->subs[i].arn, arn))
+            return c->missing[i] ? NULL : &c->subs[i];
+    if (c->n_subs == TICK_SUBS) {
+        for (size_t i = 0; i < c->n_subs; i++)
+            if (!c->missing[i])
+                sns_sub_free(&c->subs[i]);
+        c->n_subs = 0;
     }
-    if (rec)
-        json_object_put(rec);
-    if (!async)
-        sns_delivery_done(id);
+    size_t i = c->n_subs++;
+    c->missing[i] = !sns_sub_load(arn, &c->subs[i]);
+    if (c->missing[i])
+        snprintf(c->subs[i].arn, sizeof c->subs[i].arn, "%s", arn);
+    return c->missing[i] ? NULL : &c->subs[i];
+}
+
+static void cache_finish(tick_cache *c)
+{
+    if (c->n_done) {
+        static sqlite3_stmt *del;
+        nb_store_call_begin();
+        sqlite3_stmt *s = nb_stmt(&del, "DELETE FROM sns_deliveries WHERE id = ?");
+        for (size_t i = 0; i < c->n_done; i++) {
+            sqlite3_bind_int64(s, 1, c->done[i]);
+            sqlite3_step(s);
+            sqlite3_reset(s);
+        }
+        nb_store_call_end(true);
+    }
+    free(c->done);
+    for (size_t i = 0; i < c->n_subs; i++)
+        if (!c->missing[i])
+            sns_sub_free(&c->subs[i]);
+    if (c->rec)
+        json_object_put(c->rec);
+}
+
+/* Delivers one row; false (nothing done) when it waits for its signature. */
+static bool run_row(tick_cache *c, int64_t id, const char *sub_arn, const nb_call *ctx,
+                    const char *rec_text, int attempts)
+{
+    json_object *rec = cached_rec(c, rec_text);
+    const sns_sub *sub = rec ? cached_sub(c, sub_arn) : NULL;
+    bool async = false;
+    if (sub) {
+        outcome o;
+        if (must_wait(rec, sub))
+            return false;
+        if (!strcmp(sub->protocol, "http"))
+            async = sns_http_deliver(ctx, id, sub, rec, attempts);
+        else if (!deliver(ctx, sub, rec, &o))
+            sns_dead_letter(ctx, sub, rec, o.code, o.message);
+    }
+    if (!async) {
+        c->done = nb_realloc(c->done, (c->n_done + 1) * sizeof *c->done);
+        c->done[c->n_done++] = id;
+    }
     return true;
 }
 
@@ -612,14 +674,18 @@ static void tick(uv_timer_t *t)
      * keep being served while a backlog drains; the rest stay due. */
     uint64_t t0 = uv_hrtime();
     bool more = n == TICK_ROWS, stop = false, waiting = false;
+    tick_cache c = {0};
     for (size_t i = 0; i < n; i++) {
         if (!stop && uv_hrtime() - t0 >= TICK_BUDGET_NS)
             stop = more = true;
         /* A row whose signature is still on the threadpool stops the tick,
          * keeping delivery order; the signature's completion kicks it. */
-        if (!stop && !run_row(rows[i].id, rows[i].sub_arn, &rows[i].ctx, rows[i].rec,
+        if (!stop && !run_row(&c, rows[i].id, rows[i].sub_arn, &rows[i].ctx, rows[i].rec,
                               rows[i].attempts))
             stop = waiting = true;
+    }
+    cache_finish(&c);
+    for (size_t i = 0; i < n; i++) {
         free(rows[i].sub_arn);
         free(rows[i].rec);
     }
