@@ -618,7 +618,7 @@ static bool run_row(tick_cache *c, int64_t id, const char *sub_arn, const nb_cal
         outcome o;
         if (must_wait(rec, sub))
             return false;
-        if (!strcmp(sub->protocol, "http"))
+        if (!strcmp(sub->protocol, "http") || !strcmp(sub->protocol, "https"))
             async = sns_http_deliver(ctx, id, sub, rec, attempts);
         else if (!deliver(ctx, sub, rec, &o))
             sns_dead_letter(ctx, sub, rec, o.code, o.message);
