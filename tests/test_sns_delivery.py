@@ -1,15 +1,12 @@
 """SNS delivery: signatures made on the threadpool keep order and verify,
 https subscriptions over TLS (verified, a custom CA, insecure mode)."""
-import http.server
 import json
-import ssl
 import subprocess
-import threading
 import time
 
 import pytest
 
-from test_sns import verify_signature
+from test_sns import Endpoint, verify_signature
 
 
 # ---- signed fan-out, in order ------------------------------------------------------
@@ -76,48 +73,9 @@ def cert(tmp_path_factory):
     return str(crt), str(key)
 
 
-class TlsEndpoint:
+def TlsEndpoint(cert, bind="127.0.0.1"):
     """A local HTTPS server with a self-signed certificate, recording POSTs."""
-
-    def __init__(self, cert, bind="127.0.0.1"):
-        self.posts = []
-        outer = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(n).decode()
-                outer.posts.append((self.path, {k.lower(): v for k, v in self.headers.items()},
-                                    body))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *a):
-                pass
-
-        class S(http.server.ThreadingHTTPServer):
-            def handle_error(self, request, client_address):
-                pass  # failed handshakes are what some tests expect
-
-        self.server = S((bind, 0), H)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(*cert)
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self.server.server_port}/tls?x=1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait(self, n, timeout=10):
-        deadline = time.time() + timeout
-        while len(self.posts) < n and time.time() < deadline:
-            time.sleep(0.02)
-        return self.posts
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    return Endpoint(tls=cert, bind=bind)
 
 
 @pytest.fixture
@@ -134,7 +92,7 @@ def test_https_subscription_with_trusted_ca(nimbus_fresh, tls_endpoint, cert, mo
     assert sns.subscribe(TopicArn=arn, Protocol="https",
                          Endpoint=tls_endpoint.url)["SubscriptionArn"] == "pending confirmation"
     path, headers, body = tls_endpoint.wait(1)[0]
-    assert path == "/tls?x=1"
+    assert path == "/hook?x=1"
     assert headers["x-amz-sns-message-type"] == "SubscriptionConfirmation"
     conf = json.loads(body)
     verify_signature(conf)
