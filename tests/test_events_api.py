@@ -180,3 +180,28 @@ def test_rate_limit_spreads_deliveries(nimbus_fresh, cert, monkeypatch):
         assert time.time() - t0 >= 1.0, "6 events at 2/s span three seconds"
     finally:
         ep.close()
+
+
+def test_pending_api_delivery_survives_kill9(nimbus_fresh, cert, monkeypatch):
+    monkeypatch.setenv("NIMBUS_HTTP_CA_FILE", cert[0])
+    ep = Endpoint(statuses=[503] * 1000, tls=cert)
+    try:
+        n = nimbus_fresh(durable=True)
+        events = n.client("events")
+        conn = api_key_conn(events)["ConnectionArn"]
+        dest = events.create_api_destination(
+            Name="d", ConnectionArn=conn, InvocationEndpoint=ep.url.split("?")[0],
+            HttpMethod="POST")["ApiDestinationArn"]
+        events.put_rule(Name="r", EventPattern=json.dumps({"source": ["app"]}))
+        events.put_targets(Rule="r", Targets=[{"Id": "t", "Arn": dest}])
+        events.put_events(Entries=[{"Source": "app", "DetailType": "t", "Detail": '{"k":"v"}'}])
+        ep.wait(1)
+        n.kill9()
+        ep.statuses[:] = []
+        ep.posts.clear()
+        n.start(n.port)
+        posts = ep.wait(1, timeout=30)
+        assert posts, "the delivery was not resumed"
+        assert json.loads(posts[0][2])["detail"] == {"k": "v"}
+    finally:
+        ep.close()

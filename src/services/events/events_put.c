@@ -777,6 +777,16 @@ int ev_put_init(void)
     uv_unref((uv_handle_t *)&g_deliver);
     uv_unref((uv_handle_t *)&g_sched);
     g_timers_on = true;
+    /* Rows leased by a delivery still in flight when the server stopped
+     * (an API destination's HTTP call) are due now: a lease is an hour
+     * ahead, a retry at most BACKOFF_MAX_MS and half of it in jitter. */
+    static sqlite3_stmt *s_lease;
+    int64_t now = nb_now_ms();
+    sqlite3_stmt *st = nb_stmt(&s_lease, "UPDATE events_pending SET due_ms = ? WHERE due_ms > ?");
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, now + 2 * BACKOFF_MAX_MS);
+    sqlite3_step(st);
+    sqlite3_reset(st);
     /* Resume stored deliveries and schedules (--data-dir). */
     uv_timer_start(&g_deliver, deliver_cb, 0, 0);
     uv_timer_start(&g_sched, sched_cb, 0, 0);
