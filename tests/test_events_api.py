@@ -205,3 +205,35 @@ def test_pending_api_delivery_survives_kill9(nimbus_fresh, cert, monkeypatch):
         assert json.loads(posts[0][2])["detail"] == {"k": "v"}
     finally:
         ep.close()
+
+
+def test_raw_bad_inputs_get_errors_not_crashes(nimbus):
+    import urllib.error
+    import urllib.request
+    auth = ("AWS4-HMAC-SHA256 Credential=test/20240115/us-east-1/events/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
+
+    def call(op, body):
+        req = urllib.request.Request(nimbus.endpoint + "/", data=body.encode(), headers={
+            "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AWSEvents." + op,
+            "X-Amz-Date": "20240115T120000Z", "Authorization": auth})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    for op, body in [
+            ("CreateConnection", '{"Name":"x","AuthorizationType":"API_KEY","AuthParameters":"s"}'),
+            ("CreateConnection", '{"Name":"x","AuthorizationType":"NOPE","AuthParameters":{}}'),
+            ("CreateConnection", '{"Name":"x","AuthorizationType":"OAUTH_CLIENT_CREDENTIALS",'
+                                 '"AuthParameters":{"OAuthParameters":{"ClientParameters":1}}}'),
+            ("UpdateConnection", '{"Name":"missing"}'),
+            ("CreateApiDestination", '{"Name":"d","ConnectionArn":5,"InvocationEndpoint":"x",'
+                                     '"HttpMethod":"POST"}'),
+            ("ListConnections", '{"NextToken":"zz"}'),
+            ("ListApiDestinations", '{"Limit":-1}'),
+            ("DescribeConnection", '{}'),
+            ("DeleteApiDestination", '[]')]:
+        assert 400 <= call(op, body) < 500, (op, body)
+    assert call("ListConnections", "{}") == 200
