@@ -3,7 +3,6 @@ targets delivering events over HTTPS with the connection's authorization
 and the target's HttpParameters, retries and the dead-letter queue."""
 import base64
 import json
-import subprocess
 import time
 import urllib.parse
 
@@ -11,20 +10,11 @@ import botocore
 import pytest
 
 from test_sns import Endpoint
+from test_sns_delivery import cert  # noqa: F401 (a fixture)
 
 
 def err(e):
     return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls")
-    key, crt = d / "key.pem", d / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
-    return str(crt), str(key)
 
 
 def api_key_conn(events, name="c1"):

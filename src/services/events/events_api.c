@@ -131,6 +131,49 @@ static void make_arn(const nb_call *call, const char *kind, const char *name, ch
     snprintf(out, n, "arn:aws:events:%s:%s:%s/%s/%s", call->region, call->account, kind, name, uuid);
 }
 
+/* What differs between the two kinds of row in the handlers. */
+typedef struct res_kind {
+    const char *kind;
+    nb_status (*missing)(nb_call *call, const char *name);
+    json_object *(*state_out)(const res_row *r);
+} res_kind;
+static nb_status conn_missing(nb_call *call, const char *name);
+static nb_status dest_missing(nb_call *call, const char *name);
+static json_object *conn_state_out(const res_row *r);
+static json_object *dest_state_out(const res_row *r);
+static const res_kind CONN = {"connection", conn_missing, conn_state_out};
+static const res_kind DEST = {"api-destination", dest_missing, dest_state_out};
+
+/* The row of the call's account and region named `name`; false after
+ * failing the call with the kind's ResourceNotFoundException. */
+static bool res_get(nb_call *call, const res_kind *k, const char *name, res_row *r)
+{
+    if (res_load(call->account, call->region, k->kind, name, NULL, r))
+        return true;
+    k->missing(call, name);
+    return false;
+}
+
+/* Answers the row's state (ARN, state, times) and releases it. */
+static nb_status res_answer(nb_call *call, const res_kind *k, res_row *r)
+{
+    call->out = k->state_out(r);
+    json_object_put(r->doc);
+    return NB_OK;
+}
+
+/* Inserts a new row (doc is consumed) and answers its state. */
+static nb_status res_create(nb_call *call, const res_kind *k, const char *name, const char *arn,
+                            json_object *doc)
+{
+    nb_status st = res_insert(call, k->kind, name, arn, doc);
+    json_object_put(doc);
+    res_row r;
+    if (st != NB_OK || !res_get(call, k, name, &r))
+        return NB_ERROR;
+    return res_answer(call, k, &r);
+}
+
 static void put_time(json_object *o, const char *k, int64_t ms)
 {
     json_object_object_add(o, k, json_object_new_double((double)ms / 1000.0));
@@ -237,24 +280,15 @@ nb_status ev_create_connection(nb_call *call, json_object *in)
     copy_field(doc, in, "AuthorizationType");
     copy_field(doc, in, "AuthParameters");
     json_object_object_add(doc, "ConnectionState", json_object_new_string("AUTHORIZED"));
-    nb_status st = res_insert(call, "connection", name, arn, doc);
-    json_object_put(doc);
-    if (st != NB_OK)
-        return st;
-    res_row r;
-    if (!res_load(call->account, call->region, "connection", name, NULL, &r))
-        return conn_missing(call, name);
-    call->out = conn_state_out(&r);
-    json_object_put(r.doc);
-    return NB_OK;
+    return res_create(call, &CONN, name, arn, doc);
 }
 
 nb_status ev_describe_connection(nb_call *call, json_object *in)
 {
     const char *name = nb_str(in, "Name");
     res_row r;
-    if (!res_load(call->account, call->region, "connection", name, NULL, &r))
-        return conn_missing(call, name);
+    if (!res_get(call, &CONN, name, &r))
+        return NB_ERROR;
     json_object *o = conn_state_out(&r);
     json_object_object_add(o, "Name", json_object_new_string(r.name));
     copy_field(o, r.doc, "Description");
@@ -275,8 +309,8 @@ nb_status ev_update_connection(nb_call *call, json_object *in)
 {
     const char *name = nb_str(in, "Name");
     res_row r;
-    if (!res_load(call->account, call->region, "connection", name, NULL, &r))
-        return conn_missing(call, name);
+    if (!res_get(call, &CONN, name, &r))
+        return NB_ERROR;
     const char *type = nb_str(in, "AuthorizationType");
     if (!type)
         type = nb_str(r.doc, "AuthorizationType");
@@ -313,17 +347,15 @@ nb_status ev_update_connection(nb_call *call, json_object *in)
     r.authorized_ms = call->now_ms;
     r.modified_ms = call->now_ms;
     res_save(&r, call->now_ms);
-    call->out = conn_state_out(&r);
-    json_object_put(r.doc);
-    return NB_OK;
+    return res_answer(call, &CONN, &r);
 }
 
 nb_status ev_deauthorize_connection(nb_call *call, json_object *in)
 {
     const char *name = nb_str(in, "Name");
     res_row r;
-    if (!res_load(call->account, call->region, "connection", name, NULL, &r))
-        return conn_missing(call, name);
+    if (!res_get(call, &CONN, name, &r))
+        return NB_ERROR;
     /* The secrets are dropped; the connection stays, unusable until
      * UpdateConnection gives new ones. */
     json_object *pub = nb_get(r.doc, "AuthParameters") ? public_auth(nb_get(r.doc, "AuthParameters"))
@@ -332,35 +364,38 @@ nb_status ev_deauthorize_connection(nb_call *call, json_object *in)
     json_object_object_add(r.doc, "ConnectionState", json_object_new_string("DEAUTHORIZED"));
     r.modified_ms = call->now_ms;
     res_save(&r, call->now_ms);
-    call->out = conn_state_out(&r);
-    json_object_put(r.doc);
-    return NB_OK;
+    return res_answer(call, &CONN, &r);
 }
 
 nb_status ev_delete_connection(nb_call *call, json_object *in)
 {
     const char *name = nb_str(in, "Name");
     res_row r;
-    if (!res_load(call->account, call->region, "connection", name, NULL, &r))
-        return conn_missing(call, name);
+    if (!res_get(call, &CONN, name, &r))
+        return NB_ERROR;
     res_delete(r.id);
     json_object_object_add(r.doc, "ConnectionState", json_object_new_string("DELETING"));
-    call->out = conn_state_out(&r);
-    json_object_put(r.doc);
-    return NB_OK;
+    return res_answer(call, &CONN, &r);
 }
 
-/* Listing rows: name, arn, doc, created, modified, authorized. */
+/* A listing row (list_stmt's columns: name, arn, doc, created, modified,
+ * authorized). */
+static void list_row(sqlite3_stmt *st, res_row *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", ev_col(st, 0));
+    snprintf(r->arn, sizeof r->arn, "%s", ev_col(st, 1));
+    r->doc = json_tokener_parse(ev_col(st, 2));
+    r->created_ms = sqlite3_column_int64(st, 3);
+    r->modified_ms = sqlite3_column_int64(st, 4);
+    r->authorized_ms = sqlite3_column_int64(st, 5);
+}
+
 static json_object *conn_list_row(sqlite3_stmt *st, void *arg)
 {
     (void)arg;
-    res_row r = {0};
-    snprintf(r.name, sizeof r.name, "%s", ev_col(st, 0));
-    snprintf(r.arn, sizeof r.arn, "%s", ev_col(st, 1));
-    r.doc = json_tokener_parse(ev_col(st, 2));
-    r.created_ms = sqlite3_column_int64(st, 3);
-    r.modified_ms = sqlite3_column_int64(st, 4);
-    r.authorized_ms = sqlite3_column_int64(st, 5);
+    res_row r;
+    list_row(st, &r);
     json_object *o = conn_state_out(&r);
     json_object_object_add(o, "Name", json_object_new_string(r.name));
     copy_field(o, r.doc, "AuthorizationType");
@@ -424,6 +459,10 @@ static nb_status dest_missing(nb_call *call, const char *name)
                    "An api-destination '%s' does not exist.", name ? name : "");
 }
 
+/* An API destination's settable fields, as stored and shown. */
+static const char *const DEST_KEYS[] = {"Description", "ConnectionArn", "InvocationEndpoint",
+                                        "HttpMethod", "InvocationRateLimitPerSecond", NULL};
+
 static json_object *dest_state_out(const res_row *r)
 {
     json_object *o = json_object_new_object();
@@ -438,10 +477,8 @@ static json_object *dest_full_out(const res_row *r)
 {
     json_object *o = dest_state_out(r);
     json_object_object_add(o, "Name", json_object_new_string(r->name));
-    static const char *const keys[] = {"Description", "ConnectionArn", "InvocationEndpoint",
-                                       "HttpMethod", "InvocationRateLimitPerSecond", NULL};
-    for (int i = 0; keys[i]; i++)
-        copy_field(o, r->doc, keys[i]);
+    for (int i = 0; DEST_KEYS[i]; i++)
+        copy_field(o, r->doc, DEST_KEYS[i]);
     return o;
 }
 
@@ -473,31 +510,20 @@ nb_status ev_create_api_destination(nb_call *call, json_object *in)
     char arn[400];
     make_arn(call, "api-destination", name, arn, sizeof arn);
     json_object *doc = json_object_new_object();
-    static const char *const keys[] = {"Description", "ConnectionArn", "InvocationEndpoint",
-                                       "HttpMethod", "InvocationRateLimitPerSecond", NULL};
-    for (int i = 0; keys[i]; i++)
-        copy_field(doc, in, keys[i]);
+    for (int i = 0; DEST_KEYS[i]; i++)
+        copy_field(doc, in, DEST_KEYS[i]);
     if (!nb_get(doc, "InvocationRateLimitPerSecond"))
         json_object_object_add(doc, "InvocationRateLimitPerSecond", json_object_new_int(300));
     json_object_object_add(doc, "ApiDestinationState", json_object_new_string("ACTIVE"));
-    nb_status st = res_insert(call, "api-destination", name, arn, doc);
-    json_object_put(doc);
-    if (st != NB_OK)
-        return st;
-    res_row r;
-    if (!res_load(call->account, call->region, "api-destination", name, NULL, &r))
-        return dest_missing(call, name);
-    call->out = dest_state_out(&r);
-    json_object_put(r.doc);
-    return NB_OK;
+    return res_create(call, &DEST, name, arn, doc);
 }
 
 nb_status ev_describe_api_destination(nb_call *call, json_object *in)
 {
     const char *name = nb_str(in, "Name");
     res_row r;
-    if (!res_load(call->account, call->region, "api-destination", name, NULL, &r))
-        return dest_missing(call, name);
+    if (!res_get(call, &DEST, name, &r))
+        return NB_ERROR;
     call->out = dest_full_out(&r);
     json_object_put(r.doc);
     return NB_OK;
@@ -507,8 +533,8 @@ nb_status ev_update_api_destination(nb_call *call, json_object *in)
 {
     const char *name = nb_str(in, "Name");
     res_row r;
-    if (!res_load(call->account, call->region, "api-destination", name, NULL, &r))
-        return dest_missing(call, name);
+    if (!res_get(call, &DEST, name, &r))
+        return NB_ERROR;
     if ((nb_get(in, "ConnectionArn") &&
          check_connection_arn(call, nb_str(in, "ConnectionArn")) != NB_OK) ||
         (nb_get(in, "InvocationEndpoint") &&
@@ -516,23 +542,19 @@ nb_status ev_update_api_destination(nb_call *call, json_object *in)
         json_object_put(r.doc);
         return NB_ERROR;
     }
-    static const char *const keys[] = {"Description", "ConnectionArn", "InvocationEndpoint",
-                                       "HttpMethod", "InvocationRateLimitPerSecond", NULL};
-    for (int i = 0; keys[i]; i++)
-        copy_field(r.doc, in, keys[i]);
+    for (int i = 0; DEST_KEYS[i]; i++)
+        copy_field(r.doc, in, DEST_KEYS[i]);
     r.modified_ms = call->now_ms;
     res_save(&r, call->now_ms);
-    call->out = dest_state_out(&r);
-    json_object_put(r.doc);
-    return NB_OK;
+    return res_answer(call, &DEST, &r);
 }
 
 nb_status ev_delete_api_destination(nb_call *call, json_object *in)
 {
     const char *name = nb_str(in, "Name");
     res_row r;
-    if (!res_load(call->account, call->region, "api-destination", name, NULL, &r))
-        return dest_missing(call, name);
+    if (!res_get(call, &DEST, name, &r))
+        return NB_ERROR;
     res_delete(r.id);
     json_object_put(r.doc);
     call->out = json_object_new_object();
@@ -542,12 +564,8 @@ nb_status ev_delete_api_destination(nb_call *call, json_object *in)
 static json_object *dest_list_row(sqlite3_stmt *st, void *arg)
 {
     (void)arg;
-    res_row r = {0};
-    snprintf(r.name, sizeof r.name, "%s", ev_col(st, 0));
-    snprintf(r.arn, sizeof r.arn, "%s", ev_col(st, 1));
-    r.doc = json_tokener_parse(ev_col(st, 2));
-    r.created_ms = sqlite3_column_int64(st, 3);
-    r.modified_ms = sqlite3_column_int64(st, 4);
+    res_row r;
+    list_row(st, &r);
     json_object *o = dest_full_out(&r);
     json_object_object_del(o, "Description");
     json_object_put(r.doc);
