@@ -775,10 +775,11 @@ def test_state_survives_restart(nimbus_fresh):
 
 class Endpoint:
     """A local HTTP server recording every POST; answers `statuses` in turn
-    (then 200)."""
+    (then 200).  tls=(cert, key) serves HTTPS (test_sns_delivery.py)."""
 
-    def __init__(self, statuses=()):
+    def __init__(self, statuses=(), tls=None, bind="127.0.0.1"):
         import http.server
+        import ssl
         import threading
         self.posts, self.statuses = [], list(statuses)
         outer = self
@@ -793,11 +794,24 @@ class Endpoint:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            do_PUT = do_POST
+
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.HTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook?x=1"
+        class S(http.server.HTTPServer):
+            def handle_error(self, request, client_address):
+                if not tls:  # refused TLS handshakes are what some tests expect
+                    super().handle_error(request, client_address)
+
+        self.server = S((bind, 0), H)
+        scheme = "http"
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_port}/hook?x=1"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

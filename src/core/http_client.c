@@ -9,11 +9,22 @@
  * has run and no getaddrinfo callback is outstanding.  Early failures (a bad
  * URL) are reported from the timer at 0 ms, so the callback never runs
  * inside nb_http_fetch_start.
+ *
+ * https runs OpenSSL on two memory BIOs: bytes read from the socket go into
+ * net_in, SSL_do_handshake / SSL_write / SSL_read advance the session, and
+ * what it produces in net_out is written to the socket (tls_flush), so the
+ * socket stays libuv's and nothing blocks.  Certificates are verified
+ * against the system's store (and NIMBUS_HTTP_CA_FILE) with the URL's host
+ * name or address; NIMBUS_HTTP_INSECURE_TLS=1 accepts any certificate (for
+ * local self-signed endpoints).
  */
 #include "http_client.h"
 
 #include <ctype.h>
 #include <llhttp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +41,14 @@ const char *nb_http_error_name(nb_http_error e)
     switch (e) {
     case NB_HTTP_OK: return "ok";
     case NB_HTTP_E_URL: return "bad url";
-    case NB_HTTP_E_SCHEME: return "https is not supported";
+    case NB_HTTP_E_SCHEME: return "unsupported scheme";
     case NB_HTTP_E_RESOLVE: return "host not found";
     case NB_HTTP_E_CONNECT: return "connection failed";
     case NB_HTTP_E_IO: return "connection error";
     case NB_HTTP_E_PARSE: return "invalid response";
     case NB_HTTP_E_TOO_LARGE: return "response too large";
     case NB_HTTP_E_TIMEOUT: return "timeout";
+    case NB_HTTP_E_TLS: return "TLS handshake or certificate verification failed";
     }
     return "error";
 }
@@ -222,6 +234,9 @@ struct nb_http_fetch {
     nb_http_error early;  /* reported from the 0 ms timer */
     int closes;           /* close callbacks still to run */
     bool gai_pending, tcp_open, done, cancelled;
+    SSL *ssl;             /* https: the session, on two memory BIOs */
+    BIO *net_in, *net_out;/* bytes read from / to write to the socket */
+    bool hs_done, req_sent;
     char rbuf[16384];
 };
 
@@ -239,6 +254,7 @@ static void maybe_free(nb_http_fetch *f)
         f->next->prev = f->prev;
     nb_buf_free(&f->out);
     nb_http_resp_free(f->resp);
+    SSL_free(f->ssl); /* frees both BIOs */
     free(f);
 }
 
@@ -292,11 +308,180 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     buf->len = sizeof f->rbuf;
 }
 
+/* ---- TLS ------------------------------------------------------------------------ */
+
+/* One client context: the system's trust store (plus NIMBUS_HTTP_CA_FILE),
+ * peer verification on unless NIMBUS_HTTP_INSECURE_TLS=1.  NULL when it
+ * cannot be made. */
+static SSL_CTX *tls_ctx(void)
+{
+    static SSL_CTX *ctx;
+    static bool tried;
+    if (tried)
+        return ctx;
+    tried = true;
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_default_verify_paths(ctx);
+    const char *ca = getenv("NIMBUS_HTTP_CA_FILE");
+    if (ca && *ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+        NB_WARN("http client: could not load NIMBUS_HTTP_CA_FILE %s", ca);
+    const char *insecure = getenv("NIMBUS_HTTP_INSECURE_TLS");
+    bool verify = !(insecure && !strcmp(insecure, "1"));
+    SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    return ctx;
+}
+
+/* The session for f->url: SNI and the name (or address) the certificate
+ * must carry.  -1 on failure. */
+static int tls_start(nb_http_fetch *f)
+{
+    SSL_CTX *ctx = tls_ctx();
+    if (!ctx || !(f->ssl = SSL_new(ctx)))
+        return -1;
+    f->net_in = BIO_new(BIO_s_mem());
+    f->net_out = BIO_new(BIO_s_mem());
+    if (!f->net_in || !f->net_out) {
+        BIO_free(f->net_in);
+        BIO_free(f->net_out);
+        f->net_in = f->net_out = NULL;
+        return -1;
+    }
+    BIO_set_mem_eof_return(f->net_in, -1); /* empty: "want read", not EOF */
+    SSL_set_bio(f->ssl, f->net_in, f->net_out);
+    SSL_set_connect_state(f->ssl);
+    X509_VERIFY_PARAM *vp = SSL_get0_param(f->ssl);
+    if (X509_VERIFY_PARAM_set1_ip_asc(vp, f->url.host) != 1) {
+        /* A name, not an address literal. */
+        if (SSL_set_tlsext_host_name(f->ssl, f->url.host) != 1 || SSL_set1_host(f->ssl, f->url.host) != 1)
+            return -1;
+    }
+    return 0;
+}
+
+typedef struct tls_write {
+    uv_write_t w;
+    nb_http_fetch *f;
+    char data[];
+} tls_write;
+
+static void on_tls_write(uv_write_t *w, int status)
+{
+    tls_write *t = w->data;
+    if (status < 0 && !t->f->done)
+        finish(t->f, NB_HTTP_E_IO);
+    free(t);
+}
+
+/* Sends whatever the session has produced for the network. */
+static int tls_flush(nb_http_fetch *f)
+{
+    size_t pending = BIO_ctrl_pending(f->net_out);
+    if (!pending)
+        return 0;
+    tls_write *t = nb_malloc(sizeof *t + pending);
+    int n = BIO_read(f->net_out, t->data, (int)pending);
+    if (n <= 0) {
+        free(t);
+        return -1;
+    }
+    t->f = f;
+    t->w.data = t;
+    uv_buf_t b = uv_buf_init(t->data, (unsigned)n);
+    if (uv_write(&t->w, (uv_stream_t *)&f->tcp, &b, 1, on_tls_write) != 0) {
+        free(t);
+        return -1;
+    }
+    return 0;
+}
+
+static void feed_response(nb_http_fetch *f, const char *data, size_t n, bool eof)
+{
+    bool big;
+    int rc = nb_http_resp_feed(f->resp, eof ? NULL : data, eof ? 0 : n, &big);
+    if (rc == 1)
+        finish(f, NB_HTTP_OK);
+    else if (rc == -1 && eof)
+        finish(f, NB_HTTP_E_IO);
+    else if (rc == -1)
+        finish(f, big ? NB_HTTP_E_TOO_LARGE : NB_HTTP_E_PARSE);
+}
+
+/* Advances the session: the handshake, then the request, then decrypting
+ * what arrived into the response parser.  eof: the peer closed. */
+static void tls_pump(nb_http_fetch *f, bool eof)
+{
+    if (!f->hs_done) {
+        int rc = SSL_do_handshake(f->ssl);
+        if (rc == 1) {
+            f->hs_done = true;
+        } else {
+            int e = SSL_get_error(f->ssl, rc);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                long v = SSL_get_verify_result(f->ssl);
+                NB_WARN("http client: TLS with %s:%d failed: %s", f->url.host, f->url.port,
+                        v != X509_V_OK ? X509_verify_cert_error_string(v) : "handshake error");
+                ERR_clear_error();
+                finish(f, NB_HTTP_E_TLS);
+                return;
+            }
+            if (tls_flush(f) != 0)
+                finish(f, NB_HTTP_E_IO);
+            else if (eof)
+                finish(f, NB_HTTP_E_IO);
+            return;
+        }
+    }
+    if (!f->req_sent) {
+        f->req_sent = true;
+        if (SSL_write(f->ssl, f->out.data, (int)f->out.len) != (int)f->out.len) {
+            ERR_clear_error();
+            finish(f, NB_HTTP_E_IO);
+            return;
+        }
+    }
+    for (;;) {
+        int n = SSL_read(f->ssl, f->rbuf, sizeof f->rbuf);
+        if (n > 0) {
+            feed_response(f, f->rbuf, (size_t)n, false);
+            if (f->done)
+                return;
+            continue;
+        }
+        int e = SSL_get_error(f->ssl, n);
+        ERR_clear_error();
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            feed_response(f, NULL, 0, true); /* close_notify */
+            return;
+        }
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            finish(f, NB_HTTP_E_IO);
+            return;
+        }
+        break;
+    }
+    if (tls_flush(f) != 0)
+        finish(f, NB_HTTP_E_IO);
+    else if (eof)
+        feed_response(f, NULL, 0, true); /* closed without close_notify */
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     nb_http_fetch *f = s->data;
     if (f->done || n == 0)
         return;
+    if (f->ssl) {
+        if (n > 0 && BIO_write(f->net_in, buf->base, (int)n) != (int)n)
+            finish(f, NB_HTTP_E_IO);
+        else if (n < 0 && n != UV_EOF)
+            finish(f, NB_HTTP_E_IO);
+        else
+            tls_pump(f, n == UV_EOF);
+        return;
+    }
     bool big;
     int rc;
     if (n == UV_EOF)
@@ -327,6 +512,13 @@ static void on_connect(uv_connect_t *c, int status)
         return;
     if (status < 0) {
         finish(f, NB_HTTP_E_CONNECT);
+        return;
+    }
+    if (f->ssl) {
+        if (uv_read_start((uv_stream_t *)&f->tcp, on_alloc, on_read) != 0)
+            finish(f, NB_HTTP_E_IO);
+        else
+            tls_pump(f, false); /* the ClientHello */
         return;
     }
     uv_buf_t b = uv_buf_init(f->out.data, (unsigned)f->out.len);
@@ -399,8 +591,8 @@ nb_http_fetch *nb_http_fetch_start(const nb_http_request *req, nb_http_cb cb, vo
     f->resp = nb_http_resp_new(req->max_body);
     if (nb_http_url_parse(req->url, &f->url) != 0)
         f->early = NB_HTTP_E_URL;
-    else if (f->url.https)
-        f->early = NB_HTTP_E_SCHEME;
+    else if (f->url.https && tls_start(f) != 0)
+        f->early = NB_HTTP_E_TLS;
     if (f->early != NB_HTTP_OK) {
         uv_timer_start(&f->timer, on_timer, 0, 0);
         return f;

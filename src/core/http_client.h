@@ -8,8 +8,10 @@
  * (timeout_ms, covering every step).  Nothing blocks.  The callback runs
  * exactly once, from the loop (never from inside nb_http_fetch), unless the
  * request is cancelled first; the result and its body are valid only during
- * the callback.  Plain http:// only (no TLS); https:// fails with
- * NB_HTTP_E_SCHEME.  Response bodies are capped (max_body, default 1 MiB;
+ * the callback.  https:// runs TLS (OpenSSL, TLS 1.2+) with the server's
+ * certificate verified against the system's trust store plus
+ * NIMBUS_HTTP_CA_FILE, unless NIMBUS_HTTP_INSECURE_TLS=1; a failed
+ * handshake or verification is NB_HTTP_E_TLS.  Response bodies are capped (max_body, default 1 MiB;
  * larger fails with NB_HTTP_E_TOO_LARGE).
  *
  * Lifetime: a request's handles are closed and its memory freed after the
@@ -26,13 +28,14 @@
 typedef enum {
     NB_HTTP_OK = 0,          /* a complete response (any status) */
     NB_HTTP_E_URL,           /* not a parsable http(s) URL */
-    NB_HTTP_E_SCHEME,        /* https:// (no TLS in this client) */
+    NB_HTTP_E_SCHEME,        /* unused (kept: https is supported now) */
     NB_HTTP_E_RESOLVE,       /* host name did not resolve */
     NB_HTTP_E_CONNECT,       /* connection refused / unreachable */
     NB_HTTP_E_IO,            /* write or read failed, connection closed early */
     NB_HTTP_E_PARSE,         /* not a valid HTTP response */
     NB_HTTP_E_TOO_LARGE,     /* response body over max_body */
     NB_HTTP_E_TIMEOUT,       /* the deadline passed */
+    NB_HTTP_E_TLS,           /* TLS handshake or certificate verification failed */
 } nb_http_error;
 
 const char *nb_http_error_name(nb_http_error e);

@@ -46,11 +46,16 @@ static const char *const SCHEMA =
     " id INTEGER PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,"
     " description TEXT, source_arn TEXT NOT NULL, destination TEXT NOT NULL, start_ms INTEGER NOT NULL,"
     " end_ms INTEGER NOT NULL, state TEXT NOT NULL, last_ms INTEGER, replay_start_ms INTEGER NOT NULL,"
-    " replay_end_ms INTEGER, UNIQUE(account, region, name));";
+    " replay_end_ms INTEGER, UNIQUE(account, region, name));"
+    "CREATE TABLE IF NOT EXISTS events_conns("
+    " id INTEGER PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, kind TEXT NOT NULL,"
+    " name TEXT NOT NULL, arn TEXT NOT NULL UNIQUE, doc TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    " modified_ms INTEGER NOT NULL, authorized_ms INTEGER NOT NULL,"
+    " UNIQUE(account, region, kind, name));";
 
 static const char *const TABLES[] = {"events_buses", "events_rules", "events_targets",
                                      "events_tags", "events_pending", "events_archives",
-                                     "events_archived", "events_replays", NULL};
+                                     "events_archived", "events_replays", "events_conns", NULL};
 
 /* ---- small helpers --------------------------------------------------------------- */
 
@@ -745,11 +750,23 @@ static void events_reset(void)
 
 static void events_shutdown(void)
 {
+    ev_api_shutdown();
     ev_put_shutdown();
     pats_clear();
 }
 
 static const nb_op_entry events_ops[] = {
+    {"CreateApiDestination", ev_create_api_destination},
+    {"CreateConnection", ev_create_connection},
+    {"DeauthorizeConnection", ev_deauthorize_connection},
+    {"DeleteApiDestination", ev_delete_api_destination},
+    {"DeleteConnection", ev_delete_connection},
+    {"DescribeApiDestination", ev_describe_api_destination},
+    {"DescribeConnection", ev_describe_connection},
+    {"ListApiDestinations", ev_list_api_destinations},
+    {"ListConnections", ev_list_connections},
+    {"UpdateApiDestination", ev_update_api_destination},
+    {"UpdateConnection", ev_update_connection},
     {"CancelReplay", ev_cancel_replay},
     {"CreateArchive", ev_create_archive},
     {"DeleteArchive", ev_delete_archive},

@@ -9,6 +9,7 @@
  *   events_put.c    PutEvents, rule matching, the delivery queue (retries,
  *                   dead-letter queues) and schedules
  *   events_archive.c archives (capture at PutEvents) and replays
+ *   events_api.c    connections, API destinations, HTTP(S) delivery to them
  *   events_input.c  InputPath / InputTransformer (pure; unit-tested, fuzzed)
  *   events_sched.c  rate / cron expressions (pure; unit-tested, fuzzed)
  *
@@ -31,6 +32,10 @@
  *   events_replays(id, account, region, name, description, source_arn,
  *                  destination, start_ms, end_ms, state, last_ms,
  *                  replay_start_ms, replay_end_ms)
+ *
+ *   events_conns(id, account, region, kind, name, arn, doc, created_ms,
+ *                modified_ms, authorized_ms)  connections and API
+ *                destinations (kind); see events_api.c
  *
  * Invariants: a rule's pattern text is valid (compiled at PutRule); the
  * compiled patterns live in a cache keyed by the pattern text, so the
@@ -141,6 +146,29 @@ void ev_sched_kick(void);  /* re-arm the schedule timer */
 int ev_put_init(void);
 void ev_put_shutdown(void);
 void ev_put_reset(void);
+
+/* ---- events_api.c ------------------------------------------------------------- */
+nb_status ev_create_connection(nb_call *call, json_object *in);
+nb_status ev_describe_connection(nb_call *call, json_object *in);
+nb_status ev_update_connection(nb_call *call, json_object *in);
+nb_status ev_delete_connection(nb_call *call, json_object *in);
+nb_status ev_list_connections(nb_call *call, json_object *in);
+nb_status ev_deauthorize_connection(nb_call *call, json_object *in);
+nb_status ev_create_api_destination(nb_call *call, json_object *in);
+nb_status ev_describe_api_destination(nb_call *call, json_object *in);
+nb_status ev_update_api_destination(nb_call *call, json_object *in);
+nb_status ev_delete_api_destination(nb_call *call, json_object *in);
+nb_status ev_list_api_destinations(nb_call *call, json_object *in);
+/* The outcome of an API destination call: ok (2xx), else whether AWS
+ * would retry it, an error code and message. */
+typedef void (*ev_api_cb)(void *arg, bool ok, bool retry, const char *code, const char *msg);
+/* Sends payload to an API destination for target (its HttpParameters).
+ * 0: started, cb runs later (drop(arg) instead if shut down first); 1: over
+ * the destination's rate, try again at *retry_at; -1: cannot be sent
+ * (err says why; not retried). */
+int ev_api_invoke(const char *dest_arn, json_object *target, const char *payload, ev_api_cb cb,
+                  void (*drop)(void *arg), void *arg, int64_t *retry_at, char *err, size_t errlen);
+void ev_api_shutdown(void);
 
 /* ---- events_archive.c ----------------------------------------------------------- */
 nb_status ev_create_archive(nb_call *call, json_object *in);

@@ -493,6 +493,52 @@ static json_object *bus_input(delivery *d, const char *arn)
     return in;
 }
 
+/* ---- API destinations ---- */
+
+static void api_done(void *arg, bool ok, bool retry, const char *code, const char *msg)
+{
+    delivery *d = arg;
+    d->ok = ok;
+    if (!ok) {
+        /* Not retried: the same code path as a missing target. */
+        snprintf(d->code, sizeof d->code, "%s", retry ? code : "NotFoundException");
+        snprintf(d->msg, sizeof d->msg, "%s%s%s", retry ? "" : code, retry ? "" : ": ", msg);
+    }
+    settle(d);
+    nb_store_commit();
+}
+
+static void api_drop(void *arg)
+{
+    delivery_free(arg);
+}
+
+static void deliver_api(delivery *d, const char *arn)
+{
+    int64_t retry_at = 0;
+    char err[512];
+    int rc = ev_api_invoke(arn, d->target, d->payload, api_done, api_drop, d, &retry_at, err,
+                           sizeof err);
+    if (rc == 0)
+        return;
+    if (rc == 1) {
+        /* Over InvocationRateLimitPerSecond: later, not an attempt. */
+        static sqlite3_stmt *s;
+        sqlite3_stmt *st = nb_stmt(&s, "UPDATE events_pending SET due_ms = ? WHERE id = ?");
+        sqlite3_bind_int64(st, 1, retry_at);
+        sqlite3_bind_int64(st, 2, d->row);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+        arm_delivery((uint64_t)(retry_at > nb_now_ms() ? retry_at - nb_now_ms() : 0));
+        delivery_free(d);
+        return;
+    }
+    snprintf(d->code, sizeof d->code, "ResourceNotFoundException");
+    snprintf(d->msg, sizeof d->msg, "%s", err);
+    d->ok = false;
+    settle(d);
+}
+
 static void deliver(delivery *d)
 {
     const char *arn = nb_str(d->target, "Arn");
@@ -501,6 +547,10 @@ static void deliver(delivery *d)
     const char *service = NULL, *op = NULL;
     const char *svc = arn && ev_arn_split(arn, &a) ? a.service : "", *res = svc[0] ? a.resource : "";
     if (!svc[0]) {
+    } else if (!strcmp(svc, "events") && !strncmp(res, "api-destination/", 16)) {
+        json_object_put(in);
+        deliver_api(d, arn);
+        return;
     } else if (!strcmp(svc, "sqs")) {
         char url[1200];
         nb_sqs_queue_url(&d->ctx, arn, url, sizeof url);
@@ -727,6 +777,16 @@ int ev_put_init(void)
     uv_unref((uv_handle_t *)&g_deliver);
     uv_unref((uv_handle_t *)&g_sched);
     g_timers_on = true;
+    /* Rows leased by a delivery still in flight when the server stopped
+     * (an API destination's HTTP call) are due now: a lease is an hour
+     * ahead, a retry at most BACKOFF_MAX_MS and half of it in jitter. */
+    static sqlite3_stmt *s_lease;
+    int64_t now = nb_now_ms();
+    sqlite3_stmt *st = nb_stmt(&s_lease, "UPDATE events_pending SET due_ms = ? WHERE due_ms > ?");
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, now + 2 * BACKOFF_MAX_MS);
+    sqlite3_step(st);
+    sqlite3_reset(st);
     /* Resume stored deliveries and schedules (--data-dir). */
     uv_timer_start(&g_deliver, deliver_cb, 0, 0);
     uv_timer_start(&g_sched, sched_cb, 0, 0);

@@ -75,10 +75,12 @@ static const nb_pattern *fp_get(const char *arn, const char *text, bool body)
     return e->pat;
 }
 
-static bool matches(const char *sub_arn, const char *attrs_text, json_object *rec)
+static bool matches(const char *sub_arn, const char *attrs_text, json_object *rec, bool *raw)
 {
     json_object *attrs = json_tokener_parse(attrs_text);
     const char *policy = attrs ? nb_str(attrs, "FilterPolicy") : NULL;
+    const char *rv = attrs ? nb_str(attrs, "RawMessageDelivery") : NULL;
+    *raw = rv && !strcmp(rv, "true");
     bool ok = true;
     if (policy) {
         const char *scope = nb_str(attrs, "FilterPolicyScope");
@@ -106,6 +108,8 @@ static bool matches(const char *sub_arn, const char *attrs_text, json_object *re
 
 /* ---- fan-out --------------------------------------------------------------- */
 
+static json_object *note_fields(json_object *rec, const char *proto, const char **ver);
+
 static void insert_row(const nb_call *call, const char *sub_arn, const char *text)
 {
     static sqlite3_stmt *ins;
@@ -127,19 +131,42 @@ void sns_enqueue(const nb_call *call, const char *sub_arn, json_object *rec)
     sns_deliver_kick();
 }
 
+/* The protocol whose message a subscription's signed notification carries
+ * (NULL when it gets none: raw SQS and HTTP, email, sms). */
+static const char *signed_proto(const char *proto, bool raw)
+{
+    if (!strcmp(proto, "email") || !strcmp(proto, "sms"))
+        return NULL;
+    if (raw && (!strcmp(proto, "sqs") || !strcmp(proto, "http") || !strcmp(proto, "https") ||
+                !strcmp(proto, "firehose")))
+        return NULL;
+    return proto;
+}
+
 void sns_fanout(const nb_call *call, const sns_topic *t, json_object *rec)
 {
     static sqlite3_stmt *sel;
     const char *text = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
-    sqlite3_stmt *s = nb_stmt(&sel, "SELECT arn, attrs FROM sns_subs WHERE topic_arn = ? AND"
-                                    " pending = 0 ORDER BY id");
+    sqlite3_stmt *s = nb_stmt(&sel, "SELECT arn, attrs, protocol FROM sns_subs WHERE topic_arn = ?"
+                                    " AND pending = 0 ORDER BY id");
     sqlite3_bind_text(s, 1, t->arn, -1, SQLITE_STATIC);
     /* Collect first: the inserts must not interleave with the scan. */
     json_object *arns = json_object_new_array();
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *arn = (const char *)sqlite3_column_text(s, 0);
-        if (matches(arn, (const char *)sqlite3_column_text(s, 1), rec))
-            json_object_array_add(arns, json_object_new_string(arn));
+        bool raw;
+        if (!matches(arn, (const char *)sqlite3_column_text(s, 1), rec, &raw))
+            continue;
+        json_object_array_add(arns, json_object_new_string(arn));
+        /* The signature is made on the threadpool while the publish
+         * commits; the delivery waits for it (sns_sign_waiting). */
+        const char *proto = signed_proto((const char *)sqlite3_column_text(s, 2), raw);
+        if (proto) {
+            const char *ver;
+            json_object *f = note_fields(rec, proto, &ver);
+            sns_sign_ahead(f, "Notification", ver);
+            json_object_put(f);
+        }
     }
     sqlite3_reset(s);
     for (size_t i = 0; i < json_object_array_length(arns); i++)
@@ -195,20 +222,26 @@ typedef struct signed_note {
     char cert[600], unsub[3 * SNS_ARN_MAX + 100];
 } signed_note;
 
+static json_object *note_fields(json_object *rec, const char *proto, const char **ver)
+{
+    *ver = nb_str(rec, "SignatureVersion");
+    if (!*ver)
+        *ver = "1";
+    json_object *f = json_object_new_object();
+    json_object_object_add(f, "Type", json_object_new_string("Notification"));
+    json_object_object_add(f, "MessageId", json_object_get(nb_get(rec, "MessageId")));
+    json_object_object_add(f, "TopicArn", json_object_get(nb_get(rec, "TopicArn")));
+    if (nb_get(rec, "Subject"))
+        json_object_object_add(f, "Subject", json_object_get(nb_get(rec, "Subject")));
+    json_object_object_add(f, "Message", json_object_new_string(sns_message_for(rec, proto)));
+    json_object_object_add(f, "Timestamp", json_object_get(nb_get(rec, "Timestamp")));
+    return f;
+}
+
 static void note_sign(const nb_call *ctx, json_object *rec, const sns_sub *sub, const char *proto,
                       signed_note *n)
 {
-    n->ver = nb_str(rec, "SignatureVersion");
-    if (!n->ver)
-        n->ver = "1";
-    n->f = json_object_new_object();
-    json_object_object_add(n->f, "Type", json_object_new_string("Notification"));
-    json_object_object_add(n->f, "MessageId", json_object_get(nb_get(rec, "MessageId")));
-    json_object_object_add(n->f, "TopicArn", json_object_get(nb_get(rec, "TopicArn")));
-    if (nb_get(rec, "Subject"))
-        json_object_object_add(n->f, "Subject", json_object_get(nb_get(rec, "Subject")));
-    json_object_object_add(n->f, "Message", json_object_new_string(sns_message_for(rec, proto)));
-    json_object_object_add(n->f, "Timestamp", json_object_get(nb_get(rec, "Timestamp")));
+    n->f = note_fields(rec, proto, &n->ver);
     n->sig = sns_sign(n->f, "Notification", n->ver);
     sns_cert_url(ctx->host, ctx->region, n->cert, sizeof n->cert);
     sns_unsubscribe_url(ctx->host, ctx->region, sub->arn, n->unsub, sizeof n->unsub);
@@ -494,24 +527,107 @@ void sns_delivery_later(int64_t id, int64_t due_ms, int attempts)
     nb_store_call_end(true);
 }
 
-static void run_row(int64_t id, const char *sub_arn, const nb_call *ctx, const char *rec_text,
-                    int attempts)
+/* True when the row's signature is still being made on the threadpool. */
+static bool must_wait(json_object *rec, const sns_sub *sub)
 {
-    sns_sub sub;
-    json_object *rec = json_tokener_parse(rec_text);
-    bool async = false;
-    if (rec && sns_sub_load(sub_arn, &sub)) {
-        outcome o;
-        if (!strcmp(sub.protocol, "http"))
-            async = sns_http_deliver(ctx, id, &sub, rec, attempts);
-        else if (!deliver(ctx, &sub, rec, &o))
-            sns_dead_letter(ctx, &sub, rec, o.code, o.message);
-        sns_sub_free(&sub);
+    const char *rv = sns_sub_attr(sub, "RawMessageDelivery");
+    const char *proto = signed_proto(sub->protocol, rv && !strcmp(rv, "true"));
+    if (!proto || !strcmp(nb_str(rec, "Type") ? nb_str(rec, "Type") : "", "SubscriptionConfirmation"))
+        return false;
+    const char *ver;
+    json_object *f = note_fields(rec, proto, &ver);
+    bool w = sns_sign_waiting(f, "Notification", ver);
+    json_object_put(f);
+    return w;
+}
+
+/* What one tick has loaded: the rows of one message to its subscriptions
+ * follow each other, so the last record parsed and the subscriptions seen
+ * are kept for the tick (nothing a delivery does changes them).  Rows
+ * finished synchronously are deleted together at the end. */
+#define TICK_SUBS 16
+
+typedef struct tick_cache {
+    const char *rec_text;      /* the rows' text, alive for the tick */
+    json_object *rec;
+    sns_sub subs[TICK_SUBS];
+    bool missing[TICK_SUBS];   /* looked up, no such subscription */
+    size_t n_subs;
+    int64_t *done;
+    size_t n_done;
+} tick_cache;
+
+static json_object *cached_rec(tick_cache *c, const char *text)
+{
+    if (c->rec_text && !strcmp(c->rec_text, text))
+        return c->rec;
+    if (c->rec)
+        json_object_put(c->rec);
+    c->rec = json_tokener_parse(text);
+    c->rec_text = text;
+    return c->rec;
+}
+
+static const sns_sub *cached_sub(tick_cache *c, const char *arn)
+{
+    for (size_t i = 0; i < c->n_subs; i++)
+        if (!strcmp(c->subs[i].arn, arn))
+            return c->missing[i] ? NULL : &c->subs[i];
+    if (c->n_subs == TICK_SUBS) {
+        for (size_t i = 0; i < c->n_subs; i++)
+            if (!c->missing[i])
+                sns_sub_free(&c->subs[i]);
+        c->n_subs = 0;
     }
-    if (rec)
-        json_object_put(rec);
-    if (!async)
-        sns_delivery_done(id);
+    size_t i = c->n_subs++;
+    c->missing[i] = !sns_sub_load(arn, &c->subs[i]);
+    if (c->missing[i])
+        snprintf(c->subs[i].arn, sizeof c->subs[i].arn, "%s", arn);
+    return c->missing[i] ? NULL : &c->subs[i];
+}
+
+static void cache_finish(tick_cache *c)
+{
+    if (c->n_done) {
+        static sqlite3_stmt *del;
+        nb_store_call_begin();
+        sqlite3_stmt *s = nb_stmt(&del, "DELETE FROM sns_deliveries WHERE id = ?");
+        for (size_t i = 0; i < c->n_done; i++) {
+            sqlite3_bind_int64(s, 1, c->done[i]);
+            sqlite3_step(s);
+            sqlite3_reset(s);
+        }
+        nb_store_call_end(true);
+    }
+    free(c->done);
+    for (size_t i = 0; i < c->n_subs; i++)
+        if (!c->missing[i])
+            sns_sub_free(&c->subs[i]);
+    if (c->rec)
+        json_object_put(c->rec);
+}
+
+/* Delivers one row; false (nothing done) when it waits for its signature. */
+static bool run_row(tick_cache *c, int64_t id, const char *sub_arn, const nb_call *ctx,
+                    const char *rec_text, int attempts)
+{
+    json_object *rec = cached_rec(c, rec_text);
+    const sns_sub *sub = rec ? cached_sub(c, sub_arn) : NULL;
+    bool async = false;
+    if (sub) {
+        outcome o;
+        if (must_wait(rec, sub))
+            return false;
+        if (!strcmp(sub->protocol, "http") || !strcmp(sub->protocol, "https"))
+            async = sns_http_deliver(ctx, id, sub, rec, attempts);
+        else if (!deliver(ctx, sub, rec, &o))
+            sns_dead_letter(ctx, sub, rec, o.code, o.message);
+    }
+    if (!async) {
+        c->done = nb_realloc(c->done, (c->n_done + 1) * sizeof *c->done);
+        c->done[c->n_done++] = id;
+    }
+    return true;
 }
 
 static void timer_ready(void)
@@ -557,17 +673,26 @@ static void tick(uv_timer_t *t)
     /* At most TICK_BUDGET_NS of deliveries per loop iteration, so requests
      * keep being served while a backlog drains; the rest stay due. */
     uint64_t t0 = uv_hrtime();
-    bool more = n == TICK_ROWS, stop = false;
+    bool more = n == TICK_ROWS, stop = false, waiting = false;
+    tick_cache c = {0};
     for (size_t i = 0; i < n; i++) {
         if (!stop && uv_hrtime() - t0 >= TICK_BUDGET_NS)
             stop = more = true;
-        if (!stop)
-            run_row(rows[i].id, rows[i].sub_arn, &rows[i].ctx, rows[i].rec, rows[i].attempts);
+        /* A row whose signature is still on the threadpool stops the tick,
+         * keeping delivery order; the signature's completion kicks it. */
+        if (!stop && !run_row(&c, rows[i].id, rows[i].sub_arn, &rows[i].ctx, rows[i].rec,
+                              rows[i].attempts))
+            stop = waiting = true;
+    }
+    cache_finish(&c);
+    for (size_t i = 0; i < n; i++) {
         free(rows[i].sub_arn);
         free(rows[i].rec);
     }
     free(rows);
     nb_store_commit();
+    if (waiting)
+        return;
     if (more) {
         /* Not 0 ms: a timer re-armed at 0 from its own callback runs again
          * in the same timers phase (libuv 1.44), starving the I/O phase. */

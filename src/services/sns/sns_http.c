@@ -1,5 +1,5 @@
 /*
- * sns_http.c — delivery to http subscriptions over the shared outbound
+ * sns_http.c — delivery to http and https subscriptions over the shared outbound
  * client (core/http_client.h): the SubscriptionConfirmation and every
  * notification are POSTed with AWS's headers (x-amz-sns-message-type,
  * -message-id, -topic-arn, -subscription-arn, -rawdelivery; the delivery
@@ -183,7 +183,7 @@ bool sns_http_deliver(const nb_call *ctx, int64_t id, const sns_sub *sub, json_o
     const char *rv = sns_sub_attr(sub, "RawMessageDelivery");
     bool raw = !confirmation && rv && !strcmp(rv, "true");
     char *body = confirmation ? sns_confirmation_envelope(ctx, rec)
-                 : raw        ? nb_strdup(sns_message_for(rec, "http"))
+                 : raw        ? nb_strdup(sns_message_for(rec, sub->protocol))
                               : sns_envelope(ctx, rec, sub);
     policy p;
     effective_policy(sub, &p);

@@ -152,6 +152,11 @@ void sns_sign_free(void);
 /* Base64 signature over the canonical string of a notification or
  * subscription confirmation (version "1": SHA1withRSA, "2": SHA256). */
 char *sns_sign(json_object *fields, const char *type, const char *version);
+/* Starts signing fields on the libuv threadpool (once per text); while it
+ * runs sns_sign_waiting is true, and its completion kicks the delivery
+ * queue. */
+void sns_sign_ahead(json_object *fields, const char *type, const char *version);
+bool sns_sign_waiting(json_object *fields, const char *type, const char *version);
 const char *sns_cert_pem(void);
 void sns_cert_url(const char *host, const char *region, char *out, size_t n);
 void sns_subscribe_url(const char *host, const char *topic_arn, const char *token, char *out,

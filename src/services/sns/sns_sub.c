@@ -197,9 +197,9 @@ static void confirmation_out(const nb_call *call, const sns_topic *t, const char
     json_object_object_add(rec, "Timestamp", json_object_new_string(ts));
     const char *sv = sns_topic_attr(t, "SignatureVersion");
     json_object_object_add(rec, "SignatureVersion", json_object_new_string(sv ? sv : "1"));
-    /* Kept for inspection; an http endpoint also gets it POSTed. */
+    /* Kept for inspection; an http(s) endpoint also gets it POSTed. */
     sns_outbox_add(t->account, t->region, proto, ep, rec);
-    if (!strcmp(proto, "http"))
+    if (!strcmp(proto, "http") || !strcmp(proto, "https"))
         sns_enqueue(call, sub_arn, rec);
     json_object_put(rec);
 }
