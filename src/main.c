@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/http.h"
+#include "core/http_client.h"
 #include "core/init.h"
 #include "core/launch.h"
 #include "core/nimbus.h"
@@ -151,6 +152,7 @@ static void on_signal(uv_signal_t *s, int signum)
     for (int i = 0; nb_services_started() && nb_services[i]; i++)
         if (nb_services[i]->shutdown)
             nb_services[i]->shutdown();
+    nb_http_client_shutdown(); /* whatever outbound request a service left */
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
 }

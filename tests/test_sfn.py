@@ -597,3 +597,25 @@ def test_wait_for_task_token(sfn, client):
     assert d["status"] == "SUCCEEDED" and out(d)["err"] == {"Error": "Rejected", "Cause": "no"}
     with pytest.raises(sfn.exceptions.TaskDoesNotExist):
         sfn.send_task_success(taskToken="nope", output="{}")
+
+
+def test_eventbridge_rule_starts_executions(sfn, client):
+    arn = machine(sfn, "on-order", {"StartAt": "Take", "States": {
+        "Take": {"Type": "Pass", "Parameters": {"id.$": "$.detail.id", "src.$": "$.source"},
+                 "End": True}}})
+    events = client("events")
+    events.put_rule(Name="orders-to-sfn", EventPattern=json.dumps({"source": ["shop"]}))
+    events.put_targets(Rule="orders-to-sfn", Targets=[{"Id": "sm", "Arn": arn, "RoleArn": ROLE}])
+    r = events.put_events(Entries=[{"Source": "shop", "DetailType": "OrderPlaced",
+                                    "Detail": json.dumps({"id": 42})}])
+    assert r["FailedEntryCount"] == 0
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        done = sfn.list_executions(stateMachineArn=arn, statusFilter="SUCCEEDED")["executions"]
+        if done:
+            break
+        time.sleep(0.05)
+    assert len(done) == 1
+    d = sfn.describe_execution(executionArn=done[0]["executionArn"])
+    assert json.loads(d["input"])["id"] == r["Entries"][0]["EventId"]
+    assert out(d) == {"id": 42, "src": "shop"}

@@ -98,6 +98,21 @@ static int hexval(char c)
     return -1;
 }
 
+void nb_url_encode(nb_buf *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            nb_buf_addc(out, (char)*p);
+        } else {
+            nb_buf_addc(out, '%');
+            nb_buf_addc(out, hex[*p >> 4]);
+            nb_buf_addc(out, hex[*p & 15]);
+        }
+    }
+}
+
 int nb_url_decode(nb_buf *out, const char *s, size_t n, int plus)
 {
     nb_buf_reserve(out, n);

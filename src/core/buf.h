@@ -23,5 +23,8 @@ void nb_buf_free(nb_buf *b);
 void nb_buf_xml(nb_buf *b, const char *s, size_t n);
 /* Percent-decode (form rules: '+' is a space when plus is set); returns 0 or -1 on bad escape. */
 int nb_url_decode(nb_buf *out, const char *s, size_t n, int plus);
+/* Appends s percent-encoded: everything but RFC 3986's unreserved
+ * characters (A-Z a-z 0-9 - _ . ~) as %XX. */
+void nb_url_encode(nb_buf *out, const char *s);
 
 #endif

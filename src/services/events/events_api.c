@@ -643,23 +643,11 @@ static void fetched(const nb_http_result *res, void *arg)
 /* Appends k=v (both percent-encoded) to b with the right separator. */
 static void add_query(nb_buf *b, const char *k, const char *v, bool *has_query)
 {
-    static const char hex[] = "0123456789ABCDEF";
     nb_buf_addc(b, *has_query ? '&' : '?');
     *has_query = true;
-    for (int part = 0; part < 2; part++) {
-        for (const unsigned char *p = (const unsigned char *)(part ? v : k); *p; p++) {
-            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-                *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-                nb_buf_addc(b, (char)*p);
-            } else {
-                nb_buf_addc(b, '%');
-                nb_buf_addc(b, hex[*p >> 4]);
-                nb_buf_addc(b, hex[*p & 15]);
-            }
-        }
-        if (!part)
-            nb_buf_addc(b, '=');
-    }
+    nb_url_encode(b, k);
+    nb_buf_addc(b, '=');
+    nb_url_encode(b, v);
 }
 
 /* The connection's InvocationHttpParameters list `key` (KeyValues). */

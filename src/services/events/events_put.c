@@ -571,6 +571,12 @@ static void deliver(delivery *d)
         json_object_object_add(in, "TopicArn", json_object_new_string(arn));
         json_object_object_add(in, "Message", json_object_new_string(d->payload));
         service = "sns", op = "Publish";
+    } else if (!strcmp(svc, "states") && !strncmp(res, "stateMachine:", 13)) {
+        /* A new execution per event (STANDARD or EXPRESS alike), the
+         * event (or the target's input) as its input. */
+        json_object_object_add(in, "stateMachineArn", json_object_new_string(arn));
+        json_object_object_add(in, "input", json_object_new_string(d->payload));
+        service = "states", op = "StartExecution";
     } else if (!strcmp(svc, "events") && !strncmp(res, "event-bus/", 10)) {
         json_object_put(in);
         in = bus_input(d, arn);

@@ -386,28 +386,13 @@ void sns_cert_url(const char *host, const char *region, char *out, size_t n)
              host && *host ? host : "localhost");
 }
 
-static void url_encode(nb_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            nb_buf_addc(b, (char)*p);
-        } else {
-            nb_buf_addc(b, '%');
-            nb_buf_addc(b, hex[*p >> 4]);
-            nb_buf_addc(b, hex[*p & 15]);
-        }
-    }
-}
-
 void sns_unsubscribe_url(const char *host, const char *region, const char *sub_arn, char *out,
                          size_t n)
 {
     (void)region;
     nb_buf b = {0};
     nb_buf_printf(&b, "http://%s/?Action=Unsubscribe&SubscriptionArn=", host && *host ? host : "localhost");
-    url_encode(&b, sub_arn);
+    nb_url_encode(&b, sub_arn);
     nb_copy(out, n, b.data, b.len);
     nb_buf_free(&b);
 }
@@ -418,9 +403,9 @@ void sns_subscribe_url(const char *host, const char *topic_arn, const char *toke
     nb_buf b = {0};
     nb_buf_printf(&b, "http://%s/?Action=ConfirmSubscription&TopicArn=",
                   host && *host ? host : "localhost");
-    url_encode(&b, topic_arn);
+    nb_url_encode(&b, topic_arn);
     nb_buf_adds(&b, "&Token=");
-    url_encode(&b, token);
+    nb_url_encode(&b, token);
     nb_copy(out, n, b.data, b.len);
     nb_buf_free(&b);
 }
