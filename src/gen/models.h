@@ -4,6 +4,12 @@
 
 #include "core/model.h"
 
+extern const nb_model nb_model_sqs;
+extern const nb_model nb_model_sts;
+extern const nb_model nb_model_dynamodb;
+extern const nb_model nb_model_dynamodbstreams;
+extern const nb_model nb_model_lambda;
+extern const nb_model nb_model_logs;
 extern const nb_model nb_model_apigatewayv2;
 
 #endif
