@@ -13,6 +13,7 @@ query/XML).  Fixtures:
   ddb, ddb_streams, ddb_resource   DynamoDB client, Streams client, resource
   logs         CloudWatch Logs client
   lam          Lambda client
+  apigwv2      API Gateway v2 (HTTP APIs) client
 """
 import os
 import shutil
@@ -181,3 +182,8 @@ def logs(client):
 @pytest.fixture
 def lam(client):
     return client("lambda")
+
+
+@pytest.fixture
+def apigwv2(client):
+    return client("apigatewayv2")
