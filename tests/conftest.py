@@ -16,6 +16,7 @@ query/XML).  Fixtures:
   aws_cli      runs the generation's AWS CLI against the module server:
                aws_cli(service, *args, ok=True) -> parsed JSON (or the
                CompletedProcess with ok=False)
+  apigwv2      API Gateway v2 (HTTP APIs) client
 """
 import json
 import os
@@ -233,3 +234,8 @@ def sfn(nimbus):
     nimbus.reset()
     return nimbus.client("stepfunctions", config=Config(retries={"max_attempts": 1}, connect_timeout=5,
                                                         read_timeout=60, inject_host_prefix=False))
+
+
+@pytest.fixture
+def apigwv2(client):
+    return client("apigatewayv2")

@@ -126,6 +126,30 @@ bool lm_url_find(const char *url_id, lm_url *out);
 struct nb_req;
 bool nb_lambda_url(struct nb_req *r);
 
+/* HTTP requests as Lambda events, and answers as HTTP responses
+ * (lambda_url.c): what function URLs and API Gateway's Lambda proxy
+ * integrations share.
+ *   lm_http_trace_id   the call's trace id from X-Amzn-Trace-Id, or a new one
+ *   lm_http_headers    the request headers as an object (lower-case names,
+ *                      repeated ones comma-joined) plus x-forwarded-* and
+ *                      x-amzn-trace-id; Cookie headers go to the cookies
+ *                      array when it is given, else stay headers
+ *   lm_http_query      a query string as an object (decoded, repeated keys
+ *                      comma-joined)
+ *   lm_http_body       body and isBase64Encoded (text content types as
+ *                      they are, the rest base64)
+ *   lm_http_parse_json the function's answer as JSON, NULL when it is not
+ *   lm_http_structured answer r from {"statusCode", "headers",
+ *                      "multiValueHeaders", "cookies", "body",
+ *                      "isBase64Encoded"}; false (r untouched) when it is
+ *                      malformed */
+void lm_http_trace_id(struct nb_req *r);
+json_object *lm_http_headers(const struct nb_req *r, json_object *cookies, const char *source_ip);
+json_object *lm_http_query(const char *q, size_t n);
+void lm_http_body(json_object *ev, const struct nb_req *r);
+json_object *lm_http_parse_json(const char *p, size_t n);
+bool lm_http_structured(struct nb_req *r, json_object *o);
+
 /* Every event source mapping, for the pollers: an array (owned) of
  * EventSourceMappingConfiguration trees with "Account" and "Region" added.
  * State is "Enabled" or "Disabled"; FilterCriteria, BatchSize, windows,

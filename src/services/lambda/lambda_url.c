@@ -317,7 +317,7 @@ static void add_cookies(json_object *arr, const char *v, size_t n)
     }
 }
 
-static json_object *query_params(const char *q, size_t n)
+json_object *lm_http_query(const char *q, size_t n)
 {
     json_object *o = json_object_new_object();
     const char *p = q, *end = q + n;
@@ -376,7 +376,7 @@ static bool is_text(const nb_req *r)
     return false;
 }
 
-static void add_body(json_object *ev, const nb_req *r)
+void lm_http_body(json_object *ev, const nb_req *r)
 {
     bool text = is_text(r);
     if (r->body.len && text) {
@@ -390,12 +390,12 @@ static void add_body(json_object *ev, const nb_req *r)
     put(ev, "isBase64Encoded", json_object_new_boolean(r->body.len && !text));
 }
 
-static json_object *headers_of(const nb_req *r, json_object *cookies, const char *source_ip)
+json_object *lm_http_headers(const nb_req *r, json_object *cookies, const char *source_ip)
 {
     json_object *h = json_object_new_object();
     for (int i = 0; i < r->nheaders; i++) {
         const nb_header *x = &r->headers[i];
-        if (strcmp(x->name, "cookie") == 0)
+        if (cookies && strcmp(x->name, "cookie") == 0)
             add_cookies(cookies, x->value, x->vlen);
         else if (x->name[0])
             join_into(h, x->name, x->value, x->vlen);
@@ -472,16 +472,16 @@ static char *make_event(const nb_req *r, const url_target *t, const url_caller *
     put(ev, "routeKey", json_object_new_string("$default"));
     put(ev, "rawPath", jstr(t->path, t->path_len));
     put(ev, "rawQueryString", jstr(r->query, r->query_len));
-    json_object *headers = headers_of(r, cookies, source_ip);
+    json_object *headers = lm_http_headers(r, cookies, source_ip);
     if (json_object_array_length(cookies))
         put(ev, "cookies", cookies);
     else
         json_object_put(cookies);
     put(ev, "headers", headers);
     if (r->query_len)
-        put(ev, "queryStringParameters", query_params(r->query, r->query_len));
+        put(ev, "queryStringParameters", lm_http_query(r->query, r->query_len));
     put(ev, "requestContext", request_context(r, t, who, source_ip));
-    add_body(ev, r);
+    lm_http_body(ev, r);
     size_t n;
     const char *s = json_object_to_json_string_length(
         ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
@@ -524,7 +524,7 @@ void lm_url_fn_header(nb_req *r, const char *name, json_object *v, size_t ours)
 }
 
 /* A structured response ({"statusCode": ...}); false when it is malformed. */
-static bool structured(nb_req *r, json_object *o)
+bool lm_http_structured(nb_req *r, json_object *o)
 {
     json_object *sc = nb_get(o, "statusCode");
     int64_t status = 0;
@@ -580,7 +580,7 @@ static bool structured(nb_req *r, json_object *o)
 }
 
 /* The function's answer as JSON, or NULL when it is not JSON (or null). */
-static json_object *parse_json(const char *p, size_t n)
+json_object *lm_http_parse_json(const char *p, size_t n)
 {
     if (n == 0 || n > INT32_MAX)
         return NULL;
@@ -610,14 +610,14 @@ static void respond(nb_req *r, const lm_result *res)
     }
     const char *p = res->payload.data ? res->payload.data : "";
     size_t n = res->payload.len;
-    json_object *o = parse_json(p, n);
+    json_object *o = lm_http_parse_json(p, n);
     if (!o && !(n == 4 && memcmp(p, "null", 4) == 0)) {
         lm_url_bad_gateway(r);
         return;
     }
-    /* structured() adds no header before it knows the answer is good */
+    /* lm_http_structured adds no header before it knows the answer is good */
     if (json_object_is_type(o, json_type_object) && nb_get(o, "statusCode")) {
-        if (!structured(r, o))
+        if (!lm_http_structured(r, o))
             lm_url_bad_gateway(r);
     } else {
         finish(r, 200, "application/json", p, n);
@@ -652,7 +652,7 @@ static void url_cancel(nb_call *call)
     w->r = NULL; /* the function runs on; its answer is dropped */
 }
 
-static void trace_id(nb_req *r)
+void lm_http_trace_id(nb_req *r)
 {
     size_t n = 0;
     const char *given = nb_req_header(r, "x-amzn-trace-id", &n);
@@ -739,7 +739,7 @@ static void serve(nb_req *r, url_target *t)
 {
     lm_url u;
     nb_call *c = &r->call;
-    trace_id(r);
+    lm_http_trace_id(r);
     nb_resp_header(r, "x-amzn-RequestId", c->request_id);
     nb_resp_header(r, "x-amzn-Trace-Id", c->trace_id);
     nb_store_call_begin();

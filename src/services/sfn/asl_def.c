@@ -14,7 +14,9 @@
 #include "asl.h"
 
 /* Locations are cut at their buffer on purpose (deeply nested names). */
+#ifndef __clang__
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 typedef struct vctx {
     asl_diag_fn fn;
