@@ -11,16 +11,17 @@ WARN     = -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unus
 DEFS     = -D_GNU_SOURCE
 INCS     = -Isrc -I/usr/share/include/llhttp
 LLHTTP   = /usr/share/llhttp
-PKGS     = libuv json-c sqlite3 libcrypto minizip zlib
-LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -ljson-c -lsqlite3 -lcrypto -lminizip -lz) -lm
+PKGS     = libuv json-c sqlite3 libssl libcrypto minizip zlib
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -ljson-c -lsqlite3 -lssl -lcrypto -lminizip -lz) -lm
 # The release binary links Debian's static archives of the libraries and is
 # not position-independent: no load-time relocations or symbol lookups, so it
 # starts faster and touches fewer pages (idle RSS ~4 MiB instead of ~5.4).
 REL_CFLAGS = -fno-pie
-REL_LIBS   = -no-pie -Wl,-Bstatic -luv_a -ljson-c -lsqlite3 -lcrypto -lminizip -lz -Wl,-Bdynamic -lpthread -ldl -lrt -lm
+REL_LIBS   = -no-pie -Wl,-Bstatic -luv_a -ljson-c -lsqlite3 -lssl -lcrypto -lminizip -lz -Wl,-Bdynamic -lpthread -ldl -lrt -lm
 
 # The Lambda runtime shims ship inside the binary (tools/embed.sh).
-RUNTIME_FILES = runtimes/python/bootstrap.py runtimes/node/bootstrap.js
+RUNTIME_FILES = runtimes/python/bootstrap.py runtimes/node/bootstrap.js \
+                $(sort $(shell find runtimes/java -name "*.java"))
 GEN_SRC  = build/gen/lm_runtimes.c
 SRC      = $(wildcard src/*.c src/core/*.c src/gen/*.c src/services/*/*.c) $(GEN_SRC)
 LIB_SRC  = $(filter-out src/main.c,$(SRC))
@@ -90,7 +91,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
 check-gen:
-	python3 tools/gen_models.py --check sqs sts dynamodb dynamodbstreams lambda logs apigatewayv2
+	python3 tools/gen_models.py --check sqs sts dynamodb dynamodbstreams lambda logs sns events stepfunctions apigatewayv2
 
 integration: build/nimbus
 	bash tests/run.sh
@@ -139,6 +140,9 @@ bench: build/nimbus
 	python3 bench/run.py
 	python3 bench/ddb.py
 	python3 bench/lambda.py
+	python3 bench/sns.py
+	python3 bench/events.py
+	python3 bench/sfn.py
 
 # Keep the shared fuzzer objects (make treats them as intermediate).
 .SECONDARY: $(FUZZ_LIB_OBJ)

@@ -15,12 +15,14 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import cpu_seconds, free_port, read_cpu as steal  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NIMBUS = os.path.join(ROOT, "build", "nimbus")
@@ -28,14 +30,6 @@ AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_reque
         "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
 TABLE = "bench"
 GET_KEYS = 10000
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_up(proc, port, path):
@@ -58,12 +52,6 @@ def call(port, op, body):
                                           "Authorization": AUTH, "X-Amz-Date": "20260101T000000Z"})
     with urllib.request.urlopen(req, timeout=120) as r:
         return json.loads(r.read() or b"{}")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 LUA_HEAD = '''
@@ -158,12 +146,6 @@ def bench(name, cmd, port, health, seconds):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def steal():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return v[7], sum(v)
 
 
 def main():

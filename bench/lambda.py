@@ -8,7 +8,9 @@
             whole round trip client -> nimbus -> runtime -> handler -> back
   cold      time of the first invoke after the function changed (a new
             instance: process start, runtime init, handler import), median
-            of 10, for Python and Node
+            of 10, for Python, Node and Java (a RequestHandler<Map, Map>
+            compiled here with javac; skipped without one), and Java's warm
+            round trip on one connection
 
 moto_server needs Docker to run Lambda functions, so it is not measured;
 the issue's figures for serverless-offline (2.3k warm invokes/s at 8
@@ -23,7 +25,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,19 +33,14 @@ import time
 import urllib.request
 import zipfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import cpu_seconds, free_port, read_cpu as steal  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NIMBUS = os.path.join(ROOT, "build", "nimbus")
 AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, "
         "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
 ROLE = "arn:aws:iam::000000000000:role/bench"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def req(port, method, path, body=None):
@@ -56,18 +52,48 @@ def req(port, method, path, body=None):
         return resp.read()
 
 
-def zip_b64(name, text):
+def zip_b64(files):
     import base64
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(name, text)
+        for name, data in files.items():
+            z.writestr(name, data)
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def create(port, name, runtime, handler, fname, src):
+def create(port, name, runtime, handler, fname, src, memory=128):
+    files = src if isinstance(src, dict) else {fname: src}
     req(port, "POST", "/2015-03-31/functions", {
         "FunctionName": name, "Runtime": runtime, "Role": ROLE, "Handler": handler,
-        "Code": {"ZipFile": zip_b64(fname, src)}, "Timeout": 30})
+        "Code": {"ZipFile": zip_b64(files)}, "Timeout": 30, "MemorySize": memory})
+
+
+JAVA_ECHO = """package bench;
+import com.amazonaws.services.lambda.runtime.Context;
+import com.amazonaws.services.lambda.runtime.RequestHandler;
+import java.util.Map;
+public class Echo implements RequestHandler<Map<String, Object>, Map<String, Object>> {
+    public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+        return event;
+    }
+}
+"""
+
+
+def java_echo_classes():
+    """bench/Echo.class compiled against nimbus's aws-lambda-java-core API,
+    or None without a javac."""
+    if not shutil.which("javac"):
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(os.path.join(d, "bench"))
+        with open(os.path.join(d, "bench", "Echo.java"), "w") as f:
+            f.write(JAVA_ECHO)
+        subprocess.run(["javac", "-nowarn", "-implicit:none", "-sourcepath",
+                        os.path.join(ROOT, "runtimes", "java"), "-d", os.path.join(d, "out"),
+                        os.path.join(d, "bench", "Echo.java")], check=True)
+        with open(os.path.join(d, "out", "bench", "Echo.class"), "rb") as f:
+            return {"bench/Echo.class": f.read()}
 
 
 def invoke(port, name, payload=b'{"a":1}'):
@@ -76,12 +102,6 @@ def invoke(port, name, payload=b'{"a":1}'):
                                headers={"Authorization": AUTH, "X-Amz-Date": "20260101T000000Z"})
     with urllib.request.urlopen(r, timeout=60) as resp:
         return resp.read()
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 LUA = '''
@@ -127,12 +147,6 @@ def cold(port, name, n):
     return statistics.median(times)
 
 
-def steal():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return v[7], sum(v)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
@@ -157,6 +171,10 @@ def main():
         create(port, "node", "nodejs20.x", "index.handler", "index.js",
                "exports.handler = async (event) => event.warm ?"
                " new Promise((r) => setTimeout(() => r(event), 300)) : event;\n")
+        java = java_echo_classes()
+        if java:
+            create(port, "java", "java21", "bench.Echo", None, java, memory=512)
+            invoke(port, "java")  # compiles nimbus's Java shim once
         for name in ("py", "node"):  # a warm pool of 8 instances each
             with concurrent.futures.ThreadPoolExecutor(8) as ex:
                 list(ex.map(lambda _: invoke(port, name, b'{"warm":1}'), range(8)))
@@ -166,6 +184,9 @@ def main():
         res["warm_node"] = wrk(port, "node", 8, 2, a.seconds, proc.pid)
         res["cold_py_ms"] = cold(port, "py", 10)
         res["cold_node_ms"] = cold(port, "node", 10)
+        if java:
+            res["cold_java_ms"] = cold(port, "java", 10)
+            res["overhead_java"] = wrk(port, "java", 1, 1, a.seconds, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -184,6 +205,11 @@ def main():
              f"({o['ops']:.0f}/s) | — | — |",
              f"| cold start, Python (median of 10) | {res['cold_py_ms']:.1f} ms | 103 ms | 394 ms |",
              f"| cold start, Node (median of 10) | {res['cold_node_ms']:.1f} ms | — | — |",
+             *([f"| cold start, Java 21 handler, 512 MB (median of 10) | {res['cold_java_ms']:.1f} ms "
+                "| — | — |",
+                f"| warm Java invoke round trip, 1 connection | p50 "
+                f"{res['overhead_java']['p50_ms']:.2f} ms, p99 {res['overhead_java']['p99_ms']:.2f} ms "
+                f"({res['overhead_java']['ops']:.0f}/s) | — | — |"] if "cold_java_ms" in res else []),
              "", "moto_server runs Lambda functions only in Docker and is not measured here.",
              f"Errors (non-2xx or socket): warm {w['errors']}, node {wn['errors']}, "
              f"single {o['errors']}.", ""]

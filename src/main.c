@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/http.h"
+#include "core/init.h"
 #include "core/launch.h"
 #include "core/nimbus.h"
 #include "core/service.h"
@@ -34,6 +35,8 @@ static void usage(FILE *f)
             "  --secret-key KEY       its secret (NIMBUS_SECRET_KEY, default test)\n"
             "  --region REGION        region when a request names none (NIMBUS_REGION, us-east-1)\n"
             "  --max-body-size BYTES  largest request body (NIMBUS_MAX_BODY_SIZE, 67108864)\n"
+            "  --init-dir DIR         run DIR/ready.d (else DIR) .sh/.py scripts before\n"
+            "                         \"Ready.\" (NIMBUS_INIT_DIR)\n"
             "  --version              print the version\n"
             "  --help                 this text\n");
 }
@@ -82,6 +85,7 @@ static int set_option(int id, const char *val)
             return -1;
         nb_cfg.max_body = (size_t)n;
         return 0;
+    case 'i': nb_cfg.init_dir = val[0] ? val : NULL; return 0;
     }
     return -1;
 }
@@ -93,6 +97,7 @@ static const struct {
     {"NIMBUS_HOST", 'h'}, {"NIMBUS_PORT", 'p'}, {"NIMBUS_DATA_DIR", 'd'},
     {"NIMBUS_LOG_LEVEL", 'l'}, {"NIMBUS_VERIFY_SIGNATURES", 'v'}, {"NIMBUS_ACCESS_KEY", 'a'},
     {"NIMBUS_SECRET_KEY", 's'}, {"NIMBUS_REGION", 'r'}, {"NIMBUS_MAX_BODY_SIZE", 'b'},
+    {"NIMBUS_INIT_DIR", 'i'},
 };
 
 static int configure(int argc, char **argv)
@@ -109,7 +114,8 @@ static int configure(int argc, char **argv)
         {"data-dir", required_argument, 0, 'd'},  {"log-level", required_argument, 0, 'l'},
         {"verify-signatures", no_argument, 0, 'v'}, {"access-key", required_argument, 0, 'a'},
         {"secret-key", required_argument, 0, 's'}, {"region", required_argument, 0, 'r'},
-        {"max-body-size", required_argument, 0, 'b'}, {"help", no_argument, 0, 'H'},
+        {"max-body-size", required_argument, 0, 'b'}, {"init-dir", required_argument, 0, 'i'},
+        {"help", no_argument, 0, 'H'},
         {"version", no_argument, 0, 'V'},         {0, 0, 0, 0},
     };
     int c;
@@ -140,12 +146,19 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     (void)s;
     NB_INFO("signal %d: shutting down", signum);
+    nb_init_shutdown();
     nb_http_shutdown();
     for (int i = 0; nb_services_started() && nb_services[i]; i++)
         if (nb_services[i]->shutdown)
             nb_services[i]->shutdown();
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
+}
+
+static void print_ready(void)
+{
+    printf("Ready.\n");
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -177,8 +190,14 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_int, on_signal, SIGINT);
     NB_INFO("nimbus %s listening on http://%s:%d (%s)", NIMBUS_VERSION, nb_cfg.host, nb_cfg.port,
             nb_cfg.data_dir ? nb_cfg.data_dir : "in memory");
-    printf("Ready.\n");
-    fflush(stdout);
+    /* "Ready." once the init scripts, if any, have run: what test
+     * containers wait for. */
+    if (!nb_cfg.init_dir)
+        print_ready();
+    else if (nb_init_run(nb_cfg.init_dir, print_ready) != 0) {
+        fprintf(stderr, "nimbus: cannot read the init directory %s\n", nb_cfg.init_dir);
+        return 1;
+    }
     uv_run(loop, UV_RUN_DEFAULT);
     nb_store_close();
     nb_services_free();

@@ -13,8 +13,12 @@ query/XML).  Fixtures:
   ddb, ddb_streams, ddb_resource   DynamoDB client, Streams client, resource
   logs         CloudWatch Logs client
   lam          Lambda client
+  aws_cli      runs the generation's AWS CLI against the module server:
+               aws_cli(service, *args, ok=True) -> parsed JSON (or the
+               CompletedProcess with ok=False)
   apigwv2      API Gateway v2 (HTTP APIs) client
 """
+import json
 import os
 import shutil
 import signal
@@ -182,6 +186,54 @@ def logs(client):
 @pytest.fixture
 def lam(client):
     return client("lambda")
+
+
+@pytest.fixture
+def sns(client):
+    return client("sns")
+
+
+@pytest.fixture
+def events(client):
+    return client("events")
+
+
+def aws_binary():
+    """The AWS CLI of this run's boto generation: pyenv's aws (awscli 1.45)
+    next to the interpreter, or Debian's /usr/bin/aws (awscli 2.9)."""
+    if BOTO_GEN == "old":
+        return "/usr/bin/aws"
+    here = os.path.join(os.path.dirname(sys.executable), "aws")
+    return here if os.path.exists(here) else shutil.which("aws")
+
+
+@pytest.fixture
+def aws_cli(nimbus, tmp_path):
+    nimbus.reset()
+    binary = aws_binary()
+    if not binary or not os.path.exists(binary):
+        pytest.fail(f"aws CLI for the {BOTO_GEN} generation is missing")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", HOME=str(tmp_path),
+               AWS_CONFIG_FILE=str(tmp_path / "config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+
+    def run(service, *args, ok=True):
+        p = subprocess.run([binary, "--endpoint-url", nimbus.endpoint, "--output", "json", service,
+                            *args], env=env, capture_output=True, text=True, timeout=60)
+        if ok:
+            assert p.returncode == 0, p.stderr
+            return json.loads(p.stdout) if p.stdout.strip() else {}
+        return p
+    return run
+
+
+@pytest.fixture
+def sfn(nimbus):
+    """Step Functions client; no "sync-" host prefix (StartSyncExecution)."""
+    nimbus.reset()
+    return nimbus.client("stepfunctions", config=Config(retries={"max_attempts": 1}, connect_timeout=5,
+                                                        read_timeout=60, inject_host_prefix=False))
 
 
 @pytest.fixture

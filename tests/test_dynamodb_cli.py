@@ -2,34 +2,13 @@
 dynamodbstreams ...` with --endpoint-url.  Under pyenv's python this is
 pyenv's aws (botocore 1.43); under Debian's python /usr/bin/aws (awscli 2.9)."""
 import json
-import os
-import subprocess
 
 import pytest
 
-from conftest import BOTO_GEN
-from test_sqs_cli import aws_binary
-
 
 @pytest.fixture
-def aws(nimbus, tmp_path):
-    nimbus.reset()
-    binary = aws_binary()
-    if not binary or not os.path.exists(binary):
-        pytest.fail(f"aws CLI for the {BOTO_GEN} generation is missing")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", HOME=str(tmp_path),
-               AWS_CONFIG_FILE=str(tmp_path / "config"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
-
-    def run(service, *args, ok=True):
-        p = subprocess.run([binary, "--endpoint-url", nimbus.endpoint, "--output", "json", service, *args],
-                           env=env, capture_output=True, text=True, timeout=60)
-        if ok:
-            assert p.returncode == 0, p.stderr
-            return json.loads(p.stdout) if p.stdout.strip() else {}
-        return p
-    return run
+def aws(aws_cli):
+    return aws_cli
 
 
 def test_cli_table_item_query_roundtrip(aws):

@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 import urllib.request
 import zipfile
 
@@ -17,7 +16,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import BOTO_GEN
-from test_sqs_cli import aws_binary
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
@@ -573,24 +571,12 @@ def test_out_of_scope_operations_are_unknown(lam):
     assert error(e)[0] == "UnknownOperationException"
 
 
-def test_cli(nimbus, tmp_path):
-    nimbus.reset()
-    binary = aws_binary()
-    if not binary or not os.path.exists(binary):
-        pytest.fail(f"aws CLI for the {BOTO_GEN} generation is missing")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1",
-               AWS_PAGER="", HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "config"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+def test_cli(aws_cli, tmp_path):
     zpath = tmp_path / "fn.zip"
     zpath.write_bytes(make_zip())
 
     def aws(*args, ok=True):
-        p = subprocess.run([binary, "--endpoint-url", nimbus.endpoint, "--output", "json", "lambda", *args],
-                           env=env, capture_output=True, text=True, timeout=60)
-        if ok:
-            assert p.returncode == 0, p.stderr
-            return json.loads(p.stdout) if p.stdout.strip() else {}
-        return p
+        return aws_cli("lambda", *args, ok=ok)
 
     c = aws("create-function", "--function-name", "cli-fn", "--runtime", "python3.12", "--handler", "index.handler",
             "--role", ROLE, "--zip-file", "fileb://" + str(zpath))

@@ -162,8 +162,15 @@ def test_handler_exception_shape_and_tail_log(lmb):
 ])
 def test_python_init_errors(lmb, files, handler, etype, msg):
     make_fn(lmb, "initerr", files, handler=handler)
-    r, out = invoke(lmb, "initerr", {})
+    r, out = invoke(lmb, "initerr", {}, LogType="Tail")
     assert r["FunctionError"] == "Unhandled"
+    # The REPORT of an invocation that never reached the handler still
+    # gives a real duration.
+    report = [ln for ln in base64.b64decode(r["LogResult"]).decode().splitlines()
+              if ln.startswith("REPORT")]
+    assert report
+    ms = float(report[-1].split("Duration: ")[1].split(" ms")[0])
+    assert 0 <= ms < 30000, report
     assert out["errorType"] == etype
     if msg:
         assert out["errorMessage"] == msg
@@ -378,6 +385,15 @@ def test_bad_requests(lmb):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         lmb.invoke(FunctionName="nope", Payload=b"{}")
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # Any JSON value is a payload, bare numbers and literals included.
+    for raw, want in ((b"5", 5), (b" 2.5 ", 2.5), (b"true", True), (b"null", None),
+                      (b'"s"', "s")):
+        assert json.loads(lmb.invoke(FunctionName="bad", Payload=raw)["Payload"].read())[
+            "event"] == want
+    for raw in (b"5 6", b"tru", b"-"):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            lmb.invoke(FunctionName="bad", Payload=raw)
+        assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
     r = lmb.invoke(FunctionName="bad", InvocationType="DryRun")
     assert r["StatusCode"] == 204
     # Still serving after all that.
@@ -439,6 +455,50 @@ def test_event_invocation_runs_and_reaches_destinations(lmb, client):
     assert bad["responsePayload"]["errorMessage"] == "nope"
 
 
+def test_event_destinations_sns_and_eventbridge(lmb, client):
+    sqs, sns, events = client("sqs"), client("sns"), client("events")
+    qarn = lambda u: sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    via_sns = sqs.create_queue(QueueName="dest-via-sns")["QueueUrl"]
+    via_bus = sqs.create_queue(QueueName="dest-via-bus")["QueueUrl"]
+    topic = sns.create_topic(Name="fn-results")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn(via_sns),
+                  Attributes={"RawMessageDelivery": "true"})
+    bus = events.create_event_bus(Name="fn-failures")["EventBusArn"]
+    events.put_rule(Name="lambda-failures", EventBusName="fn-failures",
+                    EventPattern=json.dumps({"source": ["lambda"], "detail-type": [
+                        "Lambda Function Invocation Result - Failure"]}))
+    events.put_targets(Rule="lambda-failures", EventBusName="fn-failures",
+                       Targets=[{"Id": "q", "Arn": qarn(via_bus)}])
+    make_fn(lmb, "async-dest", {"app.py": "def handler(e, c):\n"
+                                          "    if e.get('fail'): raise ValueError('bad order')\n"
+                                          "    return {'done': e['n']}\n"})
+    lmb.put_function_event_invoke_config(
+        FunctionName="async-dest", MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": topic},
+                           "OnFailure": {"Destination": bus}})
+    lmb.invoke(FunctionName="async-dest", InvocationType="Event", Payload=b'{"n": 3}')
+    lmb.invoke(FunctionName="async-dest", InvocationType="Event", Payload=b'{"fail": true}')
+
+    def one(url):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            m = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages")
+            if m:
+                return json.loads(m[0]["Body"])
+        raise AssertionError("nothing arrived in %s" % url)
+
+    ok = one(via_sns)
+    assert ok["requestContext"]["condition"] == "Success"
+    assert ok["requestPayload"] == {"n": 3} and ok["responsePayload"] == {"done": 3}
+    ev = one(via_bus)
+    assert (ev["source"], ev["detail-type"]) == ("lambda",
+                                                 "Lambda Function Invocation Result - Failure")
+    assert ev["detail"]["requestContext"]["condition"] == "RetriesExhausted"
+    assert ev["detail"]["requestPayload"] == {"fail": True}
+    assert ev["detail"]["responsePayload"]["errorType"] == "ValueError"
+
+
 def test_event_invocation_survives_restart(nimbus_fresh):
     n = nimbus_fresh(durable=True)
     lmb, sqs = n.client("lambda"), n.client("sqs")
@@ -478,7 +538,7 @@ def test_invoke_async_deprecated_api(lmb, client):
 def test_cli_invoke(lmb, nimbus, tmp_path):
     """`aws lambda invoke`: awscli 1.x beside the current python, Debian's
     awscli 2.9 under /usr/bin/python3 (raw payloads need a flag there)."""
-    from test_sqs_cli import aws_binary
+    from conftest import aws_binary
     binary = aws_binary()
     if not binary or not os.path.exists(binary):
         pytest.fail("aws CLI for the %s generation is missing" % BOTO_GEN)

@@ -105,3 +105,21 @@ def handler(event, context):
     make_fn(lmb, "sbx-ro", {"app.py": code})
     _, r = invoke(lmb, "sbx-ro", {})
     assert r == "EROFS"
+
+
+def test_interpreter_installed_under_tmp_stays_visible(nimbus_fresh, tmp_path, monkeypatch):
+    # An interpreter under the host's /tmp (a venv, an unpacked JDK) must
+    # not vanish behind the function's private /tmp.
+    bindir = tmp_path / "py" / "bin"
+    bindir.mkdir(parents=True)
+    wrapper = bindir / "python3"
+    wrapper.write_text("#!/bin/sh\nexport VIA_WRAPPER=%s\nexec /usr/bin/python3 \"$@\"\n"
+                       % bindir)
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("NIMBUS_LAMBDA_PYTHON", str(wrapper))
+    lmb = nimbus_fresh().client("lambda")
+    make_fn(lmb, "sbx-interp", {"app.py": "import os\ndef handler(e, c):\n"
+                                          "    return os.environ.get('VIA_WRAPPER')\n"})
+    r, out = invoke(lmb, "sbx-interp", {})
+    assert "FunctionError" not in r, out
+    assert out == str(bindir)

@@ -3,42 +3,15 @@ subprocess.  Under pyenv's python this is pyenv's aws (botocore 1.43, SQS
 over JSON); under Debian's python it is /usr/bin/aws (awscli 2.9, SQS over
 query)."""
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 
-from conftest import BOTO_GEN
-
-
-def aws_binary():
-    if BOTO_GEN == "old":
-        return "/usr/bin/aws"
-    here = os.path.join(os.path.dirname(sys.executable), "aws")
-    return here if os.path.exists(here) else shutil.which("aws")
+from conftest import aws_binary  # noqa: F401 (other test files import it from here)
 
 
 @pytest.fixture
-def aws(nimbus, tmp_path):
-    nimbus.reset()
-    binary = aws_binary()
-    if not binary or not os.path.exists(binary):
-        pytest.fail(f"aws CLI for the {BOTO_GEN} generation is missing")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", HOME=str(tmp_path),
-               AWS_CONFIG_FILE=str(tmp_path / "config"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
-
-    def run(*args, ok=True):
-        p = subprocess.run([binary, "--endpoint-url", nimbus.endpoint, "--output", "json", "sqs",
-                            *args], env=env, capture_output=True, text=True, timeout=60)
-        if ok:
-            assert p.returncode == 0, p.stderr
-            return json.loads(p.stdout) if p.stdout.strip() else {}
-        return p
-    return run
+def aws(aws_cli):
+    return lambda *args, ok=True: aws_cli("sqs", *args, ok=ok)
 
 
 def test_cli_queue_and_message_roundtrip(aws, nimbus):

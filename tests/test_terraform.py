@@ -146,3 +146,46 @@ def test_lambda_function_alias_permission_mapping(nimbus, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert lam.list_functions()["Functions"] == []
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+def test_sns_and_eventbridge_fan_out(nimbus, tmp_path):
+    nimbus.reset()
+    work, env, var = setup_workdir(nimbus, tmp_path, "fanout")
+    out = {k: v["value"] for k, v in json.loads(tf(work, env, "output", "-json").stdout).items()}
+    assert out["topic_arn"] == "arn:aws:sns:us-east-1:000000000000:tf-orders"
+    assert out["subscription_arn"].startswith(out["topic_arn"] + ":")
+    assert out["bus_arn"] == "arn:aws:events:us-east-1:000000000000:event-bus/tf-shop"
+    assert out["rule_arn"] == "arn:aws:events:us-east-1:000000000000:rule/tf-shop/tf-order-placed"
+
+    sns, sqs, events = nimbus.client("sns"), nimbus.client("sqs"), nimbus.client("events")
+    attrs = sns.get_topic_attributes(TopicArn=out["topic_arn"])["Attributes"]
+    assert attrs["DisplayName"] == "Orders"
+    assert sns.list_tags_for_resource(ResourceArn=out["topic_arn"])["Tags"] == [
+        {"Key": "team", "Value": "core"}]
+    sub = sns.get_subscription_attributes(SubscriptionArn=out["subscription_arn"])["Attributes"]
+    assert sub["RawMessageDelivery"] == "true"
+    assert json.loads(sub["FilterPolicy"]) == {"amount": [{"numeric": [">=", 100]}]}
+    # What Terraform built delivers: the filter lets the big order through.
+    for amount in (5, 250):
+        sns.publish(TopicArn=out["topic_arn"], Message=f"order of {amount}",
+                    MessageAttributes={"amount": {"DataType": "Number",
+                                                  "StringValue": str(amount)}})
+    got = sqs.receive_message(QueueUrl=out["orders_url"], WaitTimeSeconds=2,
+                              MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in got] == ["order of 250"]
+
+    assert events.describe_rule(Name="tf-tick")["State"] == "DISABLED"
+    r = events.put_events(Entries=[{"EventBusName": "tf-shop", "Source": "shop",
+                                    "DetailType": "OrderPlaced", "Detail": '{"id": 7}'}])
+    assert r["FailedEntryCount"] == 0
+    got = sqs.receive_message(QueueUrl=out["events_url"], WaitTimeSeconds=2).get("Messages", [])
+    assert [json.loads(m["Body"]) for m in got] == [{"id": 7}]
+
+    r = tf(work, env, "plan", "-detailed-exitcode", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, "plan after apply wants changes:\n" + r.stdout + r.stderr
+
+    r = tf(work, env, "destroy", "-auto-approve", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sns.list_topics()["Topics"] == []
+    assert [b["Name"] for b in events.list_event_buses()["EventBuses"]] == ["default"]
+    assert events.list_rules()["Rules"] == []

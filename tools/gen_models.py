@@ -224,6 +224,7 @@ class Gen:
         self.names = sorted(self.cshapes)
         self.index = {n: i for i, n in enumerate(self.names)}
         self.members = []   # C initializer strings
+        self.json_named = set()  # structures with JSON body names
         self.shapes = []
         self.ops = []
         self.enum_arrays = {}   # tuple -> array name
@@ -295,11 +296,21 @@ class Gen:
         if "timestampFormat" in ref:
             warn("%s: %s.%s: member-level timestampFormat %r not representable"
                  % (self.service, owner, name, ref["timestampFormat"]))
+        # The JSON body name: the current model's own locationName of a body
+        # member (API Gateway's lowerCamel names), never an overlaid one
+        # (SQS's query names), and only for the JSON protocols.
+        json_name = None
+        if loc is None and not list_elem and self.json_protocol():
+            jn = ref.get("locationName")
+            if jn is not None and jn != name:
+                json_name = jn
+                self.json_named.add(owner)
         ti = self.idx(target, "%s.%s" % (owner, name))
         self.members.append("%s, /* %d -> %s */" % (init([
             ("name", c_str(name)),
             ("wire", c_str(wire) if wire is not None else None),
             ("query", c_str(ref["queryName"]) if "queryName" in ref else None),
+            ("json", c_str(json_name) if json_name is not None else None),
             ("shape", str(ti)),
             ("location", LOCATIONS[loc]),
             ("flags", flags_expr(fl)),
@@ -357,7 +368,9 @@ class Gen:
             fl.append("NB_S_DOCUMENT")
         if s.get("streaming"):
             fl.append("NB_S_STREAMING")
-        if len(fl) > 8:
+        if name in self.json_named:
+            fl.append("NB_S_JSON_NAMES")
+        if len(fl) > 16:
             die("flags overflow")
         enums = s.get("enum")
         if enums is not None and not enums:
@@ -383,6 +396,11 @@ class Gen:
             ("timestamp_format", c_str(s["timestampFormat"]) if "timestampFormat" in s else None),
             ("pattern", c_str(s["pattern"]) if t == "string" and "pattern" in s else None),
         ]), self.index[name]))
+
+    def json_protocol(self):
+        meta = self.cur.get("metadata", {})
+        names = list(meta.get("protocols") or [meta.get("protocol")])
+        return any(p in ("json", "rest-json") for p in names)
 
     def protocols(self):
         meta = self.cur.get("metadata", {})

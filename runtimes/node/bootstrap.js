@@ -6,6 +6,10 @@
 // callback handlers, formats console output as AWS's Node.js runtime does
 // ("TIMESTAMP\tREQUEST_ID\tLEVEL\tmessage"), and reports errors in AWS's
 // shapes (Runtime.ImportModuleError, Runtime.HandlerNotFound, ...).
+// Response streaming: the globals awslambda.streamifyResponse and
+// awslambda.HttpResponseStream, as AWS's Node.js runtime provides them; a
+// streaming handler's output goes to the Runtime API as a chunked POST in
+// streaming response mode, with an error thrown mid-stream in its trailers.
 "use strict";
 
 const net = require("net");
@@ -13,6 +17,8 @@ const path = require("path");
 const fs = require("fs");
 const util = require("util");
 const { pathToFileURL } = require("url");
+const { Writable } = require("stream");
+const { finished } = require("stream/promises");
 
 const [HOST, PORT] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
 const BASE = "/2018-06-01/runtime";
@@ -72,6 +78,98 @@ function postThenNext(urlPath, body, headers) {
 }
 
 let currentRequestId = "";
+
+// ---- response streaming ----
+
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HIGH_WATER_MARK = Symbol.for("aws.lambda.runtime.handler.streaming.highWaterMark");
+const INTEGRATION = "application/vnd.awslambda.http-integration-response";
+const CRLF = Buffer.from("\r\n");
+
+// The response stream a streamifyResponse handler writes to: each write is
+// one chunk of a chunked POST .../response, sent at once.  The request
+// starts with the first write (or at the end); its last chunk and trailers
+// are written by finishStream, with the request for the next invocation.
+class ResponseStream extends Writable {
+  constructor(url, options) {
+    super({ highWaterMark: options && options.highWaterMark });
+    this.url = url;
+    this.contentType = "application/octet-stream";
+    this.posted = null;
+  }
+  setContentType(ct) {
+    if (this.posted) throw new Error("Cannot set content-type, the stream has already started.");
+    this.contentType = String(ct);
+  }
+  begin() {
+    if (this.posted) return;
+    const head = `POST ${this.url} HTTP/1.1\r\nHost: ${HOST}:${PORT}\r\n` +
+      "Transfer-Encoding: chunked\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n" +
+      `Content-Type: ${this.contentType}\r\n` +
+      "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n";
+    sock.write(Buffer.from(head, "latin1"));
+    this.posted = new Promise((resolve) => waiting.push(resolve));
+  }
+  _write(chunk, encoding, callback) {
+    this.begin();
+    if (chunk.length)
+      sock.write(Buffer.concat([Buffer.from(chunk.length.toString(16) + "\r\n"), chunk, CRLF]));
+    callback();
+  }
+  _final(callback) {
+    this.begin();
+    callback();
+  }
+}
+
+class HttpResponseStream {
+  // The prelude a function URL reads: status, headers and cookies as JSON,
+  // then eight NUL bytes; the body follows.
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(INTEGRATION);
+    underlyingStream.write(JSON.stringify(prelude));
+    underlyingStream.write(new Uint8Array(8));
+    return underlyingStream;
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = "response";
+    if (options && options.highWaterMark) handler[HIGH_WATER_MARK] = options.highWaterMark;
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+// Run a streaming handler to its end; returns the next invocation.
+async function runStreaming(fn, invocation, url) {
+  const stream = new ResponseStream(url, { highWaterMark: fn[HIGH_WATER_MARK] });
+  let error;
+  try {
+    const body = invocation.body;
+    const event = body.length ? JSON.parse(body.toString("utf8")) : {};
+    await fn(event, stream, makeContext(invocation.headers));
+    if (!stream.writableEnded) stream.end();
+    await finished(stream);
+  } catch (e) {
+    error = e === undefined || e === null ? "null" : e;
+  }
+  stream.begin();
+  let last = "0\r\n";
+  if (error !== undefined) {
+    const err = errorObject(error);
+    console.error(`Invoke Error \t${JSON.stringify(err)}`);
+    const type = String(err.errorType).replace(/[\r\n]/g, " ");
+    last += `Lambda-Runtime-Function-Error-Type: ${type}\r\n` +
+      `Lambda-Runtime-Function-Error-Body: ${Buffer.from(JSON.stringify(err)).toString("base64")}\r\n`;
+  }
+  sock.write(Buffer.concat([Buffer.from(last + "\r\n", "latin1"),
+                            encode("GET", BASE + "/invocation/next")]));
+  const next = new Promise((resolve) => waiting.push(resolve));
+  await stream.posted;
+  return next;
+}
 
 function patchConsole() {
   const levels = { log: "INFO", info: "INFO", warn: "WARN", error: "ERROR",
@@ -203,6 +301,10 @@ async function main() {
     const trace = next.headers["lambda-runtime-trace-id"];
     if (trace) process.env._X_AMZN_TRACE_ID = trace; else delete process.env._X_AMZN_TRACE_ID;
     const url = `${BASE}/invocation/${rid}`;
+    if (fn[STREAMING] === "response") {
+      next = await runStreaming(fn, next, url + "/response");
+      continue;
+    }
     let body;
     try {
       const event = next.body.length ? JSON.parse(next.body.toString("utf8")) : {};

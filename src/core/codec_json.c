@@ -59,6 +59,26 @@ static int type_error(nb_error *err, const jpath *path, const char *want)
     return -1;
 }
 
+/* Moves the members of object v that have a JSON body name between that
+ * name (the wire) and the member name (the tree services see): to_model
+ * for a decoded body, else for one about to be written. */
+static void rename_members(const nb_model *m, const nb_shape *s, json_object *v, bool to_model)
+{
+    for (uint32_t i = 0; i < s->count; i++) {
+        const nb_member *mem = &m->members[s->first + i];
+        if (!mem->json)
+            continue;
+        const char *from = to_model ? mem->json : mem->name;
+        const char *to = to_model ? mem->name : mem->json;
+        json_object *val;
+        if (!json_object_object_get_ex(v, from, &val))
+            continue;
+        json_object_get(val);
+        json_object_object_del(v, from);
+        json_object_object_add(v, to, val);
+    }
+}
+
 static int conv_struct(const nb_model *m, const nb_shape *s, json_object *v, nb_error *err,
                        const jpath *path, int depth)
 {
@@ -69,6 +89,9 @@ static int conv_struct(const nb_model *m, const nb_shape *s, json_object *v, nb_
     /* Collect null members first: deleting while iterating is unsafe. */
     const char *nulls[64];
     int nn = 0;
+    bool renamed = false;
+    const char **unknown = NULL;
+    int nu = 0;
     json_object_object_foreach(v, key, val)
     {
         if (!val) {
@@ -76,15 +99,31 @@ static int conv_struct(const nb_model *m, const nb_shape *s, json_object *v, nb_
                 nulls[nn++] = key;
             continue;
         }
-        int mi = nb_model_member(m, s, key, strlen(key));
-        if (mi < 0)
-            continue; /* unknown members are ignored, as AWS does */
+        int mi = nb_model_member_json(m, s, key, strlen(key));
+        if (mi < 0) {
+            /* Unknown members are ignored, as AWS does; where members are
+             * renamed, one spelled like a member's name must not become it. */
+            if (s->flags & NB_S_JSON_NAMES) {
+                if (!unknown)
+                    unknown = nb_malloc((size_t)json_object_object_length(v) * sizeof *unknown);
+                unknown[nu++] = key;
+            }
+            continue;
+        }
+        renamed |= m->members[mi].json != NULL;
         jpath sub = {path, key};
-        if (conv_in(m, m->members[mi].shape, v, key, 0, val, err, &sub, depth + 1))
+        if (conv_in(m, m->members[mi].shape, v, key, 0, val, err, &sub, depth + 1)) {
+            free(unknown);
             return -1;
+        }
     }
     for (int i = 0; i < nn; i++)
         json_object_object_del(v, nulls[i]);
+    for (int i = 0; i < nu; i++)
+        json_object_object_del(v, unknown[i]);
+    free(unknown);
+    if (renamed)
+        rename_members(m, s, v, true);
     return 0;
 }
 
@@ -394,7 +433,7 @@ static bool fp_object(fparse *f, const nb_shape *s, json_object **out, int depth
         f->p++;
         if (!fp_ws(f))
             return false;
-        int mi = structure ? nb_model_member(m, s, k, kn) : -1;
+        int mi = structure ? nb_model_member_json(m, s, k, kn) : -1;
         int32_t vs = mi >= 0 ? (int32_t)m->members[mi].shape
                      : map   ? (int32_t)m->members[s->first + 1].shape
                              : -1;
@@ -422,6 +461,8 @@ static bool fp_object(fparse *f, const nb_shape *s, json_object **out, int depth
             json_object_object_del(o, key);
         } else if (mi >= 0) {
             json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_CONSTANT_KEY);
+        } else if (structure && (s->flags & NB_S_JSON_NAMES)) {
+            json_object_put(v); /* unknown, as conv_struct drops it */
         } else {
             json_object_object_add(o, key, v);
         }
@@ -652,6 +693,8 @@ static bool shape_leads_to(const nb_model *m, const uint8_t *conv, const nb_shap
     case NB_T_STRUCTURE:
         if (s->flags & NB_S_DOCUMENT)
             return false;
+        if (s->flags & NB_S_JSON_NAMES)
+            return true;
         for (uint32_t i = 0; i < s->count; i++)
             if (conv[m->members[s->first + i].shape])
                 return true;
@@ -712,6 +755,8 @@ static void conv_out(const nb_model *m, uint32_t si, json_object *parent, const 
             if (mi >= 0)
                 conv_out(m, m->members[mi].shape, v, k, 0, val, depth + 1);
         }
+        if (s->flags & NB_S_JSON_NAMES)
+            rename_members(m, s, v, false);
         return;
     case NB_T_LIST:
         if (!json_object_is_type(v, json_type_array))

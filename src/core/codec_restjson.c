@@ -964,7 +964,7 @@ static void rj_error(const nb_model *m, nb_req *r, const nb_error *err)
     for (uint32_t k = 0; s && k < s->count; k++) {
         const char *mn = m->members[s->first + k].name;
         if (strcasecmp(mn, "message") == 0)
-            msg_key = mn;
+            msg_key = nb_member_json(&m->members[s->first + k]);
         else if (strcmp(mn, "Type") == 0)
             has_type = true;
     }
@@ -980,7 +980,7 @@ static void rj_error(const nb_model *m, nb_req *r, const nb_error *err)
         nb_json_encode_tree(m, si, d);
         json_object_object_foreach(d, k, v)
         {
-            int mi = nb_model_member(m, s, k, strlen(k));
+            int mi = nb_model_member_json(m, s, k, strlen(k));
             if (mi >= 0 && m->members[mi].location == NB_LOC_BODY && v)
                 json_object_object_add(o, k, json_object_get(v));
         }

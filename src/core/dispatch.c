@@ -19,6 +19,7 @@
 
 #include "codec.h"
 #include "http.h"
+#include "init.h"
 #include "nimbus.h"
 #include "sigv4.h"
 #include "store.h"
@@ -182,6 +183,8 @@ static bool path_is(const nb_req *r, const char *p)
 bool nb_lambda_code(const char *path, size_t len, nb_buf *body);
 /* Lambda function URLs (lambda_url.c): true when it took the request. */
 bool nb_lambda_url(nb_req *r);
+/* SNS's own endpoints under /_aws/sns/ (sns_misc.c). */
+bool nb_sns_http(nb_req *r);
 
 static bool admin(nb_req *r)
 {
@@ -205,6 +208,21 @@ static bool admin(nb_req *r)
         json_object_object_add(o, "version", json_object_new_string(NIMBUS_VERSION));
         json_object_object_add(o, "durable", json_object_new_boolean(nb_store_durable()));
         reply_json(r, 200, o);
+        return true;
+    }
+    if (path_is(r, "/_nimbus/init") || path_is(r, "/_localstack/init") ||
+        (r->path_len > 17 && memcmp(r->path, "/_localstack/init/", 18) == 0)) {
+        char stage[16] = "";
+        if (r->path_len > 18 && memcmp(r->path, "/_localstack/init/", 18) == 0)
+            nb_copy(stage, sizeof stage, r->path + 18, r->path_len - 18);
+        json_object *o = nb_init_status(stage[0] ? stage : NULL);
+        if (!o) {
+            o = json_object_new_object();
+            json_object_object_add(o, "error", json_object_new_string("no such stage"));
+            reply_json(r, 404, o);
+        } else {
+            reply_json(r, 200, o);
+        }
         return true;
     }
     if (path_is(r, "/_nimbus/reset") || path_is(r, "/_localstack/state/reset")) {
@@ -418,6 +436,11 @@ static void http_call_done(nb_call *call, nb_status st)
     finish_call(r, st);
 }
 
+nb_req *nb_call_req(nb_call *call)
+{
+    return call->on_done == http_call_done ? container_of(call, nb_req, call) : NULL;
+}
+
 static void fail_early(nb_req *r, const nb_model *m, const nb_codec *codec, int status,
                        const char *code, const char *msg)
 {
@@ -568,7 +591,7 @@ void nb_dispatch(nb_req *r)
         fail_early(r, NULL, NULL, r->early_status, r->early_code, early_message(r->early_code));
         return;
     }
-    if (admin(r) || nb_lambda_url(r))
+    if (admin(r) || nb_lambda_url(r) || nb_sns_http(r))
         return;
     nb_sigv4_header hs[SIGV4_MAX_HEADERS];
     nb_sigv4_request sr;

@@ -2,7 +2,9 @@
  * http.c — HTTP/1.1 server on libuv with llhttp: keep-alive, pipelining,
  * chunked bodies, Expect: 100-continue, header/body limits, slow-client and
  * idle timeouts, parked requests that notice hang-ups, and batched writes
- * after the store's group commit.  See http.h for the lifetime rules.
+ * after the store's group commit; optionally streamed request bodies with
+ * trailers and chunked streamed responses.  See http.h for the lifetime
+ * rules.
  */
 #include <llhttp.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 struct nb_listener {
     uv_tcp_t tcp;
     nb_http_handler fn;
+    nb_http_body_fn body_fn;  /* streamed request bodies (NULL: buffered) */
     void *ctx;
     int port;
     bool closing;
@@ -123,6 +126,7 @@ static void req_free(nb_req *r)
     if (r->call.err.detail)
         json_object_put(r->call.err.detail);
     r->call.out = r->call.err.detail = NULL;
+    nb_buf_free(&r->tbuf);
     nb_conn *c = r->conn;
     if (c && !c->spare && !c->closing && r->cap_headers <= MAX_HEADERS) {
         buf_recycle(&r->url);
@@ -150,6 +154,24 @@ const char *nb_req_header(const nb_req *r, const char *lname, size_t *vlen)
                 *vlen = r->headers[i].vlen;
             return r->headers[i].value;
         }
+    }
+    return NULL;
+}
+
+const char *nb_req_trailer(const nb_req *r, const char *lname, size_t *vlen)
+{
+    const char *p = r->tbuf.data, *end = p ? p + r->tbuf.len : NULL;
+    while (p && p < end) {
+        const char *v = memchr(p, 0, (size_t)(end - p));
+        const char *e = v ? memchr(v + 1, 0, (size_t)(end - v - 1)) : NULL;
+        if (!e)
+            break;
+        if (strcasecmp(p, lname) == 0) {
+            if (vlen)
+                *vlen = (size_t)(e - v - 1);
+            return v + 1;
+        }
+        p = e + 1;
     }
     return NULL;
 }
@@ -249,21 +271,23 @@ static size_t fmt_uint(char out[24], uint64_t v)
     return n;
 }
 
-void nb_req_finish(nb_req *r)
+/* "HTTP/1.1 status reason", Date and the framing header: the start of a
+ * response head. */
+static void head_start(nb_conn *c, const nb_req *r, const char *framing)
 {
-    nb_conn *c = r->conn;
-    r->done = true;
-    bool head_only = strcmp(r->method, "HEAD") == 0;
-    char num[24];
     nb_buf_adds(&c->out, "HTTP/1.1 ");
+    char num[24];
     nb_buf_add(&c->out, num, fmt_uint(num, (uint64_t)(r->status > 0 ? r->status : 500)));
     nb_buf_addc(&c->out, ' ');
     nb_buf_adds(&c->out, reason(r->status));
     nb_buf_adds(&c->out, "\r\nDate: ");
     nb_buf_adds(&c->out, http_date());
-    nb_buf_adds(&c->out, "\r\nContent-Length: ");
-    nb_buf_add(&c->out, num, fmt_uint(num, r->rbody.len));
-    nb_buf_add(&c->out, "\r\n", 2);
+    nb_buf_adds(&c->out, framing);
+}
+
+/* Content-Type, Connection, the extra lines and the blank line. */
+static void head_end(nb_conn *c, const nb_req *r)
+{
     if (r->content_type) {
         nb_buf_adds(&c->out, "Content-Type: ");
         nb_buf_adds(&c->out, r->content_type);
@@ -273,8 +297,11 @@ void nb_req_finish(nb_req *r)
         nb_buf_adds(&c->out, "Connection: close\r\n");
     nb_buf_add(&c->out, r->rhead.data, r->rhead.len);
     nb_buf_adds(&c->out, "\r\n");
-    if (!head_only)
-        nb_buf_add(&c->out, r->rbody.data, r->rbody.len);
+}
+
+/* The response is queued: write it in the check phase, move on. */
+static void finished(nb_conn *c, nb_req *r)
+{
     if (!r->keep_alive || shutting_down)
         c->close_after = true;
     mark_dirty(c);
@@ -285,6 +312,54 @@ void nb_req_finish(nb_req *r)
         c->next_pump = pump_list;
         pump_list = c;
     }
+}
+
+void nb_req_finish(nb_req *r)
+{
+    nb_conn *c = r->conn;
+    r->done = true;
+    bool head_only = strcmp(r->method, "HEAD") == 0;
+    char num[24];
+    head_start(c, r, "\r\nContent-Length: ");
+    nb_buf_add(&c->out, num, fmt_uint(num, r->rbody.len));
+    nb_buf_add(&c->out, "\r\n", 2);
+    head_end(c, r);
+    if (!head_only)
+        nb_buf_add(&c->out, r->rbody.data, r->rbody.len);
+    finished(c, r);
+}
+
+void nb_resp_begin(nb_req *r)
+{
+    if (r->done || r->streaming)
+        return;
+    r->streaming = true;
+    head_start(r->conn, r, "\r\nTransfer-Encoding: chunked\r\n");
+    head_end(r->conn, r);
+    mark_dirty(r->conn);
+}
+
+void nb_resp_write(nb_req *r, const void *data, size_t len)
+{
+    if (r->done || !r->streaming || len == 0)
+        return;
+    nb_conn *c = r->conn;
+    char hex[24];
+    int n = snprintf(hex, sizeof hex, "%zx\r\n", len);
+    nb_buf_add(&c->out, hex, (size_t)n);
+    nb_buf_add(&c->out, data, len);
+    nb_buf_add(&c->out, "\r\n", 2);
+    mark_dirty(c);
+}
+
+void nb_resp_end(nb_req *r)
+{
+    if (r->done)
+        return;
+    nb_resp_begin(r);
+    r->done = true;
+    nb_buf_adds(&r->conn->out, "0\r\n\r\n");
+    finished(r->conn, r);
 }
 
 /* ---- the pipeline ------------------------------------------------------- */
@@ -374,14 +449,23 @@ static int header_limit(nb_req *r, size_t len)
     return HPE_USER;
 }
 
-/* Trailers (headers after a chunked body) are ignored: the header block's
- * pointers are fixed once it completes, so the arena must not grow later. */
+/* Trailers (header lines after a chunked body) go to their own buffer,
+ * "name\0value\0" pairs within the same byte limit: the header block's
+ * pointers are fixed once it completes, so its arena must not grow later. */
+static int trailer_bytes(nb_req *r, const char *at, size_t len)
+{
+    if (header_limit(r, len))
+        return HPE_USER;
+    nb_buf_add(&r->tbuf, at, len);
+    return 0;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     nb_conn *c = p->data;
     nb_req *r = c->cur;
     if (r->headers_done)
-        return 0;
+        return trailer_bytes(r, at, len);
     if (header_limit(r, len))
         return HPE_USER;
     if (c->hstate != 1) { /* a new header */
@@ -405,8 +489,10 @@ static int on_header_field_complete(llhttp_t *p)
 {
     nb_conn *c = p->data;
     nb_req *r = c->cur;
-    if (r->headers_done)
+    if (r->headers_done) {
+        nb_buf_addc(&r->tbuf, 0);
         return 0;
+    }
     nb_buf_addc(&r->hbuf, 0);
     r->headers[r->nheaders - 1].voff = r->hbuf.len;
     c->hstate = 2;
@@ -418,7 +504,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     nb_conn *c = p->data;
     nb_req *r = c->cur;
     if (r->headers_done)
-        return 0;
+        return trailer_bytes(r, at, len);
     if (header_limit(r, len))
         return HPE_USER;
     nb_buf_add(&r->hbuf, at, len);
@@ -429,8 +515,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     nb_conn *c = p->data;
-    if (c->cur->headers_done)
+    if (c->cur->headers_done) {
+        nb_buf_addc(&c->cur->tbuf, 0);
         return 0;
+    }
     nb_buf_addc(&c->cur->hbuf, 0);
     c->hstate = 0;
     return 0;
@@ -484,6 +572,8 @@ static int on_headers_complete(llhttp_t *p)
         r->early_code = "RequestEntityTooLarge";
         return HPE_USER;
     }
+    if (c->l && c->l->body_fn)
+        c->l->body_fn(r, NB_BODY_BEGIN, NULL, 0, c->l->ctx);
     const char *expect = nb_req_header(r, "expect", NULL);
     if (expect && strcasecmp(expect, "100-continue") == 0)
         write_raw(c, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -494,6 +584,10 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     nb_conn *c = p->data;
     nb_req *r = c->cur;
+    if (r->body_stream) {
+        c->l->body_fn(r, NB_BODY_DATA, at, len, c->l->ctx);
+        return 0;
+    }
     if (r->body.len + len > nb_cfg.max_body) {
         r->early_status = 413;
         r->early_code = "RequestEntityTooLarge";
@@ -621,11 +715,24 @@ static void on_closed(uv_handle_t *h)
     free(c);
 }
 
+/* A streamed request body that will not complete.  Told while the
+ * listener is known to be alive (its close callback may run before the
+ * connection's); a closing listener's owner is going away and is not told. */
+static void body_aborted(nb_conn *c, nb_req *r)
+{
+    if (r->body_stream && c->l && !c->l->closing) {
+        r->body_stream = false;
+        c->l->body_fn(r, NB_BODY_ABORT, NULL, 0, c->l->ctx);
+    }
+}
+
 static void conn_close(nb_conn *c)
 {
     if (c->closing)
         return;
     cancel_parked(c);
+    if (c->cur)
+        body_aborted(c, c->cur);
     c->closing = true;
     if (c->prev)
         c->prev->next = c->next;
@@ -663,6 +770,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void parse_failed(nb_conn *c)
 {
     nb_req *r = c->cur ? c->cur : req_new(c);
+    body_aborted(c, r);
     if (c->cur && !r->headers_done) {
         headers_fixup(r);
         r->headers_done = true;
@@ -750,7 +858,7 @@ static void on_sweep(uv_timer_t *t)
     while (c) {
         nb_conn *next = c->next;
         bool parked = c->head && c->head->parked;
-        if (c->cur && now - c->req_start_ms > REQUEST_TIMEOUT_MS) {
+        if (c->cur && !c->cur->body_stream && now - c->req_start_ms > REQUEST_TIMEOUT_MS) {
             c->cur->early_status = 408;
             c->cur->early_code = "RequestTimeout";
             parse_failed(c);
@@ -828,6 +936,11 @@ nb_listener *nb_http_listen_with(const char *host, int port, nb_http_handler fn,
     return l;
 }
 
+void nb_http_on_body(nb_listener *l, nb_http_body_fn fn)
+{
+    l->body_fn = fn;
+}
+
 int nb_listener_port(const nb_listener *l)
 {
     return l->port;
@@ -878,12 +991,13 @@ void nb_http_shutdown(void)
 
 /* Fuzzing entry: parse and dispatch bytes as one connection would, without a
  * socket.  Parked requests are cancelled at the end, as on a hang-up. */
-void nb_http_feed(const char *data, size_t len)
+static void feed(const char *data, size_t len, nb_listener *l)
 {
     if (!settings.on_message_begin)
         init_settings();
     nb_conn *c = nb_calloc(1, sizeof *c);
     c->fake = true;
+    c->l = l;
     c->tcp.data = c;
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);
     c->parser.data = c;
@@ -894,4 +1008,16 @@ void nb_http_feed(const char *data, size_t len)
     nb_store_commit();
     c->closing = true;
     on_closed((uv_handle_t *)&c->tcp);
+}
+
+void nb_http_feed(const char *data, size_t len)
+{
+    feed(data, len, NULL);
+}
+
+void nb_http_feed_with(const char *data, size_t len, nb_http_handler fn, nb_http_body_fn body_fn,
+                       void *ctx)
+{
+    nb_listener l = {.fn = fn, .body_fn = body_fn, .ctx = ctx};
+    feed(data, len, &l);
 }

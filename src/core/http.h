@@ -40,10 +40,12 @@ typedef struct nb_req {
     size_t query_len;
     nb_header *headers;
     nb_buf hbuf;         /* header arena */
-    bool headers_done;   /* header block complete: pointers fixed, trailers ignored */
+    bool headers_done;   /* header block complete: pointers fixed; later lines are trailers */
     int nheaders, cap_headers;
     size_t header_bytes;
     nb_buf body;
+    nb_buf tbuf;         /* trailers: "name\0value\0" pairs (see nb_req_trailer) */
+    bool body_stream;    /* the body goes to the listener's body callback, not body */
     bool keep_alive;
     bool complete;
     int early_status;    /* set when the request must be refused (limits) */
@@ -56,6 +58,7 @@ typedef struct nb_req {
     bool parked;         /* dispatched, waiting for nb_call_done */
     bool dispatching;    /* inside nb_dispatch */
     bool done;
+    bool streaming;      /* nb_resp_begin sent the head: chunks follow */
     nb_call call;        /* the operation call for this request */
     const struct nb_codec *codec;
     int64_t start_us;
@@ -88,7 +91,45 @@ void nb_resp_header(nb_req *r, const char *name, const char *value);
 /* Finish the request: queue its response for writing. */
 void nb_req_finish(nb_req *r);
 
+/*
+ * Streaming, both ways (used by Lambda's Runtime API and response streaming;
+ * nothing else pays for it).
+ *
+ * Request bodies: a listener given a body callback (nb_http_on_body) hears
+ * of each request once its headers are complete (NB_BODY_BEGIN).  The
+ * callback may set r->body_stream then: the body's pieces are handed to it
+ * as they arrive (NB_BODY_DATA) instead of collected in r->body, with no
+ * size limit and no 60 s request timeout (the callback applies its own),
+ * and the listener's handler runs as usual once the request is complete,
+ * with any trailers readable by nb_req_trailer.  A streamed request that
+ * never completes (bad framing, hang-up) ends with NB_BODY_ABORT; after
+ * bad framing the handler still sees it, with r->early_status set.
+ *
+ * Responses: nb_resp_begin sends the status line and headers (r->status,
+ * r->content_type, nb_resp_header lines) with Transfer-Encoding: chunked;
+ * nb_resp_write queues one chunk; nb_resp_end queues the last chunk and
+ * finishes the request as nb_req_finish does.  Output still goes out in the
+ * check phase, after the group commit.  The request stays parked in
+ * between: a hang-up cancels it (on_cancel), and writes to a request that
+ * was cancelled are dropped.
+ */
+typedef enum { NB_BODY_BEGIN, NB_BODY_DATA, NB_BODY_ABORT } nb_body_event;
+typedef void (*nb_http_body_fn)(nb_req *r, nb_body_event ev, const char *data, size_t len,
+                                void *ctx);
+void nb_http_on_body(nb_listener *l, nb_http_body_fn fn);
+/* A trailer's value (lname lower-case), or NULL. */
+const char *nb_req_trailer(const nb_req *r, const char *lname, size_t *vlen);
+void nb_resp_begin(nb_req *r);
+void nb_resp_write(nb_req *r, const void *data, size_t len);
+void nb_resp_end(nb_req *r);
+/* Fuzzing: nb_http_feed for a listener with this handler and body callback. */
+void nb_http_feed_with(const char *data, size_t len, nb_http_handler fn, nb_http_body_fn body_fn,
+                       void *ctx);
+
 /* Provided by dispatch.c. */
 void nb_dispatch(nb_req *r);
+/* The HTTP request a call came in on, or NULL (nb_invoke): for handlers
+ * that stream their response instead of returning an output tree. */
+nb_req *nb_call_req(nb_call *call);
 
 #endif

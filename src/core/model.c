@@ -51,6 +51,21 @@ int nb_model_member(const nb_model *m, const nb_shape *s, const char *name, size
     return -1;
 }
 
+int nb_model_member_json(const nb_model *m, const nb_shape *s, const char *name, size_t len)
+{
+    if (!s || !(s->flags & NB_S_JSON_NAMES))
+        return nb_model_member(m, s, name, len);
+    for (uint32_t i = 0; i < s->count; i++) {
+        uint32_t k = s->first + i;
+        if (k >= m->nmembers)
+            break;
+        const char *n = nb_member_json(&m->members[k]);
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return (int)k;
+    }
+    return -1;
+}
+
 int nb_model_shape(const nb_model *m, const char *name)
 {
     if (!m || !name || !m->shapes)

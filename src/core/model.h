@@ -60,11 +60,15 @@ typedef enum {
 #define NB_S_SENSITIVE 0x20u
 #define NB_S_DOCUMENT 0x40u
 #define NB_S_STREAMING 0x80u
+#define NB_S_JSON_NAMES 0x100u /* a member has a JSON body name (nb_member.json) */
 
 typedef struct nb_member {
     const char *name;     /* member name in the model */
     const char *wire;     /* locationName, or NULL when the same as name */
     const char *query;    /* ec2 queryName, or NULL */
+    const char *json;     /* JSON body name (the current model's locationName
+                           * of a body member, JSON protocols), or NULL when
+                           * the same as name */
     uint32_t shape;       /* index into the service's shapes */
     uint8_t location;     /* nb_location */
     uint8_t flags;        /* NB_M_* */
@@ -73,7 +77,7 @@ typedef struct nb_member {
 typedef struct nb_shape {
     const char *name;
     uint8_t type;         /* nb_type */
-    uint8_t flags;        /* NB_S_* */
+    uint16_t flags;       /* NB_S_* */
     uint16_t count;       /* structure: members; enum: values */
     uint32_t first;       /* first member index (structure/list/map) */
     int64_t min, max;     /* length/size/value limits when flagged */
@@ -128,6 +132,14 @@ typedef struct nb_model {
 const nb_operation *nb_model_op(const nb_model *m, const char *name, size_t len);
 /* Index of a member of structure shape s by name, or -1. */
 int nb_model_member(const nb_model *m, const nb_shape *s, const char *name, size_t len);
+/* The same by the name in a JSON body: a member's json name where it has
+ * one (shapes flagged NB_S_JSON_NAMES), else its name. */
+int nb_model_member_json(const nb_model *m, const nb_shape *s, const char *name, size_t len);
+/* A member's name in a JSON body. */
+static inline const char *nb_member_json(const nb_member *mem)
+{
+    return mem->json ? mem->json : mem->name;
+}
 /* Index of a shape by name (linear; for startup/tests), or -1. */
 int nb_model_shape(const nb_model *m, const char *name);
 

@@ -24,6 +24,7 @@ typedef struct nb_config {
     const char *secret_key;  /* --secret-key, NIMBUS_SECRET_KEY (test) */
     const char *region;      /* --region, NIMBUS_REGION (us-east-1) */
     size_t max_body;         /* --max-body-size bytes */
+    const char *init_dir;    /* --init-dir, NIMBUS_INIT_DIR (NULL = none) */
 } nb_config;
 
 extern nb_config nb_cfg;

@@ -18,6 +18,9 @@ extern const nb_service nb_service_dynamodb;
 extern const nb_service nb_service_dynamodbstreams;
 extern const nb_service nb_service_logs;
 extern const nb_service nb_service_lambda;
+extern const nb_service nb_service_sns;
+extern const nb_service nb_service_events;
+extern const nb_service nb_service_stepfunctions;
 
 const nb_service *const nb_services[] = {
     &nb_service_sqs,
@@ -25,7 +28,10 @@ const nb_service *const nb_services[] = {
     &nb_service_dynamodb,
     &nb_service_dynamodbstreams,
     &nb_service_logs,
+    &nb_service_stepfunctions, /* before Lambda: its shutdown runs first (sfn_exec.c) */
     &nb_service_lambda,
+    &nb_service_sns,
+    &nb_service_events,
     NULL,
 };
 

@@ -33,484 +33,484 @@ static const uint32_t errors_5[] = {234, 311};
 static const uint32_t errors_6[] = {234, 311, 15};
 
 static const nb_member members[] = {
-    {.name = "CertificateArn", .wire = "certificateArn", .shape = 403, .flags = NB_M_REQUIRED}, /* 0 -> __stringMin10Max2048 */
-    {.name = "DomainName", .wire = "domainName", .shape = 419, .flags = NB_M_REQUIRED}, /* 1 -> __stringMin3Max256 */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 2 -> __string */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 3 -> __string */
-    {.name = "DestinationArn", .wire = "destinationArn", .shape = 8}, /* 4 -> Arn */
-    {.name = "Format", .wire = "format", .shape = 296}, /* 5 -> StringWithLengthBetween1And1024 */
-    {.name = "ApiEndpoint", .wire = "apiEndpoint", .shape = 399}, /* 6 -> __string */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 7 -> __boolean */
-    {.name = "ApiId", .wire = "apiId", .shape = 193}, /* 8 -> Id */
-    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .shape = 286}, /* 9 -> SelectionExpression */
-    {.name = "CorsConfiguration", .wire = "corsConfiguration", .shape = 22}, /* 10 -> Cors */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 11 -> __timestampIso8601 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 12 -> StringWithLengthBetween0And1024 */
-    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .shape = 371}, /* 13 -> __boolean */
-    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .shape = 371}, /* 14 -> __boolean */
-    {.name = "ImportInfo", .wire = "importInfo", .shape = 396}, /* 15 -> __listOf__string */
-    {.name = "IpAddressType", .wire = "ipAddressType", .shape = 208}, /* 16 -> IpAddressType */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 17 -> StringWithLengthBetween1And128 */
-    {.name = "ProtocolType", .wire = "protocolType", .shape = 248, .flags = NB_M_REQUIRED}, /* 18 -> ProtocolType */
-    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .shape = 286, .flags = NB_M_REQUIRED}, /* 19 -> SelectionExpression */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 20 -> Tags */
-    {.name = "Version", .wire = "version", .shape = 301}, /* 21 -> StringWithLengthBetween1And64 */
-    {.name = "Warnings", .wire = "warnings", .shape = 396}, /* 22 -> __listOf__string */
-    {.name = "ApiId", .wire = "apiId", .shape = 193, .flags = NB_M_REQUIRED}, /* 23 -> Id */
-    {.name = "ApiMappingId", .wire = "apiMappingId", .shape = 193}, /* 24 -> Id */
-    {.name = "ApiMappingKey", .wire = "apiMappingKey", .shape = 287}, /* 25 -> SelectionKey */
-    {.name = "Stage", .wire = "stage", .shape = 297, .flags = NB_M_REQUIRED}, /* 26 -> StringWithLengthBetween1And128 */
-    {.name = "Items", .wire = "items", .shape = 375}, /* 27 -> __listOfApiMapping */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 28 -> NextToken */
-    {.name = "Items", .wire = "items", .shape = 374}, /* 29 -> __listOfApi */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 30 -> NextToken */
-    {.name = "CognitoConfig", .wire = "cognitoConfig", .shape = 17}, /* 31 -> CognitoConfig */
-    {.name = "None", .wire = "none", .shape = 233}, /* 32 -> None */
+    {.name = "CertificateArn", .wire = "certificateArn", .json = "certificateArn", .shape = 403, .flags = NB_M_REQUIRED}, /* 0 -> __stringMin10Max2048 */
+    {.name = "DomainName", .wire = "domainName", .json = "domainName", .shape = 419, .flags = NB_M_REQUIRED}, /* 1 -> __stringMin3Max256 */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 2 -> __string */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 3 -> __string */
+    {.name = "DestinationArn", .wire = "destinationArn", .json = "destinationArn", .shape = 8}, /* 4 -> Arn */
+    {.name = "Format", .wire = "format", .json = "format", .shape = 296}, /* 5 -> StringWithLengthBetween1And1024 */
+    {.name = "ApiEndpoint", .wire = "apiEndpoint", .json = "apiEndpoint", .shape = 399}, /* 6 -> __string */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 7 -> __boolean */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193}, /* 8 -> Id */
+    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .json = "apiKeySelectionExpression", .shape = 286}, /* 9 -> SelectionExpression */
+    {.name = "CorsConfiguration", .wire = "corsConfiguration", .json = "corsConfiguration", .shape = 22}, /* 10 -> Cors */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 11 -> __timestampIso8601 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 12 -> StringWithLengthBetween0And1024 */
+    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .json = "disableSchemaValidation", .shape = 371}, /* 13 -> __boolean */
+    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .json = "disableExecuteApiEndpoint", .shape = 371}, /* 14 -> __boolean */
+    {.name = "ImportInfo", .wire = "importInfo", .json = "importInfo", .shape = 396}, /* 15 -> __listOf__string */
+    {.name = "IpAddressType", .wire = "ipAddressType", .json = "ipAddressType", .shape = 208}, /* 16 -> IpAddressType */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 17 -> StringWithLengthBetween1And128 */
+    {.name = "ProtocolType", .wire = "protocolType", .json = "protocolType", .shape = 248, .flags = NB_M_REQUIRED}, /* 18 -> ProtocolType */
+    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .json = "routeSelectionExpression", .shape = 286, .flags = NB_M_REQUIRED}, /* 19 -> SelectionExpression */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 20 -> Tags */
+    {.name = "Version", .wire = "version", .json = "version", .shape = 301}, /* 21 -> StringWithLengthBetween1And64 */
+    {.name = "Warnings", .wire = "warnings", .json = "warnings", .shape = 396}, /* 22 -> __listOf__string */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193, .flags = NB_M_REQUIRED}, /* 23 -> Id */
+    {.name = "ApiMappingId", .wire = "apiMappingId", .json = "apiMappingId", .shape = 193}, /* 24 -> Id */
+    {.name = "ApiMappingKey", .wire = "apiMappingKey", .json = "apiMappingKey", .shape = 287}, /* 25 -> SelectionKey */
+    {.name = "Stage", .wire = "stage", .json = "stage", .shape = 297, .flags = NB_M_REQUIRED}, /* 26 -> StringWithLengthBetween1And128 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 375}, /* 27 -> __listOfApiMapping */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 28 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 374}, /* 29 -> __listOfApi */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 30 -> NextToken */
+    {.name = "CognitoConfig", .wire = "cognitoConfig", .json = "cognitoConfig", .shape = 17}, /* 31 -> CognitoConfig */
+    {.name = "None", .wire = "none", .json = "none", .shape = 233}, /* 32 -> None */
     {.name = "member", .shape = 301}, /* 33 -> StringWithLengthBetween1And64 */
-    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .shape = 8}, /* 34 -> Arn */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 35 -> Id */
-    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .shape = 301}, /* 36 -> StringWithLengthBetween1And64 */
-    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .shape = 199}, /* 37 -> IntegerWithLengthBetween0And3600 */
-    {.name = "AuthorizerType", .wire = "authorizerType", .shape = 13}, /* 38 -> AuthorizerType */
-    {.name = "AuthorizerUri", .wire = "authorizerUri", .shape = 366}, /* 39 -> UriWithLengthBetween1And2048 */
-    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .shape = 371}, /* 40 -> __boolean */
-    {.name = "IdentitySource", .wire = "identitySource", .shape = 195}, /* 41 -> IdentitySourceList */
-    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .shape = 293}, /* 42 -> StringWithLengthBetween0And1024 */
-    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .shape = 209}, /* 43 -> JWTConfiguration */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 44 -> StringWithLengthBetween1And128 */
-    {.name = "Items", .wire = "items", .shape = 376}, /* 45 -> __listOfAuthorizer */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 46 -> NextToken */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 47 -> __string */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 48 -> __string */
-    {.name = "AppClientId", .wire = "appClientId", .shape = 411, .flags = NB_M_REQUIRED}, /* 49 -> __stringMin1Max256 */
-    {.name = "UserPoolArn", .wire = "userPoolArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 50 -> __stringMin20Max2048 */
-    {.name = "UserPoolDomain", .wire = "userPoolDomain", .shape = 417, .flags = NB_M_REQUIRED}, /* 51 -> __stringMin20Max2048 */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 52 -> __string */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 53 -> __string */
-    {.name = "AllowCredentials", .wire = "allowCredentials", .shape = 371}, /* 54 -> __boolean */
-    {.name = "AllowHeaders", .wire = "allowHeaders", .shape = 23}, /* 55 -> CorsHeaderList */
-    {.name = "AllowMethods", .wire = "allowMethods", .shape = 24}, /* 56 -> CorsMethodList */
-    {.name = "AllowOrigins", .wire = "allowOrigins", .shape = 25}, /* 57 -> CorsOriginList */
-    {.name = "ExposeHeaders", .wire = "exposeHeaders", .shape = 23}, /* 58 -> CorsHeaderList */
-    {.name = "MaxAge", .wire = "maxAge", .shape = 201}, /* 59 -> IntegerWithLengthBetweenMinus1And86400 */
+    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .json = "authorizerCredentialsArn", .shape = 8}, /* 34 -> Arn */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 35 -> Id */
+    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .json = "authorizerPayloadFormatVersion", .shape = 301}, /* 36 -> StringWithLengthBetween1And64 */
+    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .json = "authorizerResultTtlInSeconds", .shape = 199}, /* 37 -> IntegerWithLengthBetween0And3600 */
+    {.name = "AuthorizerType", .wire = "authorizerType", .json = "authorizerType", .shape = 13}, /* 38 -> AuthorizerType */
+    {.name = "AuthorizerUri", .wire = "authorizerUri", .json = "authorizerUri", .shape = 366}, /* 39 -> UriWithLengthBetween1And2048 */
+    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .json = "enableSimpleResponses", .shape = 371}, /* 40 -> __boolean */
+    {.name = "IdentitySource", .wire = "identitySource", .json = "identitySource", .shape = 195}, /* 41 -> IdentitySourceList */
+    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .json = "identityValidationExpression", .shape = 293}, /* 42 -> StringWithLengthBetween0And1024 */
+    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .json = "jwtConfiguration", .shape = 209}, /* 43 -> JWTConfiguration */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 44 -> StringWithLengthBetween1And128 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 376}, /* 45 -> __listOfAuthorizer */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 46 -> NextToken */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 47 -> __string */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 48 -> __string */
+    {.name = "AppClientId", .wire = "appClientId", .json = "appClientId", .shape = 411, .flags = NB_M_REQUIRED}, /* 49 -> __stringMin1Max256 */
+    {.name = "UserPoolArn", .wire = "userPoolArn", .json = "userPoolArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 50 -> __stringMin20Max2048 */
+    {.name = "UserPoolDomain", .wire = "userPoolDomain", .json = "userPoolDomain", .shape = 417, .flags = NB_M_REQUIRED}, /* 51 -> __stringMin20Max2048 */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 52 -> __string */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 53 -> __string */
+    {.name = "AllowCredentials", .wire = "allowCredentials", .json = "allowCredentials", .shape = 371}, /* 54 -> __boolean */
+    {.name = "AllowHeaders", .wire = "allowHeaders", .json = "allowHeaders", .shape = 23}, /* 55 -> CorsHeaderList */
+    {.name = "AllowMethods", .wire = "allowMethods", .json = "allowMethods", .shape = 24}, /* 56 -> CorsMethodList */
+    {.name = "AllowOrigins", .wire = "allowOrigins", .json = "allowOrigins", .shape = 25}, /* 57 -> CorsOriginList */
+    {.name = "ExposeHeaders", .wire = "exposeHeaders", .json = "exposeHeaders", .shape = 23}, /* 58 -> CorsHeaderList */
+    {.name = "MaxAge", .wire = "maxAge", .json = "maxAge", .shape = 201}, /* 59 -> IntegerWithLengthBetweenMinus1And86400 */
     {.name = "member", .shape = 399}, /* 60 -> __string */
     {.name = "member", .shape = 301}, /* 61 -> StringWithLengthBetween1And64 */
     {.name = "member", .shape = 399}, /* 62 -> __string */
-    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .shape = 286}, /* 63 -> SelectionExpression */
-    {.name = "CorsConfiguration", .wire = "corsConfiguration", .shape = 22}, /* 64 -> Cors */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 65 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 66 -> StringWithLengthBetween0And1024 */
-    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .shape = 371}, /* 67 -> __boolean */
-    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .shape = 371}, /* 68 -> __boolean */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 69 -> StringWithLengthBetween1And128 */
-    {.name = "ProtocolType", .wire = "protocolType", .shape = 248, .flags = NB_M_REQUIRED}, /* 70 -> ProtocolType */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287}, /* 71 -> SelectionKey */
-    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .shape = 286}, /* 72 -> SelectionExpression */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 73 -> Tags */
-    {.name = "Target", .wire = "target", .shape = 366}, /* 74 -> UriWithLengthBetween1And2048 */
-    {.name = "Version", .wire = "version", .shape = 301}, /* 75 -> StringWithLengthBetween1And64 */
-    {.name = "ApiId", .wire = "apiId", .shape = 193, .flags = NB_M_REQUIRED}, /* 76 -> Id */
-    {.name = "ApiMappingKey", .wire = "apiMappingKey", .shape = 287}, /* 77 -> SelectionKey */
-    {.name = "Stage", .wire = "stage", .shape = 297, .flags = NB_M_REQUIRED}, /* 78 -> StringWithLengthBetween1And128 */
-    {.name = "ApiId", .wire = "apiId", .shape = 193, .flags = NB_M_REQUIRED}, /* 79 -> Id */
-    {.name = "ApiMappingKey", .wire = "apiMappingKey", .shape = 287}, /* 80 -> SelectionKey */
+    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .json = "apiKeySelectionExpression", .shape = 286}, /* 63 -> SelectionExpression */
+    {.name = "CorsConfiguration", .wire = "corsConfiguration", .json = "corsConfiguration", .shape = 22}, /* 64 -> Cors */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 65 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 66 -> StringWithLengthBetween0And1024 */
+    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .json = "disableSchemaValidation", .shape = 371}, /* 67 -> __boolean */
+    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .json = "disableExecuteApiEndpoint", .shape = 371}, /* 68 -> __boolean */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 69 -> StringWithLengthBetween1And128 */
+    {.name = "ProtocolType", .wire = "protocolType", .json = "protocolType", .shape = 248, .flags = NB_M_REQUIRED}, /* 70 -> ProtocolType */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287}, /* 71 -> SelectionKey */
+    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .json = "routeSelectionExpression", .shape = 286}, /* 72 -> SelectionExpression */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 73 -> Tags */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 366}, /* 74 -> UriWithLengthBetween1And2048 */
+    {.name = "Version", .wire = "version", .json = "version", .shape = 301}, /* 75 -> StringWithLengthBetween1And64 */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193, .flags = NB_M_REQUIRED}, /* 76 -> Id */
+    {.name = "ApiMappingKey", .wire = "apiMappingKey", .json = "apiMappingKey", .shape = 287}, /* 77 -> SelectionKey */
+    {.name = "Stage", .wire = "stage", .json = "stage", .shape = 297, .flags = NB_M_REQUIRED}, /* 78 -> StringWithLengthBetween1And128 */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193, .flags = NB_M_REQUIRED}, /* 79 -> Id */
+    {.name = "ApiMappingKey", .wire = "apiMappingKey", .json = "apiMappingKey", .shape = 287}, /* 80 -> SelectionKey */
     {.name = "DomainName", .wire = "domainName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 81 -> __string */
-    {.name = "Stage", .wire = "stage", .shape = 297, .flags = NB_M_REQUIRED}, /* 82 -> StringWithLengthBetween1And128 */
-    {.name = "ApiId", .wire = "apiId", .shape = 193}, /* 83 -> Id */
-    {.name = "ApiMappingId", .wire = "apiMappingId", .shape = 193}, /* 84 -> Id */
-    {.name = "ApiMappingKey", .wire = "apiMappingKey", .shape = 287}, /* 85 -> SelectionKey */
-    {.name = "Stage", .wire = "stage", .shape = 297}, /* 86 -> StringWithLengthBetween1And128 */
-    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .shape = 286}, /* 87 -> SelectionExpression */
-    {.name = "CorsConfiguration", .wire = "corsConfiguration", .shape = 22}, /* 88 -> Cors */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 89 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 90 -> StringWithLengthBetween0And1024 */
-    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .shape = 371}, /* 91 -> __boolean */
-    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .shape = 371}, /* 92 -> __boolean */
-    {.name = "IpAddressType", .wire = "ipAddressType", .shape = 208}, /* 93 -> IpAddressType */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 94 -> StringWithLengthBetween1And128 */
-    {.name = "ProtocolType", .wire = "protocolType", .shape = 248, .flags = NB_M_REQUIRED}, /* 95 -> ProtocolType */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287}, /* 96 -> SelectionKey */
-    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .shape = 286}, /* 97 -> SelectionExpression */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 98 -> Tags */
-    {.name = "Target", .wire = "target", .shape = 366}, /* 99 -> UriWithLengthBetween1And2048 */
-    {.name = "Version", .wire = "version", .shape = 301}, /* 100 -> StringWithLengthBetween1And64 */
-    {.name = "ApiEndpoint", .wire = "apiEndpoint", .shape = 399}, /* 101 -> __string */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 102 -> __boolean */
-    {.name = "ApiId", .wire = "apiId", .shape = 193}, /* 103 -> Id */
-    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .shape = 286}, /* 104 -> SelectionExpression */
-    {.name = "CorsConfiguration", .wire = "corsConfiguration", .shape = 22}, /* 105 -> Cors */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 106 -> __timestampIso8601 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 107 -> StringWithLengthBetween0And1024 */
-    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .shape = 371}, /* 108 -> __boolean */
-    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .shape = 371}, /* 109 -> __boolean */
-    {.name = "ImportInfo", .wire = "importInfo", .shape = 396}, /* 110 -> __listOf__string */
-    {.name = "IpAddressType", .wire = "ipAddressType", .shape = 208}, /* 111 -> IpAddressType */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 112 -> StringWithLengthBetween1And128 */
-    {.name = "ProtocolType", .wire = "protocolType", .shape = 248}, /* 113 -> ProtocolType */
-    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .shape = 286}, /* 114 -> SelectionExpression */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 115 -> Tags */
-    {.name = "Version", .wire = "version", .shape = 301}, /* 116 -> StringWithLengthBetween1And64 */
-    {.name = "Warnings", .wire = "warnings", .shape = 396}, /* 117 -> __listOf__string */
-    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .shape = 8}, /* 118 -> Arn */
-    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .shape = 301}, /* 119 -> StringWithLengthBetween1And64 */
-    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .shape = 199}, /* 120 -> IntegerWithLengthBetween0And3600 */
-    {.name = "AuthorizerType", .wire = "authorizerType", .shape = 13, .flags = NB_M_REQUIRED}, /* 121 -> AuthorizerType */
-    {.name = "AuthorizerUri", .wire = "authorizerUri", .shape = 366}, /* 122 -> UriWithLengthBetween1And2048 */
-    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .shape = 371}, /* 123 -> __boolean */
-    {.name = "IdentitySource", .wire = "identitySource", .shape = 195, .flags = NB_M_REQUIRED}, /* 124 -> IdentitySourceList */
-    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .shape = 293}, /* 125 -> StringWithLengthBetween0And1024 */
-    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .shape = 209}, /* 126 -> JWTConfiguration */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 127 -> StringWithLengthBetween1And128 */
+    {.name = "Stage", .wire = "stage", .json = "stage", .shape = 297, .flags = NB_M_REQUIRED}, /* 82 -> StringWithLengthBetween1And128 */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193}, /* 83 -> Id */
+    {.name = "ApiMappingId", .wire = "apiMappingId", .json = "apiMappingId", .shape = 193}, /* 84 -> Id */
+    {.name = "ApiMappingKey", .wire = "apiMappingKey", .json = "apiMappingKey", .shape = 287}, /* 85 -> SelectionKey */
+    {.name = "Stage", .wire = "stage", .json = "stage", .shape = 297}, /* 86 -> StringWithLengthBetween1And128 */
+    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .json = "apiKeySelectionExpression", .shape = 286}, /* 87 -> SelectionExpression */
+    {.name = "CorsConfiguration", .wire = "corsConfiguration", .json = "corsConfiguration", .shape = 22}, /* 88 -> Cors */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 89 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 90 -> StringWithLengthBetween0And1024 */
+    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .json = "disableSchemaValidation", .shape = 371}, /* 91 -> __boolean */
+    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .json = "disableExecuteApiEndpoint", .shape = 371}, /* 92 -> __boolean */
+    {.name = "IpAddressType", .wire = "ipAddressType", .json = "ipAddressType", .shape = 208}, /* 93 -> IpAddressType */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 94 -> StringWithLengthBetween1And128 */
+    {.name = "ProtocolType", .wire = "protocolType", .json = "protocolType", .shape = 248, .flags = NB_M_REQUIRED}, /* 95 -> ProtocolType */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287}, /* 96 -> SelectionKey */
+    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .json = "routeSelectionExpression", .shape = 286}, /* 97 -> SelectionExpression */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 98 -> Tags */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 366}, /* 99 -> UriWithLengthBetween1And2048 */
+    {.name = "Version", .wire = "version", .json = "version", .shape = 301}, /* 100 -> StringWithLengthBetween1And64 */
+    {.name = "ApiEndpoint", .wire = "apiEndpoint", .json = "apiEndpoint", .shape = 399}, /* 101 -> __string */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 102 -> __boolean */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193}, /* 103 -> Id */
+    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .json = "apiKeySelectionExpression", .shape = 286}, /* 104 -> SelectionExpression */
+    {.name = "CorsConfiguration", .wire = "corsConfiguration", .json = "corsConfiguration", .shape = 22}, /* 105 -> Cors */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 106 -> __timestampIso8601 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 107 -> StringWithLengthBetween0And1024 */
+    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .json = "disableSchemaValidation", .shape = 371}, /* 108 -> __boolean */
+    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .json = "disableExecuteApiEndpoint", .shape = 371}, /* 109 -> __boolean */
+    {.name = "ImportInfo", .wire = "importInfo", .json = "importInfo", .shape = 396}, /* 110 -> __listOf__string */
+    {.name = "IpAddressType", .wire = "ipAddressType", .json = "ipAddressType", .shape = 208}, /* 111 -> IpAddressType */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 112 -> StringWithLengthBetween1And128 */
+    {.name = "ProtocolType", .wire = "protocolType", .json = "protocolType", .shape = 248}, /* 113 -> ProtocolType */
+    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .json = "routeSelectionExpression", .shape = 286}, /* 114 -> SelectionExpression */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 115 -> Tags */
+    {.name = "Version", .wire = "version", .json = "version", .shape = 301}, /* 116 -> StringWithLengthBetween1And64 */
+    {.name = "Warnings", .wire = "warnings", .json = "warnings", .shape = 396}, /* 117 -> __listOf__string */
+    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .json = "authorizerCredentialsArn", .shape = 8}, /* 118 -> Arn */
+    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .json = "authorizerPayloadFormatVersion", .shape = 301}, /* 119 -> StringWithLengthBetween1And64 */
+    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .json = "authorizerResultTtlInSeconds", .shape = 199}, /* 120 -> IntegerWithLengthBetween0And3600 */
+    {.name = "AuthorizerType", .wire = "authorizerType", .json = "authorizerType", .shape = 13, .flags = NB_M_REQUIRED}, /* 121 -> AuthorizerType */
+    {.name = "AuthorizerUri", .wire = "authorizerUri", .json = "authorizerUri", .shape = 366}, /* 122 -> UriWithLengthBetween1And2048 */
+    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .json = "enableSimpleResponses", .shape = 371}, /* 123 -> __boolean */
+    {.name = "IdentitySource", .wire = "identitySource", .json = "identitySource", .shape = 195, .flags = NB_M_REQUIRED}, /* 124 -> IdentitySourceList */
+    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .json = "identityValidationExpression", .shape = 293}, /* 125 -> StringWithLengthBetween0And1024 */
+    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .json = "jwtConfiguration", .shape = 209}, /* 126 -> JWTConfiguration */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 127 -> StringWithLengthBetween1And128 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 128 -> __string */
-    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .shape = 8}, /* 129 -> Arn */
-    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .shape = 301}, /* 130 -> StringWithLengthBetween1And64 */
-    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .shape = 199}, /* 131 -> IntegerWithLengthBetween0And3600 */
-    {.name = "AuthorizerType", .wire = "authorizerType", .shape = 13, .flags = NB_M_REQUIRED}, /* 132 -> AuthorizerType */
-    {.name = "AuthorizerUri", .wire = "authorizerUri", .shape = 366}, /* 133 -> UriWithLengthBetween1And2048 */
-    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .shape = 371}, /* 134 -> __boolean */
-    {.name = "IdentitySource", .wire = "identitySource", .shape = 195, .flags = NB_M_REQUIRED}, /* 135 -> IdentitySourceList */
-    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .shape = 293}, /* 136 -> StringWithLengthBetween0And1024 */
-    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .shape = 209}, /* 137 -> JWTConfiguration */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 138 -> StringWithLengthBetween1And128 */
-    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .shape = 8}, /* 139 -> Arn */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 140 -> Id */
-    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .shape = 301}, /* 141 -> StringWithLengthBetween1And64 */
-    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .shape = 199}, /* 142 -> IntegerWithLengthBetween0And3600 */
-    {.name = "AuthorizerType", .wire = "authorizerType", .shape = 13}, /* 143 -> AuthorizerType */
-    {.name = "AuthorizerUri", .wire = "authorizerUri", .shape = 366}, /* 144 -> UriWithLengthBetween1And2048 */
-    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .shape = 371}, /* 145 -> __boolean */
-    {.name = "IdentitySource", .wire = "identitySource", .shape = 195}, /* 146 -> IdentitySourceList */
-    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .shape = 293}, /* 147 -> StringWithLengthBetween0And1024 */
-    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .shape = 209}, /* 148 -> JWTConfiguration */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 149 -> StringWithLengthBetween1And128 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 150 -> StringWithLengthBetween0And1024 */
-    {.name = "StageName", .wire = "stageName", .shape = 297}, /* 151 -> StringWithLengthBetween1And128 */
+    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .json = "authorizerCredentialsArn", .shape = 8}, /* 129 -> Arn */
+    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .json = "authorizerPayloadFormatVersion", .shape = 301}, /* 130 -> StringWithLengthBetween1And64 */
+    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .json = "authorizerResultTtlInSeconds", .shape = 199}, /* 131 -> IntegerWithLengthBetween0And3600 */
+    {.name = "AuthorizerType", .wire = "authorizerType", .json = "authorizerType", .shape = 13, .flags = NB_M_REQUIRED}, /* 132 -> AuthorizerType */
+    {.name = "AuthorizerUri", .wire = "authorizerUri", .json = "authorizerUri", .shape = 366}, /* 133 -> UriWithLengthBetween1And2048 */
+    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .json = "enableSimpleResponses", .shape = 371}, /* 134 -> __boolean */
+    {.name = "IdentitySource", .wire = "identitySource", .json = "identitySource", .shape = 195, .flags = NB_M_REQUIRED}, /* 135 -> IdentitySourceList */
+    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .json = "identityValidationExpression", .shape = 293}, /* 136 -> StringWithLengthBetween0And1024 */
+    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .json = "jwtConfiguration", .shape = 209}, /* 137 -> JWTConfiguration */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 138 -> StringWithLengthBetween1And128 */
+    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .json = "authorizerCredentialsArn", .shape = 8}, /* 139 -> Arn */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 140 -> Id */
+    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .json = "authorizerPayloadFormatVersion", .shape = 301}, /* 141 -> StringWithLengthBetween1And64 */
+    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .json = "authorizerResultTtlInSeconds", .shape = 199}, /* 142 -> IntegerWithLengthBetween0And3600 */
+    {.name = "AuthorizerType", .wire = "authorizerType", .json = "authorizerType", .shape = 13}, /* 143 -> AuthorizerType */
+    {.name = "AuthorizerUri", .wire = "authorizerUri", .json = "authorizerUri", .shape = 366}, /* 144 -> UriWithLengthBetween1And2048 */
+    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .json = "enableSimpleResponses", .shape = 371}, /* 145 -> __boolean */
+    {.name = "IdentitySource", .wire = "identitySource", .json = "identitySource", .shape = 195}, /* 146 -> IdentitySourceList */
+    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .json = "identityValidationExpression", .shape = 293}, /* 147 -> StringWithLengthBetween0And1024 */
+    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .json = "jwtConfiguration", .shape = 209}, /* 148 -> JWTConfiguration */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 149 -> StringWithLengthBetween1And128 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 150 -> StringWithLengthBetween0And1024 */
+    {.name = "StageName", .wire = "stageName", .json = "stageName", .shape = 297}, /* 151 -> StringWithLengthBetween1And128 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 152 -> __string */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 153 -> StringWithLengthBetween0And1024 */
-    {.name = "StageName", .wire = "stageName", .shape = 297}, /* 154 -> StringWithLengthBetween1And128 */
-    {.name = "AutoDeployed", .wire = "autoDeployed", .shape = 371}, /* 155 -> __boolean */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 156 -> __timestampIso8601 */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 157 -> Id */
-    {.name = "DeploymentStatus", .wire = "deploymentStatus", .shape = 105}, /* 158 -> DeploymentStatus */
-    {.name = "DeploymentStatusMessage", .wire = "deploymentStatusMessage", .shape = 399}, /* 159 -> __string */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 160 -> StringWithLengthBetween0And1024 */
-    {.name = "DomainName", .wire = "domainName", .shape = 300, .flags = NB_M_REQUIRED}, /* 161 -> StringWithLengthBetween1And512 */
-    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .shape = 113}, /* 162 -> DomainNameConfigurations */
-    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .shape = 231}, /* 163 -> MutualTlsAuthenticationInput */
-    {.name = "RoutingMode", .wire = "routingMode", .shape = 272}, /* 164 -> RoutingMode */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 165 -> Tags */
-    {.name = "DomainName", .wire = "domainName", .shape = 300, .flags = NB_M_REQUIRED}, /* 166 -> StringWithLengthBetween1And512 */
-    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .shape = 113}, /* 167 -> DomainNameConfigurations */
-    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .shape = 231}, /* 168 -> MutualTlsAuthenticationInput */
-    {.name = "RoutingMode", .wire = "routingMode", .shape = 272}, /* 169 -> RoutingMode */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 170 -> Tags */
-    {.name = "ApiMappingSelectionExpression", .wire = "apiMappingSelectionExpression", .shape = 286}, /* 171 -> SelectionExpression */
-    {.name = "DomainName", .wire = "domainName", .shape = 300}, /* 172 -> StringWithLengthBetween1And512 */
-    {.name = "DomainNameArn", .wire = "domainNameArn", .shape = 8}, /* 173 -> Arn */
-    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .shape = 113}, /* 174 -> DomainNameConfigurations */
-    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .shape = 230}, /* 175 -> MutualTlsAuthentication */
-    {.name = "RoutingMode", .wire = "routingMode", .shape = 272}, /* 176 -> RoutingMode */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 177 -> Tags */
-    {.name = "ConnectionId", .wire = "connectionId", .shape = 296}, /* 178 -> StringWithLengthBetween1And1024 */
-    {.name = "ConnectionType", .wire = "connectionType", .shape = 20}, /* 179 -> ConnectionType */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 180 -> ContentHandlingStrategy */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 181 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 182 -> StringWithLengthBetween0And1024 */
-    {.name = "IntegrationMethod", .wire = "integrationMethod", .shape = 301}, /* 183 -> StringWithLengthBetween1And64 */
-    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .shape = 297}, /* 184 -> StringWithLengthBetween1And128 */
-    {.name = "IntegrationType", .wire = "integrationType", .shape = 206, .flags = NB_M_REQUIRED}, /* 185 -> IntegrationType */
-    {.name = "IntegrationUri", .wire = "integrationUri", .shape = 366}, /* 186 -> UriWithLengthBetween1And2048 */
-    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .shape = 237}, /* 187 -> PassthroughBehavior */
-    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .shape = 301}, /* 188 -> StringWithLengthBetween1And64 */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 203}, /* 189 -> IntegrationParameters */
-    {.name = "RequestTemplates", .wire = "requestTemplates", .shape = 308}, /* 190 -> TemplateMap */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 262}, /* 191 -> ResponseParameters */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 192 -> SelectionExpression */
-    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .shape = 200}, /* 193 -> IntegerWithLengthBetween50And30000 */
-    {.name = "TlsConfig", .wire = "tlsConfig", .shape = 310}, /* 194 -> TlsConfigInput */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 153 -> StringWithLengthBetween0And1024 */
+    {.name = "StageName", .wire = "stageName", .json = "stageName", .shape = 297}, /* 154 -> StringWithLengthBetween1And128 */
+    {.name = "AutoDeployed", .wire = "autoDeployed", .json = "autoDeployed", .shape = 371}, /* 155 -> __boolean */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 156 -> __timestampIso8601 */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 157 -> Id */
+    {.name = "DeploymentStatus", .wire = "deploymentStatus", .json = "deploymentStatus", .shape = 105}, /* 158 -> DeploymentStatus */
+    {.name = "DeploymentStatusMessage", .wire = "deploymentStatusMessage", .json = "deploymentStatusMessage", .shape = 399}, /* 159 -> __string */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 160 -> StringWithLengthBetween0And1024 */
+    {.name = "DomainName", .wire = "domainName", .json = "domainName", .shape = 300, .flags = NB_M_REQUIRED}, /* 161 -> StringWithLengthBetween1And512 */
+    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .json = "domainNameConfigurations", .shape = 113}, /* 162 -> DomainNameConfigurations */
+    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .json = "mutualTlsAuthentication", .shape = 231}, /* 163 -> MutualTlsAuthenticationInput */
+    {.name = "RoutingMode", .wire = "routingMode", .json = "routingMode", .shape = 272}, /* 164 -> RoutingMode */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 165 -> Tags */
+    {.name = "DomainName", .wire = "domainName", .json = "domainName", .shape = 300, .flags = NB_M_REQUIRED}, /* 166 -> StringWithLengthBetween1And512 */
+    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .json = "domainNameConfigurations", .shape = 113}, /* 167 -> DomainNameConfigurations */
+    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .json = "mutualTlsAuthentication", .shape = 231}, /* 168 -> MutualTlsAuthenticationInput */
+    {.name = "RoutingMode", .wire = "routingMode", .json = "routingMode", .shape = 272}, /* 169 -> RoutingMode */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 170 -> Tags */
+    {.name = "ApiMappingSelectionExpression", .wire = "apiMappingSelectionExpression", .json = "apiMappingSelectionExpression", .shape = 286}, /* 171 -> SelectionExpression */
+    {.name = "DomainName", .wire = "domainName", .json = "domainName", .shape = 300}, /* 172 -> StringWithLengthBetween1And512 */
+    {.name = "DomainNameArn", .wire = "domainNameArn", .json = "domainNameArn", .shape = 8}, /* 173 -> Arn */
+    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .json = "domainNameConfigurations", .shape = 113}, /* 174 -> DomainNameConfigurations */
+    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .json = "mutualTlsAuthentication", .shape = 230}, /* 175 -> MutualTlsAuthentication */
+    {.name = "RoutingMode", .wire = "routingMode", .json = "routingMode", .shape = 272}, /* 176 -> RoutingMode */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 177 -> Tags */
+    {.name = "ConnectionId", .wire = "connectionId", .json = "connectionId", .shape = 296}, /* 178 -> StringWithLengthBetween1And1024 */
+    {.name = "ConnectionType", .wire = "connectionType", .json = "connectionType", .shape = 20}, /* 179 -> ConnectionType */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 180 -> ContentHandlingStrategy */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 181 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 182 -> StringWithLengthBetween0And1024 */
+    {.name = "IntegrationMethod", .wire = "integrationMethod", .json = "integrationMethod", .shape = 301}, /* 183 -> StringWithLengthBetween1And64 */
+    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .json = "integrationSubtype", .shape = 297}, /* 184 -> StringWithLengthBetween1And128 */
+    {.name = "IntegrationType", .wire = "integrationType", .json = "integrationType", .shape = 206, .flags = NB_M_REQUIRED}, /* 185 -> IntegrationType */
+    {.name = "IntegrationUri", .wire = "integrationUri", .json = "integrationUri", .shape = 366}, /* 186 -> UriWithLengthBetween1And2048 */
+    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .json = "passthroughBehavior", .shape = 237}, /* 187 -> PassthroughBehavior */
+    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .json = "payloadFormatVersion", .shape = 301}, /* 188 -> StringWithLengthBetween1And64 */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 203}, /* 189 -> IntegrationParameters */
+    {.name = "RequestTemplates", .wire = "requestTemplates", .json = "requestTemplates", .shape = 308}, /* 190 -> TemplateMap */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 262}, /* 191 -> ResponseParameters */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 192 -> SelectionExpression */
+    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .json = "timeoutInMillis", .shape = 200}, /* 193 -> IntegerWithLengthBetween50And30000 */
+    {.name = "TlsConfig", .wire = "tlsConfig", .json = "tlsConfig", .shape = 310}, /* 194 -> TlsConfigInput */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 195 -> __string */
-    {.name = "ConnectionId", .wire = "connectionId", .shape = 296}, /* 196 -> StringWithLengthBetween1And1024 */
-    {.name = "ConnectionType", .wire = "connectionType", .shape = 20}, /* 197 -> ConnectionType */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 198 -> ContentHandlingStrategy */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 199 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 200 -> StringWithLengthBetween0And1024 */
-    {.name = "IntegrationMethod", .wire = "integrationMethod", .shape = 301}, /* 201 -> StringWithLengthBetween1And64 */
-    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .shape = 297}, /* 202 -> StringWithLengthBetween1And128 */
-    {.name = "IntegrationType", .wire = "integrationType", .shape = 206, .flags = NB_M_REQUIRED}, /* 203 -> IntegrationType */
-    {.name = "IntegrationUri", .wire = "integrationUri", .shape = 366}, /* 204 -> UriWithLengthBetween1And2048 */
-    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .shape = 237}, /* 205 -> PassthroughBehavior */
-    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .shape = 301}, /* 206 -> StringWithLengthBetween1And64 */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 203}, /* 207 -> IntegrationParameters */
-    {.name = "RequestTemplates", .wire = "requestTemplates", .shape = 308}, /* 208 -> TemplateMap */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 262}, /* 209 -> ResponseParameters */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 210 -> SelectionExpression */
-    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .shape = 200}, /* 211 -> IntegerWithLengthBetween50And30000 */
-    {.name = "TlsConfig", .wire = "tlsConfig", .shape = 310}, /* 212 -> TlsConfigInput */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 213 -> ContentHandlingStrategy */
-    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 214 -> SelectionKey */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 203}, /* 215 -> IntegrationParameters */
-    {.name = "ResponseTemplates", .wire = "responseTemplates", .shape = 308}, /* 216 -> TemplateMap */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 217 -> SelectionExpression */
+    {.name = "ConnectionId", .wire = "connectionId", .json = "connectionId", .shape = 296}, /* 196 -> StringWithLengthBetween1And1024 */
+    {.name = "ConnectionType", .wire = "connectionType", .json = "connectionType", .shape = 20}, /* 197 -> ConnectionType */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 198 -> ContentHandlingStrategy */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 199 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 200 -> StringWithLengthBetween0And1024 */
+    {.name = "IntegrationMethod", .wire = "integrationMethod", .json = "integrationMethod", .shape = 301}, /* 201 -> StringWithLengthBetween1And64 */
+    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .json = "integrationSubtype", .shape = 297}, /* 202 -> StringWithLengthBetween1And128 */
+    {.name = "IntegrationType", .wire = "integrationType", .json = "integrationType", .shape = 206, .flags = NB_M_REQUIRED}, /* 203 -> IntegrationType */
+    {.name = "IntegrationUri", .wire = "integrationUri", .json = "integrationUri", .shape = 366}, /* 204 -> UriWithLengthBetween1And2048 */
+    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .json = "passthroughBehavior", .shape = 237}, /* 205 -> PassthroughBehavior */
+    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .json = "payloadFormatVersion", .shape = 301}, /* 206 -> StringWithLengthBetween1And64 */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 203}, /* 207 -> IntegrationParameters */
+    {.name = "RequestTemplates", .wire = "requestTemplates", .json = "requestTemplates", .shape = 308}, /* 208 -> TemplateMap */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 262}, /* 209 -> ResponseParameters */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 210 -> SelectionExpression */
+    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .json = "timeoutInMillis", .shape = 200}, /* 211 -> IntegerWithLengthBetween50And30000 */
+    {.name = "TlsConfig", .wire = "tlsConfig", .json = "tlsConfig", .shape = 310}, /* 212 -> TlsConfigInput */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 213 -> ContentHandlingStrategy */
+    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .json = "integrationResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 214 -> SelectionKey */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 203}, /* 215 -> IntegrationParameters */
+    {.name = "ResponseTemplates", .wire = "responseTemplates", .json = "responseTemplates", .shape = 308}, /* 216 -> TemplateMap */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 217 -> SelectionExpression */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 218 -> __string */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 219 -> ContentHandlingStrategy */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 219 -> ContentHandlingStrategy */
     {.name = "IntegrationId", .wire = "integrationId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 220 -> __string */
-    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 221 -> SelectionKey */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 203}, /* 222 -> IntegrationParameters */
-    {.name = "ResponseTemplates", .wire = "responseTemplates", .shape = 308}, /* 223 -> TemplateMap */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 224 -> SelectionExpression */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 225 -> ContentHandlingStrategy */
-    {.name = "IntegrationResponseId", .wire = "integrationResponseId", .shape = 193}, /* 226 -> Id */
-    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .shape = 287}, /* 227 -> SelectionKey */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 203}, /* 228 -> IntegrationParameters */
-    {.name = "ResponseTemplates", .wire = "responseTemplates", .shape = 308}, /* 229 -> TemplateMap */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 230 -> SelectionExpression */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 231 -> __boolean */
-    {.name = "ConnectionId", .wire = "connectionId", .shape = 296}, /* 232 -> StringWithLengthBetween1And1024 */
-    {.name = "ConnectionType", .wire = "connectionType", .shape = 20}, /* 233 -> ConnectionType */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 234 -> ContentHandlingStrategy */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 235 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 236 -> StringWithLengthBetween0And1024 */
-    {.name = "IntegrationId", .wire = "integrationId", .shape = 193}, /* 237 -> Id */
-    {.name = "IntegrationMethod", .wire = "integrationMethod", .shape = 301}, /* 238 -> StringWithLengthBetween1And64 */
-    {.name = "IntegrationResponseSelectionExpression", .wire = "integrationResponseSelectionExpression", .shape = 286}, /* 239 -> SelectionExpression */
-    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .shape = 297}, /* 240 -> StringWithLengthBetween1And128 */
-    {.name = "IntegrationType", .wire = "integrationType", .shape = 206}, /* 241 -> IntegrationType */
-    {.name = "IntegrationUri", .wire = "integrationUri", .shape = 366}, /* 242 -> UriWithLengthBetween1And2048 */
-    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .shape = 237}, /* 243 -> PassthroughBehavior */
-    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .shape = 301}, /* 244 -> StringWithLengthBetween1And64 */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 203}, /* 245 -> IntegrationParameters */
-    {.name = "RequestTemplates", .wire = "requestTemplates", .shape = 308}, /* 246 -> TemplateMap */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 262}, /* 247 -> ResponseParameters */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 248 -> SelectionExpression */
-    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .shape = 200}, /* 249 -> IntegerWithLengthBetween50And30000 */
-    {.name = "TlsConfig", .wire = "tlsConfig", .shape = 309}, /* 250 -> TlsConfig */
-    {.name = "ContentType", .wire = "contentType", .shape = 299}, /* 251 -> StringWithLengthBetween1And256 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 252 -> StringWithLengthBetween0And1024 */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 253 -> StringWithLengthBetween1And128 */
-    {.name = "Schema", .wire = "schema", .shape = 295, .flags = NB_M_REQUIRED}, /* 254 -> StringWithLengthBetween0And32K */
+    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .json = "integrationResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 221 -> SelectionKey */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 203}, /* 222 -> IntegrationParameters */
+    {.name = "ResponseTemplates", .wire = "responseTemplates", .json = "responseTemplates", .shape = 308}, /* 223 -> TemplateMap */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 224 -> SelectionExpression */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 225 -> ContentHandlingStrategy */
+    {.name = "IntegrationResponseId", .wire = "integrationResponseId", .json = "integrationResponseId", .shape = 193}, /* 226 -> Id */
+    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .json = "integrationResponseKey", .shape = 287}, /* 227 -> SelectionKey */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 203}, /* 228 -> IntegrationParameters */
+    {.name = "ResponseTemplates", .wire = "responseTemplates", .json = "responseTemplates", .shape = 308}, /* 229 -> TemplateMap */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 230 -> SelectionExpression */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 231 -> __boolean */
+    {.name = "ConnectionId", .wire = "connectionId", .json = "connectionId", .shape = 296}, /* 232 -> StringWithLengthBetween1And1024 */
+    {.name = "ConnectionType", .wire = "connectionType", .json = "connectionType", .shape = 20}, /* 233 -> ConnectionType */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 234 -> ContentHandlingStrategy */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 235 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 236 -> StringWithLengthBetween0And1024 */
+    {.name = "IntegrationId", .wire = "integrationId", .json = "integrationId", .shape = 193}, /* 237 -> Id */
+    {.name = "IntegrationMethod", .wire = "integrationMethod", .json = "integrationMethod", .shape = 301}, /* 238 -> StringWithLengthBetween1And64 */
+    {.name = "IntegrationResponseSelectionExpression", .wire = "integrationResponseSelectionExpression", .json = "integrationResponseSelectionExpression", .shape = 286}, /* 239 -> SelectionExpression */
+    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .json = "integrationSubtype", .shape = 297}, /* 240 -> StringWithLengthBetween1And128 */
+    {.name = "IntegrationType", .wire = "integrationType", .json = "integrationType", .shape = 206}, /* 241 -> IntegrationType */
+    {.name = "IntegrationUri", .wire = "integrationUri", .json = "integrationUri", .shape = 366}, /* 242 -> UriWithLengthBetween1And2048 */
+    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .json = "passthroughBehavior", .shape = 237}, /* 243 -> PassthroughBehavior */
+    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .json = "payloadFormatVersion", .shape = 301}, /* 244 -> StringWithLengthBetween1And64 */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 203}, /* 245 -> IntegrationParameters */
+    {.name = "RequestTemplates", .wire = "requestTemplates", .json = "requestTemplates", .shape = 308}, /* 246 -> TemplateMap */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 262}, /* 247 -> ResponseParameters */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 248 -> SelectionExpression */
+    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .json = "timeoutInMillis", .shape = 200}, /* 249 -> IntegerWithLengthBetween50And30000 */
+    {.name = "TlsConfig", .wire = "tlsConfig", .json = "tlsConfig", .shape = 309}, /* 250 -> TlsConfig */
+    {.name = "ContentType", .wire = "contentType", .json = "contentType", .shape = 299}, /* 251 -> StringWithLengthBetween1And256 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 252 -> StringWithLengthBetween0And1024 */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 253 -> StringWithLengthBetween1And128 */
+    {.name = "Schema", .wire = "schema", .json = "schema", .shape = 295, .flags = NB_M_REQUIRED}, /* 254 -> StringWithLengthBetween0And32K */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 255 -> __string */
-    {.name = "ContentType", .wire = "contentType", .shape = 299}, /* 256 -> StringWithLengthBetween1And256 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 257 -> StringWithLengthBetween0And1024 */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 258 -> StringWithLengthBetween1And128 */
-    {.name = "Schema", .wire = "schema", .shape = 295, .flags = NB_M_REQUIRED}, /* 259 -> StringWithLengthBetween0And32K */
-    {.name = "ContentType", .wire = "contentType", .shape = 299}, /* 260 -> StringWithLengthBetween1And256 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 261 -> StringWithLengthBetween0And1024 */
-    {.name = "ModelId", .wire = "modelId", .shape = 193}, /* 262 -> Id */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 263 -> StringWithLengthBetween1And128 */
-    {.name = "Schema", .wire = "schema", .shape = 295}, /* 264 -> StringWithLengthBetween0And32K */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 265 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 266 -> __stringMin1Max255 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 267 -> Tags */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 268 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 269 -> __stringMin1Max255 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 270 -> Tags */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 271 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410}, /* 272 -> __stringMin1Max255 */
-    {.name = "DisplayOrder", .wire = "displayOrder", .shape = 110}, /* 273 -> DisplayOrder */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 274 -> __timestampIso8601 */
-    {.name = "PortalProductArn", .wire = "portalProductArn", .shape = 417}, /* 275 -> __stringMin20Max2048 */
-    {.name = "PortalProductId", .wire = "portalProductId", .shape = 404}, /* 276 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 277 -> Tags */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 278 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 279 -> __stringMin1Max255 */
-    {.name = "DisplayOrder", .wire = "displayOrder", .shape = 110}, /* 280 -> DisplayOrder */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 281 -> __timestampIso8601 */
-    {.name = "PortalProductArn", .wire = "portalProductArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 282 -> __stringMin20Max2048 */
-    {.name = "PortalProductId", .wire = "portalProductId", .shape = 404, .flags = NB_M_REQUIRED}, /* 283 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 284 -> Tags */
-    {.name = "Authorization", .wire = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 285 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 116, .flags = NB_M_REQUIRED}, /* 286 -> EndpointConfigurationRequest */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397}, /* 287 -> __listOf__stringMin20Max2048 */
-    {.name = "LogoUri", .wire = "logoUri", .shape = 401}, /* 288 -> __stringMin0Max1092 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 289 -> PortalContent */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 290 -> __stringMin0Max255 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 291 -> Tags */
-    {.name = "Authorization", .wire = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 292 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 116, .flags = NB_M_REQUIRED}, /* 293 -> EndpointConfigurationRequest */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397}, /* 294 -> __listOf__stringMin20Max2048 */
-    {.name = "LogoUri", .wire = "logoUri", .shape = 401}, /* 295 -> __stringMin0Max1092 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 296 -> PortalContent */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 297 -> __stringMin0Max255 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 298 -> Tags */
-    {.name = "Authorization", .wire = "authorization", .shape = 9}, /* 299 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 117}, /* 300 -> EndpointConfigurationResponse */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397}, /* 301 -> __listOf__stringMin20Max2048 */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 302 -> __timestampIso8601 */
-    {.name = "LastPublished", .wire = "lastPublished", .shape = 420}, /* 303 -> __timestampIso8601 */
-    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .shape = 400}, /* 304 -> __stringMin0Max1024 */
-    {.name = "PortalArn", .wire = "portalArn", .shape = 417}, /* 305 -> __stringMin20Max2048 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238}, /* 306 -> PortalContent */
-    {.name = "PortalId", .wire = "portalId", .shape = 404}, /* 307 -> __stringMin10Max30PatternAZ09 */
-    {.name = "PublishStatus", .wire = "publishStatus", .shape = 252}, /* 308 -> PublishStatus */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 309 -> __stringMin0Max255 */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 310 -> StatusException */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 311 -> Tags */
-    {.name = "Authorization", .wire = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 312 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 117, .flags = NB_M_REQUIRED}, /* 313 -> EndpointConfigurationResponse */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397, .flags = NB_M_REQUIRED}, /* 314 -> __listOf__stringMin20Max2048 */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 315 -> __timestampIso8601 */
-    {.name = "LastPublished", .wire = "lastPublished", .shape = 420}, /* 316 -> __timestampIso8601 */
-    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .shape = 400}, /* 317 -> __stringMin0Max1024 */
-    {.name = "PortalArn", .wire = "portalArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 318 -> __stringMin20Max2048 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 319 -> PortalContent */
-    {.name = "PortalId", .wire = "portalId", .shape = 404, .flags = NB_M_REQUIRED}, /* 320 -> __stringMin10Max30PatternAZ09 */
-    {.name = "PublishStatus", .wire = "publishStatus", .shape = 252}, /* 321 -> PublishStatus */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 322 -> __stringMin0Max255 */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 323 -> StatusException */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 324 -> Tags */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 108, .flags = NB_M_REQUIRED}, /* 325 -> DisplayContent */
+    {.name = "ContentType", .wire = "contentType", .json = "contentType", .shape = 299}, /* 256 -> StringWithLengthBetween1And256 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 257 -> StringWithLengthBetween0And1024 */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 258 -> StringWithLengthBetween1And128 */
+    {.name = "Schema", .wire = "schema", .json = "schema", .shape = 295, .flags = NB_M_REQUIRED}, /* 259 -> StringWithLengthBetween0And32K */
+    {.name = "ContentType", .wire = "contentType", .json = "contentType", .shape = 299}, /* 260 -> StringWithLengthBetween1And256 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 261 -> StringWithLengthBetween0And1024 */
+    {.name = "ModelId", .wire = "modelId", .json = "modelId", .shape = 193}, /* 262 -> Id */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 263 -> StringWithLengthBetween1And128 */
+    {.name = "Schema", .wire = "schema", .json = "schema", .shape = 295}, /* 264 -> StringWithLengthBetween0And32K */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 265 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 266 -> __stringMin1Max255 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 267 -> Tags */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 268 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 269 -> __stringMin1Max255 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 270 -> Tags */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 271 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410}, /* 272 -> __stringMin1Max255 */
+    {.name = "DisplayOrder", .wire = "displayOrder", .json = "displayOrder", .shape = 110}, /* 273 -> DisplayOrder */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 274 -> __timestampIso8601 */
+    {.name = "PortalProductArn", .wire = "portalProductArn", .json = "portalProductArn", .shape = 417}, /* 275 -> __stringMin20Max2048 */
+    {.name = "PortalProductId", .wire = "portalProductId", .json = "portalProductId", .shape = 404}, /* 276 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 277 -> Tags */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 278 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 279 -> __stringMin1Max255 */
+    {.name = "DisplayOrder", .wire = "displayOrder", .json = "displayOrder", .shape = 110}, /* 280 -> DisplayOrder */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 281 -> __timestampIso8601 */
+    {.name = "PortalProductArn", .wire = "portalProductArn", .json = "portalProductArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 282 -> __stringMin20Max2048 */
+    {.name = "PortalProductId", .wire = "portalProductId", .json = "portalProductId", .shape = 404, .flags = NB_M_REQUIRED}, /* 283 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 284 -> Tags */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 285 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 116, .flags = NB_M_REQUIRED}, /* 286 -> EndpointConfigurationRequest */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397}, /* 287 -> __listOf__stringMin20Max2048 */
+    {.name = "LogoUri", .wire = "logoUri", .json = "logoUri", .shape = 401}, /* 288 -> __stringMin0Max1092 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 289 -> PortalContent */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 290 -> __stringMin0Max255 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 291 -> Tags */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 292 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 116, .flags = NB_M_REQUIRED}, /* 293 -> EndpointConfigurationRequest */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397}, /* 294 -> __listOf__stringMin20Max2048 */
+    {.name = "LogoUri", .wire = "logoUri", .json = "logoUri", .shape = 401}, /* 295 -> __stringMin0Max1092 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 296 -> PortalContent */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 297 -> __stringMin0Max255 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 298 -> Tags */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9}, /* 299 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 117}, /* 300 -> EndpointConfigurationResponse */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397}, /* 301 -> __listOf__stringMin20Max2048 */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 302 -> __timestampIso8601 */
+    {.name = "LastPublished", .wire = "lastPublished", .json = "lastPublished", .shape = 420}, /* 303 -> __timestampIso8601 */
+    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .json = "lastPublishedDescription", .shape = 400}, /* 304 -> __stringMin0Max1024 */
+    {.name = "PortalArn", .wire = "portalArn", .json = "portalArn", .shape = 417}, /* 305 -> __stringMin20Max2048 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238}, /* 306 -> PortalContent */
+    {.name = "PortalId", .wire = "portalId", .json = "portalId", .shape = 404}, /* 307 -> __stringMin10Max30PatternAZ09 */
+    {.name = "PublishStatus", .wire = "publishStatus", .json = "publishStatus", .shape = 252}, /* 308 -> PublishStatus */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 309 -> __stringMin0Max255 */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 310 -> StatusException */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 311 -> Tags */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 312 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 117, .flags = NB_M_REQUIRED}, /* 313 -> EndpointConfigurationResponse */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397, .flags = NB_M_REQUIRED}, /* 314 -> __listOf__stringMin20Max2048 */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 315 -> __timestampIso8601 */
+    {.name = "LastPublished", .wire = "lastPublished", .json = "lastPublished", .shape = 420}, /* 316 -> __timestampIso8601 */
+    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .json = "lastPublishedDescription", .shape = 400}, /* 317 -> __stringMin0Max1024 */
+    {.name = "PortalArn", .wire = "portalArn", .json = "portalArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 318 -> __stringMin20Max2048 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 319 -> PortalContent */
+    {.name = "PortalId", .wire = "portalId", .json = "portalId", .shape = 404, .flags = NB_M_REQUIRED}, /* 320 -> __stringMin10Max30PatternAZ09 */
+    {.name = "PublishStatus", .wire = "publishStatus", .json = "publishStatus", .shape = 252}, /* 321 -> PublishStatus */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 322 -> __stringMin0Max255 */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 323 -> StatusException */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 324 -> Tags */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 108, .flags = NB_M_REQUIRED}, /* 325 -> DisplayContent */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 326 -> __string */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 108, .flags = NB_M_REQUIRED}, /* 327 -> DisplayContent */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 108}, /* 328 -> DisplayContent */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 329 -> __timestampIso8601 */
-    {.name = "ProductPageArn", .wire = "productPageArn", .shape = 417}, /* 330 -> __stringMin20Max2048 */
-    {.name = "ProductPageId", .wire = "productPageId", .shape = 404}, /* 331 -> __stringMin10Max30PatternAZ09 */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 108}, /* 332 -> DisplayContent */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 333 -> __timestampIso8601 */
-    {.name = "ProductPageArn", .wire = "productPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 334 -> __stringMin20Max2048 */
-    {.name = "ProductPageId", .wire = "productPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 335 -> __stringMin10Max30PatternAZ09 */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 118}, /* 336 -> EndpointDisplayContent */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 108, .flags = NB_M_REQUIRED}, /* 327 -> DisplayContent */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 108}, /* 328 -> DisplayContent */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 329 -> __timestampIso8601 */
+    {.name = "ProductPageArn", .wire = "productPageArn", .json = "productPageArn", .shape = 417}, /* 330 -> __stringMin20Max2048 */
+    {.name = "ProductPageId", .wire = "productPageId", .json = "productPageId", .shape = 404}, /* 331 -> __stringMin10Max30PatternAZ09 */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 108}, /* 332 -> DisplayContent */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 333 -> __timestampIso8601 */
+    {.name = "ProductPageArn", .wire = "productPageArn", .json = "productPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 334 -> __stringMin20Max2048 */
+    {.name = "ProductPageId", .wire = "productPageId", .json = "productPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 335 -> __stringMin10Max30PatternAZ09 */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 118}, /* 336 -> EndpointDisplayContent */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 337 -> __string */
-    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 338 -> RestEndpointIdentifier */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312}, /* 339 -> TryItState */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 118}, /* 340 -> EndpointDisplayContent */
-    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 341 -> RestEndpointIdentifier */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312}, /* 342 -> TryItState */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 119}, /* 343 -> EndpointDisplayContentResponse */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 344 -> __timestampIso8601 */
-    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .shape = 417}, /* 345 -> __stringMin20Max2048 */
-    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .shape = 404}, /* 346 -> __stringMin10Max30PatternAZ09 */
-    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .shape = 263}, /* 347 -> RestEndpointIdentifier */
-    {.name = "Status", .wire = "status", .shape = 291}, /* 348 -> Status */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 349 -> StatusException */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312}, /* 350 -> TryItState */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 119, .flags = NB_M_REQUIRED}, /* 351 -> EndpointDisplayContentResponse */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 352 -> __timestampIso8601 */
-    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 353 -> __stringMin20Max2048 */
-    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 354 -> __stringMin10Max30PatternAZ09 */
-    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 355 -> RestEndpointIdentifier */
-    {.name = "Status", .wire = "status", .shape = 291, .flags = NB_M_REQUIRED}, /* 356 -> Status */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 357 -> StatusException */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312, .flags = NB_M_REQUIRED}, /* 358 -> TryItState */
-    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .shape = 371}, /* 359 -> __boolean */
-    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .shape = 10}, /* 360 -> AuthorizationScopes */
-    {.name = "AuthorizationType", .wire = "authorizationType", .shape = 11}, /* 361 -> AuthorizationType */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 362 -> Id */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 363 -> SelectionExpression */
-    {.name = "OperationName", .wire = "operationName", .shape = 301}, /* 364 -> StringWithLengthBetween1And64 */
-    {.name = "RequestModels", .wire = "requestModels", .shape = 265}, /* 365 -> RouteModels */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 266}, /* 366 -> RouteParameters */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 367 -> SelectionKey */
-    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .shape = 286}, /* 368 -> SelectionExpression */
-    {.name = "Target", .wire = "target", .shape = 297}, /* 369 -> StringWithLengthBetween1And128 */
+    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .json = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 338 -> RestEndpointIdentifier */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312}, /* 339 -> TryItState */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 118}, /* 340 -> EndpointDisplayContent */
+    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .json = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 341 -> RestEndpointIdentifier */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312}, /* 342 -> TryItState */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 119}, /* 343 -> EndpointDisplayContentResponse */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 344 -> __timestampIso8601 */
+    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .json = "productRestEndpointPageArn", .shape = 417}, /* 345 -> __stringMin20Max2048 */
+    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .json = "productRestEndpointPageId", .shape = 404}, /* 346 -> __stringMin10Max30PatternAZ09 */
+    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .json = "restEndpointIdentifier", .shape = 263}, /* 347 -> RestEndpointIdentifier */
+    {.name = "Status", .wire = "status", .json = "status", .shape = 291}, /* 348 -> Status */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 349 -> StatusException */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312}, /* 350 -> TryItState */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 119, .flags = NB_M_REQUIRED}, /* 351 -> EndpointDisplayContentResponse */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 352 -> __timestampIso8601 */
+    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .json = "productRestEndpointPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 353 -> __stringMin20Max2048 */
+    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .json = "productRestEndpointPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 354 -> __stringMin10Max30PatternAZ09 */
+    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .json = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 355 -> RestEndpointIdentifier */
+    {.name = "Status", .wire = "status", .json = "status", .shape = 291, .flags = NB_M_REQUIRED}, /* 356 -> Status */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 357 -> StatusException */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312, .flags = NB_M_REQUIRED}, /* 358 -> TryItState */
+    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .json = "apiKeyRequired", .shape = 371}, /* 359 -> __boolean */
+    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .json = "authorizationScopes", .shape = 10}, /* 360 -> AuthorizationScopes */
+    {.name = "AuthorizationType", .wire = "authorizationType", .json = "authorizationType", .shape = 11}, /* 361 -> AuthorizationType */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 362 -> Id */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 363 -> SelectionExpression */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 301}, /* 364 -> StringWithLengthBetween1And64 */
+    {.name = "RequestModels", .wire = "requestModels", .json = "requestModels", .shape = 265}, /* 365 -> RouteModels */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 266}, /* 366 -> RouteParameters */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 367 -> SelectionKey */
+    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .json = "routeResponseSelectionExpression", .shape = 286}, /* 368 -> SelectionExpression */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 297}, /* 369 -> StringWithLengthBetween1And128 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 370 -> __string */
-    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .shape = 371}, /* 371 -> __boolean */
-    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .shape = 10}, /* 372 -> AuthorizationScopes */
-    {.name = "AuthorizationType", .wire = "authorizationType", .shape = 11}, /* 373 -> AuthorizationType */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 374 -> Id */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 375 -> SelectionExpression */
-    {.name = "OperationName", .wire = "operationName", .shape = 301}, /* 376 -> StringWithLengthBetween1And64 */
-    {.name = "RequestModels", .wire = "requestModels", .shape = 265}, /* 377 -> RouteModels */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 266}, /* 378 -> RouteParameters */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 379 -> SelectionKey */
-    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .shape = 286}, /* 380 -> SelectionExpression */
-    {.name = "Target", .wire = "target", .shape = 297}, /* 381 -> StringWithLengthBetween1And128 */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 382 -> SelectionExpression */
-    {.name = "ResponseModels", .wire = "responseModels", .shape = 265}, /* 383 -> RouteModels */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 266}, /* 384 -> RouteParameters */
-    {.name = "RouteResponseKey", .wire = "routeResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 385 -> SelectionKey */
+    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .json = "apiKeyRequired", .shape = 371}, /* 371 -> __boolean */
+    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .json = "authorizationScopes", .shape = 10}, /* 372 -> AuthorizationScopes */
+    {.name = "AuthorizationType", .wire = "authorizationType", .json = "authorizationType", .shape = 11}, /* 373 -> AuthorizationType */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 374 -> Id */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 375 -> SelectionExpression */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 301}, /* 376 -> StringWithLengthBetween1And64 */
+    {.name = "RequestModels", .wire = "requestModels", .json = "requestModels", .shape = 265}, /* 377 -> RouteModels */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 266}, /* 378 -> RouteParameters */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 379 -> SelectionKey */
+    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .json = "routeResponseSelectionExpression", .shape = 286}, /* 380 -> SelectionExpression */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 297}, /* 381 -> StringWithLengthBetween1And128 */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 382 -> SelectionExpression */
+    {.name = "ResponseModels", .wire = "responseModels", .json = "responseModels", .shape = 265}, /* 383 -> RouteModels */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 266}, /* 384 -> RouteParameters */
+    {.name = "RouteResponseKey", .wire = "routeResponseKey", .json = "routeResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 385 -> SelectionKey */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 386 -> __string */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 387 -> SelectionExpression */
-    {.name = "ResponseModels", .wire = "responseModels", .shape = 265}, /* 388 -> RouteModels */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 266}, /* 389 -> RouteParameters */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 387 -> SelectionExpression */
+    {.name = "ResponseModels", .wire = "responseModels", .json = "responseModels", .shape = 265}, /* 388 -> RouteModels */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 266}, /* 389 -> RouteParameters */
     {.name = "RouteId", .wire = "routeId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 390 -> __string */
-    {.name = "RouteResponseKey", .wire = "routeResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 391 -> SelectionKey */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 392 -> SelectionExpression */
-    {.name = "ResponseModels", .wire = "responseModels", .shape = 265}, /* 393 -> RouteModels */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 266}, /* 394 -> RouteParameters */
-    {.name = "RouteResponseId", .wire = "routeResponseId", .shape = 193}, /* 395 -> Id */
-    {.name = "RouteResponseKey", .wire = "routeResponseKey", .shape = 287}, /* 396 -> SelectionKey */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 397 -> __boolean */
-    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .shape = 371}, /* 398 -> __boolean */
-    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .shape = 10}, /* 399 -> AuthorizationScopes */
-    {.name = "AuthorizationType", .wire = "authorizationType", .shape = 11}, /* 400 -> AuthorizationType */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 401 -> Id */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 402 -> SelectionExpression */
-    {.name = "OperationName", .wire = "operationName", .shape = 301}, /* 403 -> StringWithLengthBetween1And64 */
-    {.name = "RequestModels", .wire = "requestModels", .shape = 265}, /* 404 -> RouteModels */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 266}, /* 405 -> RouteParameters */
-    {.name = "RouteId", .wire = "routeId", .shape = 193}, /* 406 -> Id */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287}, /* 407 -> SelectionKey */
-    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .shape = 286}, /* 408 -> SelectionExpression */
-    {.name = "Target", .wire = "target", .shape = 297}, /* 409 -> StringWithLengthBetween1And128 */
-    {.name = "Actions", .wire = "actions", .shape = 389, .flags = NB_M_REQUIRED}, /* 410 -> __listOfRoutingRuleAction */
-    {.name = "Conditions", .wire = "conditions", .shape = 390, .flags = NB_M_REQUIRED}, /* 411 -> __listOfRoutingRuleCondition */
+    {.name = "RouteResponseKey", .wire = "routeResponseKey", .json = "routeResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 391 -> SelectionKey */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 392 -> SelectionExpression */
+    {.name = "ResponseModels", .wire = "responseModels", .json = "responseModels", .shape = 265}, /* 393 -> RouteModels */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 266}, /* 394 -> RouteParameters */
+    {.name = "RouteResponseId", .wire = "routeResponseId", .json = "routeResponseId", .shape = 193}, /* 395 -> Id */
+    {.name = "RouteResponseKey", .wire = "routeResponseKey", .json = "routeResponseKey", .shape = 287}, /* 396 -> SelectionKey */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 397 -> __boolean */
+    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .json = "apiKeyRequired", .shape = 371}, /* 398 -> __boolean */
+    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .json = "authorizationScopes", .shape = 10}, /* 399 -> AuthorizationScopes */
+    {.name = "AuthorizationType", .wire = "authorizationType", .json = "authorizationType", .shape = 11}, /* 400 -> AuthorizationType */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 401 -> Id */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 402 -> SelectionExpression */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 301}, /* 403 -> StringWithLengthBetween1And64 */
+    {.name = "RequestModels", .wire = "requestModels", .json = "requestModels", .shape = 265}, /* 404 -> RouteModels */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 266}, /* 405 -> RouteParameters */
+    {.name = "RouteId", .wire = "routeId", .json = "routeId", .shape = 193}, /* 406 -> Id */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287}, /* 407 -> SelectionKey */
+    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .json = "routeResponseSelectionExpression", .shape = 286}, /* 408 -> SelectionExpression */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 297}, /* 409 -> StringWithLengthBetween1And128 */
+    {.name = "Actions", .wire = "actions", .json = "actions", .shape = 389, .flags = NB_M_REQUIRED}, /* 410 -> __listOfRoutingRuleAction */
+    {.name = "Conditions", .wire = "conditions", .json = "conditions", .shape = 390, .flags = NB_M_REQUIRED}, /* 411 -> __listOfRoutingRuleCondition */
     {.name = "DomainName", .wire = "domainName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 412 -> __string */
     {.name = "DomainNameId", .wire = "domainNameId", .shape = 399, .location = NB_LOC_QUERY}, /* 413 -> __string */
-    {.name = "Priority", .wire = "priority", .shape = 281, .flags = NB_M_REQUIRED}, /* 414 -> RoutingRulePriority */
-    {.name = "Actions", .wire = "actions", .shape = 389}, /* 415 -> __listOfRoutingRuleAction */
-    {.name = "Conditions", .wire = "conditions", .shape = 390}, /* 416 -> __listOfRoutingRuleCondition */
-    {.name = "Priority", .wire = "priority", .shape = 281}, /* 417 -> RoutingRulePriority */
-    {.name = "RoutingRuleArn", .wire = "routingRuleArn", .shape = 8}, /* 418 -> Arn */
-    {.name = "RoutingRuleId", .wire = "routingRuleId", .shape = 193}, /* 419 -> Id */
-    {.name = "AccessLogSettings", .wire = "accessLogSettings", .shape = 3}, /* 420 -> AccessLogSettings */
-    {.name = "AutoDeploy", .wire = "autoDeploy", .shape = 371}, /* 421 -> __boolean */
-    {.name = "ClientCertificateId", .wire = "clientCertificateId", .shape = 193}, /* 422 -> Id */
-    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .shape = 269}, /* 423 -> RouteSettings */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 424 -> Id */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 425 -> StringWithLengthBetween0And1024 */
-    {.name = "RouteSettings", .wire = "routeSettings", .shape = 270}, /* 426 -> RouteSettingsMap */
-    {.name = "StageName", .wire = "stageName", .shape = 297, .flags = NB_M_REQUIRED}, /* 427 -> StringWithLengthBetween1And128 */
-    {.name = "StageVariables", .wire = "stageVariables", .shape = 289}, /* 428 -> StageVariablesMap */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 429 -> Tags */
-    {.name = "AccessLogSettings", .wire = "accessLogSettings", .shape = 3}, /* 430 -> AccessLogSettings */
+    {.name = "Priority", .wire = "priority", .json = "priority", .shape = 281, .flags = NB_M_REQUIRED}, /* 414 -> RoutingRulePriority */
+    {.name = "Actions", .wire = "actions", .json = "actions", .shape = 389}, /* 415 -> __listOfRoutingRuleAction */
+    {.name = "Conditions", .wire = "conditions", .json = "conditions", .shape = 390}, /* 416 -> __listOfRoutingRuleCondition */
+    {.name = "Priority", .wire = "priority", .json = "priority", .shape = 281}, /* 417 -> RoutingRulePriority */
+    {.name = "RoutingRuleArn", .wire = "routingRuleArn", .json = "routingRuleArn", .shape = 8}, /* 418 -> Arn */
+    {.name = "RoutingRuleId", .wire = "routingRuleId", .json = "routingRuleId", .shape = 193}, /* 419 -> Id */
+    {.name = "AccessLogSettings", .wire = "accessLogSettings", .json = "accessLogSettings", .shape = 3}, /* 420 -> AccessLogSettings */
+    {.name = "AutoDeploy", .wire = "autoDeploy", .json = "autoDeploy", .shape = 371}, /* 421 -> __boolean */
+    {.name = "ClientCertificateId", .wire = "clientCertificateId", .json = "clientCertificateId", .shape = 193}, /* 422 -> Id */
+    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .json = "defaultRouteSettings", .shape = 269}, /* 423 -> RouteSettings */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 424 -> Id */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 425 -> StringWithLengthBetween0And1024 */
+    {.name = "RouteSettings", .wire = "routeSettings", .json = "routeSettings", .shape = 270}, /* 426 -> RouteSettingsMap */
+    {.name = "StageName", .wire = "stageName", .json = "stageName", .shape = 297, .flags = NB_M_REQUIRED}, /* 427 -> StringWithLengthBetween1And128 */
+    {.name = "StageVariables", .wire = "stageVariables", .json = "stageVariables", .shape = 289}, /* 428 -> StageVariablesMap */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 429 -> Tags */
+    {.name = "AccessLogSettings", .wire = "accessLogSettings", .json = "accessLogSettings", .shape = 3}, /* 430 -> AccessLogSettings */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 431 -> __string */
-    {.name = "AutoDeploy", .wire = "autoDeploy", .shape = 371}, /* 432 -> __boolean */
-    {.name = "ClientCertificateId", .wire = "clientCertificateId", .shape = 193}, /* 433 -> Id */
-    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .shape = 269}, /* 434 -> RouteSettings */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 435 -> Id */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 436 -> StringWithLengthBetween0And1024 */
-    {.name = "RouteSettings", .wire = "routeSettings", .shape = 270}, /* 437 -> RouteSettingsMap */
-    {.name = "StageName", .wire = "stageName", .shape = 297, .flags = NB_M_REQUIRED}, /* 438 -> StringWithLengthBetween1And128 */
-    {.name = "StageVariables", .wire = "stageVariables", .shape = 289}, /* 439 -> StageVariablesMap */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 440 -> Tags */
-    {.name = "AccessLogSettings", .wire = "accessLogSettings", .shape = 3}, /* 441 -> AccessLogSettings */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 442 -> __boolean */
-    {.name = "AutoDeploy", .wire = "autoDeploy", .shape = 371}, /* 443 -> __boolean */
-    {.name = "ClientCertificateId", .wire = "clientCertificateId", .shape = 193}, /* 444 -> Id */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 445 -> __timestampIso8601 */
-    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .shape = 269}, /* 446 -> RouteSettings */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 447 -> Id */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 448 -> StringWithLengthBetween0And1024 */
-    {.name = "LastDeploymentStatusMessage", .wire = "lastDeploymentStatusMessage", .shape = 399}, /* 449 -> __string */
-    {.name = "LastUpdatedDate", .wire = "lastUpdatedDate", .shape = 420}, /* 450 -> __timestampIso8601 */
-    {.name = "RouteSettings", .wire = "routeSettings", .shape = 270}, /* 451 -> RouteSettingsMap */
-    {.name = "StageName", .wire = "stageName", .shape = 297}, /* 452 -> StringWithLengthBetween1And128 */
-    {.name = "StageVariables", .wire = "stageVariables", .shape = 289}, /* 453 -> StageVariablesMap */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 454 -> Tags */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 455 -> StringWithLengthBetween1And128 */
-    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .shape = 284}, /* 456 -> SecurityGroupIdList */
-    {.name = "SubnetIds", .wire = "subnetIds", .shape = 302, .flags = NB_M_REQUIRED}, /* 457 -> SubnetIdList */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 458 -> Tags */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 459 -> StringWithLengthBetween1And128 */
-    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .shape = 284}, /* 460 -> SecurityGroupIdList */
-    {.name = "SubnetIds", .wire = "subnetIds", .shape = 302, .flags = NB_M_REQUIRED}, /* 461 -> SubnetIdList */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 462 -> Tags */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 463 -> __timestampIso8601 */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 464 -> StringWithLengthBetween1And128 */
-    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .shape = 284}, /* 465 -> SecurityGroupIdList */
-    {.name = "SubnetIds", .wire = "subnetIds", .shape = 302}, /* 466 -> SubnetIdList */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 467 -> Tags */
-    {.name = "VpcLinkId", .wire = "vpcLinkId", .shape = 193}, /* 468 -> Id */
-    {.name = "VpcLinkStatus", .wire = "vpcLinkStatus", .shape = 368}, /* 469 -> VpcLinkStatus */
-    {.name = "VpcLinkStatusMessage", .wire = "vpcLinkStatusMessage", .shape = 293}, /* 470 -> StringWithLengthBetween0And1024 */
-    {.name = "VpcLinkVersion", .wire = "vpcLinkVersion", .shape = 369}, /* 471 -> VpcLinkVersion */
-    {.name = "AccentColor", .wire = "accentColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 472 -> __stringMin1Max16 */
-    {.name = "BackgroundColor", .wire = "backgroundColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 473 -> __stringMin1Max16 */
-    {.name = "ErrorValidationColor", .wire = "errorValidationColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 474 -> __stringMin1Max16 */
-    {.name = "HeaderColor", .wire = "headerColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 475 -> __stringMin1Max16 */
-    {.name = "NavigationColor", .wire = "navigationColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 476 -> __stringMin1Max16 */
-    {.name = "TextColor", .wire = "textColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 477 -> __stringMin1Max16 */
+    {.name = "AutoDeploy", .wire = "autoDeploy", .json = "autoDeploy", .shape = 371}, /* 432 -> __boolean */
+    {.name = "ClientCertificateId", .wire = "clientCertificateId", .json = "clientCertificateId", .shape = 193}, /* 433 -> Id */
+    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .json = "defaultRouteSettings", .shape = 269}, /* 434 -> RouteSettings */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 435 -> Id */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 436 -> StringWithLengthBetween0And1024 */
+    {.name = "RouteSettings", .wire = "routeSettings", .json = "routeSettings", .shape = 270}, /* 437 -> RouteSettingsMap */
+    {.name = "StageName", .wire = "stageName", .json = "stageName", .shape = 297, .flags = NB_M_REQUIRED}, /* 438 -> StringWithLengthBetween1And128 */
+    {.name = "StageVariables", .wire = "stageVariables", .json = "stageVariables", .shape = 289}, /* 439 -> StageVariablesMap */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 440 -> Tags */
+    {.name = "AccessLogSettings", .wire = "accessLogSettings", .json = "accessLogSettings", .shape = 3}, /* 441 -> AccessLogSettings */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 442 -> __boolean */
+    {.name = "AutoDeploy", .wire = "autoDeploy", .json = "autoDeploy", .shape = 371}, /* 443 -> __boolean */
+    {.name = "ClientCertificateId", .wire = "clientCertificateId", .json = "clientCertificateId", .shape = 193}, /* 444 -> Id */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 445 -> __timestampIso8601 */
+    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .json = "defaultRouteSettings", .shape = 269}, /* 446 -> RouteSettings */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 447 -> Id */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 448 -> StringWithLengthBetween0And1024 */
+    {.name = "LastDeploymentStatusMessage", .wire = "lastDeploymentStatusMessage", .json = "lastDeploymentStatusMessage", .shape = 399}, /* 449 -> __string */
+    {.name = "LastUpdatedDate", .wire = "lastUpdatedDate", .json = "lastUpdatedDate", .shape = 420}, /* 450 -> __timestampIso8601 */
+    {.name = "RouteSettings", .wire = "routeSettings", .json = "routeSettings", .shape = 270}, /* 451 -> RouteSettingsMap */
+    {.name = "StageName", .wire = "stageName", .json = "stageName", .shape = 297}, /* 452 -> StringWithLengthBetween1And128 */
+    {.name = "StageVariables", .wire = "stageVariables", .json = "stageVariables", .shape = 289}, /* 453 -> StageVariablesMap */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 454 -> Tags */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 455 -> StringWithLengthBetween1And128 */
+    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .json = "securityGroupIds", .shape = 284}, /* 456 -> SecurityGroupIdList */
+    {.name = "SubnetIds", .wire = "subnetIds", .json = "subnetIds", .shape = 302, .flags = NB_M_REQUIRED}, /* 457 -> SubnetIdList */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 458 -> Tags */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 459 -> StringWithLengthBetween1And128 */
+    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .json = "securityGroupIds", .shape = 284}, /* 460 -> SecurityGroupIdList */
+    {.name = "SubnetIds", .wire = "subnetIds", .json = "subnetIds", .shape = 302, .flags = NB_M_REQUIRED}, /* 461 -> SubnetIdList */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 462 -> Tags */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 463 -> __timestampIso8601 */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 464 -> StringWithLengthBetween1And128 */
+    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .json = "securityGroupIds", .shape = 284}, /* 465 -> SecurityGroupIdList */
+    {.name = "SubnetIds", .wire = "subnetIds", .json = "subnetIds", .shape = 302}, /* 466 -> SubnetIdList */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 467 -> Tags */
+    {.name = "VpcLinkId", .wire = "vpcLinkId", .json = "vpcLinkId", .shape = 193}, /* 468 -> Id */
+    {.name = "VpcLinkStatus", .wire = "vpcLinkStatus", .json = "vpcLinkStatus", .shape = 368}, /* 469 -> VpcLinkStatus */
+    {.name = "VpcLinkStatusMessage", .wire = "vpcLinkStatusMessage", .json = "vpcLinkStatusMessage", .shape = 293}, /* 470 -> StringWithLengthBetween0And1024 */
+    {.name = "VpcLinkVersion", .wire = "vpcLinkVersion", .json = "vpcLinkVersion", .shape = 369}, /* 471 -> VpcLinkVersion */
+    {.name = "AccentColor", .wire = "accentColor", .json = "accentColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 472 -> __stringMin1Max16 */
+    {.name = "BackgroundColor", .wire = "backgroundColor", .json = "backgroundColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 473 -> __stringMin1Max16 */
+    {.name = "ErrorValidationColor", .wire = "errorValidationColor", .json = "errorValidationColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 474 -> __stringMin1Max16 */
+    {.name = "HeaderColor", .wire = "headerColor", .json = "headerColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 475 -> __stringMin1Max16 */
+    {.name = "NavigationColor", .wire = "navigationColor", .json = "navigationColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 476 -> __stringMin1Max16 */
+    {.name = "TextColor", .wire = "textColor", .json = "textColor", .shape = 407, .flags = NB_M_REQUIRED}, /* 477 -> __stringMin1Max16 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 478 -> __string */
     {.name = "StageName", .wire = "stageName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 479 -> __string */
     {.name = "ApiMappingId", .wire = "apiMappingId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 480 -> __string */
@@ -553,55 +553,55 @@ static const nb_member members[] = {
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 517 -> __string */
     {.name = "StageName", .wire = "stageName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 518 -> __string */
     {.name = "VpcLinkId", .wire = "vpcLinkId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 519 -> __string */
-    {.name = "AutoDeployed", .wire = "autoDeployed", .shape = 371}, /* 520 -> __boolean */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 521 -> __timestampIso8601 */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 522 -> Id */
-    {.name = "DeploymentStatus", .wire = "deploymentStatus", .shape = 105}, /* 523 -> DeploymentStatus */
-    {.name = "DeploymentStatusMessage", .wire = "deploymentStatusMessage", .shape = 399}, /* 524 -> __string */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 525 -> StringWithLengthBetween0And1024 */
-    {.name = "Items", .wire = "items", .shape = 377}, /* 526 -> __listOfDeployment */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 527 -> NextToken */
+    {.name = "AutoDeployed", .wire = "autoDeployed", .json = "autoDeployed", .shape = 371}, /* 520 -> __boolean */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 521 -> __timestampIso8601 */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 522 -> Id */
+    {.name = "DeploymentStatus", .wire = "deploymentStatus", .json = "deploymentStatus", .shape = 105}, /* 523 -> DeploymentStatus */
+    {.name = "DeploymentStatusMessage", .wire = "deploymentStatusMessage", .json = "deploymentStatusMessage", .shape = 399}, /* 524 -> __string */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 525 -> StringWithLengthBetween0And1024 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 377}, /* 526 -> __listOfDeployment */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 527 -> NextToken */
     {.name = "PortalId", .wire = "portalId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 528 -> __string */
-    {.name = "Body", .wire = "body", .shape = 413, .flags = NB_M_REQUIRED}, /* 529 -> __stringMin1Max32768 */
-    {.name = "Title", .wire = "title", .shape = 410, .flags = NB_M_REQUIRED}, /* 530 -> __stringMin1Max255 */
-    {.name = "Body", .wire = "body", .shape = 413}, /* 531 -> __stringMin1Max32768 */
-    {.name = "Endpoint", .wire = "endpoint", .shape = 405}, /* 532 -> __stringMin1Max1024 */
-    {.name = "OperationName", .wire = "operationName", .shape = 410}, /* 533 -> __stringMin1Max255 */
-    {.name = "Contents", .wire = "contents", .shape = 392}, /* 534 -> __listOfSection */
-    {.name = "OverviewPageArn", .wire = "overviewPageArn", .shape = 417}, /* 535 -> __stringMin20Max2048 */
-    {.name = "ProductPageArns", .wire = "productPageArns", .shape = 397}, /* 536 -> __listOf__stringMin20Max2048 */
-    {.name = "ApiMappingSelectionExpression", .wire = "apiMappingSelectionExpression", .shape = 286}, /* 537 -> SelectionExpression */
-    {.name = "DomainName", .wire = "domainName", .shape = 300, .flags = NB_M_REQUIRED}, /* 538 -> StringWithLengthBetween1And512 */
-    {.name = "DomainNameArn", .wire = "domainNameArn", .shape = 8}, /* 539 -> Arn */
-    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .shape = 113}, /* 540 -> DomainNameConfigurations */
-    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .shape = 230}, /* 541 -> MutualTlsAuthentication */
-    {.name = "RoutingMode", .wire = "routingMode", .shape = 272}, /* 542 -> RoutingMode */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 543 -> Tags */
-    {.name = "ApiGatewayDomainName", .wire = "apiGatewayDomainName", .shape = 399}, /* 544 -> __string */
-    {.name = "CertificateArn", .wire = "certificateArn", .shape = 8}, /* 545 -> Arn */
-    {.name = "CertificateName", .wire = "certificateName", .shape = 297}, /* 546 -> StringWithLengthBetween1And128 */
-    {.name = "CertificateUploadDate", .wire = "certificateUploadDate", .shape = 420}, /* 547 -> __timestampIso8601 */
-    {.name = "DomainNameStatus", .wire = "domainNameStatus", .shape = 114}, /* 548 -> DomainNameStatus */
-    {.name = "DomainNameStatusMessage", .wire = "domainNameStatusMessage", .shape = 399}, /* 549 -> __string */
-    {.name = "EndpointType", .wire = "endpointType", .shape = 120}, /* 550 -> EndpointType */
-    {.name = "HostedZoneId", .wire = "hostedZoneId", .shape = 399}, /* 551 -> __string */
-    {.name = "IpAddressType", .wire = "ipAddressType", .shape = 208}, /* 552 -> IpAddressType */
-    {.name = "SecurityPolicy", .wire = "securityPolicy", .shape = 285}, /* 553 -> SecurityPolicy */
-    {.name = "OwnershipVerificationCertificateArn", .wire = "ownershipVerificationCertificateArn", .shape = 8}, /* 554 -> Arn */
+    {.name = "Body", .wire = "body", .json = "body", .shape = 413, .flags = NB_M_REQUIRED}, /* 529 -> __stringMin1Max32768 */
+    {.name = "Title", .wire = "title", .json = "title", .shape = 410, .flags = NB_M_REQUIRED}, /* 530 -> __stringMin1Max255 */
+    {.name = "Body", .wire = "body", .json = "body", .shape = 413}, /* 531 -> __stringMin1Max32768 */
+    {.name = "Endpoint", .wire = "endpoint", .json = "endpoint", .shape = 405}, /* 532 -> __stringMin1Max1024 */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 410}, /* 533 -> __stringMin1Max255 */
+    {.name = "Contents", .wire = "contents", .json = "contents", .shape = 392}, /* 534 -> __listOfSection */
+    {.name = "OverviewPageArn", .wire = "overviewPageArn", .json = "overviewPageArn", .shape = 417}, /* 535 -> __stringMin20Max2048 */
+    {.name = "ProductPageArns", .wire = "productPageArns", .json = "productPageArns", .shape = 397}, /* 536 -> __listOf__stringMin20Max2048 */
+    {.name = "ApiMappingSelectionExpression", .wire = "apiMappingSelectionExpression", .json = "apiMappingSelectionExpression", .shape = 286}, /* 537 -> SelectionExpression */
+    {.name = "DomainName", .wire = "domainName", .json = "domainName", .shape = 300, .flags = NB_M_REQUIRED}, /* 538 -> StringWithLengthBetween1And512 */
+    {.name = "DomainNameArn", .wire = "domainNameArn", .json = "domainNameArn", .shape = 8}, /* 539 -> Arn */
+    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .json = "domainNameConfigurations", .shape = 113}, /* 540 -> DomainNameConfigurations */
+    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .json = "mutualTlsAuthentication", .shape = 230}, /* 541 -> MutualTlsAuthentication */
+    {.name = "RoutingMode", .wire = "routingMode", .json = "routingMode", .shape = 272}, /* 542 -> RoutingMode */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 543 -> Tags */
+    {.name = "ApiGatewayDomainName", .wire = "apiGatewayDomainName", .json = "apiGatewayDomainName", .shape = 399}, /* 544 -> __string */
+    {.name = "CertificateArn", .wire = "certificateArn", .json = "certificateArn", .shape = 8}, /* 545 -> Arn */
+    {.name = "CertificateName", .wire = "certificateName", .json = "certificateName", .shape = 297}, /* 546 -> StringWithLengthBetween1And128 */
+    {.name = "CertificateUploadDate", .wire = "certificateUploadDate", .json = "certificateUploadDate", .shape = 420}, /* 547 -> __timestampIso8601 */
+    {.name = "DomainNameStatus", .wire = "domainNameStatus", .json = "domainNameStatus", .shape = 114}, /* 548 -> DomainNameStatus */
+    {.name = "DomainNameStatusMessage", .wire = "domainNameStatusMessage", .json = "domainNameStatusMessage", .shape = 399}, /* 549 -> __string */
+    {.name = "EndpointType", .wire = "endpointType", .json = "endpointType", .shape = 120}, /* 550 -> EndpointType */
+    {.name = "HostedZoneId", .wire = "hostedZoneId", .json = "hostedZoneId", .shape = 399}, /* 551 -> __string */
+    {.name = "IpAddressType", .wire = "ipAddressType", .json = "ipAddressType", .shape = 208}, /* 552 -> IpAddressType */
+    {.name = "SecurityPolicy", .wire = "securityPolicy", .json = "securityPolicy", .shape = 285}, /* 553 -> SecurityPolicy */
+    {.name = "OwnershipVerificationCertificateArn", .wire = "ownershipVerificationCertificateArn", .json = "ownershipVerificationCertificateArn", .shape = 8}, /* 554 -> Arn */
     {.name = "member", .shape = 112}, /* 555 -> DomainNameConfiguration */
-    {.name = "Items", .wire = "items", .shape = 378}, /* 556 -> __listOfDomainName */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 557 -> NextToken */
-    {.name = "AcmManaged", .wire = "acmManaged", .shape = 0}, /* 558 -> ACMManaged */
-    {.name = "None", .wire = "none", .shape = 233}, /* 559 -> None */
-    {.name = "CertificateArn", .wire = "certificateArn", .shape = 403}, /* 560 -> __stringMin10Max2048 */
-    {.name = "DomainName", .wire = "domainName", .shape = 419}, /* 561 -> __stringMin3Max256 */
-    {.name = "PortalDefaultDomainName", .wire = "portalDefaultDomainName", .shape = 419, .flags = NB_M_REQUIRED}, /* 562 -> __stringMin3Max256 */
-    {.name = "PortalDomainHostedZoneId", .wire = "portalDomainHostedZoneId", .shape = 416, .flags = NB_M_REQUIRED}, /* 563 -> __stringMin1Max64 */
-    {.name = "None", .wire = "none", .shape = 233}, /* 564 -> None */
-    {.name = "Overrides", .wire = "overrides", .shape = 109}, /* 565 -> DisplayContentOverrides */
-    {.name = "Body", .wire = "body", .shape = 413}, /* 566 -> __stringMin1Max32768 */
-    {.name = "Endpoint", .wire = "endpoint", .shape = 405, .flags = NB_M_REQUIRED}, /* 567 -> __stringMin1Max1024 */
-    {.name = "OperationName", .wire = "operationName", .shape = 410}, /* 568 -> __stringMin1Max255 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 378}, /* 556 -> __listOfDomainName */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 557 -> NextToken */
+    {.name = "AcmManaged", .wire = "acmManaged", .json = "acmManaged", .shape = 0}, /* 558 -> ACMManaged */
+    {.name = "None", .wire = "none", .json = "none", .shape = 233}, /* 559 -> None */
+    {.name = "CertificateArn", .wire = "certificateArn", .json = "certificateArn", .shape = 403}, /* 560 -> __stringMin10Max2048 */
+    {.name = "DomainName", .wire = "domainName", .json = "domainName", .shape = 419}, /* 561 -> __stringMin3Max256 */
+    {.name = "PortalDefaultDomainName", .wire = "portalDefaultDomainName", .json = "portalDefaultDomainName", .shape = 419, .flags = NB_M_REQUIRED}, /* 562 -> __stringMin3Max256 */
+    {.name = "PortalDomainHostedZoneId", .wire = "portalDomainHostedZoneId", .json = "portalDomainHostedZoneId", .shape = 416, .flags = NB_M_REQUIRED}, /* 563 -> __stringMin1Max64 */
+    {.name = "None", .wire = "none", .json = "none", .shape = 233}, /* 564 -> None */
+    {.name = "Overrides", .wire = "overrides", .json = "overrides", .shape = 109}, /* 565 -> DisplayContentOverrides */
+    {.name = "Body", .wire = "body", .json = "body", .shape = 413}, /* 566 -> __stringMin1Max32768 */
+    {.name = "Endpoint", .wire = "endpoint", .json = "endpoint", .shape = 405, .flags = NB_M_REQUIRED}, /* 567 -> __stringMin1Max1024 */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 410}, /* 568 -> __stringMin1Max255 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 569 -> __string */
     {.name = "ExportVersion", .wire = "exportVersion", .shape = 399, .location = NB_LOC_QUERY}, /* 570 -> __string */
     {.name = "IncludeExtensions", .wire = "includeExtensions", .shape = 371, .location = NB_LOC_QUERY}, /* 571 -> __boolean */
@@ -611,997 +611,997 @@ static const nb_member members[] = {
     {.name = "body", .shape = 123, .flags = NB_M_PAYLOAD}, /* 575 -> ExportedApi */
     {.name = "ApiMappingId", .wire = "apiMappingId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 576 -> __string */
     {.name = "DomainName", .wire = "domainName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 577 -> __string */
-    {.name = "ApiId", .wire = "apiId", .shape = 193}, /* 578 -> Id */
-    {.name = "ApiMappingId", .wire = "apiMappingId", .shape = 193}, /* 579 -> Id */
-    {.name = "ApiMappingKey", .wire = "apiMappingKey", .shape = 287}, /* 580 -> SelectionKey */
-    {.name = "Stage", .wire = "stage", .shape = 297}, /* 581 -> StringWithLengthBetween1And128 */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193}, /* 578 -> Id */
+    {.name = "ApiMappingId", .wire = "apiMappingId", .json = "apiMappingId", .shape = 193}, /* 579 -> Id */
+    {.name = "ApiMappingKey", .wire = "apiMappingKey", .json = "apiMappingKey", .shape = 287}, /* 580 -> SelectionKey */
+    {.name = "Stage", .wire = "stage", .json = "stage", .shape = 297}, /* 581 -> StringWithLengthBetween1And128 */
     {.name = "DomainName", .wire = "domainName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 582 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 583 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 584 -> __string */
-    {.name = "Items", .wire = "items", .shape = 375}, /* 585 -> __listOfApiMapping */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 586 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 375}, /* 585 -> __listOfApiMapping */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 586 -> NextToken */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 587 -> __string */
-    {.name = "ApiEndpoint", .wire = "apiEndpoint", .shape = 399}, /* 588 -> __string */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 589 -> __boolean */
-    {.name = "ApiId", .wire = "apiId", .shape = 193}, /* 590 -> Id */
-    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .shape = 286}, /* 591 -> SelectionExpression */
-    {.name = "CorsConfiguration", .wire = "corsConfiguration", .shape = 22}, /* 592 -> Cors */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 593 -> __timestampIso8601 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 594 -> StringWithLengthBetween0And1024 */
-    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .shape = 371}, /* 595 -> __boolean */
-    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .shape = 371}, /* 596 -> __boolean */
-    {.name = "ImportInfo", .wire = "importInfo", .shape = 396}, /* 597 -> __listOf__string */
-    {.name = "IpAddressType", .wire = "ipAddressType", .shape = 208}, /* 598 -> IpAddressType */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 599 -> StringWithLengthBetween1And128 */
-    {.name = "ProtocolType", .wire = "protocolType", .shape = 248}, /* 600 -> ProtocolType */
-    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .shape = 286}, /* 601 -> SelectionExpression */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 602 -> Tags */
-    {.name = "Version", .wire = "version", .shape = 301}, /* 603 -> StringWithLengthBetween1And64 */
-    {.name = "Warnings", .wire = "warnings", .shape = 396}, /* 604 -> __listOf__string */
+    {.name = "ApiEndpoint", .wire = "apiEndpoint", .json = "apiEndpoint", .shape = 399}, /* 588 -> __string */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 589 -> __boolean */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193}, /* 590 -> Id */
+    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .json = "apiKeySelectionExpression", .shape = 286}, /* 591 -> SelectionExpression */
+    {.name = "CorsConfiguration", .wire = "corsConfiguration", .json = "corsConfiguration", .shape = 22}, /* 592 -> Cors */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 593 -> __timestampIso8601 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 594 -> StringWithLengthBetween0And1024 */
+    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .json = "disableSchemaValidation", .shape = 371}, /* 595 -> __boolean */
+    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .json = "disableExecuteApiEndpoint", .shape = 371}, /* 596 -> __boolean */
+    {.name = "ImportInfo", .wire = "importInfo", .json = "importInfo", .shape = 396}, /* 597 -> __listOf__string */
+    {.name = "IpAddressType", .wire = "ipAddressType", .json = "ipAddressType", .shape = 208}, /* 598 -> IpAddressType */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 599 -> StringWithLengthBetween1And128 */
+    {.name = "ProtocolType", .wire = "protocolType", .json = "protocolType", .shape = 248}, /* 600 -> ProtocolType */
+    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .json = "routeSelectionExpression", .shape = 286}, /* 601 -> SelectionExpression */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 602 -> Tags */
+    {.name = "Version", .wire = "version", .json = "version", .shape = 301}, /* 603 -> StringWithLengthBetween1And64 */
+    {.name = "Warnings", .wire = "warnings", .json = "warnings", .shape = 396}, /* 604 -> __listOf__string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 605 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 606 -> __string */
-    {.name = "Items", .wire = "items", .shape = 374}, /* 607 -> __listOfApi */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 608 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 374}, /* 607 -> __listOfApi */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 608 -> NextToken */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 609 -> __string */
     {.name = "AuthorizerId", .wire = "authorizerId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 610 -> __string */
-    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .shape = 8}, /* 611 -> Arn */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 612 -> Id */
-    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .shape = 301}, /* 613 -> StringWithLengthBetween1And64 */
-    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .shape = 199}, /* 614 -> IntegerWithLengthBetween0And3600 */
-    {.name = "AuthorizerType", .wire = "authorizerType", .shape = 13}, /* 615 -> AuthorizerType */
-    {.name = "AuthorizerUri", .wire = "authorizerUri", .shape = 366}, /* 616 -> UriWithLengthBetween1And2048 */
-    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .shape = 371}, /* 617 -> __boolean */
-    {.name = "IdentitySource", .wire = "identitySource", .shape = 195}, /* 618 -> IdentitySourceList */
-    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .shape = 293}, /* 619 -> StringWithLengthBetween0And1024 */
-    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .shape = 209}, /* 620 -> JWTConfiguration */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 621 -> StringWithLengthBetween1And128 */
+    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .json = "authorizerCredentialsArn", .shape = 8}, /* 611 -> Arn */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 612 -> Id */
+    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .json = "authorizerPayloadFormatVersion", .shape = 301}, /* 613 -> StringWithLengthBetween1And64 */
+    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .json = "authorizerResultTtlInSeconds", .shape = 199}, /* 614 -> IntegerWithLengthBetween0And3600 */
+    {.name = "AuthorizerType", .wire = "authorizerType", .json = "authorizerType", .shape = 13}, /* 615 -> AuthorizerType */
+    {.name = "AuthorizerUri", .wire = "authorizerUri", .json = "authorizerUri", .shape = 366}, /* 616 -> UriWithLengthBetween1And2048 */
+    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .json = "enableSimpleResponses", .shape = 371}, /* 617 -> __boolean */
+    {.name = "IdentitySource", .wire = "identitySource", .json = "identitySource", .shape = 195}, /* 618 -> IdentitySourceList */
+    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .json = "identityValidationExpression", .shape = 293}, /* 619 -> StringWithLengthBetween0And1024 */
+    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .json = "jwtConfiguration", .shape = 209}, /* 620 -> JWTConfiguration */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 621 -> StringWithLengthBetween1And128 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 622 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 623 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 624 -> __string */
-    {.name = "Items", .wire = "items", .shape = 376}, /* 625 -> __listOfAuthorizer */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 626 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 376}, /* 625 -> __listOfAuthorizer */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 626 -> NextToken */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 627 -> __string */
     {.name = "DeploymentId", .wire = "deploymentId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 628 -> __string */
-    {.name = "AutoDeployed", .wire = "autoDeployed", .shape = 371}, /* 629 -> __boolean */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 630 -> __timestampIso8601 */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 631 -> Id */
-    {.name = "DeploymentStatus", .wire = "deploymentStatus", .shape = 105}, /* 632 -> DeploymentStatus */
-    {.name = "DeploymentStatusMessage", .wire = "deploymentStatusMessage", .shape = 399}, /* 633 -> __string */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 634 -> StringWithLengthBetween0And1024 */
+    {.name = "AutoDeployed", .wire = "autoDeployed", .json = "autoDeployed", .shape = 371}, /* 629 -> __boolean */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 630 -> __timestampIso8601 */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 631 -> Id */
+    {.name = "DeploymentStatus", .wire = "deploymentStatus", .json = "deploymentStatus", .shape = 105}, /* 632 -> DeploymentStatus */
+    {.name = "DeploymentStatusMessage", .wire = "deploymentStatusMessage", .json = "deploymentStatusMessage", .shape = 399}, /* 633 -> __string */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 634 -> StringWithLengthBetween0And1024 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 635 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 636 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 637 -> __string */
-    {.name = "Items", .wire = "items", .shape = 377}, /* 638 -> __listOfDeployment */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 639 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 377}, /* 638 -> __listOfDeployment */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 639 -> NextToken */
     {.name = "DomainName", .wire = "domainName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 640 -> __string */
-    {.name = "ApiMappingSelectionExpression", .wire = "apiMappingSelectionExpression", .shape = 286}, /* 641 -> SelectionExpression */
-    {.name = "DomainName", .wire = "domainName", .shape = 300}, /* 642 -> StringWithLengthBetween1And512 */
-    {.name = "DomainNameArn", .wire = "domainNameArn", .shape = 8}, /* 643 -> Arn */
-    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .shape = 113}, /* 644 -> DomainNameConfigurations */
-    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .shape = 230}, /* 645 -> MutualTlsAuthentication */
-    {.name = "RoutingMode", .wire = "routingMode", .shape = 272}, /* 646 -> RoutingMode */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 647 -> Tags */
+    {.name = "ApiMappingSelectionExpression", .wire = "apiMappingSelectionExpression", .json = "apiMappingSelectionExpression", .shape = 286}, /* 641 -> SelectionExpression */
+    {.name = "DomainName", .wire = "domainName", .json = "domainName", .shape = 300}, /* 642 -> StringWithLengthBetween1And512 */
+    {.name = "DomainNameArn", .wire = "domainNameArn", .json = "domainNameArn", .shape = 8}, /* 643 -> Arn */
+    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .json = "domainNameConfigurations", .shape = 113}, /* 644 -> DomainNameConfigurations */
+    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .json = "mutualTlsAuthentication", .shape = 230}, /* 645 -> MutualTlsAuthentication */
+    {.name = "RoutingMode", .wire = "routingMode", .json = "routingMode", .shape = 272}, /* 646 -> RoutingMode */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 647 -> Tags */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 648 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 649 -> __string */
-    {.name = "Items", .wire = "items", .shape = 378}, /* 650 -> __listOfDomainName */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 651 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 378}, /* 650 -> __listOfDomainName */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 651 -> NextToken */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 652 -> __string */
     {.name = "IntegrationId", .wire = "integrationId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 653 -> __string */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 654 -> __string */
     {.name = "IntegrationId", .wire = "integrationId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 655 -> __string */
     {.name = "IntegrationResponseId", .wire = "integrationResponseId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 656 -> __string */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 657 -> ContentHandlingStrategy */
-    {.name = "IntegrationResponseId", .wire = "integrationResponseId", .shape = 193}, /* 658 -> Id */
-    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .shape = 287}, /* 659 -> SelectionKey */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 203}, /* 660 -> IntegrationParameters */
-    {.name = "ResponseTemplates", .wire = "responseTemplates", .shape = 308}, /* 661 -> TemplateMap */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 662 -> SelectionExpression */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 657 -> ContentHandlingStrategy */
+    {.name = "IntegrationResponseId", .wire = "integrationResponseId", .json = "integrationResponseId", .shape = 193}, /* 658 -> Id */
+    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .json = "integrationResponseKey", .shape = 287}, /* 659 -> SelectionKey */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 203}, /* 660 -> IntegrationParameters */
+    {.name = "ResponseTemplates", .wire = "responseTemplates", .json = "responseTemplates", .shape = 308}, /* 661 -> TemplateMap */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 662 -> SelectionExpression */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 663 -> __string */
     {.name = "IntegrationId", .wire = "integrationId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 664 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 665 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 666 -> __string */
-    {.name = "Items", .wire = "items", .shape = 380}, /* 667 -> __listOfIntegrationResponse */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 668 -> NextToken */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 669 -> __boolean */
-    {.name = "ConnectionId", .wire = "connectionId", .shape = 296}, /* 670 -> StringWithLengthBetween1And1024 */
-    {.name = "ConnectionType", .wire = "connectionType", .shape = 20}, /* 671 -> ConnectionType */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 672 -> ContentHandlingStrategy */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 673 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 674 -> StringWithLengthBetween0And1024 */
-    {.name = "IntegrationId", .wire = "integrationId", .shape = 193}, /* 675 -> Id */
-    {.name = "IntegrationMethod", .wire = "integrationMethod", .shape = 301}, /* 676 -> StringWithLengthBetween1And64 */
-    {.name = "IntegrationResponseSelectionExpression", .wire = "integrationResponseSelectionExpression", .shape = 286}, /* 677 -> SelectionExpression */
-    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .shape = 297}, /* 678 -> StringWithLengthBetween1And128 */
-    {.name = "IntegrationType", .wire = "integrationType", .shape = 206}, /* 679 -> IntegrationType */
-    {.name = "IntegrationUri", .wire = "integrationUri", .shape = 366}, /* 680 -> UriWithLengthBetween1And2048 */
-    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .shape = 237}, /* 681 -> PassthroughBehavior */
-    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .shape = 301}, /* 682 -> StringWithLengthBetween1And64 */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 203}, /* 683 -> IntegrationParameters */
-    {.name = "RequestTemplates", .wire = "requestTemplates", .shape = 308}, /* 684 -> TemplateMap */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 262}, /* 685 -> ResponseParameters */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 686 -> SelectionExpression */
-    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .shape = 200}, /* 687 -> IntegerWithLengthBetween50And30000 */
-    {.name = "TlsConfig", .wire = "tlsConfig", .shape = 309}, /* 688 -> TlsConfig */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 380}, /* 667 -> __listOfIntegrationResponse */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 668 -> NextToken */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 669 -> __boolean */
+    {.name = "ConnectionId", .wire = "connectionId", .json = "connectionId", .shape = 296}, /* 670 -> StringWithLengthBetween1And1024 */
+    {.name = "ConnectionType", .wire = "connectionType", .json = "connectionType", .shape = 20}, /* 671 -> ConnectionType */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 672 -> ContentHandlingStrategy */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 673 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 674 -> StringWithLengthBetween0And1024 */
+    {.name = "IntegrationId", .wire = "integrationId", .json = "integrationId", .shape = 193}, /* 675 -> Id */
+    {.name = "IntegrationMethod", .wire = "integrationMethod", .json = "integrationMethod", .shape = 301}, /* 676 -> StringWithLengthBetween1And64 */
+    {.name = "IntegrationResponseSelectionExpression", .wire = "integrationResponseSelectionExpression", .json = "integrationResponseSelectionExpression", .shape = 286}, /* 677 -> SelectionExpression */
+    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .json = "integrationSubtype", .shape = 297}, /* 678 -> StringWithLengthBetween1And128 */
+    {.name = "IntegrationType", .wire = "integrationType", .json = "integrationType", .shape = 206}, /* 679 -> IntegrationType */
+    {.name = "IntegrationUri", .wire = "integrationUri", .json = "integrationUri", .shape = 366}, /* 680 -> UriWithLengthBetween1And2048 */
+    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .json = "passthroughBehavior", .shape = 237}, /* 681 -> PassthroughBehavior */
+    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .json = "payloadFormatVersion", .shape = 301}, /* 682 -> StringWithLengthBetween1And64 */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 203}, /* 683 -> IntegrationParameters */
+    {.name = "RequestTemplates", .wire = "requestTemplates", .json = "requestTemplates", .shape = 308}, /* 684 -> TemplateMap */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 262}, /* 685 -> ResponseParameters */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 686 -> SelectionExpression */
+    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .json = "timeoutInMillis", .shape = 200}, /* 687 -> IntegerWithLengthBetween50And30000 */
+    {.name = "TlsConfig", .wire = "tlsConfig", .json = "tlsConfig", .shape = 309}, /* 688 -> TlsConfig */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 689 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 690 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 691 -> __string */
-    {.name = "Items", .wire = "items", .shape = 379}, /* 692 -> __listOfIntegration */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 693 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 379}, /* 692 -> __listOfIntegration */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 693 -> NextToken */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 694 -> __string */
     {.name = "ModelId", .wire = "modelId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 695 -> __string */
-    {.name = "ContentType", .wire = "contentType", .shape = 299}, /* 696 -> StringWithLengthBetween1And256 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 697 -> StringWithLengthBetween0And1024 */
-    {.name = "ModelId", .wire = "modelId", .shape = 193}, /* 698 -> Id */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 699 -> StringWithLengthBetween1And128 */
-    {.name = "Schema", .wire = "schema", .shape = 295}, /* 700 -> StringWithLengthBetween0And32K */
+    {.name = "ContentType", .wire = "contentType", .json = "contentType", .shape = 299}, /* 696 -> StringWithLengthBetween1And256 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 697 -> StringWithLengthBetween0And1024 */
+    {.name = "ModelId", .wire = "modelId", .json = "modelId", .shape = 193}, /* 698 -> Id */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 699 -> StringWithLengthBetween1And128 */
+    {.name = "Schema", .wire = "schema", .json = "schema", .shape = 295}, /* 700 -> StringWithLengthBetween0And32K */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 701 -> __string */
     {.name = "ModelId", .wire = "modelId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 702 -> __string */
-    {.name = "Value", .wire = "value", .shape = 399}, /* 703 -> __string */
+    {.name = "Value", .wire = "value", .json = "value", .shape = 399}, /* 703 -> __string */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 704 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 705 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 706 -> __string */
-    {.name = "Items", .wire = "items", .shape = 381}, /* 707 -> __listOfModel */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 708 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 381}, /* 707 -> __listOfModel */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 708 -> NextToken */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 709 -> __string */
     {.name = "ResourceOwnerAccountId", .wire = "resourceOwnerAccountId", .shape = 399, .location = NB_LOC_QUERY}, /* 710 -> __string */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 711 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410}, /* 712 -> __stringMin1Max255 */
-    {.name = "DisplayOrder", .wire = "displayOrder", .shape = 110}, /* 713 -> DisplayOrder */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 714 -> __timestampIso8601 */
-    {.name = "PortalProductArn", .wire = "portalProductArn", .shape = 417}, /* 715 -> __stringMin20Max2048 */
-    {.name = "PortalProductId", .wire = "portalProductId", .shape = 404}, /* 716 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 717 -> Tags */
-    {.name = "Description", .wire = "description", .shape = 400, .flags = NB_M_REQUIRED}, /* 718 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 719 -> __stringMin1Max255 */
-    {.name = "DisplayOrder", .wire = "displayOrder", .shape = 110, .flags = NB_M_REQUIRED}, /* 720 -> DisplayOrder */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 721 -> __timestampIso8601 */
-    {.name = "PortalProductArn", .wire = "portalProductArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 722 -> __stringMin20Max2048 */
-    {.name = "PortalProductId", .wire = "portalProductId", .shape = 404, .flags = NB_M_REQUIRED}, /* 723 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 724 -> Tags */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 711 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410}, /* 712 -> __stringMin1Max255 */
+    {.name = "DisplayOrder", .wire = "displayOrder", .json = "displayOrder", .shape = 110}, /* 713 -> DisplayOrder */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 714 -> __timestampIso8601 */
+    {.name = "PortalProductArn", .wire = "portalProductArn", .json = "portalProductArn", .shape = 417}, /* 715 -> __stringMin20Max2048 */
+    {.name = "PortalProductId", .wire = "portalProductId", .json = "portalProductId", .shape = 404}, /* 716 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 717 -> Tags */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400, .flags = NB_M_REQUIRED}, /* 718 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 719 -> __stringMin1Max255 */
+    {.name = "DisplayOrder", .wire = "displayOrder", .json = "displayOrder", .shape = 110, .flags = NB_M_REQUIRED}, /* 720 -> DisplayOrder */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 721 -> __timestampIso8601 */
+    {.name = "PortalProductArn", .wire = "portalProductArn", .json = "portalProductArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 722 -> __stringMin20Max2048 */
+    {.name = "PortalProductId", .wire = "portalProductId", .json = "portalProductId", .shape = 404, .flags = NB_M_REQUIRED}, /* 723 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 724 -> Tags */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 725 -> __string */
-    {.name = "PolicyDocument", .wire = "policyDocument", .shape = 412}, /* 726 -> __stringMin1Max307200 */
-    {.name = "PortalProductId", .wire = "portalProductId", .shape = 404}, /* 727 -> __stringMin10Max30PatternAZ09 */
-    {.name = "PolicyDocument", .wire = "policyDocument", .shape = 412, .flags = NB_M_REQUIRED}, /* 728 -> __stringMin1Max307200 */
-    {.name = "PortalProductId", .wire = "portalProductId", .shape = 404, .flags = NB_M_REQUIRED}, /* 729 -> __stringMin10Max30PatternAZ09 */
+    {.name = "PolicyDocument", .wire = "policyDocument", .json = "policyDocument", .shape = 412}, /* 726 -> __stringMin1Max307200 */
+    {.name = "PortalProductId", .wire = "portalProductId", .json = "portalProductId", .shape = 404}, /* 727 -> __stringMin10Max30PatternAZ09 */
+    {.name = "PolicyDocument", .wire = "policyDocument", .json = "policyDocument", .shape = 412, .flags = NB_M_REQUIRED}, /* 728 -> __stringMin1Max307200 */
+    {.name = "PortalProductId", .wire = "portalProductId", .json = "portalProductId", .shape = 404, .flags = NB_M_REQUIRED}, /* 729 -> __stringMin10Max30PatternAZ09 */
     {.name = "PortalId", .wire = "portalId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 730 -> __string */
-    {.name = "Authorization", .wire = "authorization", .shape = 9}, /* 731 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 117}, /* 732 -> EndpointConfigurationResponse */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397}, /* 733 -> __listOf__stringMin20Max2048 */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 734 -> __timestampIso8601 */
-    {.name = "LastPublished", .wire = "lastPublished", .shape = 420}, /* 735 -> __timestampIso8601 */
-    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .shape = 400}, /* 736 -> __stringMin0Max1024 */
-    {.name = "PortalArn", .wire = "portalArn", .shape = 417}, /* 737 -> __stringMin20Max2048 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238}, /* 738 -> PortalContent */
-    {.name = "PortalId", .wire = "portalId", .shape = 404}, /* 739 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Preview", .wire = "preview", .shape = 242}, /* 740 -> Preview */
-    {.name = "PublishStatus", .wire = "publishStatus", .shape = 252}, /* 741 -> PublishStatus */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 742 -> __stringMin0Max255 */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 743 -> StatusException */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 744 -> Tags */
-    {.name = "Authorization", .wire = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 745 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 117, .flags = NB_M_REQUIRED}, /* 746 -> EndpointConfigurationResponse */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397, .flags = NB_M_REQUIRED}, /* 747 -> __listOf__stringMin20Max2048 */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 748 -> __timestampIso8601 */
-    {.name = "LastPublished", .wire = "lastPublished", .shape = 420}, /* 749 -> __timestampIso8601 */
-    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .shape = 400}, /* 750 -> __stringMin0Max1024 */
-    {.name = "PortalArn", .wire = "portalArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 751 -> __stringMin20Max2048 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 752 -> PortalContent */
-    {.name = "PortalId", .wire = "portalId", .shape = 404, .flags = NB_M_REQUIRED}, /* 753 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Preview", .wire = "preview", .shape = 242}, /* 754 -> Preview */
-    {.name = "PublishStatus", .wire = "publishStatus", .shape = 252}, /* 755 -> PublishStatus */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 756 -> __stringMin0Max255 */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 757 -> StatusException */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 758 -> Tags */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9}, /* 731 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 117}, /* 732 -> EndpointConfigurationResponse */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397}, /* 733 -> __listOf__stringMin20Max2048 */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 734 -> __timestampIso8601 */
+    {.name = "LastPublished", .wire = "lastPublished", .json = "lastPublished", .shape = 420}, /* 735 -> __timestampIso8601 */
+    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .json = "lastPublishedDescription", .shape = 400}, /* 736 -> __stringMin0Max1024 */
+    {.name = "PortalArn", .wire = "portalArn", .json = "portalArn", .shape = 417}, /* 737 -> __stringMin20Max2048 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238}, /* 738 -> PortalContent */
+    {.name = "PortalId", .wire = "portalId", .json = "portalId", .shape = 404}, /* 739 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Preview", .wire = "preview", .json = "preview", .shape = 242}, /* 740 -> Preview */
+    {.name = "PublishStatus", .wire = "publishStatus", .json = "publishStatus", .shape = 252}, /* 741 -> PublishStatus */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 742 -> __stringMin0Max255 */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 743 -> StatusException */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 744 -> Tags */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 745 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 117, .flags = NB_M_REQUIRED}, /* 746 -> EndpointConfigurationResponse */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397, .flags = NB_M_REQUIRED}, /* 747 -> __listOf__stringMin20Max2048 */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 748 -> __timestampIso8601 */
+    {.name = "LastPublished", .wire = "lastPublished", .json = "lastPublished", .shape = 420}, /* 749 -> __timestampIso8601 */
+    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .json = "lastPublishedDescription", .shape = 400}, /* 750 -> __stringMin0Max1024 */
+    {.name = "PortalArn", .wire = "portalArn", .json = "portalArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 751 -> __stringMin20Max2048 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 752 -> PortalContent */
+    {.name = "PortalId", .wire = "portalId", .json = "portalId", .shape = 404, .flags = NB_M_REQUIRED}, /* 753 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Preview", .wire = "preview", .json = "preview", .shape = 242}, /* 754 -> Preview */
+    {.name = "PublishStatus", .wire = "publishStatus", .json = "publishStatus", .shape = 252}, /* 755 -> PublishStatus */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 756 -> __stringMin0Max255 */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 757 -> StatusException */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 758 -> Tags */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 759 -> __string */
     {.name = "ProductPageId", .wire = "productPageId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 760 -> __string */
     {.name = "ResourceOwnerAccountId", .wire = "resourceOwnerAccountId", .shape = 399, .location = NB_LOC_QUERY}, /* 761 -> __string */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 108}, /* 762 -> DisplayContent */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 763 -> __timestampIso8601 */
-    {.name = "ProductPageArn", .wire = "productPageArn", .shape = 417}, /* 764 -> __stringMin20Max2048 */
-    {.name = "ProductPageId", .wire = "productPageId", .shape = 404}, /* 765 -> __stringMin10Max30PatternAZ09 */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 108, .flags = NB_M_REQUIRED}, /* 766 -> DisplayContent */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 767 -> __timestampIso8601 */
-    {.name = "ProductPageArn", .wire = "productPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 768 -> __stringMin20Max2048 */
-    {.name = "ProductPageId", .wire = "productPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 769 -> __stringMin10Max30PatternAZ09 */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 108}, /* 762 -> DisplayContent */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 763 -> __timestampIso8601 */
+    {.name = "ProductPageArn", .wire = "productPageArn", .json = "productPageArn", .shape = 417}, /* 764 -> __stringMin20Max2048 */
+    {.name = "ProductPageId", .wire = "productPageId", .json = "productPageId", .shape = 404}, /* 765 -> __stringMin10Max30PatternAZ09 */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 108, .flags = NB_M_REQUIRED}, /* 766 -> DisplayContent */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 767 -> __timestampIso8601 */
+    {.name = "ProductPageArn", .wire = "productPageArn", .json = "productPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 768 -> __stringMin20Max2048 */
+    {.name = "ProductPageId", .wire = "productPageId", .json = "productPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 769 -> __stringMin10Max30PatternAZ09 */
     {.name = "IncludeRawDisplayContent", .wire = "includeRawDisplayContent", .shape = 399, .location = NB_LOC_QUERY}, /* 770 -> __string */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 771 -> __string */
     {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 772 -> __string */
     {.name = "ResourceOwnerAccountId", .wire = "resourceOwnerAccountId", .shape = 399, .location = NB_LOC_QUERY}, /* 773 -> __string */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 119}, /* 774 -> EndpointDisplayContentResponse */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 775 -> __timestampIso8601 */
-    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .shape = 417}, /* 776 -> __stringMin20Max2048 */
-    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .shape = 404}, /* 777 -> __stringMin10Max30PatternAZ09 */
-    {.name = "RawDisplayContent", .wire = "rawDisplayContent", .shape = 399}, /* 778 -> __string */
-    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .shape = 263}, /* 779 -> RestEndpointIdentifier */
-    {.name = "Status", .wire = "status", .shape = 291}, /* 780 -> Status */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 781 -> StatusException */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312}, /* 782 -> TryItState */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 119, .flags = NB_M_REQUIRED}, /* 783 -> EndpointDisplayContentResponse */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 784 -> __timestampIso8601 */
-    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 785 -> __stringMin20Max2048 */
-    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 786 -> __stringMin10Max30PatternAZ09 */
-    {.name = "RawDisplayContent", .wire = "rawDisplayContent", .shape = 399}, /* 787 -> __string */
-    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 788 -> RestEndpointIdentifier */
-    {.name = "Status", .wire = "status", .shape = 291, .flags = NB_M_REQUIRED}, /* 789 -> Status */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 790 -> StatusException */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312, .flags = NB_M_REQUIRED}, /* 791 -> TryItState */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 119}, /* 774 -> EndpointDisplayContentResponse */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 775 -> __timestampIso8601 */
+    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .json = "productRestEndpointPageArn", .shape = 417}, /* 776 -> __stringMin20Max2048 */
+    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .json = "productRestEndpointPageId", .shape = 404}, /* 777 -> __stringMin10Max30PatternAZ09 */
+    {.name = "RawDisplayContent", .wire = "rawDisplayContent", .json = "rawDisplayContent", .shape = 399}, /* 778 -> __string */
+    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .json = "restEndpointIdentifier", .shape = 263}, /* 779 -> RestEndpointIdentifier */
+    {.name = "Status", .wire = "status", .json = "status", .shape = 291}, /* 780 -> Status */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 781 -> StatusException */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312}, /* 782 -> TryItState */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 119, .flags = NB_M_REQUIRED}, /* 783 -> EndpointDisplayContentResponse */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 784 -> __timestampIso8601 */
+    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .json = "productRestEndpointPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 785 -> __stringMin20Max2048 */
+    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .json = "productRestEndpointPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 786 -> __stringMin10Max30PatternAZ09 */
+    {.name = "RawDisplayContent", .wire = "rawDisplayContent", .json = "rawDisplayContent", .shape = 399}, /* 787 -> __string */
+    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .json = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 788 -> RestEndpointIdentifier */
+    {.name = "Status", .wire = "status", .json = "status", .shape = 291, .flags = NB_M_REQUIRED}, /* 789 -> Status */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 790 -> StatusException */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312, .flags = NB_M_REQUIRED}, /* 791 -> TryItState */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 792 -> __string */
     {.name = "RouteId", .wire = "routeId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 793 -> __string */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 794 -> __string */
     {.name = "RouteId", .wire = "routeId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 795 -> __string */
     {.name = "RouteResponseId", .wire = "routeResponseId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 796 -> __string */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 797 -> SelectionExpression */
-    {.name = "ResponseModels", .wire = "responseModels", .shape = 265}, /* 798 -> RouteModels */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 266}, /* 799 -> RouteParameters */
-    {.name = "RouteResponseId", .wire = "routeResponseId", .shape = 193}, /* 800 -> Id */
-    {.name = "RouteResponseKey", .wire = "routeResponseKey", .shape = 287}, /* 801 -> SelectionKey */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 797 -> SelectionExpression */
+    {.name = "ResponseModels", .wire = "responseModels", .json = "responseModels", .shape = 265}, /* 798 -> RouteModels */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 266}, /* 799 -> RouteParameters */
+    {.name = "RouteResponseId", .wire = "routeResponseId", .json = "routeResponseId", .shape = 193}, /* 800 -> Id */
+    {.name = "RouteResponseKey", .wire = "routeResponseKey", .json = "routeResponseKey", .shape = 287}, /* 801 -> SelectionKey */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 802 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 803 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 804 -> __string */
     {.name = "RouteId", .wire = "routeId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 805 -> __string */
-    {.name = "Items", .wire = "items", .shape = 387}, /* 806 -> __listOfRouteResponse */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 807 -> NextToken */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 808 -> __boolean */
-    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .shape = 371}, /* 809 -> __boolean */
-    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .shape = 10}, /* 810 -> AuthorizationScopes */
-    {.name = "AuthorizationType", .wire = "authorizationType", .shape = 11}, /* 811 -> AuthorizationType */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 812 -> Id */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 813 -> SelectionExpression */
-    {.name = "OperationName", .wire = "operationName", .shape = 301}, /* 814 -> StringWithLengthBetween1And64 */
-    {.name = "RequestModels", .wire = "requestModels", .shape = 265}, /* 815 -> RouteModels */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 266}, /* 816 -> RouteParameters */
-    {.name = "RouteId", .wire = "routeId", .shape = 193}, /* 817 -> Id */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287}, /* 818 -> SelectionKey */
-    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .shape = 286}, /* 819 -> SelectionExpression */
-    {.name = "Target", .wire = "target", .shape = 297}, /* 820 -> StringWithLengthBetween1And128 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 387}, /* 806 -> __listOfRouteResponse */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 807 -> NextToken */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 808 -> __boolean */
+    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .json = "apiKeyRequired", .shape = 371}, /* 809 -> __boolean */
+    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .json = "authorizationScopes", .shape = 10}, /* 810 -> AuthorizationScopes */
+    {.name = "AuthorizationType", .wire = "authorizationType", .json = "authorizationType", .shape = 11}, /* 811 -> AuthorizationType */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 812 -> Id */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 813 -> SelectionExpression */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 301}, /* 814 -> StringWithLengthBetween1And64 */
+    {.name = "RequestModels", .wire = "requestModels", .json = "requestModels", .shape = 265}, /* 815 -> RouteModels */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 266}, /* 816 -> RouteParameters */
+    {.name = "RouteId", .wire = "routeId", .json = "routeId", .shape = 193}, /* 817 -> Id */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287}, /* 818 -> SelectionKey */
+    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .json = "routeResponseSelectionExpression", .shape = 286}, /* 819 -> SelectionExpression */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 297}, /* 820 -> StringWithLengthBetween1And128 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 821 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 822 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 823 -> __string */
-    {.name = "Items", .wire = "items", .shape = 386}, /* 824 -> __listOfRoute */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 825 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 386}, /* 824 -> __listOfRoute */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 825 -> NextToken */
     {.name = "DomainName", .wire = "domainName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 826 -> __string */
     {.name = "DomainNameId", .wire = "domainNameId", .shape = 399, .location = NB_LOC_QUERY}, /* 827 -> __string */
     {.name = "RoutingRuleId", .wire = "routingRuleId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 828 -> __string */
-    {.name = "Actions", .wire = "actions", .shape = 389}, /* 829 -> __listOfRoutingRuleAction */
-    {.name = "Conditions", .wire = "conditions", .shape = 390}, /* 830 -> __listOfRoutingRuleCondition */
-    {.name = "Priority", .wire = "priority", .shape = 281}, /* 831 -> RoutingRulePriority */
-    {.name = "RoutingRuleArn", .wire = "routingRuleArn", .shape = 8}, /* 832 -> Arn */
-    {.name = "RoutingRuleId", .wire = "routingRuleId", .shape = 193}, /* 833 -> Id */
+    {.name = "Actions", .wire = "actions", .json = "actions", .shape = 389}, /* 829 -> __listOfRoutingRuleAction */
+    {.name = "Conditions", .wire = "conditions", .json = "conditions", .shape = 390}, /* 830 -> __listOfRoutingRuleCondition */
+    {.name = "Priority", .wire = "priority", .json = "priority", .shape = 281}, /* 831 -> RoutingRulePriority */
+    {.name = "RoutingRuleArn", .wire = "routingRuleArn", .json = "routingRuleArn", .shape = 8}, /* 832 -> Arn */
+    {.name = "RoutingRuleId", .wire = "routingRuleId", .json = "routingRuleId", .shape = 193}, /* 833 -> Id */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 834 -> __string */
     {.name = "StageName", .wire = "stageName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 835 -> __string */
-    {.name = "AccessLogSettings", .wire = "accessLogSettings", .shape = 3}, /* 836 -> AccessLogSettings */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 837 -> __boolean */
-    {.name = "AutoDeploy", .wire = "autoDeploy", .shape = 371}, /* 838 -> __boolean */
-    {.name = "ClientCertificateId", .wire = "clientCertificateId", .shape = 193}, /* 839 -> Id */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 840 -> __timestampIso8601 */
-    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .shape = 269}, /* 841 -> RouteSettings */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 842 -> Id */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 843 -> StringWithLengthBetween0And1024 */
-    {.name = "LastDeploymentStatusMessage", .wire = "lastDeploymentStatusMessage", .shape = 399}, /* 844 -> __string */
-    {.name = "LastUpdatedDate", .wire = "lastUpdatedDate", .shape = 420}, /* 845 -> __timestampIso8601 */
-    {.name = "RouteSettings", .wire = "routeSettings", .shape = 270}, /* 846 -> RouteSettingsMap */
-    {.name = "StageName", .wire = "stageName", .shape = 297}, /* 847 -> StringWithLengthBetween1And128 */
-    {.name = "StageVariables", .wire = "stageVariables", .shape = 289}, /* 848 -> StageVariablesMap */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 849 -> Tags */
+    {.name = "AccessLogSettings", .wire = "accessLogSettings", .json = "accessLogSettings", .shape = 3}, /* 836 -> AccessLogSettings */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 837 -> __boolean */
+    {.name = "AutoDeploy", .wire = "autoDeploy", .json = "autoDeploy", .shape = 371}, /* 838 -> __boolean */
+    {.name = "ClientCertificateId", .wire = "clientCertificateId", .json = "clientCertificateId", .shape = 193}, /* 839 -> Id */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 840 -> __timestampIso8601 */
+    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .json = "defaultRouteSettings", .shape = 269}, /* 841 -> RouteSettings */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 842 -> Id */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 843 -> StringWithLengthBetween0And1024 */
+    {.name = "LastDeploymentStatusMessage", .wire = "lastDeploymentStatusMessage", .json = "lastDeploymentStatusMessage", .shape = 399}, /* 844 -> __string */
+    {.name = "LastUpdatedDate", .wire = "lastUpdatedDate", .json = "lastUpdatedDate", .shape = 420}, /* 845 -> __timestampIso8601 */
+    {.name = "RouteSettings", .wire = "routeSettings", .json = "routeSettings", .shape = 270}, /* 846 -> RouteSettingsMap */
+    {.name = "StageName", .wire = "stageName", .json = "stageName", .shape = 297}, /* 847 -> StringWithLengthBetween1And128 */
+    {.name = "StageVariables", .wire = "stageVariables", .json = "stageVariables", .shape = 289}, /* 848 -> StageVariablesMap */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 849 -> Tags */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 850 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 851 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 852 -> __string */
-    {.name = "Items", .wire = "items", .shape = 394}, /* 853 -> __listOfStage */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 854 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 394}, /* 853 -> __listOfStage */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 854 -> NextToken */
     {.name = "ResourceArn", .wire = "resource-arn", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 855 -> __string */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 856 -> Tags */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 856 -> Tags */
     {.name = "VpcLinkId", .wire = "vpcLinkId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 857 -> __string */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 858 -> __timestampIso8601 */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 859 -> StringWithLengthBetween1And128 */
-    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .shape = 284}, /* 860 -> SecurityGroupIdList */
-    {.name = "SubnetIds", .wire = "subnetIds", .shape = 302}, /* 861 -> SubnetIdList */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 862 -> Tags */
-    {.name = "VpcLinkId", .wire = "vpcLinkId", .shape = 193}, /* 863 -> Id */
-    {.name = "VpcLinkStatus", .wire = "vpcLinkStatus", .shape = 368}, /* 864 -> VpcLinkStatus */
-    {.name = "VpcLinkStatusMessage", .wire = "vpcLinkStatusMessage", .shape = 293}, /* 865 -> StringWithLengthBetween0And1024 */
-    {.name = "VpcLinkVersion", .wire = "vpcLinkVersion", .shape = 369}, /* 866 -> VpcLinkVersion */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 858 -> __timestampIso8601 */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 859 -> StringWithLengthBetween1And128 */
+    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .json = "securityGroupIds", .shape = 284}, /* 860 -> SecurityGroupIdList */
+    {.name = "SubnetIds", .wire = "subnetIds", .json = "subnetIds", .shape = 302}, /* 861 -> SubnetIdList */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 862 -> Tags */
+    {.name = "VpcLinkId", .wire = "vpcLinkId", .json = "vpcLinkId", .shape = 193}, /* 863 -> Id */
+    {.name = "VpcLinkStatus", .wire = "vpcLinkStatus", .json = "vpcLinkStatus", .shape = 368}, /* 864 -> VpcLinkStatus */
+    {.name = "VpcLinkStatusMessage", .wire = "vpcLinkStatusMessage", .json = "vpcLinkStatusMessage", .shape = 293}, /* 865 -> StringWithLengthBetween0And1024 */
+    {.name = "VpcLinkVersion", .wire = "vpcLinkVersion", .json = "vpcLinkVersion", .shape = 369}, /* 866 -> VpcLinkVersion */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 867 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 868 -> __string */
-    {.name = "Items", .wire = "items", .shape = 395}, /* 869 -> __listOfVpcLink */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 870 -> NextToken */
-    {.name = "Method", .wire = "method", .shape = 408, .flags = NB_M_REQUIRED}, /* 871 -> __stringMin1Max20 */
-    {.name = "Path", .wire = "path", .shape = 414, .flags = NB_M_REQUIRED}, /* 872 -> __stringMin1Max4096 */
-    {.name = "RestApiId", .wire = "restApiId", .shape = 415, .flags = NB_M_REQUIRED}, /* 873 -> __stringMin1Max50 */
-    {.name = "Stage", .wire = "stage", .shape = 406, .flags = NB_M_REQUIRED}, /* 874 -> __stringMin1Max128 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 395}, /* 869 -> __listOfVpcLink */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 870 -> NextToken */
+    {.name = "Method", .wire = "method", .json = "method", .shape = 408, .flags = NB_M_REQUIRED}, /* 871 -> __stringMin1Max20 */
+    {.name = "Path", .wire = "path", .json = "path", .shape = 414, .flags = NB_M_REQUIRED}, /* 872 -> __stringMin1Max4096 */
+    {.name = "RestApiId", .wire = "restApiId", .json = "restApiId", .shape = 415, .flags = NB_M_REQUIRED}, /* 873 -> __stringMin1Max50 */
+    {.name = "Stage", .wire = "stage", .json = "stage", .shape = 406, .flags = NB_M_REQUIRED}, /* 874 -> __stringMin1Max128 */
     {.name = "member", .shape = 399}, /* 875 -> __string */
-    {.name = "Body", .wire = "body", .shape = 399, .flags = NB_M_REQUIRED}, /* 876 -> __string */
+    {.name = "Body", .wire = "body", .json = "body", .shape = 399, .flags = NB_M_REQUIRED}, /* 876 -> __string */
     {.name = "Basepath", .wire = "basepath", .shape = 399, .location = NB_LOC_QUERY}, /* 877 -> __string */
-    {.name = "Body", .wire = "body", .shape = 399, .flags = NB_M_REQUIRED}, /* 878 -> __string */
+    {.name = "Body", .wire = "body", .json = "body", .shape = 399, .flags = NB_M_REQUIRED}, /* 878 -> __string */
     {.name = "FailOnWarnings", .wire = "failOnWarnings", .shape = 371, .location = NB_LOC_QUERY}, /* 879 -> __boolean */
-    {.name = "ApiEndpoint", .wire = "apiEndpoint", .shape = 399}, /* 880 -> __string */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 881 -> __boolean */
-    {.name = "ApiId", .wire = "apiId", .shape = 193}, /* 882 -> Id */
-    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .shape = 286}, /* 883 -> SelectionExpression */
-    {.name = "CorsConfiguration", .wire = "corsConfiguration", .shape = 22}, /* 884 -> Cors */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 885 -> __timestampIso8601 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 886 -> StringWithLengthBetween0And1024 */
-    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .shape = 371}, /* 887 -> __boolean */
-    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .shape = 371}, /* 888 -> __boolean */
-    {.name = "ImportInfo", .wire = "importInfo", .shape = 396}, /* 889 -> __listOf__string */
-    {.name = "IpAddressType", .wire = "ipAddressType", .shape = 208}, /* 890 -> IpAddressType */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 891 -> StringWithLengthBetween1And128 */
-    {.name = "ProtocolType", .wire = "protocolType", .shape = 248}, /* 892 -> ProtocolType */
-    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .shape = 286}, /* 893 -> SelectionExpression */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 894 -> Tags */
-    {.name = "Version", .wire = "version", .shape = 301}, /* 895 -> StringWithLengthBetween1And64 */
-    {.name = "Warnings", .wire = "warnings", .shape = 396}, /* 896 -> __listOf__string */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 897 -> __boolean */
-    {.name = "ConnectionId", .wire = "connectionId", .shape = 296}, /* 898 -> StringWithLengthBetween1And1024 */
-    {.name = "ConnectionType", .wire = "connectionType", .shape = 20}, /* 899 -> ConnectionType */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 900 -> ContentHandlingStrategy */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 901 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 902 -> StringWithLengthBetween0And1024 */
-    {.name = "IntegrationId", .wire = "integrationId", .shape = 193}, /* 903 -> Id */
-    {.name = "IntegrationMethod", .wire = "integrationMethod", .shape = 301}, /* 904 -> StringWithLengthBetween1And64 */
-    {.name = "IntegrationResponseSelectionExpression", .wire = "integrationResponseSelectionExpression", .shape = 286}, /* 905 -> SelectionExpression */
-    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .shape = 297}, /* 906 -> StringWithLengthBetween1And128 */
-    {.name = "IntegrationType", .wire = "integrationType", .shape = 206}, /* 907 -> IntegrationType */
-    {.name = "IntegrationUri", .wire = "integrationUri", .shape = 366}, /* 908 -> UriWithLengthBetween1And2048 */
-    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .shape = 237}, /* 909 -> PassthroughBehavior */
-    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .shape = 301}, /* 910 -> StringWithLengthBetween1And64 */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 203}, /* 911 -> IntegrationParameters */
-    {.name = "RequestTemplates", .wire = "requestTemplates", .shape = 308}, /* 912 -> TemplateMap */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 262}, /* 913 -> ResponseParameters */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 914 -> SelectionExpression */
-    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .shape = 200}, /* 915 -> IntegerWithLengthBetween50And30000 */
-    {.name = "TlsConfig", .wire = "tlsConfig", .shape = 309}, /* 916 -> TlsConfig */
+    {.name = "ApiEndpoint", .wire = "apiEndpoint", .json = "apiEndpoint", .shape = 399}, /* 880 -> __string */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 881 -> __boolean */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193}, /* 882 -> Id */
+    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .json = "apiKeySelectionExpression", .shape = 286}, /* 883 -> SelectionExpression */
+    {.name = "CorsConfiguration", .wire = "corsConfiguration", .json = "corsConfiguration", .shape = 22}, /* 884 -> Cors */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 885 -> __timestampIso8601 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 886 -> StringWithLengthBetween0And1024 */
+    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .json = "disableSchemaValidation", .shape = 371}, /* 887 -> __boolean */
+    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .json = "disableExecuteApiEndpoint", .shape = 371}, /* 888 -> __boolean */
+    {.name = "ImportInfo", .wire = "importInfo", .json = "importInfo", .shape = 396}, /* 889 -> __listOf__string */
+    {.name = "IpAddressType", .wire = "ipAddressType", .json = "ipAddressType", .shape = 208}, /* 890 -> IpAddressType */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 891 -> StringWithLengthBetween1And128 */
+    {.name = "ProtocolType", .wire = "protocolType", .json = "protocolType", .shape = 248}, /* 892 -> ProtocolType */
+    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .json = "routeSelectionExpression", .shape = 286}, /* 893 -> SelectionExpression */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 894 -> Tags */
+    {.name = "Version", .wire = "version", .json = "version", .shape = 301}, /* 895 -> StringWithLengthBetween1And64 */
+    {.name = "Warnings", .wire = "warnings", .json = "warnings", .shape = 396}, /* 896 -> __listOf__string */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 897 -> __boolean */
+    {.name = "ConnectionId", .wire = "connectionId", .json = "connectionId", .shape = 296}, /* 898 -> StringWithLengthBetween1And1024 */
+    {.name = "ConnectionType", .wire = "connectionType", .json = "connectionType", .shape = 20}, /* 899 -> ConnectionType */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 900 -> ContentHandlingStrategy */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 901 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 902 -> StringWithLengthBetween0And1024 */
+    {.name = "IntegrationId", .wire = "integrationId", .json = "integrationId", .shape = 193}, /* 903 -> Id */
+    {.name = "IntegrationMethod", .wire = "integrationMethod", .json = "integrationMethod", .shape = 301}, /* 904 -> StringWithLengthBetween1And64 */
+    {.name = "IntegrationResponseSelectionExpression", .wire = "integrationResponseSelectionExpression", .json = "integrationResponseSelectionExpression", .shape = 286}, /* 905 -> SelectionExpression */
+    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .json = "integrationSubtype", .shape = 297}, /* 906 -> StringWithLengthBetween1And128 */
+    {.name = "IntegrationType", .wire = "integrationType", .json = "integrationType", .shape = 206}, /* 907 -> IntegrationType */
+    {.name = "IntegrationUri", .wire = "integrationUri", .json = "integrationUri", .shape = 366}, /* 908 -> UriWithLengthBetween1And2048 */
+    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .json = "passthroughBehavior", .shape = 237}, /* 909 -> PassthroughBehavior */
+    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .json = "payloadFormatVersion", .shape = 301}, /* 910 -> StringWithLengthBetween1And64 */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 203}, /* 911 -> IntegrationParameters */
+    {.name = "RequestTemplates", .wire = "requestTemplates", .json = "requestTemplates", .shape = 308}, /* 912 -> TemplateMap */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 262}, /* 913 -> ResponseParameters */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 914 -> SelectionExpression */
+    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .json = "timeoutInMillis", .shape = 200}, /* 915 -> IntegerWithLengthBetween50And30000 */
+    {.name = "TlsConfig", .wire = "tlsConfig", .json = "tlsConfig", .shape = 309}, /* 916 -> TlsConfig */
     {.name = "key", .shape = 399}, /* 917 -> __string */
     {.name = "value", .shape = 300}, /* 918 -> StringWithLengthBetween1And512 */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 919 -> ContentHandlingStrategy */
-    {.name = "IntegrationResponseId", .wire = "integrationResponseId", .shape = 193}, /* 920 -> Id */
-    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 921 -> SelectionKey */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 203}, /* 922 -> IntegrationParameters */
-    {.name = "ResponseTemplates", .wire = "responseTemplates", .shape = 308}, /* 923 -> TemplateMap */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 924 -> SelectionExpression */
-    {.name = "Items", .wire = "items", .shape = 380}, /* 925 -> __listOfIntegrationResponse */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 926 -> NextToken */
-    {.name = "Items", .wire = "items", .shape = 379}, /* 927 -> __listOfIntegration */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 928 -> NextToken */
-    {.name = "Audience", .wire = "audience", .shape = 396}, /* 929 -> __listOf__string */
-    {.name = "Issuer", .wire = "issuer", .shape = 366}, /* 930 -> UriWithLengthBetween1And2048 */
-    {.name = "LimitType", .wire = "limitType", .shape = 399}, /* 931 -> __string */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 932 -> __string */
-    {.name = "LimitType", .wire = "limitType", .shape = 399}, /* 933 -> __string */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 934 -> __string */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 919 -> ContentHandlingStrategy */
+    {.name = "IntegrationResponseId", .wire = "integrationResponseId", .json = "integrationResponseId", .shape = 193}, /* 920 -> Id */
+    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .json = "integrationResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 921 -> SelectionKey */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 203}, /* 922 -> IntegrationParameters */
+    {.name = "ResponseTemplates", .wire = "responseTemplates", .json = "responseTemplates", .shape = 308}, /* 923 -> TemplateMap */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 924 -> SelectionExpression */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 380}, /* 925 -> __listOfIntegrationResponse */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 926 -> NextToken */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 379}, /* 927 -> __listOfIntegration */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 928 -> NextToken */
+    {.name = "Audience", .wire = "audience", .json = "audience", .shape = 396}, /* 929 -> __listOf__string */
+    {.name = "Issuer", .wire = "issuer", .json = "issuer", .shape = 366}, /* 930 -> UriWithLengthBetween1And2048 */
+    {.name = "LimitType", .wire = "limitType", .json = "limitType", .shape = 399}, /* 931 -> __string */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 932 -> __string */
+    {.name = "LimitType", .wire = "limitType", .json = "limitType", .shape = 399}, /* 933 -> __string */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 934 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 935 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 936 -> __string */
     {.name = "ResourceOwner", .wire = "resourceOwner", .shape = 399, .location = NB_LOC_QUERY}, /* 937 -> __string */
-    {.name = "Items", .wire = "items", .shape = 382}, /* 938 -> __listOfPortalProductSummary */
-    {.name = "NextToken", .wire = "nextToken", .shape = 409}, /* 939 -> __stringMin1Max2048 */
-    {.name = "Items", .wire = "items", .shape = 382}, /* 940 -> __listOfPortalProductSummary */
-    {.name = "NextToken", .wire = "nextToken", .shape = 409}, /* 941 -> __stringMin1Max2048 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 382}, /* 938 -> __listOfPortalProductSummary */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 409}, /* 939 -> __stringMin1Max2048 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 382}, /* 940 -> __listOfPortalProductSummary */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 409}, /* 941 -> __stringMin1Max2048 */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 942 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 943 -> __string */
-    {.name = "Items", .wire = "items", .shape = 383}, /* 944 -> __listOfPortalSummary */
-    {.name = "NextToken", .wire = "nextToken", .shape = 409}, /* 945 -> __stringMin1Max2048 */
-    {.name = "Items", .wire = "items", .shape = 383}, /* 946 -> __listOfPortalSummary */
-    {.name = "NextToken", .wire = "nextToken", .shape = 409}, /* 947 -> __stringMin1Max2048 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 383}, /* 944 -> __listOfPortalSummary */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 409}, /* 945 -> __stringMin1Max2048 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 383}, /* 946 -> __listOfPortalSummary */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 409}, /* 947 -> __stringMin1Max2048 */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 948 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 949 -> __string */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 950 -> __string */
     {.name = "ResourceOwnerAccountId", .wire = "resourceOwnerAccountId", .shape = 399, .location = NB_LOC_QUERY}, /* 951 -> __string */
-    {.name = "Items", .wire = "items", .shape = 384}, /* 952 -> __listOfProductPageSummaryNoBody */
-    {.name = "NextToken", .wire = "nextToken", .shape = 409}, /* 953 -> __stringMin1Max2048 */
-    {.name = "Items", .wire = "items", .shape = 384, .flags = NB_M_REQUIRED}, /* 954 -> __listOfProductPageSummaryNoBody */
-    {.name = "NextToken", .wire = "nextToken", .shape = 409}, /* 955 -> __stringMin1Max2048 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 384}, /* 952 -> __listOfProductPageSummaryNoBody */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 409}, /* 953 -> __stringMin1Max2048 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 384, .flags = NB_M_REQUIRED}, /* 954 -> __listOfProductPageSummaryNoBody */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 409}, /* 955 -> __stringMin1Max2048 */
     {.name = "MaxResults", .wire = "maxResults", .shape = 399, .location = NB_LOC_QUERY}, /* 956 -> __string */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 957 -> __string */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 958 -> __string */
     {.name = "ResourceOwnerAccountId", .wire = "resourceOwnerAccountId", .shape = 399, .location = NB_LOC_QUERY}, /* 959 -> __string */
-    {.name = "Items", .wire = "items", .shape = 385}, /* 960 -> __listOfProductRestEndpointPageSummaryNoBody */
-    {.name = "NextToken", .wire = "nextToken", .shape = 399}, /* 961 -> __string */
-    {.name = "Items", .wire = "items", .shape = 385, .flags = NB_M_REQUIRED}, /* 962 -> __listOfProductRestEndpointPageSummaryNoBody */
-    {.name = "NextToken", .wire = "nextToken", .shape = 399}, /* 963 -> __string */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 385}, /* 960 -> __listOfProductRestEndpointPageSummaryNoBody */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 399}, /* 961 -> __string */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 385, .flags = NB_M_REQUIRED}, /* 962 -> __listOfProductRestEndpointPageSummaryNoBody */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 399}, /* 963 -> __string */
     {.name = "DomainName", .wire = "domainName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 964 -> __string */
     {.name = "DomainNameId", .wire = "domainNameId", .shape = 399, .location = NB_LOC_QUERY}, /* 965 -> __string */
     {.name = "MaxResults", .wire = "maxResults", .shape = 227, .location = NB_LOC_QUERY}, /* 966 -> MaxResults */
     {.name = "NextToken", .wire = "nextToken", .shape = 399, .location = NB_LOC_QUERY}, /* 967 -> __string */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 968 -> NextToken */
-    {.name = "RoutingRules", .wire = "routingRules", .shape = 388}, /* 969 -> __listOfRoutingRule */
-    {.name = "ContentType", .wire = "contentType", .shape = 299}, /* 970 -> StringWithLengthBetween1And256 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 971 -> StringWithLengthBetween0And1024 */
-    {.name = "ModelId", .wire = "modelId", .shape = 193}, /* 972 -> Id */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 973 -> StringWithLengthBetween1And128 */
-    {.name = "Schema", .wire = "schema", .shape = 295}, /* 974 -> StringWithLengthBetween0And32K */
-    {.name = "Items", .wire = "items", .shape = 381}, /* 975 -> __listOfModel */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 976 -> NextToken */
-    {.name = "TruststoreUri", .wire = "truststoreUri", .shape = 366}, /* 977 -> UriWithLengthBetween1And2048 */
-    {.name = "TruststoreVersion", .wire = "truststoreVersion", .shape = 301}, /* 978 -> StringWithLengthBetween1And64 */
-    {.name = "TruststoreWarnings", .wire = "truststoreWarnings", .shape = 396}, /* 979 -> __listOf__string */
-    {.name = "TruststoreUri", .wire = "truststoreUri", .shape = 366}, /* 980 -> UriWithLengthBetween1And2048 */
-    {.name = "TruststoreVersion", .wire = "truststoreVersion", .shape = 301}, /* 981 -> StringWithLengthBetween1And64 */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 982 -> __string */
-    {.name = "ResourceType", .wire = "resourceType", .shape = 399}, /* 983 -> __string */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 984 -> __string */
-    {.name = "ResourceType", .wire = "resourceType", .shape = 399}, /* 985 -> __string */
-    {.name = "Required", .wire = "required", .shape = 371}, /* 986 -> __boolean */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 987 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 418, .flags = NB_M_REQUIRED}, /* 988 -> __stringMin3Max255 */
-    {.name = "Theme", .wire = "theme", .shape = 241, .flags = NB_M_REQUIRED}, /* 989 -> PortalTheme */
-    {.name = "Description", .wire = "description", .shape = 400, .flags = NB_M_REQUIRED}, /* 990 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 991 -> __stringMin1Max255 */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 992 -> __timestampIso8601 */
-    {.name = "PortalProductArn", .wire = "portalProductArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 993 -> __stringMin20Max2048 */
-    {.name = "PortalProductId", .wire = "portalProductId", .shape = 404, .flags = NB_M_REQUIRED}, /* 994 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 995 -> Tags */
-    {.name = "Authorization", .wire = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 996 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 117, .flags = NB_M_REQUIRED}, /* 997 -> EndpointConfigurationResponse */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397, .flags = NB_M_REQUIRED}, /* 998 -> __listOf__stringMin20Max2048 */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 999 -> __timestampIso8601 */
-    {.name = "LastPublished", .wire = "lastPublished", .shape = 420}, /* 1000 -> __timestampIso8601 */
-    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .shape = 400}, /* 1001 -> __stringMin0Max1024 */
-    {.name = "PortalArn", .wire = "portalArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1002 -> __stringMin20Max2048 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 1003 -> PortalContent */
-    {.name = "PortalId", .wire = "portalId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1004 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Preview", .wire = "preview", .shape = 242}, /* 1005 -> Preview */
-    {.name = "PublishStatus", .wire = "publishStatus", .shape = 252}, /* 1006 -> PublishStatus */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 1007 -> __stringMin0Max255 */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 1008 -> StatusException */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1009 -> Tags */
-    {.name = "CustomColors", .wire = "customColors", .shape = 80, .flags = NB_M_REQUIRED}, /* 1010 -> CustomColors */
-    {.name = "LogoLastUploaded", .wire = "logoLastUploaded", .shape = 420}, /* 1011 -> __timestampIso8601 */
-    {.name = "PreviewStatus", .wire = "previewStatus", .shape = 245, .flags = NB_M_REQUIRED}, /* 1012 -> PreviewStatus */
-    {.name = "PreviewUrl", .wire = "previewUrl", .shape = 399}, /* 1013 -> __string */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 1014 -> StatusException */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 968 -> NextToken */
+    {.name = "RoutingRules", .wire = "routingRules", .json = "routingRules", .shape = 388}, /* 969 -> __listOfRoutingRule */
+    {.name = "ContentType", .wire = "contentType", .json = "contentType", .shape = 299}, /* 970 -> StringWithLengthBetween1And256 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 971 -> StringWithLengthBetween0And1024 */
+    {.name = "ModelId", .wire = "modelId", .json = "modelId", .shape = 193}, /* 972 -> Id */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 973 -> StringWithLengthBetween1And128 */
+    {.name = "Schema", .wire = "schema", .json = "schema", .shape = 295}, /* 974 -> StringWithLengthBetween0And32K */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 381}, /* 975 -> __listOfModel */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 976 -> NextToken */
+    {.name = "TruststoreUri", .wire = "truststoreUri", .json = "truststoreUri", .shape = 366}, /* 977 -> UriWithLengthBetween1And2048 */
+    {.name = "TruststoreVersion", .wire = "truststoreVersion", .json = "truststoreVersion", .shape = 301}, /* 978 -> StringWithLengthBetween1And64 */
+    {.name = "TruststoreWarnings", .wire = "truststoreWarnings", .json = "truststoreWarnings", .shape = 396}, /* 979 -> __listOf__string */
+    {.name = "TruststoreUri", .wire = "truststoreUri", .json = "truststoreUri", .shape = 366}, /* 980 -> UriWithLengthBetween1And2048 */
+    {.name = "TruststoreVersion", .wire = "truststoreVersion", .json = "truststoreVersion", .shape = 301}, /* 981 -> StringWithLengthBetween1And64 */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 982 -> __string */
+    {.name = "ResourceType", .wire = "resourceType", .json = "resourceType", .shape = 399}, /* 983 -> __string */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 984 -> __string */
+    {.name = "ResourceType", .wire = "resourceType", .json = "resourceType", .shape = 399}, /* 985 -> __string */
+    {.name = "Required", .wire = "required", .json = "required", .shape = 371}, /* 986 -> __boolean */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 987 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 418, .flags = NB_M_REQUIRED}, /* 988 -> __stringMin3Max255 */
+    {.name = "Theme", .wire = "theme", .json = "theme", .shape = 241, .flags = NB_M_REQUIRED}, /* 989 -> PortalTheme */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400, .flags = NB_M_REQUIRED}, /* 990 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 991 -> __stringMin1Max255 */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 992 -> __timestampIso8601 */
+    {.name = "PortalProductArn", .wire = "portalProductArn", .json = "portalProductArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 993 -> __stringMin20Max2048 */
+    {.name = "PortalProductId", .wire = "portalProductId", .json = "portalProductId", .shape = 404, .flags = NB_M_REQUIRED}, /* 994 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 995 -> Tags */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 996 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 117, .flags = NB_M_REQUIRED}, /* 997 -> EndpointConfigurationResponse */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397, .flags = NB_M_REQUIRED}, /* 998 -> __listOf__stringMin20Max2048 */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 999 -> __timestampIso8601 */
+    {.name = "LastPublished", .wire = "lastPublished", .json = "lastPublished", .shape = 420}, /* 1000 -> __timestampIso8601 */
+    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .json = "lastPublishedDescription", .shape = 400}, /* 1001 -> __stringMin0Max1024 */
+    {.name = "PortalArn", .wire = "portalArn", .json = "portalArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1002 -> __stringMin20Max2048 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 1003 -> PortalContent */
+    {.name = "PortalId", .wire = "portalId", .json = "portalId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1004 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Preview", .wire = "preview", .json = "preview", .shape = 242}, /* 1005 -> Preview */
+    {.name = "PublishStatus", .wire = "publishStatus", .json = "publishStatus", .shape = 252}, /* 1006 -> PublishStatus */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 1007 -> __stringMin0Max255 */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 1008 -> StatusException */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1009 -> Tags */
+    {.name = "CustomColors", .wire = "customColors", .json = "customColors", .shape = 80, .flags = NB_M_REQUIRED}, /* 1010 -> CustomColors */
+    {.name = "LogoLastUploaded", .wire = "logoLastUploaded", .json = "logoLastUploaded", .shape = 420}, /* 1011 -> __timestampIso8601 */
+    {.name = "PreviewStatus", .wire = "previewStatus", .json = "previewStatus", .shape = 245, .flags = NB_M_REQUIRED}, /* 1012 -> PreviewStatus */
+    {.name = "PreviewUrl", .wire = "previewUrl", .json = "previewUrl", .shape = 399}, /* 1013 -> __string */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 1014 -> StatusException */
     {.name = "PortalId", .wire = "portalId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1015 -> __string */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1016 -> __timestampIso8601 */
-    {.name = "PageTitle", .wire = "pageTitle", .shape = 410, .flags = NB_M_REQUIRED}, /* 1017 -> __stringMin1Max255 */
-    {.name = "ProductPageArn", .wire = "productPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1018 -> __stringMin20Max2048 */
-    {.name = "ProductPageId", .wire = "productPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1019 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Endpoint", .wire = "endpoint", .shape = 405, .flags = NB_M_REQUIRED}, /* 1020 -> __stringMin1Max1024 */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1021 -> __timestampIso8601 */
-    {.name = "OperationName", .wire = "operationName", .shape = 410}, /* 1022 -> __stringMin1Max255 */
-    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1023 -> __stringMin20Max2048 */
-    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1024 -> __stringMin10Max30PatternAZ09 */
-    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 1025 -> RestEndpointIdentifier */
-    {.name = "Status", .wire = "status", .shape = 291, .flags = NB_M_REQUIRED}, /* 1026 -> Status */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 1027 -> StatusException */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312, .flags = NB_M_REQUIRED}, /* 1028 -> TryItState */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 1029 -> __stringMin0Max1024 */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1016 -> __timestampIso8601 */
+    {.name = "PageTitle", .wire = "pageTitle", .json = "pageTitle", .shape = 410, .flags = NB_M_REQUIRED}, /* 1017 -> __stringMin1Max255 */
+    {.name = "ProductPageArn", .wire = "productPageArn", .json = "productPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1018 -> __stringMin20Max2048 */
+    {.name = "ProductPageId", .wire = "productPageId", .json = "productPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1019 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Endpoint", .wire = "endpoint", .json = "endpoint", .shape = 405, .flags = NB_M_REQUIRED}, /* 1020 -> __stringMin1Max1024 */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1021 -> __timestampIso8601 */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 410}, /* 1022 -> __stringMin1Max255 */
+    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .json = "productRestEndpointPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1023 -> __stringMin20Max2048 */
+    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .json = "productRestEndpointPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1024 -> __stringMin10Max30PatternAZ09 */
+    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .json = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 1025 -> RestEndpointIdentifier */
+    {.name = "Status", .wire = "status", .json = "status", .shape = 291, .flags = NB_M_REQUIRED}, /* 1026 -> Status */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 1027 -> StatusException */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312, .flags = NB_M_REQUIRED}, /* 1028 -> TryItState */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 1029 -> __stringMin0Max1024 */
     {.name = "PortalId", .wire = "portalId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1030 -> __string */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 1031 -> __stringMin0Max1024 */
-    {.name = "PolicyDocument", .wire = "policyDocument", .shape = 412, .flags = NB_M_REQUIRED}, /* 1032 -> __stringMin1Max307200 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 1031 -> __stringMin0Max1024 */
+    {.name = "PolicyDocument", .wire = "policyDocument", .json = "policyDocument", .shape = 412, .flags = NB_M_REQUIRED}, /* 1032 -> __stringMin1Max307200 */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1033 -> __string */
-    {.name = "PolicyDocument", .wire = "policyDocument", .shape = 412, .flags = NB_M_REQUIRED}, /* 1034 -> __stringMin1Max307200 */
-    {.name = "Actions", .wire = "actions", .shape = 389, .flags = NB_M_REQUIRED}, /* 1035 -> __listOfRoutingRuleAction */
-    {.name = "Conditions", .wire = "conditions", .shape = 390, .flags = NB_M_REQUIRED}, /* 1036 -> __listOfRoutingRuleCondition */
+    {.name = "PolicyDocument", .wire = "policyDocument", .json = "policyDocument", .shape = 412, .flags = NB_M_REQUIRED}, /* 1034 -> __stringMin1Max307200 */
+    {.name = "Actions", .wire = "actions", .json = "actions", .shape = 389, .flags = NB_M_REQUIRED}, /* 1035 -> __listOfRoutingRuleAction */
+    {.name = "Conditions", .wire = "conditions", .json = "conditions", .shape = 390, .flags = NB_M_REQUIRED}, /* 1036 -> __listOfRoutingRuleCondition */
     {.name = "DomainName", .wire = "domainName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1037 -> __string */
     {.name = "DomainNameId", .wire = "domainNameId", .shape = 399, .location = NB_LOC_QUERY}, /* 1038 -> __string */
-    {.name = "Priority", .wire = "priority", .shape = 281, .flags = NB_M_REQUIRED}, /* 1039 -> RoutingRulePriority */
+    {.name = "Priority", .wire = "priority", .json = "priority", .shape = 281, .flags = NB_M_REQUIRED}, /* 1039 -> RoutingRulePriority */
     {.name = "RoutingRuleId", .wire = "routingRuleId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1040 -> __string */
-    {.name = "Actions", .wire = "actions", .shape = 389}, /* 1041 -> __listOfRoutingRuleAction */
-    {.name = "Conditions", .wire = "conditions", .shape = 390}, /* 1042 -> __listOfRoutingRuleCondition */
-    {.name = "Priority", .wire = "priority", .shape = 281}, /* 1043 -> RoutingRulePriority */
-    {.name = "RoutingRuleArn", .wire = "routingRuleArn", .shape = 8}, /* 1044 -> Arn */
-    {.name = "RoutingRuleId", .wire = "routingRuleId", .shape = 193}, /* 1045 -> Id */
-    {.name = "Body", .wire = "body", .shape = 399, .flags = NB_M_REQUIRED}, /* 1046 -> __string */
+    {.name = "Actions", .wire = "actions", .json = "actions", .shape = 389}, /* 1041 -> __listOfRoutingRuleAction */
+    {.name = "Conditions", .wire = "conditions", .json = "conditions", .shape = 390}, /* 1042 -> __listOfRoutingRuleCondition */
+    {.name = "Priority", .wire = "priority", .json = "priority", .shape = 281}, /* 1043 -> RoutingRulePriority */
+    {.name = "RoutingRuleArn", .wire = "routingRuleArn", .json = "routingRuleArn", .shape = 8}, /* 1044 -> Arn */
+    {.name = "RoutingRuleId", .wire = "routingRuleId", .json = "routingRuleId", .shape = 193}, /* 1045 -> Id */
+    {.name = "Body", .wire = "body", .json = "body", .shape = 399, .flags = NB_M_REQUIRED}, /* 1046 -> __string */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1047 -> __string */
     {.name = "Basepath", .wire = "basepath", .shape = 399, .location = NB_LOC_QUERY}, /* 1048 -> __string */
-    {.name = "Body", .wire = "body", .shape = 399, .flags = NB_M_REQUIRED}, /* 1049 -> __string */
+    {.name = "Body", .wire = "body", .json = "body", .shape = 399, .flags = NB_M_REQUIRED}, /* 1049 -> __string */
     {.name = "FailOnWarnings", .wire = "failOnWarnings", .shape = 371, .location = NB_LOC_QUERY}, /* 1050 -> __boolean */
-    {.name = "ApiEndpoint", .wire = "apiEndpoint", .shape = 399}, /* 1051 -> __string */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 1052 -> __boolean */
-    {.name = "ApiId", .wire = "apiId", .shape = 193}, /* 1053 -> Id */
-    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .shape = 286}, /* 1054 -> SelectionExpression */
-    {.name = "CorsConfiguration", .wire = "corsConfiguration", .shape = 22}, /* 1055 -> Cors */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 1056 -> __timestampIso8601 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1057 -> StringWithLengthBetween0And1024 */
-    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .shape = 371}, /* 1058 -> __boolean */
-    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .shape = 371}, /* 1059 -> __boolean */
-    {.name = "ImportInfo", .wire = "importInfo", .shape = 396}, /* 1060 -> __listOf__string */
-    {.name = "IpAddressType", .wire = "ipAddressType", .shape = 208}, /* 1061 -> IpAddressType */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1062 -> StringWithLengthBetween1And128 */
-    {.name = "ProtocolType", .wire = "protocolType", .shape = 248}, /* 1063 -> ProtocolType */
-    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .shape = 286}, /* 1064 -> SelectionExpression */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1065 -> Tags */
-    {.name = "Version", .wire = "version", .shape = 301}, /* 1066 -> StringWithLengthBetween1And64 */
-    {.name = "Warnings", .wire = "warnings", .shape = 396}, /* 1067 -> __listOf__string */
+    {.name = "ApiEndpoint", .wire = "apiEndpoint", .json = "apiEndpoint", .shape = 399}, /* 1051 -> __string */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 1052 -> __boolean */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193}, /* 1053 -> Id */
+    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .json = "apiKeySelectionExpression", .shape = 286}, /* 1054 -> SelectionExpression */
+    {.name = "CorsConfiguration", .wire = "corsConfiguration", .json = "corsConfiguration", .shape = 22}, /* 1055 -> Cors */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 1056 -> __timestampIso8601 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1057 -> StringWithLengthBetween0And1024 */
+    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .json = "disableSchemaValidation", .shape = 371}, /* 1058 -> __boolean */
+    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .json = "disableExecuteApiEndpoint", .shape = 371}, /* 1059 -> __boolean */
+    {.name = "ImportInfo", .wire = "importInfo", .json = "importInfo", .shape = 396}, /* 1060 -> __listOf__string */
+    {.name = "IpAddressType", .wire = "ipAddressType", .json = "ipAddressType", .shape = 208}, /* 1061 -> IpAddressType */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1062 -> StringWithLengthBetween1And128 */
+    {.name = "ProtocolType", .wire = "protocolType", .json = "protocolType", .shape = 248}, /* 1063 -> ProtocolType */
+    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .json = "routeSelectionExpression", .shape = 286}, /* 1064 -> SelectionExpression */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1065 -> Tags */
+    {.name = "Version", .wire = "version", .json = "version", .shape = 301}, /* 1066 -> StringWithLengthBetween1And64 */
+    {.name = "Warnings", .wire = "warnings", .json = "warnings", .shape = 396}, /* 1067 -> __listOf__string */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1068 -> __string */
     {.name = "StageName", .wire = "stageName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1069 -> __string */
     {.name = "key", .shape = 399}, /* 1070 -> __string */
     {.name = "value", .shape = 203}, /* 1071 -> IntegrationParameters */
-    {.name = "IdentifierParts", .wire = "identifierParts", .shape = 194}, /* 1072 -> IdentifierParts */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 1073 -> __boolean */
-    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .shape = 371}, /* 1074 -> __boolean */
-    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .shape = 10}, /* 1075 -> AuthorizationScopes */
-    {.name = "AuthorizationType", .wire = "authorizationType", .shape = 11}, /* 1076 -> AuthorizationType */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 1077 -> Id */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 1078 -> SelectionExpression */
-    {.name = "OperationName", .wire = "operationName", .shape = 301}, /* 1079 -> StringWithLengthBetween1And64 */
-    {.name = "RequestModels", .wire = "requestModels", .shape = 265}, /* 1080 -> RouteModels */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 266}, /* 1081 -> RouteParameters */
-    {.name = "RouteId", .wire = "routeId", .shape = 193}, /* 1082 -> Id */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 1083 -> SelectionKey */
-    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .shape = 286}, /* 1084 -> SelectionExpression */
-    {.name = "Target", .wire = "target", .shape = 297}, /* 1085 -> StringWithLengthBetween1And128 */
+    {.name = "IdentifierParts", .wire = "identifierParts", .json = "identifierParts", .shape = 194}, /* 1072 -> IdentifierParts */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 1073 -> __boolean */
+    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .json = "apiKeyRequired", .shape = 371}, /* 1074 -> __boolean */
+    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .json = "authorizationScopes", .shape = 10}, /* 1075 -> AuthorizationScopes */
+    {.name = "AuthorizationType", .wire = "authorizationType", .json = "authorizationType", .shape = 11}, /* 1076 -> AuthorizationType */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 1077 -> Id */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 1078 -> SelectionExpression */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 301}, /* 1079 -> StringWithLengthBetween1And64 */
+    {.name = "RequestModels", .wire = "requestModels", .json = "requestModels", .shape = 265}, /* 1080 -> RouteModels */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 266}, /* 1081 -> RouteParameters */
+    {.name = "RouteId", .wire = "routeId", .json = "routeId", .shape = 193}, /* 1082 -> Id */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 1083 -> SelectionKey */
+    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .json = "routeResponseSelectionExpression", .shape = 286}, /* 1084 -> SelectionExpression */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 297}, /* 1085 -> StringWithLengthBetween1And128 */
     {.name = "key", .shape = 399}, /* 1086 -> __string */
     {.name = "value", .shape = 297}, /* 1087 -> StringWithLengthBetween1And128 */
     {.name = "key", .shape = 399}, /* 1088 -> __string */
     {.name = "value", .shape = 236}, /* 1089 -> ParameterConstraints */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 1090 -> SelectionExpression */
-    {.name = "ResponseModels", .wire = "responseModels", .shape = 265}, /* 1091 -> RouteModels */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 266}, /* 1092 -> RouteParameters */
-    {.name = "RouteResponseId", .wire = "routeResponseId", .shape = 193}, /* 1093 -> Id */
-    {.name = "RouteResponseKey", .wire = "routeResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 1094 -> SelectionKey */
-    {.name = "Items", .wire = "items", .shape = 387}, /* 1095 -> __listOfRouteResponse */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 1096 -> NextToken */
-    {.name = "DataTraceEnabled", .wire = "dataTraceEnabled", .shape = 371}, /* 1097 -> __boolean */
-    {.name = "DetailedMetricsEnabled", .wire = "detailedMetricsEnabled", .shape = 371}, /* 1098 -> __boolean */
-    {.name = "LoggingLevel", .wire = "loggingLevel", .shape = 226}, /* 1099 -> LoggingLevel */
-    {.name = "ThrottlingBurstLimit", .wire = "throttlingBurstLimit", .shape = 373}, /* 1100 -> __integer */
-    {.name = "ThrottlingRateLimit", .wire = "throttlingRateLimit", .shape = 372}, /* 1101 -> __double */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 1090 -> SelectionExpression */
+    {.name = "ResponseModels", .wire = "responseModels", .json = "responseModels", .shape = 265}, /* 1091 -> RouteModels */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 266}, /* 1092 -> RouteParameters */
+    {.name = "RouteResponseId", .wire = "routeResponseId", .json = "routeResponseId", .shape = 193}, /* 1093 -> Id */
+    {.name = "RouteResponseKey", .wire = "routeResponseKey", .json = "routeResponseKey", .shape = 287, .flags = NB_M_REQUIRED}, /* 1094 -> SelectionKey */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 387}, /* 1095 -> __listOfRouteResponse */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 1096 -> NextToken */
+    {.name = "DataTraceEnabled", .wire = "dataTraceEnabled", .json = "dataTraceEnabled", .shape = 371}, /* 1097 -> __boolean */
+    {.name = "DetailedMetricsEnabled", .wire = "detailedMetricsEnabled", .json = "detailedMetricsEnabled", .shape = 371}, /* 1098 -> __boolean */
+    {.name = "LoggingLevel", .wire = "loggingLevel", .json = "loggingLevel", .shape = 226}, /* 1099 -> LoggingLevel */
+    {.name = "ThrottlingBurstLimit", .wire = "throttlingBurstLimit", .json = "throttlingBurstLimit", .shape = 373}, /* 1100 -> __integer */
+    {.name = "ThrottlingRateLimit", .wire = "throttlingRateLimit", .json = "throttlingRateLimit", .shape = 372}, /* 1101 -> __double */
     {.name = "key", .shape = 399}, /* 1102 -> __string */
     {.name = "value", .shape = 269}, /* 1103 -> RouteSettings */
-    {.name = "Items", .wire = "items", .shape = 386}, /* 1104 -> __listOfRoute */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 1105 -> NextToken */
-    {.name = "Actions", .wire = "actions", .shape = 389}, /* 1106 -> __listOfRoutingRuleAction */
-    {.name = "Conditions", .wire = "conditions", .shape = 390}, /* 1107 -> __listOfRoutingRuleCondition */
-    {.name = "Priority", .wire = "priority", .shape = 281}, /* 1108 -> RoutingRulePriority */
-    {.name = "RoutingRuleArn", .wire = "routingRuleArn", .shape = 8}, /* 1109 -> Arn */
-    {.name = "RoutingRuleId", .wire = "routingRuleId", .shape = 193}, /* 1110 -> Id */
-    {.name = "InvokeApi", .wire = "invokeApi", .shape = 275, .flags = NB_M_REQUIRED}, /* 1111 -> RoutingRuleActionInvokeApi */
-    {.name = "ApiId", .wire = "apiId", .shape = 193, .flags = NB_M_REQUIRED}, /* 1112 -> Id */
-    {.name = "Stage", .wire = "stage", .shape = 297, .flags = NB_M_REQUIRED}, /* 1113 -> StringWithLengthBetween1And128 */
-    {.name = "StripBasePath", .wire = "stripBasePath", .shape = 371}, /* 1114 -> __boolean */
-    {.name = "MatchBasePaths", .wire = "matchBasePaths", .shape = 278}, /* 1115 -> RoutingRuleMatchBasePaths */
-    {.name = "MatchHeaders", .wire = "matchHeaders", .shape = 280}, /* 1116 -> RoutingRuleMatchHeaders */
-    {.name = "Actions", .wire = "actions", .shape = 389, .flags = NB_M_REQUIRED}, /* 1117 -> __listOfRoutingRuleAction */
-    {.name = "Conditions", .wire = "conditions", .shape = 390, .flags = NB_M_REQUIRED}, /* 1118 -> __listOfRoutingRuleCondition */
-    {.name = "Priority", .wire = "priority", .shape = 281, .flags = NB_M_REQUIRED}, /* 1119 -> RoutingRulePriority */
-    {.name = "AnyOf", .wire = "anyOf", .shape = 393, .flags = NB_M_REQUIRED}, /* 1120 -> __listOfSelectionKey */
-    {.name = "Header", .wire = "header", .shape = 287, .flags = NB_M_REQUIRED}, /* 1121 -> SelectionKey */
-    {.name = "ValueGlob", .wire = "valueGlob", .shape = 286, .flags = NB_M_REQUIRED}, /* 1122 -> SelectionExpression */
-    {.name = "AnyOf", .wire = "anyOf", .shape = 391, .flags = NB_M_REQUIRED}, /* 1123 -> __listOfRoutingRuleMatchHeaderValue */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 1124 -> NextToken */
-    {.name = "RoutingRules", .wire = "routingRules", .shape = 388}, /* 1125 -> __listOfRoutingRule */
-    {.name = "ProductRestEndpointPageArns", .wire = "productRestEndpointPageArns", .shape = 397, .flags = NB_M_REQUIRED}, /* 1126 -> __listOf__stringMin20Max2048 */
-    {.name = "SectionName", .wire = "sectionName", .shape = 399, .flags = NB_M_REQUIRED}, /* 1127 -> __string */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 386}, /* 1104 -> __listOfRoute */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 1105 -> NextToken */
+    {.name = "Actions", .wire = "actions", .json = "actions", .shape = 389}, /* 1106 -> __listOfRoutingRuleAction */
+    {.name = "Conditions", .wire = "conditions", .json = "conditions", .shape = 390}, /* 1107 -> __listOfRoutingRuleCondition */
+    {.name = "Priority", .wire = "priority", .json = "priority", .shape = 281}, /* 1108 -> RoutingRulePriority */
+    {.name = "RoutingRuleArn", .wire = "routingRuleArn", .json = "routingRuleArn", .shape = 8}, /* 1109 -> Arn */
+    {.name = "RoutingRuleId", .wire = "routingRuleId", .json = "routingRuleId", .shape = 193}, /* 1110 -> Id */
+    {.name = "InvokeApi", .wire = "invokeApi", .json = "invokeApi", .shape = 275, .flags = NB_M_REQUIRED}, /* 1111 -> RoutingRuleActionInvokeApi */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193, .flags = NB_M_REQUIRED}, /* 1112 -> Id */
+    {.name = "Stage", .wire = "stage", .json = "stage", .shape = 297, .flags = NB_M_REQUIRED}, /* 1113 -> StringWithLengthBetween1And128 */
+    {.name = "StripBasePath", .wire = "stripBasePath", .json = "stripBasePath", .shape = 371}, /* 1114 -> __boolean */
+    {.name = "MatchBasePaths", .wire = "matchBasePaths", .json = "matchBasePaths", .shape = 278}, /* 1115 -> RoutingRuleMatchBasePaths */
+    {.name = "MatchHeaders", .wire = "matchHeaders", .json = "matchHeaders", .shape = 280}, /* 1116 -> RoutingRuleMatchHeaders */
+    {.name = "Actions", .wire = "actions", .json = "actions", .shape = 389, .flags = NB_M_REQUIRED}, /* 1117 -> __listOfRoutingRuleAction */
+    {.name = "Conditions", .wire = "conditions", .json = "conditions", .shape = 390, .flags = NB_M_REQUIRED}, /* 1118 -> __listOfRoutingRuleCondition */
+    {.name = "Priority", .wire = "priority", .json = "priority", .shape = 281, .flags = NB_M_REQUIRED}, /* 1119 -> RoutingRulePriority */
+    {.name = "AnyOf", .wire = "anyOf", .json = "anyOf", .shape = 393, .flags = NB_M_REQUIRED}, /* 1120 -> __listOfSelectionKey */
+    {.name = "Header", .wire = "header", .json = "header", .shape = 287, .flags = NB_M_REQUIRED}, /* 1121 -> SelectionKey */
+    {.name = "ValueGlob", .wire = "valueGlob", .json = "valueGlob", .shape = 286, .flags = NB_M_REQUIRED}, /* 1122 -> SelectionExpression */
+    {.name = "AnyOf", .wire = "anyOf", .json = "anyOf", .shape = 391, .flags = NB_M_REQUIRED}, /* 1123 -> __listOfRoutingRuleMatchHeaderValue */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 1124 -> NextToken */
+    {.name = "RoutingRules", .wire = "routingRules", .json = "routingRules", .shape = 388}, /* 1125 -> __listOfRoutingRule */
+    {.name = "ProductRestEndpointPageArns", .wire = "productRestEndpointPageArns", .json = "productRestEndpointPageArns", .shape = 397, .flags = NB_M_REQUIRED}, /* 1126 -> __listOf__stringMin20Max2048 */
+    {.name = "SectionName", .wire = "sectionName", .json = "sectionName", .shape = 399, .flags = NB_M_REQUIRED}, /* 1127 -> __string */
     {.name = "member", .shape = 399}, /* 1128 -> __string */
-    {.name = "AccessLogSettings", .wire = "accessLogSettings", .shape = 3}, /* 1129 -> AccessLogSettings */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 1130 -> __boolean */
-    {.name = "AutoDeploy", .wire = "autoDeploy", .shape = 371}, /* 1131 -> __boolean */
-    {.name = "ClientCertificateId", .wire = "clientCertificateId", .shape = 193}, /* 1132 -> Id */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 1133 -> __timestampIso8601 */
-    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .shape = 269}, /* 1134 -> RouteSettings */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 1135 -> Id */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1136 -> StringWithLengthBetween0And1024 */
-    {.name = "LastDeploymentStatusMessage", .wire = "lastDeploymentStatusMessage", .shape = 399}, /* 1137 -> __string */
-    {.name = "LastUpdatedDate", .wire = "lastUpdatedDate", .shape = 420}, /* 1138 -> __timestampIso8601 */
-    {.name = "RouteSettings", .wire = "routeSettings", .shape = 270}, /* 1139 -> RouteSettingsMap */
-    {.name = "StageName", .wire = "stageName", .shape = 297, .flags = NB_M_REQUIRED}, /* 1140 -> StringWithLengthBetween1And128 */
-    {.name = "StageVariables", .wire = "stageVariables", .shape = 289}, /* 1141 -> StageVariablesMap */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1142 -> Tags */
+    {.name = "AccessLogSettings", .wire = "accessLogSettings", .json = "accessLogSettings", .shape = 3}, /* 1129 -> AccessLogSettings */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 1130 -> __boolean */
+    {.name = "AutoDeploy", .wire = "autoDeploy", .json = "autoDeploy", .shape = 371}, /* 1131 -> __boolean */
+    {.name = "ClientCertificateId", .wire = "clientCertificateId", .json = "clientCertificateId", .shape = 193}, /* 1132 -> Id */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 1133 -> __timestampIso8601 */
+    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .json = "defaultRouteSettings", .shape = 269}, /* 1134 -> RouteSettings */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 1135 -> Id */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1136 -> StringWithLengthBetween0And1024 */
+    {.name = "LastDeploymentStatusMessage", .wire = "lastDeploymentStatusMessage", .json = "lastDeploymentStatusMessage", .shape = 399}, /* 1137 -> __string */
+    {.name = "LastUpdatedDate", .wire = "lastUpdatedDate", .json = "lastUpdatedDate", .shape = 420}, /* 1138 -> __timestampIso8601 */
+    {.name = "RouteSettings", .wire = "routeSettings", .json = "routeSettings", .shape = 270}, /* 1139 -> RouteSettingsMap */
+    {.name = "StageName", .wire = "stageName", .json = "stageName", .shape = 297, .flags = NB_M_REQUIRED}, /* 1140 -> StringWithLengthBetween1And128 */
+    {.name = "StageVariables", .wire = "stageVariables", .json = "stageVariables", .shape = 289}, /* 1141 -> StageVariablesMap */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1142 -> Tags */
     {.name = "key", .shape = 399}, /* 1143 -> __string */
     {.name = "value", .shape = 294}, /* 1144 -> StringWithLengthBetween0And2048 */
-    {.name = "Items", .wire = "items", .shape = 394}, /* 1145 -> __listOfStage */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 1146 -> NextToken */
-    {.name = "Exception", .wire = "exception", .shape = 411}, /* 1147 -> __stringMin1Max256 */
-    {.name = "Message", .wire = "message", .shape = 409}, /* 1148 -> __stringMin1Max2048 */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 394}, /* 1145 -> __listOfStage */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 1146 -> NextToken */
+    {.name = "Exception", .wire = "exception", .json = "exception", .shape = 411}, /* 1147 -> __stringMin1Max256 */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 409}, /* 1148 -> __stringMin1Max2048 */
     {.name = "member", .shape = 399}, /* 1149 -> __string */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1150 -> Tags */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1150 -> Tags */
     {.name = "ResourceArn", .wire = "resource-arn", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1151 -> __string */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1152 -> Tags */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1152 -> Tags */
     {.name = "key", .shape = 399}, /* 1153 -> __string */
     {.name = "value", .shape = 298}, /* 1154 -> StringWithLengthBetween1And1600 */
-    {.name = "Value", .wire = "value", .shape = 399}, /* 1155 -> __string */
+    {.name = "Value", .wire = "value", .json = "value", .shape = 399}, /* 1155 -> __string */
     {.name = "key", .shape = 399}, /* 1156 -> __string */
     {.name = "value", .shape = 295}, /* 1157 -> StringWithLengthBetween0And32K */
-    {.name = "ServerNameToVerify", .wire = "serverNameToVerify", .shape = 300}, /* 1158 -> StringWithLengthBetween1And512 */
-    {.name = "ServerNameToVerify", .wire = "serverNameToVerify", .shape = 300}, /* 1159 -> StringWithLengthBetween1And512 */
-    {.name = "LimitType", .wire = "limitType", .shape = 399}, /* 1160 -> __string */
-    {.name = "Message", .wire = "message", .shape = 399}, /* 1161 -> __string */
+    {.name = "ServerNameToVerify", .wire = "serverNameToVerify", .json = "serverNameToVerify", .shape = 300}, /* 1158 -> StringWithLengthBetween1And512 */
+    {.name = "ServerNameToVerify", .wire = "serverNameToVerify", .json = "serverNameToVerify", .shape = 300}, /* 1159 -> StringWithLengthBetween1And512 */
+    {.name = "LimitType", .wire = "limitType", .json = "limitType", .shape = 399}, /* 1160 -> __string */
+    {.name = "Message", .wire = "message", .json = "message", .shape = 399}, /* 1161 -> __string */
     {.name = "ResourceArn", .wire = "resource-arn", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1162 -> __string */
     {.name = "TagKeys", .wire = "tagKeys", .shape = 396, .location = NB_LOC_QUERY, .flags = NB_M_REQUIRED}, /* 1163 -> __listOf__string */
-    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .shape = 286}, /* 1164 -> SelectionExpression */
-    {.name = "CorsConfiguration", .wire = "corsConfiguration", .shape = 22}, /* 1165 -> Cors */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 1166 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1167 -> StringWithLengthBetween0And1024 */
-    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .shape = 371}, /* 1168 -> __boolean */
-    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .shape = 371}, /* 1169 -> __boolean */
-    {.name = "IpAddressType", .wire = "ipAddressType", .shape = 208}, /* 1170 -> IpAddressType */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1171 -> StringWithLengthBetween1And128 */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287}, /* 1172 -> SelectionKey */
-    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .shape = 286}, /* 1173 -> SelectionExpression */
-    {.name = "Target", .wire = "target", .shape = 366}, /* 1174 -> UriWithLengthBetween1And2048 */
-    {.name = "Version", .wire = "version", .shape = 301}, /* 1175 -> StringWithLengthBetween1And64 */
-    {.name = "ApiId", .wire = "apiId", .shape = 193}, /* 1176 -> Id */
-    {.name = "ApiMappingKey", .wire = "apiMappingKey", .shape = 287}, /* 1177 -> SelectionKey */
-    {.name = "Stage", .wire = "stage", .shape = 297}, /* 1178 -> StringWithLengthBetween1And128 */
-    {.name = "ApiId", .wire = "apiId", .shape = 193, .flags = NB_M_REQUIRED}, /* 1179 -> Id */
+    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .json = "apiKeySelectionExpression", .shape = 286}, /* 1164 -> SelectionExpression */
+    {.name = "CorsConfiguration", .wire = "corsConfiguration", .json = "corsConfiguration", .shape = 22}, /* 1165 -> Cors */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 1166 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1167 -> StringWithLengthBetween0And1024 */
+    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .json = "disableExecuteApiEndpoint", .shape = 371}, /* 1168 -> __boolean */
+    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .json = "disableSchemaValidation", .shape = 371}, /* 1169 -> __boolean */
+    {.name = "IpAddressType", .wire = "ipAddressType", .json = "ipAddressType", .shape = 208}, /* 1170 -> IpAddressType */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1171 -> StringWithLengthBetween1And128 */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287}, /* 1172 -> SelectionKey */
+    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .json = "routeSelectionExpression", .shape = 286}, /* 1173 -> SelectionExpression */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 366}, /* 1174 -> UriWithLengthBetween1And2048 */
+    {.name = "Version", .wire = "version", .json = "version", .shape = 301}, /* 1175 -> StringWithLengthBetween1And64 */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193}, /* 1176 -> Id */
+    {.name = "ApiMappingKey", .wire = "apiMappingKey", .json = "apiMappingKey", .shape = 287}, /* 1177 -> SelectionKey */
+    {.name = "Stage", .wire = "stage", .json = "stage", .shape = 297}, /* 1178 -> StringWithLengthBetween1And128 */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193, .flags = NB_M_REQUIRED}, /* 1179 -> Id */
     {.name = "ApiMappingId", .wire = "apiMappingId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1180 -> __string */
-    {.name = "ApiMappingKey", .wire = "apiMappingKey", .shape = 287}, /* 1181 -> SelectionKey */
+    {.name = "ApiMappingKey", .wire = "apiMappingKey", .json = "apiMappingKey", .shape = 287}, /* 1181 -> SelectionKey */
     {.name = "DomainName", .wire = "domainName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1182 -> __string */
-    {.name = "Stage", .wire = "stage", .shape = 297}, /* 1183 -> StringWithLengthBetween1And128 */
-    {.name = "ApiId", .wire = "apiId", .shape = 193}, /* 1184 -> Id */
-    {.name = "ApiMappingId", .wire = "apiMappingId", .shape = 193}, /* 1185 -> Id */
-    {.name = "ApiMappingKey", .wire = "apiMappingKey", .shape = 287}, /* 1186 -> SelectionKey */
-    {.name = "Stage", .wire = "stage", .shape = 297}, /* 1187 -> StringWithLengthBetween1And128 */
+    {.name = "Stage", .wire = "stage", .json = "stage", .shape = 297}, /* 1183 -> StringWithLengthBetween1And128 */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193}, /* 1184 -> Id */
+    {.name = "ApiMappingId", .wire = "apiMappingId", .json = "apiMappingId", .shape = 193}, /* 1185 -> Id */
+    {.name = "ApiMappingKey", .wire = "apiMappingKey", .json = "apiMappingKey", .shape = 287}, /* 1186 -> SelectionKey */
+    {.name = "Stage", .wire = "stage", .json = "stage", .shape = 297}, /* 1187 -> StringWithLengthBetween1And128 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1188 -> __string */
-    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .shape = 286}, /* 1189 -> SelectionExpression */
-    {.name = "CorsConfiguration", .wire = "corsConfiguration", .shape = 22}, /* 1190 -> Cors */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 1191 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1192 -> StringWithLengthBetween0And1024 */
-    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .shape = 371}, /* 1193 -> __boolean */
-    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .shape = 371}, /* 1194 -> __boolean */
-    {.name = "IpAddressType", .wire = "ipAddressType", .shape = 208}, /* 1195 -> IpAddressType */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1196 -> StringWithLengthBetween1And128 */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287}, /* 1197 -> SelectionKey */
-    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .shape = 286}, /* 1198 -> SelectionExpression */
-    {.name = "Target", .wire = "target", .shape = 366}, /* 1199 -> UriWithLengthBetween1And2048 */
-    {.name = "Version", .wire = "version", .shape = 301}, /* 1200 -> StringWithLengthBetween1And64 */
-    {.name = "ApiEndpoint", .wire = "apiEndpoint", .shape = 399}, /* 1201 -> __string */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 1202 -> __boolean */
-    {.name = "ApiId", .wire = "apiId", .shape = 193}, /* 1203 -> Id */
-    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .shape = 286}, /* 1204 -> SelectionExpression */
-    {.name = "CorsConfiguration", .wire = "corsConfiguration", .shape = 22}, /* 1205 -> Cors */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 1206 -> __timestampIso8601 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1207 -> StringWithLengthBetween0And1024 */
-    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .shape = 371}, /* 1208 -> __boolean */
-    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .shape = 371}, /* 1209 -> __boolean */
-    {.name = "ImportInfo", .wire = "importInfo", .shape = 396}, /* 1210 -> __listOf__string */
-    {.name = "IpAddressType", .wire = "ipAddressType", .shape = 208}, /* 1211 -> IpAddressType */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1212 -> StringWithLengthBetween1And128 */
-    {.name = "ProtocolType", .wire = "protocolType", .shape = 248}, /* 1213 -> ProtocolType */
-    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .shape = 286}, /* 1214 -> SelectionExpression */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1215 -> Tags */
-    {.name = "Version", .wire = "version", .shape = 301}, /* 1216 -> StringWithLengthBetween1And64 */
-    {.name = "Warnings", .wire = "warnings", .shape = 396}, /* 1217 -> __listOf__string */
-    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .shape = 8}, /* 1218 -> Arn */
-    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .shape = 301}, /* 1219 -> StringWithLengthBetween1And64 */
-    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .shape = 199}, /* 1220 -> IntegerWithLengthBetween0And3600 */
-    {.name = "AuthorizerType", .wire = "authorizerType", .shape = 13}, /* 1221 -> AuthorizerType */
-    {.name = "AuthorizerUri", .wire = "authorizerUri", .shape = 366}, /* 1222 -> UriWithLengthBetween1And2048 */
-    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .shape = 371}, /* 1223 -> __boolean */
-    {.name = "IdentitySource", .wire = "identitySource", .shape = 195}, /* 1224 -> IdentitySourceList */
-    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .shape = 293}, /* 1225 -> StringWithLengthBetween0And1024 */
-    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .shape = 209}, /* 1226 -> JWTConfiguration */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1227 -> StringWithLengthBetween1And128 */
+    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .json = "apiKeySelectionExpression", .shape = 286}, /* 1189 -> SelectionExpression */
+    {.name = "CorsConfiguration", .wire = "corsConfiguration", .json = "corsConfiguration", .shape = 22}, /* 1190 -> Cors */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 1191 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1192 -> StringWithLengthBetween0And1024 */
+    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .json = "disableSchemaValidation", .shape = 371}, /* 1193 -> __boolean */
+    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .json = "disableExecuteApiEndpoint", .shape = 371}, /* 1194 -> __boolean */
+    {.name = "IpAddressType", .wire = "ipAddressType", .json = "ipAddressType", .shape = 208}, /* 1195 -> IpAddressType */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1196 -> StringWithLengthBetween1And128 */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287}, /* 1197 -> SelectionKey */
+    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .json = "routeSelectionExpression", .shape = 286}, /* 1198 -> SelectionExpression */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 366}, /* 1199 -> UriWithLengthBetween1And2048 */
+    {.name = "Version", .wire = "version", .json = "version", .shape = 301}, /* 1200 -> StringWithLengthBetween1And64 */
+    {.name = "ApiEndpoint", .wire = "apiEndpoint", .json = "apiEndpoint", .shape = 399}, /* 1201 -> __string */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 1202 -> __boolean */
+    {.name = "ApiId", .wire = "apiId", .json = "apiId", .shape = 193}, /* 1203 -> Id */
+    {.name = "ApiKeySelectionExpression", .wire = "apiKeySelectionExpression", .json = "apiKeySelectionExpression", .shape = 286}, /* 1204 -> SelectionExpression */
+    {.name = "CorsConfiguration", .wire = "corsConfiguration", .json = "corsConfiguration", .shape = 22}, /* 1205 -> Cors */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 1206 -> __timestampIso8601 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1207 -> StringWithLengthBetween0And1024 */
+    {.name = "DisableSchemaValidation", .wire = "disableSchemaValidation", .json = "disableSchemaValidation", .shape = 371}, /* 1208 -> __boolean */
+    {.name = "DisableExecuteApiEndpoint", .wire = "disableExecuteApiEndpoint", .json = "disableExecuteApiEndpoint", .shape = 371}, /* 1209 -> __boolean */
+    {.name = "ImportInfo", .wire = "importInfo", .json = "importInfo", .shape = 396}, /* 1210 -> __listOf__string */
+    {.name = "IpAddressType", .wire = "ipAddressType", .json = "ipAddressType", .shape = 208}, /* 1211 -> IpAddressType */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1212 -> StringWithLengthBetween1And128 */
+    {.name = "ProtocolType", .wire = "protocolType", .json = "protocolType", .shape = 248}, /* 1213 -> ProtocolType */
+    {.name = "RouteSelectionExpression", .wire = "routeSelectionExpression", .json = "routeSelectionExpression", .shape = 286}, /* 1214 -> SelectionExpression */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1215 -> Tags */
+    {.name = "Version", .wire = "version", .json = "version", .shape = 301}, /* 1216 -> StringWithLengthBetween1And64 */
+    {.name = "Warnings", .wire = "warnings", .json = "warnings", .shape = 396}, /* 1217 -> __listOf__string */
+    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .json = "authorizerCredentialsArn", .shape = 8}, /* 1218 -> Arn */
+    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .json = "authorizerPayloadFormatVersion", .shape = 301}, /* 1219 -> StringWithLengthBetween1And64 */
+    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .json = "authorizerResultTtlInSeconds", .shape = 199}, /* 1220 -> IntegerWithLengthBetween0And3600 */
+    {.name = "AuthorizerType", .wire = "authorizerType", .json = "authorizerType", .shape = 13}, /* 1221 -> AuthorizerType */
+    {.name = "AuthorizerUri", .wire = "authorizerUri", .json = "authorizerUri", .shape = 366}, /* 1222 -> UriWithLengthBetween1And2048 */
+    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .json = "enableSimpleResponses", .shape = 371}, /* 1223 -> __boolean */
+    {.name = "IdentitySource", .wire = "identitySource", .json = "identitySource", .shape = 195}, /* 1224 -> IdentitySourceList */
+    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .json = "identityValidationExpression", .shape = 293}, /* 1225 -> StringWithLengthBetween0And1024 */
+    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .json = "jwtConfiguration", .shape = 209}, /* 1226 -> JWTConfiguration */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1227 -> StringWithLengthBetween1And128 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1228 -> __string */
-    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .shape = 8}, /* 1229 -> Arn */
+    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .json = "authorizerCredentialsArn", .shape = 8}, /* 1229 -> Arn */
     {.name = "AuthorizerId", .wire = "authorizerId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1230 -> __string */
-    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .shape = 301}, /* 1231 -> StringWithLengthBetween1And64 */
-    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .shape = 199}, /* 1232 -> IntegerWithLengthBetween0And3600 */
-    {.name = "AuthorizerType", .wire = "authorizerType", .shape = 13}, /* 1233 -> AuthorizerType */
-    {.name = "AuthorizerUri", .wire = "authorizerUri", .shape = 366}, /* 1234 -> UriWithLengthBetween1And2048 */
-    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .shape = 371}, /* 1235 -> __boolean */
-    {.name = "IdentitySource", .wire = "identitySource", .shape = 195}, /* 1236 -> IdentitySourceList */
-    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .shape = 293}, /* 1237 -> StringWithLengthBetween0And1024 */
-    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .shape = 209}, /* 1238 -> JWTConfiguration */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1239 -> StringWithLengthBetween1And128 */
-    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .shape = 8}, /* 1240 -> Arn */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 1241 -> Id */
-    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .shape = 301}, /* 1242 -> StringWithLengthBetween1And64 */
-    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .shape = 199}, /* 1243 -> IntegerWithLengthBetween0And3600 */
-    {.name = "AuthorizerType", .wire = "authorizerType", .shape = 13}, /* 1244 -> AuthorizerType */
-    {.name = "AuthorizerUri", .wire = "authorizerUri", .shape = 366}, /* 1245 -> UriWithLengthBetween1And2048 */
-    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .shape = 371}, /* 1246 -> __boolean */
-    {.name = "IdentitySource", .wire = "identitySource", .shape = 195}, /* 1247 -> IdentitySourceList */
-    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .shape = 293}, /* 1248 -> StringWithLengthBetween0And1024 */
-    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .shape = 209}, /* 1249 -> JWTConfiguration */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1250 -> StringWithLengthBetween1And128 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1251 -> StringWithLengthBetween0And1024 */
+    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .json = "authorizerPayloadFormatVersion", .shape = 301}, /* 1231 -> StringWithLengthBetween1And64 */
+    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .json = "authorizerResultTtlInSeconds", .shape = 199}, /* 1232 -> IntegerWithLengthBetween0And3600 */
+    {.name = "AuthorizerType", .wire = "authorizerType", .json = "authorizerType", .shape = 13}, /* 1233 -> AuthorizerType */
+    {.name = "AuthorizerUri", .wire = "authorizerUri", .json = "authorizerUri", .shape = 366}, /* 1234 -> UriWithLengthBetween1And2048 */
+    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .json = "enableSimpleResponses", .shape = 371}, /* 1235 -> __boolean */
+    {.name = "IdentitySource", .wire = "identitySource", .json = "identitySource", .shape = 195}, /* 1236 -> IdentitySourceList */
+    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .json = "identityValidationExpression", .shape = 293}, /* 1237 -> StringWithLengthBetween0And1024 */
+    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .json = "jwtConfiguration", .shape = 209}, /* 1238 -> JWTConfiguration */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1239 -> StringWithLengthBetween1And128 */
+    {.name = "AuthorizerCredentialsArn", .wire = "authorizerCredentialsArn", .json = "authorizerCredentialsArn", .shape = 8}, /* 1240 -> Arn */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 1241 -> Id */
+    {.name = "AuthorizerPayloadFormatVersion", .wire = "authorizerPayloadFormatVersion", .json = "authorizerPayloadFormatVersion", .shape = 301}, /* 1242 -> StringWithLengthBetween1And64 */
+    {.name = "AuthorizerResultTtlInSeconds", .wire = "authorizerResultTtlInSeconds", .json = "authorizerResultTtlInSeconds", .shape = 199}, /* 1243 -> IntegerWithLengthBetween0And3600 */
+    {.name = "AuthorizerType", .wire = "authorizerType", .json = "authorizerType", .shape = 13}, /* 1244 -> AuthorizerType */
+    {.name = "AuthorizerUri", .wire = "authorizerUri", .json = "authorizerUri", .shape = 366}, /* 1245 -> UriWithLengthBetween1And2048 */
+    {.name = "EnableSimpleResponses", .wire = "enableSimpleResponses", .json = "enableSimpleResponses", .shape = 371}, /* 1246 -> __boolean */
+    {.name = "IdentitySource", .wire = "identitySource", .json = "identitySource", .shape = 195}, /* 1247 -> IdentitySourceList */
+    {.name = "IdentityValidationExpression", .wire = "identityValidationExpression", .json = "identityValidationExpression", .shape = 293}, /* 1248 -> StringWithLengthBetween0And1024 */
+    {.name = "JwtConfiguration", .wire = "jwtConfiguration", .json = "jwtConfiguration", .shape = 209}, /* 1249 -> JWTConfiguration */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1250 -> StringWithLengthBetween1And128 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1251 -> StringWithLengthBetween0And1024 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1252 -> __string */
     {.name = "DeploymentId", .wire = "deploymentId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1253 -> __string */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1254 -> StringWithLengthBetween0And1024 */
-    {.name = "AutoDeployed", .wire = "autoDeployed", .shape = 371}, /* 1255 -> __boolean */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 1256 -> __timestampIso8601 */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 1257 -> Id */
-    {.name = "DeploymentStatus", .wire = "deploymentStatus", .shape = 105}, /* 1258 -> DeploymentStatus */
-    {.name = "DeploymentStatusMessage", .wire = "deploymentStatusMessage", .shape = 399}, /* 1259 -> __string */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1260 -> StringWithLengthBetween0And1024 */
-    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .shape = 113}, /* 1261 -> DomainNameConfigurations */
-    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .shape = 231}, /* 1262 -> MutualTlsAuthenticationInput */
-    {.name = "RoutingMode", .wire = "routingMode", .shape = 272}, /* 1263 -> RoutingMode */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1254 -> StringWithLengthBetween0And1024 */
+    {.name = "AutoDeployed", .wire = "autoDeployed", .json = "autoDeployed", .shape = 371}, /* 1255 -> __boolean */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 1256 -> __timestampIso8601 */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 1257 -> Id */
+    {.name = "DeploymentStatus", .wire = "deploymentStatus", .json = "deploymentStatus", .shape = 105}, /* 1258 -> DeploymentStatus */
+    {.name = "DeploymentStatusMessage", .wire = "deploymentStatusMessage", .json = "deploymentStatusMessage", .shape = 399}, /* 1259 -> __string */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1260 -> StringWithLengthBetween0And1024 */
+    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .json = "domainNameConfigurations", .shape = 113}, /* 1261 -> DomainNameConfigurations */
+    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .json = "mutualTlsAuthentication", .shape = 231}, /* 1262 -> MutualTlsAuthenticationInput */
+    {.name = "RoutingMode", .wire = "routingMode", .json = "routingMode", .shape = 272}, /* 1263 -> RoutingMode */
     {.name = "DomainName", .wire = "domainName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1264 -> __string */
-    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .shape = 113}, /* 1265 -> DomainNameConfigurations */
-    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .shape = 231}, /* 1266 -> MutualTlsAuthenticationInput */
-    {.name = "RoutingMode", .wire = "routingMode", .shape = 272}, /* 1267 -> RoutingMode */
-    {.name = "ApiMappingSelectionExpression", .wire = "apiMappingSelectionExpression", .shape = 286}, /* 1268 -> SelectionExpression */
-    {.name = "DomainName", .wire = "domainName", .shape = 300}, /* 1269 -> StringWithLengthBetween1And512 */
-    {.name = "DomainNameArn", .wire = "domainNameArn", .shape = 8}, /* 1270 -> Arn */
-    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .shape = 113}, /* 1271 -> DomainNameConfigurations */
-    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .shape = 230}, /* 1272 -> MutualTlsAuthentication */
-    {.name = "RoutingMode", .wire = "routingMode", .shape = 272}, /* 1273 -> RoutingMode */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1274 -> Tags */
-    {.name = "ConnectionId", .wire = "connectionId", .shape = 296}, /* 1275 -> StringWithLengthBetween1And1024 */
-    {.name = "ConnectionType", .wire = "connectionType", .shape = 20}, /* 1276 -> ConnectionType */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 1277 -> ContentHandlingStrategy */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 1278 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1279 -> StringWithLengthBetween0And1024 */
-    {.name = "IntegrationMethod", .wire = "integrationMethod", .shape = 301}, /* 1280 -> StringWithLengthBetween1And64 */
-    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .shape = 297}, /* 1281 -> StringWithLengthBetween1And128 */
-    {.name = "IntegrationType", .wire = "integrationType", .shape = 206}, /* 1282 -> IntegrationType */
-    {.name = "IntegrationUri", .wire = "integrationUri", .shape = 366}, /* 1283 -> UriWithLengthBetween1And2048 */
-    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .shape = 237}, /* 1284 -> PassthroughBehavior */
-    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .shape = 301}, /* 1285 -> StringWithLengthBetween1And64 */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 203}, /* 1286 -> IntegrationParameters */
-    {.name = "RequestTemplates", .wire = "requestTemplates", .shape = 308}, /* 1287 -> TemplateMap */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 262}, /* 1288 -> ResponseParameters */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 1289 -> SelectionExpression */
-    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .shape = 200}, /* 1290 -> IntegerWithLengthBetween50And30000 */
-    {.name = "TlsConfig", .wire = "tlsConfig", .shape = 310}, /* 1291 -> TlsConfigInput */
+    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .json = "domainNameConfigurations", .shape = 113}, /* 1265 -> DomainNameConfigurations */
+    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .json = "mutualTlsAuthentication", .shape = 231}, /* 1266 -> MutualTlsAuthenticationInput */
+    {.name = "RoutingMode", .wire = "routingMode", .json = "routingMode", .shape = 272}, /* 1267 -> RoutingMode */
+    {.name = "ApiMappingSelectionExpression", .wire = "apiMappingSelectionExpression", .json = "apiMappingSelectionExpression", .shape = 286}, /* 1268 -> SelectionExpression */
+    {.name = "DomainName", .wire = "domainName", .json = "domainName", .shape = 300}, /* 1269 -> StringWithLengthBetween1And512 */
+    {.name = "DomainNameArn", .wire = "domainNameArn", .json = "domainNameArn", .shape = 8}, /* 1270 -> Arn */
+    {.name = "DomainNameConfigurations", .wire = "domainNameConfigurations", .json = "domainNameConfigurations", .shape = 113}, /* 1271 -> DomainNameConfigurations */
+    {.name = "MutualTlsAuthentication", .wire = "mutualTlsAuthentication", .json = "mutualTlsAuthentication", .shape = 230}, /* 1272 -> MutualTlsAuthentication */
+    {.name = "RoutingMode", .wire = "routingMode", .json = "routingMode", .shape = 272}, /* 1273 -> RoutingMode */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1274 -> Tags */
+    {.name = "ConnectionId", .wire = "connectionId", .json = "connectionId", .shape = 296}, /* 1275 -> StringWithLengthBetween1And1024 */
+    {.name = "ConnectionType", .wire = "connectionType", .json = "connectionType", .shape = 20}, /* 1276 -> ConnectionType */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 1277 -> ContentHandlingStrategy */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 1278 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1279 -> StringWithLengthBetween0And1024 */
+    {.name = "IntegrationMethod", .wire = "integrationMethod", .json = "integrationMethod", .shape = 301}, /* 1280 -> StringWithLengthBetween1And64 */
+    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .json = "integrationSubtype", .shape = 297}, /* 1281 -> StringWithLengthBetween1And128 */
+    {.name = "IntegrationType", .wire = "integrationType", .json = "integrationType", .shape = 206}, /* 1282 -> IntegrationType */
+    {.name = "IntegrationUri", .wire = "integrationUri", .json = "integrationUri", .shape = 366}, /* 1283 -> UriWithLengthBetween1And2048 */
+    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .json = "passthroughBehavior", .shape = 237}, /* 1284 -> PassthroughBehavior */
+    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .json = "payloadFormatVersion", .shape = 301}, /* 1285 -> StringWithLengthBetween1And64 */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 203}, /* 1286 -> IntegrationParameters */
+    {.name = "RequestTemplates", .wire = "requestTemplates", .json = "requestTemplates", .shape = 308}, /* 1287 -> TemplateMap */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 262}, /* 1288 -> ResponseParameters */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 1289 -> SelectionExpression */
+    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .json = "timeoutInMillis", .shape = 200}, /* 1290 -> IntegerWithLengthBetween50And30000 */
+    {.name = "TlsConfig", .wire = "tlsConfig", .json = "tlsConfig", .shape = 310}, /* 1291 -> TlsConfigInput */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1292 -> __string */
-    {.name = "ConnectionId", .wire = "connectionId", .shape = 296}, /* 1293 -> StringWithLengthBetween1And1024 */
-    {.name = "ConnectionType", .wire = "connectionType", .shape = 20}, /* 1294 -> ConnectionType */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 1295 -> ContentHandlingStrategy */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 1296 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1297 -> StringWithLengthBetween0And1024 */
+    {.name = "ConnectionId", .wire = "connectionId", .json = "connectionId", .shape = 296}, /* 1293 -> StringWithLengthBetween1And1024 */
+    {.name = "ConnectionType", .wire = "connectionType", .json = "connectionType", .shape = 20}, /* 1294 -> ConnectionType */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 1295 -> ContentHandlingStrategy */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 1296 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1297 -> StringWithLengthBetween0And1024 */
     {.name = "IntegrationId", .wire = "integrationId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1298 -> __string */
-    {.name = "IntegrationMethod", .wire = "integrationMethod", .shape = 301}, /* 1299 -> StringWithLengthBetween1And64 */
-    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .shape = 297}, /* 1300 -> StringWithLengthBetween1And128 */
-    {.name = "IntegrationType", .wire = "integrationType", .shape = 206}, /* 1301 -> IntegrationType */
-    {.name = "IntegrationUri", .wire = "integrationUri", .shape = 366}, /* 1302 -> UriWithLengthBetween1And2048 */
-    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .shape = 237}, /* 1303 -> PassthroughBehavior */
-    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .shape = 301}, /* 1304 -> StringWithLengthBetween1And64 */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 203}, /* 1305 -> IntegrationParameters */
-    {.name = "RequestTemplates", .wire = "requestTemplates", .shape = 308}, /* 1306 -> TemplateMap */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 262}, /* 1307 -> ResponseParameters */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 1308 -> SelectionExpression */
-    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .shape = 200}, /* 1309 -> IntegerWithLengthBetween50And30000 */
-    {.name = "TlsConfig", .wire = "tlsConfig", .shape = 310}, /* 1310 -> TlsConfigInput */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 1311 -> ContentHandlingStrategy */
-    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .shape = 287}, /* 1312 -> SelectionKey */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 203}, /* 1313 -> IntegrationParameters */
-    {.name = "ResponseTemplates", .wire = "responseTemplates", .shape = 308}, /* 1314 -> TemplateMap */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 1315 -> SelectionExpression */
+    {.name = "IntegrationMethod", .wire = "integrationMethod", .json = "integrationMethod", .shape = 301}, /* 1299 -> StringWithLengthBetween1And64 */
+    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .json = "integrationSubtype", .shape = 297}, /* 1300 -> StringWithLengthBetween1And128 */
+    {.name = "IntegrationType", .wire = "integrationType", .json = "integrationType", .shape = 206}, /* 1301 -> IntegrationType */
+    {.name = "IntegrationUri", .wire = "integrationUri", .json = "integrationUri", .shape = 366}, /* 1302 -> UriWithLengthBetween1And2048 */
+    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .json = "passthroughBehavior", .shape = 237}, /* 1303 -> PassthroughBehavior */
+    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .json = "payloadFormatVersion", .shape = 301}, /* 1304 -> StringWithLengthBetween1And64 */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 203}, /* 1305 -> IntegrationParameters */
+    {.name = "RequestTemplates", .wire = "requestTemplates", .json = "requestTemplates", .shape = 308}, /* 1306 -> TemplateMap */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 262}, /* 1307 -> ResponseParameters */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 1308 -> SelectionExpression */
+    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .json = "timeoutInMillis", .shape = 200}, /* 1309 -> IntegerWithLengthBetween50And30000 */
+    {.name = "TlsConfig", .wire = "tlsConfig", .json = "tlsConfig", .shape = 310}, /* 1310 -> TlsConfigInput */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 1311 -> ContentHandlingStrategy */
+    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .json = "integrationResponseKey", .shape = 287}, /* 1312 -> SelectionKey */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 203}, /* 1313 -> IntegrationParameters */
+    {.name = "ResponseTemplates", .wire = "responseTemplates", .json = "responseTemplates", .shape = 308}, /* 1314 -> TemplateMap */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 1315 -> SelectionExpression */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1316 -> __string */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 1317 -> ContentHandlingStrategy */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 1317 -> ContentHandlingStrategy */
     {.name = "IntegrationId", .wire = "integrationId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1318 -> __string */
     {.name = "IntegrationResponseId", .wire = "integrationResponseId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1319 -> __string */
-    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .shape = 287}, /* 1320 -> SelectionKey */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 203}, /* 1321 -> IntegrationParameters */
-    {.name = "ResponseTemplates", .wire = "responseTemplates", .shape = 308}, /* 1322 -> TemplateMap */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 1323 -> SelectionExpression */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 1324 -> ContentHandlingStrategy */
-    {.name = "IntegrationResponseId", .wire = "integrationResponseId", .shape = 193}, /* 1325 -> Id */
-    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .shape = 287}, /* 1326 -> SelectionKey */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 203}, /* 1327 -> IntegrationParameters */
-    {.name = "ResponseTemplates", .wire = "responseTemplates", .shape = 308}, /* 1328 -> TemplateMap */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 1329 -> SelectionExpression */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 1330 -> __boolean */
-    {.name = "ConnectionId", .wire = "connectionId", .shape = 296}, /* 1331 -> StringWithLengthBetween1And1024 */
-    {.name = "ConnectionType", .wire = "connectionType", .shape = 20}, /* 1332 -> ConnectionType */
-    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .shape = 21}, /* 1333 -> ContentHandlingStrategy */
-    {.name = "CredentialsArn", .wire = "credentialsArn", .shape = 8}, /* 1334 -> Arn */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1335 -> StringWithLengthBetween0And1024 */
-    {.name = "IntegrationId", .wire = "integrationId", .shape = 193}, /* 1336 -> Id */
-    {.name = "IntegrationMethod", .wire = "integrationMethod", .shape = 301}, /* 1337 -> StringWithLengthBetween1And64 */
-    {.name = "IntegrationResponseSelectionExpression", .wire = "integrationResponseSelectionExpression", .shape = 286}, /* 1338 -> SelectionExpression */
-    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .shape = 297}, /* 1339 -> StringWithLengthBetween1And128 */
-    {.name = "IntegrationType", .wire = "integrationType", .shape = 206}, /* 1340 -> IntegrationType */
-    {.name = "IntegrationUri", .wire = "integrationUri", .shape = 366}, /* 1341 -> UriWithLengthBetween1And2048 */
-    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .shape = 237}, /* 1342 -> PassthroughBehavior */
-    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .shape = 301}, /* 1343 -> StringWithLengthBetween1And64 */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 203}, /* 1344 -> IntegrationParameters */
-    {.name = "RequestTemplates", .wire = "requestTemplates", .shape = 308}, /* 1345 -> TemplateMap */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 262}, /* 1346 -> ResponseParameters */
-    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .shape = 286}, /* 1347 -> SelectionExpression */
-    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .shape = 200}, /* 1348 -> IntegerWithLengthBetween50And30000 */
-    {.name = "TlsConfig", .wire = "tlsConfig", .shape = 309}, /* 1349 -> TlsConfig */
-    {.name = "ContentType", .wire = "contentType", .shape = 299}, /* 1350 -> StringWithLengthBetween1And256 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1351 -> StringWithLengthBetween0And1024 */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1352 -> StringWithLengthBetween1And128 */
-    {.name = "Schema", .wire = "schema", .shape = 295}, /* 1353 -> StringWithLengthBetween0And32K */
+    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .json = "integrationResponseKey", .shape = 287}, /* 1320 -> SelectionKey */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 203}, /* 1321 -> IntegrationParameters */
+    {.name = "ResponseTemplates", .wire = "responseTemplates", .json = "responseTemplates", .shape = 308}, /* 1322 -> TemplateMap */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 1323 -> SelectionExpression */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 1324 -> ContentHandlingStrategy */
+    {.name = "IntegrationResponseId", .wire = "integrationResponseId", .json = "integrationResponseId", .shape = 193}, /* 1325 -> Id */
+    {.name = "IntegrationResponseKey", .wire = "integrationResponseKey", .json = "integrationResponseKey", .shape = 287}, /* 1326 -> SelectionKey */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 203}, /* 1327 -> IntegrationParameters */
+    {.name = "ResponseTemplates", .wire = "responseTemplates", .json = "responseTemplates", .shape = 308}, /* 1328 -> TemplateMap */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 1329 -> SelectionExpression */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 1330 -> __boolean */
+    {.name = "ConnectionId", .wire = "connectionId", .json = "connectionId", .shape = 296}, /* 1331 -> StringWithLengthBetween1And1024 */
+    {.name = "ConnectionType", .wire = "connectionType", .json = "connectionType", .shape = 20}, /* 1332 -> ConnectionType */
+    {.name = "ContentHandlingStrategy", .wire = "contentHandlingStrategy", .json = "contentHandlingStrategy", .shape = 21}, /* 1333 -> ContentHandlingStrategy */
+    {.name = "CredentialsArn", .wire = "credentialsArn", .json = "credentialsArn", .shape = 8}, /* 1334 -> Arn */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1335 -> StringWithLengthBetween0And1024 */
+    {.name = "IntegrationId", .wire = "integrationId", .json = "integrationId", .shape = 193}, /* 1336 -> Id */
+    {.name = "IntegrationMethod", .wire = "integrationMethod", .json = "integrationMethod", .shape = 301}, /* 1337 -> StringWithLengthBetween1And64 */
+    {.name = "IntegrationResponseSelectionExpression", .wire = "integrationResponseSelectionExpression", .json = "integrationResponseSelectionExpression", .shape = 286}, /* 1338 -> SelectionExpression */
+    {.name = "IntegrationSubtype", .wire = "integrationSubtype", .json = "integrationSubtype", .shape = 297}, /* 1339 -> StringWithLengthBetween1And128 */
+    {.name = "IntegrationType", .wire = "integrationType", .json = "integrationType", .shape = 206}, /* 1340 -> IntegrationType */
+    {.name = "IntegrationUri", .wire = "integrationUri", .json = "integrationUri", .shape = 366}, /* 1341 -> UriWithLengthBetween1And2048 */
+    {.name = "PassthroughBehavior", .wire = "passthroughBehavior", .json = "passthroughBehavior", .shape = 237}, /* 1342 -> PassthroughBehavior */
+    {.name = "PayloadFormatVersion", .wire = "payloadFormatVersion", .json = "payloadFormatVersion", .shape = 301}, /* 1343 -> StringWithLengthBetween1And64 */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 203}, /* 1344 -> IntegrationParameters */
+    {.name = "RequestTemplates", .wire = "requestTemplates", .json = "requestTemplates", .shape = 308}, /* 1345 -> TemplateMap */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 262}, /* 1346 -> ResponseParameters */
+    {.name = "TemplateSelectionExpression", .wire = "templateSelectionExpression", .json = "templateSelectionExpression", .shape = 286}, /* 1347 -> SelectionExpression */
+    {.name = "TimeoutInMillis", .wire = "timeoutInMillis", .json = "timeoutInMillis", .shape = 200}, /* 1348 -> IntegerWithLengthBetween50And30000 */
+    {.name = "TlsConfig", .wire = "tlsConfig", .json = "tlsConfig", .shape = 309}, /* 1349 -> TlsConfig */
+    {.name = "ContentType", .wire = "contentType", .json = "contentType", .shape = 299}, /* 1350 -> StringWithLengthBetween1And256 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1351 -> StringWithLengthBetween0And1024 */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1352 -> StringWithLengthBetween1And128 */
+    {.name = "Schema", .wire = "schema", .json = "schema", .shape = 295}, /* 1353 -> StringWithLengthBetween0And32K */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1354 -> __string */
-    {.name = "ContentType", .wire = "contentType", .shape = 299}, /* 1355 -> StringWithLengthBetween1And256 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1356 -> StringWithLengthBetween0And1024 */
+    {.name = "ContentType", .wire = "contentType", .json = "contentType", .shape = 299}, /* 1355 -> StringWithLengthBetween1And256 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1356 -> StringWithLengthBetween0And1024 */
     {.name = "ModelId", .wire = "modelId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1357 -> __string */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1358 -> StringWithLengthBetween1And128 */
-    {.name = "Schema", .wire = "schema", .shape = 295}, /* 1359 -> StringWithLengthBetween0And32K */
-    {.name = "ContentType", .wire = "contentType", .shape = 299}, /* 1360 -> StringWithLengthBetween1And256 */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1361 -> StringWithLengthBetween0And1024 */
-    {.name = "ModelId", .wire = "modelId", .shape = 193}, /* 1362 -> Id */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1363 -> StringWithLengthBetween1And128 */
-    {.name = "Schema", .wire = "schema", .shape = 295}, /* 1364 -> StringWithLengthBetween0And32K */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 1365 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410}, /* 1366 -> __stringMin1Max255 */
-    {.name = "DisplayOrder", .wire = "displayOrder", .shape = 110}, /* 1367 -> DisplayOrder */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1358 -> StringWithLengthBetween1And128 */
+    {.name = "Schema", .wire = "schema", .json = "schema", .shape = 295}, /* 1359 -> StringWithLengthBetween0And32K */
+    {.name = "ContentType", .wire = "contentType", .json = "contentType", .shape = 299}, /* 1360 -> StringWithLengthBetween1And256 */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1361 -> StringWithLengthBetween0And1024 */
+    {.name = "ModelId", .wire = "modelId", .json = "modelId", .shape = 193}, /* 1362 -> Id */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1363 -> StringWithLengthBetween1And128 */
+    {.name = "Schema", .wire = "schema", .json = "schema", .shape = 295}, /* 1364 -> StringWithLengthBetween0And32K */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 1365 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410}, /* 1366 -> __stringMin1Max255 */
+    {.name = "DisplayOrder", .wire = "displayOrder", .json = "displayOrder", .shape = 110}, /* 1367 -> DisplayOrder */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1368 -> __string */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 1369 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410}, /* 1370 -> __stringMin1Max255 */
-    {.name = "DisplayOrder", .wire = "displayOrder", .shape = 110}, /* 1371 -> DisplayOrder */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 1372 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410}, /* 1373 -> __stringMin1Max255 */
-    {.name = "DisplayOrder", .wire = "displayOrder", .shape = 110}, /* 1374 -> DisplayOrder */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 1375 -> __timestampIso8601 */
-    {.name = "PortalProductArn", .wire = "portalProductArn", .shape = 417}, /* 1376 -> __stringMin20Max2048 */
-    {.name = "PortalProductId", .wire = "portalProductId", .shape = 404}, /* 1377 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1378 -> Tags */
-    {.name = "Description", .wire = "description", .shape = 400}, /* 1379 -> __stringMin0Max1024 */
-    {.name = "DisplayName", .wire = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 1380 -> __stringMin1Max255 */
-    {.name = "DisplayOrder", .wire = "displayOrder", .shape = 110}, /* 1381 -> DisplayOrder */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1382 -> __timestampIso8601 */
-    {.name = "PortalProductArn", .wire = "portalProductArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1383 -> __stringMin20Max2048 */
-    {.name = "PortalProductId", .wire = "portalProductId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1384 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1385 -> Tags */
-    {.name = "Authorization", .wire = "authorization", .shape = 9}, /* 1386 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 116}, /* 1387 -> EndpointConfigurationRequest */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397}, /* 1388 -> __listOf__stringMin20Max2048 */
-    {.name = "LogoUri", .wire = "logoUri", .shape = 401}, /* 1389 -> __stringMin0Max1092 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238}, /* 1390 -> PortalContent */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 1369 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410}, /* 1370 -> __stringMin1Max255 */
+    {.name = "DisplayOrder", .wire = "displayOrder", .json = "displayOrder", .shape = 110}, /* 1371 -> DisplayOrder */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 1372 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410}, /* 1373 -> __stringMin1Max255 */
+    {.name = "DisplayOrder", .wire = "displayOrder", .json = "displayOrder", .shape = 110}, /* 1374 -> DisplayOrder */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 1375 -> __timestampIso8601 */
+    {.name = "PortalProductArn", .wire = "portalProductArn", .json = "portalProductArn", .shape = 417}, /* 1376 -> __stringMin20Max2048 */
+    {.name = "PortalProductId", .wire = "portalProductId", .json = "portalProductId", .shape = 404}, /* 1377 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1378 -> Tags */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 400}, /* 1379 -> __stringMin0Max1024 */
+    {.name = "DisplayName", .wire = "displayName", .json = "displayName", .shape = 410, .flags = NB_M_REQUIRED}, /* 1380 -> __stringMin1Max255 */
+    {.name = "DisplayOrder", .wire = "displayOrder", .json = "displayOrder", .shape = 110}, /* 1381 -> DisplayOrder */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1382 -> __timestampIso8601 */
+    {.name = "PortalProductArn", .wire = "portalProductArn", .json = "portalProductArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1383 -> __stringMin20Max2048 */
+    {.name = "PortalProductId", .wire = "portalProductId", .json = "portalProductId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1384 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1385 -> Tags */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9}, /* 1386 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 116}, /* 1387 -> EndpointConfigurationRequest */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397}, /* 1388 -> __listOf__stringMin20Max2048 */
+    {.name = "LogoUri", .wire = "logoUri", .json = "logoUri", .shape = 401}, /* 1389 -> __stringMin0Max1092 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238}, /* 1390 -> PortalContent */
     {.name = "PortalId", .wire = "portalId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1391 -> __string */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 1392 -> __stringMin0Max255 */
-    {.name = "Authorization", .wire = "authorization", .shape = 9}, /* 1393 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 116}, /* 1394 -> EndpointConfigurationRequest */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397}, /* 1395 -> __listOf__stringMin20Max2048 */
-    {.name = "LogoUri", .wire = "logoUri", .shape = 401}, /* 1396 -> __stringMin0Max1092 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238}, /* 1397 -> PortalContent */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 1398 -> __stringMin0Max255 */
-    {.name = "Authorization", .wire = "authorization", .shape = 9}, /* 1399 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 117}, /* 1400 -> EndpointConfigurationResponse */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397}, /* 1401 -> __listOf__stringMin20Max2048 */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 1402 -> __timestampIso8601 */
-    {.name = "LastPublished", .wire = "lastPublished", .shape = 420}, /* 1403 -> __timestampIso8601 */
-    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .shape = 400}, /* 1404 -> __stringMin0Max1024 */
-    {.name = "PortalArn", .wire = "portalArn", .shape = 417}, /* 1405 -> __stringMin20Max2048 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238}, /* 1406 -> PortalContent */
-    {.name = "PortalId", .wire = "portalId", .shape = 404}, /* 1407 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Preview", .wire = "preview", .shape = 242}, /* 1408 -> Preview */
-    {.name = "PublishStatus", .wire = "publishStatus", .shape = 252}, /* 1409 -> PublishStatus */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 1410 -> __stringMin0Max255 */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 1411 -> StatusException */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1412 -> Tags */
-    {.name = "Authorization", .wire = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 1413 -> Authorization */
-    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .shape = 117, .flags = NB_M_REQUIRED}, /* 1414 -> EndpointConfigurationResponse */
-    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .shape = 397, .flags = NB_M_REQUIRED}, /* 1415 -> __listOf__stringMin20Max2048 */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1416 -> __timestampIso8601 */
-    {.name = "LastPublished", .wire = "lastPublished", .shape = 420}, /* 1417 -> __timestampIso8601 */
-    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .shape = 400}, /* 1418 -> __stringMin0Max1024 */
-    {.name = "PortalArn", .wire = "portalArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1419 -> __stringMin20Max2048 */
-    {.name = "PortalContent", .wire = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 1420 -> PortalContent */
-    {.name = "PortalId", .wire = "portalId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1421 -> __stringMin10Max30PatternAZ09 */
-    {.name = "Preview", .wire = "preview", .shape = 242}, /* 1422 -> Preview */
-    {.name = "PublishStatus", .wire = "publishStatus", .shape = 252}, /* 1423 -> PublishStatus */
-    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .shape = 402}, /* 1424 -> __stringMin0Max255 */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 1425 -> StatusException */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1426 -> Tags */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 108}, /* 1427 -> DisplayContent */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 1392 -> __stringMin0Max255 */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9}, /* 1393 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 116}, /* 1394 -> EndpointConfigurationRequest */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397}, /* 1395 -> __listOf__stringMin20Max2048 */
+    {.name = "LogoUri", .wire = "logoUri", .json = "logoUri", .shape = 401}, /* 1396 -> __stringMin0Max1092 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238}, /* 1397 -> PortalContent */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 1398 -> __stringMin0Max255 */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9}, /* 1399 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 117}, /* 1400 -> EndpointConfigurationResponse */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397}, /* 1401 -> __listOf__stringMin20Max2048 */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 1402 -> __timestampIso8601 */
+    {.name = "LastPublished", .wire = "lastPublished", .json = "lastPublished", .shape = 420}, /* 1403 -> __timestampIso8601 */
+    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .json = "lastPublishedDescription", .shape = 400}, /* 1404 -> __stringMin0Max1024 */
+    {.name = "PortalArn", .wire = "portalArn", .json = "portalArn", .shape = 417}, /* 1405 -> __stringMin20Max2048 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238}, /* 1406 -> PortalContent */
+    {.name = "PortalId", .wire = "portalId", .json = "portalId", .shape = 404}, /* 1407 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Preview", .wire = "preview", .json = "preview", .shape = 242}, /* 1408 -> Preview */
+    {.name = "PublishStatus", .wire = "publishStatus", .json = "publishStatus", .shape = 252}, /* 1409 -> PublishStatus */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 1410 -> __stringMin0Max255 */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 1411 -> StatusException */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1412 -> Tags */
+    {.name = "Authorization", .wire = "authorization", .json = "authorization", .shape = 9, .flags = NB_M_REQUIRED}, /* 1413 -> Authorization */
+    {.name = "EndpointConfiguration", .wire = "endpointConfiguration", .json = "endpointConfiguration", .shape = 117, .flags = NB_M_REQUIRED}, /* 1414 -> EndpointConfigurationResponse */
+    {.name = "IncludedPortalProductArns", .wire = "includedPortalProductArns", .json = "includedPortalProductArns", .shape = 397, .flags = NB_M_REQUIRED}, /* 1415 -> __listOf__stringMin20Max2048 */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1416 -> __timestampIso8601 */
+    {.name = "LastPublished", .wire = "lastPublished", .json = "lastPublished", .shape = 420}, /* 1417 -> __timestampIso8601 */
+    {.name = "LastPublishedDescription", .wire = "lastPublishedDescription", .json = "lastPublishedDescription", .shape = 400}, /* 1418 -> __stringMin0Max1024 */
+    {.name = "PortalArn", .wire = "portalArn", .json = "portalArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1419 -> __stringMin20Max2048 */
+    {.name = "PortalContent", .wire = "portalContent", .json = "portalContent", .shape = 238, .flags = NB_M_REQUIRED}, /* 1420 -> PortalContent */
+    {.name = "PortalId", .wire = "portalId", .json = "portalId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1421 -> __stringMin10Max30PatternAZ09 */
+    {.name = "Preview", .wire = "preview", .json = "preview", .shape = 242}, /* 1422 -> Preview */
+    {.name = "PublishStatus", .wire = "publishStatus", .json = "publishStatus", .shape = 252}, /* 1423 -> PublishStatus */
+    {.name = "RumAppMonitorName", .wire = "rumAppMonitorName", .json = "rumAppMonitorName", .shape = 402}, /* 1424 -> __stringMin0Max255 */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 1425 -> StatusException */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1426 -> Tags */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 108}, /* 1427 -> DisplayContent */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1428 -> __string */
     {.name = "ProductPageId", .wire = "productPageId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1429 -> __string */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 108}, /* 1430 -> DisplayContent */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 108}, /* 1431 -> DisplayContent */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 1432 -> __timestampIso8601 */
-    {.name = "ProductPageArn", .wire = "productPageArn", .shape = 417}, /* 1433 -> __stringMin20Max2048 */
-    {.name = "ProductPageId", .wire = "productPageId", .shape = 404}, /* 1434 -> __stringMin10Max30PatternAZ09 */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 108}, /* 1435 -> DisplayContent */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1436 -> __timestampIso8601 */
-    {.name = "ProductPageArn", .wire = "productPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1437 -> __stringMin20Max2048 */
-    {.name = "ProductPageId", .wire = "productPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1438 -> __stringMin10Max30PatternAZ09 */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 118}, /* 1439 -> EndpointDisplayContent */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 108}, /* 1430 -> DisplayContent */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 108}, /* 1431 -> DisplayContent */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 1432 -> __timestampIso8601 */
+    {.name = "ProductPageArn", .wire = "productPageArn", .json = "productPageArn", .shape = 417}, /* 1433 -> __stringMin20Max2048 */
+    {.name = "ProductPageId", .wire = "productPageId", .json = "productPageId", .shape = 404}, /* 1434 -> __stringMin10Max30PatternAZ09 */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 108}, /* 1435 -> DisplayContent */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1436 -> __timestampIso8601 */
+    {.name = "ProductPageArn", .wire = "productPageArn", .json = "productPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1437 -> __stringMin20Max2048 */
+    {.name = "ProductPageId", .wire = "productPageId", .json = "productPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1438 -> __stringMin10Max30PatternAZ09 */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 118}, /* 1439 -> EndpointDisplayContent */
     {.name = "PortalProductId", .wire = "portalProductId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1440 -> __string */
     {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1441 -> __string */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312}, /* 1442 -> TryItState */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 118}, /* 1443 -> EndpointDisplayContent */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312}, /* 1444 -> TryItState */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 119}, /* 1445 -> EndpointDisplayContentResponse */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420}, /* 1446 -> __timestampIso8601 */
-    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .shape = 417}, /* 1447 -> __stringMin20Max2048 */
-    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .shape = 404}, /* 1448 -> __stringMin10Max30PatternAZ09 */
-    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .shape = 263}, /* 1449 -> RestEndpointIdentifier */
-    {.name = "Status", .wire = "status", .shape = 291}, /* 1450 -> Status */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 1451 -> StatusException */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312}, /* 1452 -> TryItState */
-    {.name = "DisplayContent", .wire = "displayContent", .shape = 119, .flags = NB_M_REQUIRED}, /* 1453 -> EndpointDisplayContentResponse */
-    {.name = "LastModified", .wire = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1454 -> __timestampIso8601 */
-    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1455 -> __stringMin20Max2048 */
-    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1456 -> __stringMin10Max30PatternAZ09 */
-    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 1457 -> RestEndpointIdentifier */
-    {.name = "Status", .wire = "status", .shape = 291, .flags = NB_M_REQUIRED}, /* 1458 -> Status */
-    {.name = "StatusException", .wire = "statusException", .shape = 292}, /* 1459 -> StatusException */
-    {.name = "TryItState", .wire = "tryItState", .shape = 312, .flags = NB_M_REQUIRED}, /* 1460 -> TryItState */
-    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .shape = 371}, /* 1461 -> __boolean */
-    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .shape = 10}, /* 1462 -> AuthorizationScopes */
-    {.name = "AuthorizationType", .wire = "authorizationType", .shape = 11}, /* 1463 -> AuthorizationType */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 1464 -> Id */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 1465 -> SelectionExpression */
-    {.name = "OperationName", .wire = "operationName", .shape = 301}, /* 1466 -> StringWithLengthBetween1And64 */
-    {.name = "RequestModels", .wire = "requestModels", .shape = 265}, /* 1467 -> RouteModels */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 266}, /* 1468 -> RouteParameters */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287}, /* 1469 -> SelectionKey */
-    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .shape = 286}, /* 1470 -> SelectionExpression */
-    {.name = "Target", .wire = "target", .shape = 297}, /* 1471 -> StringWithLengthBetween1And128 */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312}, /* 1442 -> TryItState */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 118}, /* 1443 -> EndpointDisplayContent */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312}, /* 1444 -> TryItState */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 119}, /* 1445 -> EndpointDisplayContentResponse */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420}, /* 1446 -> __timestampIso8601 */
+    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .json = "productRestEndpointPageArn", .shape = 417}, /* 1447 -> __stringMin20Max2048 */
+    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .json = "productRestEndpointPageId", .shape = 404}, /* 1448 -> __stringMin10Max30PatternAZ09 */
+    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .json = "restEndpointIdentifier", .shape = 263}, /* 1449 -> RestEndpointIdentifier */
+    {.name = "Status", .wire = "status", .json = "status", .shape = 291}, /* 1450 -> Status */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 1451 -> StatusException */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312}, /* 1452 -> TryItState */
+    {.name = "DisplayContent", .wire = "displayContent", .json = "displayContent", .shape = 119, .flags = NB_M_REQUIRED}, /* 1453 -> EndpointDisplayContentResponse */
+    {.name = "LastModified", .wire = "lastModified", .json = "lastModified", .shape = 420, .flags = NB_M_REQUIRED}, /* 1454 -> __timestampIso8601 */
+    {.name = "ProductRestEndpointPageArn", .wire = "productRestEndpointPageArn", .json = "productRestEndpointPageArn", .shape = 417, .flags = NB_M_REQUIRED}, /* 1455 -> __stringMin20Max2048 */
+    {.name = "ProductRestEndpointPageId", .wire = "productRestEndpointPageId", .json = "productRestEndpointPageId", .shape = 404, .flags = NB_M_REQUIRED}, /* 1456 -> __stringMin10Max30PatternAZ09 */
+    {.name = "RestEndpointIdentifier", .wire = "restEndpointIdentifier", .json = "restEndpointIdentifier", .shape = 263, .flags = NB_M_REQUIRED}, /* 1457 -> RestEndpointIdentifier */
+    {.name = "Status", .wire = "status", .json = "status", .shape = 291, .flags = NB_M_REQUIRED}, /* 1458 -> Status */
+    {.name = "StatusException", .wire = "statusException", .json = "statusException", .shape = 292}, /* 1459 -> StatusException */
+    {.name = "TryItState", .wire = "tryItState", .json = "tryItState", .shape = 312, .flags = NB_M_REQUIRED}, /* 1460 -> TryItState */
+    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .json = "apiKeyRequired", .shape = 371}, /* 1461 -> __boolean */
+    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .json = "authorizationScopes", .shape = 10}, /* 1462 -> AuthorizationScopes */
+    {.name = "AuthorizationType", .wire = "authorizationType", .json = "authorizationType", .shape = 11}, /* 1463 -> AuthorizationType */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 1464 -> Id */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 1465 -> SelectionExpression */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 301}, /* 1466 -> StringWithLengthBetween1And64 */
+    {.name = "RequestModels", .wire = "requestModels", .json = "requestModels", .shape = 265}, /* 1467 -> RouteModels */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 266}, /* 1468 -> RouteParameters */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287}, /* 1469 -> SelectionKey */
+    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .json = "routeResponseSelectionExpression", .shape = 286}, /* 1470 -> SelectionExpression */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 297}, /* 1471 -> StringWithLengthBetween1And128 */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1472 -> __string */
-    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .shape = 371}, /* 1473 -> __boolean */
-    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .shape = 10}, /* 1474 -> AuthorizationScopes */
-    {.name = "AuthorizationType", .wire = "authorizationType", .shape = 11}, /* 1475 -> AuthorizationType */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 1476 -> Id */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 1477 -> SelectionExpression */
-    {.name = "OperationName", .wire = "operationName", .shape = 301}, /* 1478 -> StringWithLengthBetween1And64 */
-    {.name = "RequestModels", .wire = "requestModels", .shape = 265}, /* 1479 -> RouteModels */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 266}, /* 1480 -> RouteParameters */
+    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .json = "apiKeyRequired", .shape = 371}, /* 1473 -> __boolean */
+    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .json = "authorizationScopes", .shape = 10}, /* 1474 -> AuthorizationScopes */
+    {.name = "AuthorizationType", .wire = "authorizationType", .json = "authorizationType", .shape = 11}, /* 1475 -> AuthorizationType */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 1476 -> Id */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 1477 -> SelectionExpression */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 301}, /* 1478 -> StringWithLengthBetween1And64 */
+    {.name = "RequestModels", .wire = "requestModels", .json = "requestModels", .shape = 265}, /* 1479 -> RouteModels */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 266}, /* 1480 -> RouteParameters */
     {.name = "RouteId", .wire = "routeId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1481 -> __string */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287}, /* 1482 -> SelectionKey */
-    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .shape = 286}, /* 1483 -> SelectionExpression */
-    {.name = "Target", .wire = "target", .shape = 297}, /* 1484 -> StringWithLengthBetween1And128 */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 1485 -> SelectionExpression */
-    {.name = "ResponseModels", .wire = "responseModels", .shape = 265}, /* 1486 -> RouteModels */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 266}, /* 1487 -> RouteParameters */
-    {.name = "RouteResponseKey", .wire = "routeResponseKey", .shape = 287}, /* 1488 -> SelectionKey */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287}, /* 1482 -> SelectionKey */
+    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .json = "routeResponseSelectionExpression", .shape = 286}, /* 1483 -> SelectionExpression */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 297}, /* 1484 -> StringWithLengthBetween1And128 */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 1485 -> SelectionExpression */
+    {.name = "ResponseModels", .wire = "responseModels", .json = "responseModels", .shape = 265}, /* 1486 -> RouteModels */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 266}, /* 1487 -> RouteParameters */
+    {.name = "RouteResponseKey", .wire = "routeResponseKey", .json = "routeResponseKey", .shape = 287}, /* 1488 -> SelectionKey */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1489 -> __string */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 1490 -> SelectionExpression */
-    {.name = "ResponseModels", .wire = "responseModels", .shape = 265}, /* 1491 -> RouteModels */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 266}, /* 1492 -> RouteParameters */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 1490 -> SelectionExpression */
+    {.name = "ResponseModels", .wire = "responseModels", .json = "responseModels", .shape = 265}, /* 1491 -> RouteModels */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 266}, /* 1492 -> RouteParameters */
     {.name = "RouteId", .wire = "routeId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1493 -> __string */
     {.name = "RouteResponseId", .wire = "routeResponseId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1494 -> __string */
-    {.name = "RouteResponseKey", .wire = "routeResponseKey", .shape = 287}, /* 1495 -> SelectionKey */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 1496 -> SelectionExpression */
-    {.name = "ResponseModels", .wire = "responseModels", .shape = 265}, /* 1497 -> RouteModels */
-    {.name = "ResponseParameters", .wire = "responseParameters", .shape = 266}, /* 1498 -> RouteParameters */
-    {.name = "RouteResponseId", .wire = "routeResponseId", .shape = 193}, /* 1499 -> Id */
-    {.name = "RouteResponseKey", .wire = "routeResponseKey", .shape = 287}, /* 1500 -> SelectionKey */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 1501 -> __boolean */
-    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .shape = 371}, /* 1502 -> __boolean */
-    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .shape = 10}, /* 1503 -> AuthorizationScopes */
-    {.name = "AuthorizationType", .wire = "authorizationType", .shape = 11}, /* 1504 -> AuthorizationType */
-    {.name = "AuthorizerId", .wire = "authorizerId", .shape = 193}, /* 1505 -> Id */
-    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .shape = 286}, /* 1506 -> SelectionExpression */
-    {.name = "OperationName", .wire = "operationName", .shape = 301}, /* 1507 -> StringWithLengthBetween1And64 */
-    {.name = "RequestModels", .wire = "requestModels", .shape = 265}, /* 1508 -> RouteModels */
-    {.name = "RequestParameters", .wire = "requestParameters", .shape = 266}, /* 1509 -> RouteParameters */
-    {.name = "RouteId", .wire = "routeId", .shape = 193}, /* 1510 -> Id */
-    {.name = "RouteKey", .wire = "routeKey", .shape = 287}, /* 1511 -> SelectionKey */
-    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .shape = 286}, /* 1512 -> SelectionExpression */
-    {.name = "Target", .wire = "target", .shape = 297}, /* 1513 -> StringWithLengthBetween1And128 */
-    {.name = "AccessLogSettings", .wire = "accessLogSettings", .shape = 3}, /* 1514 -> AccessLogSettings */
-    {.name = "AutoDeploy", .wire = "autoDeploy", .shape = 371}, /* 1515 -> __boolean */
-    {.name = "ClientCertificateId", .wire = "clientCertificateId", .shape = 193}, /* 1516 -> Id */
-    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .shape = 269}, /* 1517 -> RouteSettings */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 1518 -> Id */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1519 -> StringWithLengthBetween0And1024 */
-    {.name = "RouteSettings", .wire = "routeSettings", .shape = 270}, /* 1520 -> RouteSettingsMap */
-    {.name = "StageVariables", .wire = "stageVariables", .shape = 289}, /* 1521 -> StageVariablesMap */
-    {.name = "AccessLogSettings", .wire = "accessLogSettings", .shape = 3}, /* 1522 -> AccessLogSettings */
+    {.name = "RouteResponseKey", .wire = "routeResponseKey", .json = "routeResponseKey", .shape = 287}, /* 1495 -> SelectionKey */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 1496 -> SelectionExpression */
+    {.name = "ResponseModels", .wire = "responseModels", .json = "responseModels", .shape = 265}, /* 1497 -> RouteModels */
+    {.name = "ResponseParameters", .wire = "responseParameters", .json = "responseParameters", .shape = 266}, /* 1498 -> RouteParameters */
+    {.name = "RouteResponseId", .wire = "routeResponseId", .json = "routeResponseId", .shape = 193}, /* 1499 -> Id */
+    {.name = "RouteResponseKey", .wire = "routeResponseKey", .json = "routeResponseKey", .shape = 287}, /* 1500 -> SelectionKey */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 1501 -> __boolean */
+    {.name = "ApiKeyRequired", .wire = "apiKeyRequired", .json = "apiKeyRequired", .shape = 371}, /* 1502 -> __boolean */
+    {.name = "AuthorizationScopes", .wire = "authorizationScopes", .json = "authorizationScopes", .shape = 10}, /* 1503 -> AuthorizationScopes */
+    {.name = "AuthorizationType", .wire = "authorizationType", .json = "authorizationType", .shape = 11}, /* 1504 -> AuthorizationType */
+    {.name = "AuthorizerId", .wire = "authorizerId", .json = "authorizerId", .shape = 193}, /* 1505 -> Id */
+    {.name = "ModelSelectionExpression", .wire = "modelSelectionExpression", .json = "modelSelectionExpression", .shape = 286}, /* 1506 -> SelectionExpression */
+    {.name = "OperationName", .wire = "operationName", .json = "operationName", .shape = 301}, /* 1507 -> StringWithLengthBetween1And64 */
+    {.name = "RequestModels", .wire = "requestModels", .json = "requestModels", .shape = 265}, /* 1508 -> RouteModels */
+    {.name = "RequestParameters", .wire = "requestParameters", .json = "requestParameters", .shape = 266}, /* 1509 -> RouteParameters */
+    {.name = "RouteId", .wire = "routeId", .json = "routeId", .shape = 193}, /* 1510 -> Id */
+    {.name = "RouteKey", .wire = "routeKey", .json = "routeKey", .shape = 287}, /* 1511 -> SelectionKey */
+    {.name = "RouteResponseSelectionExpression", .wire = "routeResponseSelectionExpression", .json = "routeResponseSelectionExpression", .shape = 286}, /* 1512 -> SelectionExpression */
+    {.name = "Target", .wire = "target", .json = "target", .shape = 297}, /* 1513 -> StringWithLengthBetween1And128 */
+    {.name = "AccessLogSettings", .wire = "accessLogSettings", .json = "accessLogSettings", .shape = 3}, /* 1514 -> AccessLogSettings */
+    {.name = "AutoDeploy", .wire = "autoDeploy", .json = "autoDeploy", .shape = 371}, /* 1515 -> __boolean */
+    {.name = "ClientCertificateId", .wire = "clientCertificateId", .json = "clientCertificateId", .shape = 193}, /* 1516 -> Id */
+    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .json = "defaultRouteSettings", .shape = 269}, /* 1517 -> RouteSettings */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 1518 -> Id */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1519 -> StringWithLengthBetween0And1024 */
+    {.name = "RouteSettings", .wire = "routeSettings", .json = "routeSettings", .shape = 270}, /* 1520 -> RouteSettingsMap */
+    {.name = "StageVariables", .wire = "stageVariables", .json = "stageVariables", .shape = 289}, /* 1521 -> StageVariablesMap */
+    {.name = "AccessLogSettings", .wire = "accessLogSettings", .json = "accessLogSettings", .shape = 3}, /* 1522 -> AccessLogSettings */
     {.name = "ApiId", .wire = "apiId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1523 -> __string */
-    {.name = "AutoDeploy", .wire = "autoDeploy", .shape = 371}, /* 1524 -> __boolean */
-    {.name = "ClientCertificateId", .wire = "clientCertificateId", .shape = 193}, /* 1525 -> Id */
-    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .shape = 269}, /* 1526 -> RouteSettings */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 1527 -> Id */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1528 -> StringWithLengthBetween0And1024 */
-    {.name = "RouteSettings", .wire = "routeSettings", .shape = 270}, /* 1529 -> RouteSettingsMap */
+    {.name = "AutoDeploy", .wire = "autoDeploy", .json = "autoDeploy", .shape = 371}, /* 1524 -> __boolean */
+    {.name = "ClientCertificateId", .wire = "clientCertificateId", .json = "clientCertificateId", .shape = 193}, /* 1525 -> Id */
+    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .json = "defaultRouteSettings", .shape = 269}, /* 1526 -> RouteSettings */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 1527 -> Id */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1528 -> StringWithLengthBetween0And1024 */
+    {.name = "RouteSettings", .wire = "routeSettings", .json = "routeSettings", .shape = 270}, /* 1529 -> RouteSettingsMap */
     {.name = "StageName", .wire = "stageName", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1530 -> __string */
-    {.name = "StageVariables", .wire = "stageVariables", .shape = 289}, /* 1531 -> StageVariablesMap */
-    {.name = "AccessLogSettings", .wire = "accessLogSettings", .shape = 3}, /* 1532 -> AccessLogSettings */
-    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .shape = 371}, /* 1533 -> __boolean */
-    {.name = "AutoDeploy", .wire = "autoDeploy", .shape = 371}, /* 1534 -> __boolean */
-    {.name = "ClientCertificateId", .wire = "clientCertificateId", .shape = 193}, /* 1535 -> Id */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 1536 -> __timestampIso8601 */
-    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .shape = 269}, /* 1537 -> RouteSettings */
-    {.name = "DeploymentId", .wire = "deploymentId", .shape = 193}, /* 1538 -> Id */
-    {.name = "Description", .wire = "description", .shape = 293}, /* 1539 -> StringWithLengthBetween0And1024 */
-    {.name = "LastDeploymentStatusMessage", .wire = "lastDeploymentStatusMessage", .shape = 399}, /* 1540 -> __string */
-    {.name = "LastUpdatedDate", .wire = "lastUpdatedDate", .shape = 420}, /* 1541 -> __timestampIso8601 */
-    {.name = "RouteSettings", .wire = "routeSettings", .shape = 270}, /* 1542 -> RouteSettingsMap */
-    {.name = "StageName", .wire = "stageName", .shape = 297}, /* 1543 -> StringWithLengthBetween1And128 */
-    {.name = "StageVariables", .wire = "stageVariables", .shape = 289}, /* 1544 -> StageVariablesMap */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1545 -> Tags */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1546 -> StringWithLengthBetween1And128 */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1547 -> StringWithLengthBetween1And128 */
+    {.name = "StageVariables", .wire = "stageVariables", .json = "stageVariables", .shape = 289}, /* 1531 -> StageVariablesMap */
+    {.name = "AccessLogSettings", .wire = "accessLogSettings", .json = "accessLogSettings", .shape = 3}, /* 1532 -> AccessLogSettings */
+    {.name = "ApiGatewayManaged", .wire = "apiGatewayManaged", .json = "apiGatewayManaged", .shape = 371}, /* 1533 -> __boolean */
+    {.name = "AutoDeploy", .wire = "autoDeploy", .json = "autoDeploy", .shape = 371}, /* 1534 -> __boolean */
+    {.name = "ClientCertificateId", .wire = "clientCertificateId", .json = "clientCertificateId", .shape = 193}, /* 1535 -> Id */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 1536 -> __timestampIso8601 */
+    {.name = "DefaultRouteSettings", .wire = "defaultRouteSettings", .json = "defaultRouteSettings", .shape = 269}, /* 1537 -> RouteSettings */
+    {.name = "DeploymentId", .wire = "deploymentId", .json = "deploymentId", .shape = 193}, /* 1538 -> Id */
+    {.name = "Description", .wire = "description", .json = "description", .shape = 293}, /* 1539 -> StringWithLengthBetween0And1024 */
+    {.name = "LastDeploymentStatusMessage", .wire = "lastDeploymentStatusMessage", .json = "lastDeploymentStatusMessage", .shape = 399}, /* 1540 -> __string */
+    {.name = "LastUpdatedDate", .wire = "lastUpdatedDate", .json = "lastUpdatedDate", .shape = 420}, /* 1541 -> __timestampIso8601 */
+    {.name = "RouteSettings", .wire = "routeSettings", .json = "routeSettings", .shape = 270}, /* 1542 -> RouteSettingsMap */
+    {.name = "StageName", .wire = "stageName", .json = "stageName", .shape = 297}, /* 1543 -> StringWithLengthBetween1And128 */
+    {.name = "StageVariables", .wire = "stageVariables", .json = "stageVariables", .shape = 289}, /* 1544 -> StageVariablesMap */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1545 -> Tags */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1546 -> StringWithLengthBetween1And128 */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1547 -> StringWithLengthBetween1And128 */
     {.name = "VpcLinkId", .wire = "vpcLinkId", .shape = 399, .location = NB_LOC_URI, .flags = NB_M_REQUIRED}, /* 1548 -> __string */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 1549 -> __timestampIso8601 */
-    {.name = "Name", .wire = "name", .shape = 297}, /* 1550 -> StringWithLengthBetween1And128 */
-    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .shape = 284}, /* 1551 -> SecurityGroupIdList */
-    {.name = "SubnetIds", .wire = "subnetIds", .shape = 302}, /* 1552 -> SubnetIdList */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1553 -> Tags */
-    {.name = "VpcLinkId", .wire = "vpcLinkId", .shape = 193}, /* 1554 -> Id */
-    {.name = "VpcLinkStatus", .wire = "vpcLinkStatus", .shape = 368}, /* 1555 -> VpcLinkStatus */
-    {.name = "VpcLinkStatusMessage", .wire = "vpcLinkStatusMessage", .shape = 293}, /* 1556 -> StringWithLengthBetween0And1024 */
-    {.name = "VpcLinkVersion", .wire = "vpcLinkVersion", .shape = 369}, /* 1557 -> VpcLinkVersion */
-    {.name = "CreatedDate", .wire = "createdDate", .shape = 420}, /* 1558 -> __timestampIso8601 */
-    {.name = "Name", .wire = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 1559 -> StringWithLengthBetween1And128 */
-    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .shape = 284, .flags = NB_M_REQUIRED}, /* 1560 -> SecurityGroupIdList */
-    {.name = "SubnetIds", .wire = "subnetIds", .shape = 302, .flags = NB_M_REQUIRED}, /* 1561 -> SubnetIdList */
-    {.name = "Tags", .wire = "tags", .shape = 306}, /* 1562 -> Tags */
-    {.name = "VpcLinkId", .wire = "vpcLinkId", .shape = 193, .flags = NB_M_REQUIRED}, /* 1563 -> Id */
-    {.name = "VpcLinkStatus", .wire = "vpcLinkStatus", .shape = 368}, /* 1564 -> VpcLinkStatus */
-    {.name = "VpcLinkStatusMessage", .wire = "vpcLinkStatusMessage", .shape = 293}, /* 1565 -> StringWithLengthBetween0And1024 */
-    {.name = "VpcLinkVersion", .wire = "vpcLinkVersion", .shape = 369}, /* 1566 -> VpcLinkVersion */
-    {.name = "Items", .wire = "items", .shape = 395}, /* 1567 -> __listOfVpcLink */
-    {.name = "NextToken", .wire = "nextToken", .shape = 232}, /* 1568 -> NextToken */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 1549 -> __timestampIso8601 */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297}, /* 1550 -> StringWithLengthBetween1And128 */
+    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .json = "securityGroupIds", .shape = 284}, /* 1551 -> SecurityGroupIdList */
+    {.name = "SubnetIds", .wire = "subnetIds", .json = "subnetIds", .shape = 302}, /* 1552 -> SubnetIdList */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1553 -> Tags */
+    {.name = "VpcLinkId", .wire = "vpcLinkId", .json = "vpcLinkId", .shape = 193}, /* 1554 -> Id */
+    {.name = "VpcLinkStatus", .wire = "vpcLinkStatus", .json = "vpcLinkStatus", .shape = 368}, /* 1555 -> VpcLinkStatus */
+    {.name = "VpcLinkStatusMessage", .wire = "vpcLinkStatusMessage", .json = "vpcLinkStatusMessage", .shape = 293}, /* 1556 -> StringWithLengthBetween0And1024 */
+    {.name = "VpcLinkVersion", .wire = "vpcLinkVersion", .json = "vpcLinkVersion", .shape = 369}, /* 1557 -> VpcLinkVersion */
+    {.name = "CreatedDate", .wire = "createdDate", .json = "createdDate", .shape = 420}, /* 1558 -> __timestampIso8601 */
+    {.name = "Name", .wire = "name", .json = "name", .shape = 297, .flags = NB_M_REQUIRED}, /* 1559 -> StringWithLengthBetween1And128 */
+    {.name = "SecurityGroupIds", .wire = "securityGroupIds", .json = "securityGroupIds", .shape = 284, .flags = NB_M_REQUIRED}, /* 1560 -> SecurityGroupIdList */
+    {.name = "SubnetIds", .wire = "subnetIds", .json = "subnetIds", .shape = 302, .flags = NB_M_REQUIRED}, /* 1561 -> SubnetIdList */
+    {.name = "Tags", .wire = "tags", .json = "tags", .shape = 306}, /* 1562 -> Tags */
+    {.name = "VpcLinkId", .wire = "vpcLinkId", .json = "vpcLinkId", .shape = 193, .flags = NB_M_REQUIRED}, /* 1563 -> Id */
+    {.name = "VpcLinkStatus", .wire = "vpcLinkStatus", .json = "vpcLinkStatus", .shape = 368}, /* 1564 -> VpcLinkStatus */
+    {.name = "VpcLinkStatusMessage", .wire = "vpcLinkStatusMessage", .json = "vpcLinkStatusMessage", .shape = 293}, /* 1565 -> StringWithLengthBetween0And1024 */
+    {.name = "VpcLinkVersion", .wire = "vpcLinkVersion", .json = "vpcLinkVersion", .shape = 369}, /* 1566 -> VpcLinkVersion */
+    {.name = "Items", .wire = "items", .json = "items", .shape = 395}, /* 1567 -> __listOfVpcLink */
+    {.name = "NextToken", .wire = "nextToken", .json = "nextToken", .shape = 232}, /* 1568 -> NextToken */
     {.name = "member", .shape = 4}, /* 1569 -> Api */
     {.name = "member", .shape = 5}, /* 1570 -> ApiMapping */
     {.name = "member", .shape = 12}, /* 1571 -> Authorizer */
@@ -1629,87 +1629,87 @@ static const nb_member members[] = {
 };
 
 static const nb_shape shapes[] = {
-    {.name = "ACMManaged", .type = NB_T_STRUCTURE, .count = 2, .first = 0}, /* 0 */
-    {.name = "AccessDeniedException", .type = NB_T_STRUCTURE, .flags = NB_S_EXCEPTION, .count = 1, .first = 2, .http_status = 403}, /* 1 */
-    {.name = "AccessDeniedExceptionResponseContent", .type = NB_T_STRUCTURE, .count = 1, .first = 3}, /* 2 */
-    {.name = "AccessLogSettings", .type = NB_T_STRUCTURE, .count = 2, .first = 4}, /* 3 */
-    {.name = "Api", .type = NB_T_STRUCTURE, .count = 17, .first = 6}, /* 4 */
-    {.name = "ApiMapping", .type = NB_T_STRUCTURE, .count = 4, .first = 23}, /* 5 */
-    {.name = "ApiMappings", .type = NB_T_STRUCTURE, .count = 2, .first = 27}, /* 6 */
-    {.name = "Apis", .type = NB_T_STRUCTURE, .count = 2, .first = 29}, /* 7 */
+    {.name = "ACMManaged", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 0}, /* 0 */
+    {.name = "AccessDeniedException", .type = NB_T_STRUCTURE, .flags = NB_S_EXCEPTION|NB_S_JSON_NAMES, .count = 1, .first = 2, .http_status = 403}, /* 1 */
+    {.name = "AccessDeniedExceptionResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 3}, /* 2 */
+    {.name = "AccessLogSettings", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 4}, /* 3 */
+    {.name = "Api", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 17, .first = 6}, /* 4 */
+    {.name = "ApiMapping", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 23}, /* 5 */
+    {.name = "ApiMappings", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 27}, /* 6 */
+    {.name = "Apis", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 29}, /* 7 */
     {.name = "Arn", .type = NB_T_STRING}, /* 8 */
-    {.name = "Authorization", .type = NB_T_STRUCTURE, .count = 2, .first = 31}, /* 9 */
+    {.name = "Authorization", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 31}, /* 9 */
     {.name = "AuthorizationScopes", .type = NB_T_LIST, .count = 1, .first = 33}, /* 10 */
     {.name = "AuthorizationType", .type = NB_T_STRING, .count = 4, .enums = enum_0, .nenums = 4}, /* 11 */
-    {.name = "Authorizer", .type = NB_T_STRUCTURE, .count = 11, .first = 34}, /* 12 */
+    {.name = "Authorizer", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 11, .first = 34}, /* 12 */
     {.name = "AuthorizerType", .type = NB_T_STRING, .count = 2, .enums = enum_1, .nenums = 2}, /* 13 */
-    {.name = "Authorizers", .type = NB_T_STRUCTURE, .count = 2, .first = 45}, /* 14 */
-    {.name = "BadRequestException", .type = NB_T_STRUCTURE, .flags = NB_S_EXCEPTION, .count = 1, .first = 47, .http_status = 400}, /* 15 */
-    {.name = "BadRequestExceptionResponseContent", .type = NB_T_STRUCTURE, .count = 1, .first = 48}, /* 16 */
-    {.name = "CognitoConfig", .type = NB_T_STRUCTURE, .count = 3, .first = 49}, /* 17 */
-    {.name = "ConflictException", .type = NB_T_STRUCTURE, .flags = NB_S_EXCEPTION, .count = 1, .first = 52, .http_status = 409}, /* 18 */
-    {.name = "ConflictExceptionResponseContent", .type = NB_T_STRUCTURE, .count = 1, .first = 53}, /* 19 */
+    {.name = "Authorizers", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 45}, /* 14 */
+    {.name = "BadRequestException", .type = NB_T_STRUCTURE, .flags = NB_S_EXCEPTION|NB_S_JSON_NAMES, .count = 1, .first = 47, .http_status = 400}, /* 15 */
+    {.name = "BadRequestExceptionResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 48}, /* 16 */
+    {.name = "CognitoConfig", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 49}, /* 17 */
+    {.name = "ConflictException", .type = NB_T_STRUCTURE, .flags = NB_S_EXCEPTION|NB_S_JSON_NAMES, .count = 1, .first = 52, .http_status = 409}, /* 18 */
+    {.name = "ConflictExceptionResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 53}, /* 19 */
     {.name = "ConnectionType", .type = NB_T_STRING, .count = 2, .enums = enum_2, .nenums = 2}, /* 20 */
     {.name = "ContentHandlingStrategy", .type = NB_T_STRING, .count = 2, .enums = enum_3, .nenums = 2}, /* 21 */
-    {.name = "Cors", .type = NB_T_STRUCTURE, .count = 6, .first = 54}, /* 22 */
+    {.name = "Cors", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 54}, /* 22 */
     {.name = "CorsHeaderList", .type = NB_T_LIST, .count = 1, .first = 60}, /* 23 */
     {.name = "CorsMethodList", .type = NB_T_LIST, .count = 1, .first = 61}, /* 24 */
     {.name = "CorsOriginList", .type = NB_T_LIST, .count = 1, .first = 62}, /* 25 */
-    {.name = "CreateApiInput", .type = NB_T_STRUCTURE, .count = 13, .first = 63}, /* 26 */
-    {.name = "CreateApiMappingInput", .type = NB_T_STRUCTURE, .count = 3, .first = 76}, /* 27 */
-    {.name = "CreateApiMappingRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 79}, /* 28 */
-    {.name = "CreateApiMappingResponse", .type = NB_T_STRUCTURE, .count = 4, .first = 83}, /* 29 */
-    {.name = "CreateApiRequest", .type = NB_T_STRUCTURE, .count = 14, .first = 87}, /* 30 */
-    {.name = "CreateApiResponse", .type = NB_T_STRUCTURE, .count = 17, .first = 101}, /* 31 */
-    {.name = "CreateAuthorizerInput", .type = NB_T_STRUCTURE, .count = 10, .first = 118}, /* 32 */
-    {.name = "CreateAuthorizerRequest", .type = NB_T_STRUCTURE, .count = 11, .first = 128}, /* 33 */
-    {.name = "CreateAuthorizerResponse", .type = NB_T_STRUCTURE, .count = 11, .first = 139}, /* 34 */
-    {.name = "CreateDeploymentInput", .type = NB_T_STRUCTURE, .count = 2, .first = 150}, /* 35 */
-    {.name = "CreateDeploymentRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 152}, /* 36 */
-    {.name = "CreateDeploymentResponse", .type = NB_T_STRUCTURE, .count = 6, .first = 155}, /* 37 */
-    {.name = "CreateDomainNameInput", .type = NB_T_STRUCTURE, .count = 5, .first = 161}, /* 38 */
-    {.name = "CreateDomainNameRequest", .type = NB_T_STRUCTURE, .count = 5, .first = 166}, /* 39 */
-    {.name = "CreateDomainNameResponse", .type = NB_T_STRUCTURE, .count = 7, .first = 171}, /* 40 */
-    {.name = "CreateIntegrationInput", .type = NB_T_STRUCTURE, .count = 17, .first = 178}, /* 41 */
-    {.name = "CreateIntegrationRequest", .type = NB_T_STRUCTURE, .count = 18, .first = 195}, /* 42 */
-    {.name = "CreateIntegrationResponseInput", .type = NB_T_STRUCTURE, .count = 5, .first = 213}, /* 43 */
-    {.name = "CreateIntegrationResponseRequest", .type = NB_T_STRUCTURE, .count = 7, .first = 218}, /* 44 */
-    {.name = "CreateIntegrationResponseResponse", .type = NB_T_STRUCTURE, .count = 6, .first = 225}, /* 45 */
-    {.name = "CreateIntegrationResult", .type = NB_T_STRUCTURE, .count = 20, .first = 231}, /* 46 */
-    {.name = "CreateModelInput", .type = NB_T_STRUCTURE, .count = 4, .first = 251}, /* 47 */
-    {.name = "CreateModelRequest", .type = NB_T_STRUCTURE, .count = 5, .first = 255}, /* 48 */
-    {.name = "CreateModelResponse", .type = NB_T_STRUCTURE, .count = 5, .first = 260}, /* 49 */
-    {.name = "CreatePortalProductRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 265}, /* 50 */
-    {.name = "CreatePortalProductRequestContent", .type = NB_T_STRUCTURE, .count = 3, .first = 268}, /* 51 */
-    {.name = "CreatePortalProductResponse", .type = NB_T_STRUCTURE, .count = 7, .first = 271}, /* 52 */
-    {.name = "CreatePortalProductResponseContent", .type = NB_T_STRUCTURE, .count = 7, .first = 278}, /* 53 */
-    {.name = "CreatePortalRequest", .type = NB_T_STRUCTURE, .count = 7, .first = 285}, /* 54 */
-    {.name = "CreatePortalRequestContent", .type = NB_T_STRUCTURE, .count = 7, .first = 292}, /* 55 */
-    {.name = "CreatePortalResponse", .type = NB_T_STRUCTURE, .count = 13, .first = 299}, /* 56 */
-    {.name = "CreatePortalResponseContent", .type = NB_T_STRUCTURE, .count = 13, .first = 312}, /* 57 */
-    {.name = "CreateProductPageRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 325}, /* 58 */
-    {.name = "CreateProductPageRequestContent", .type = NB_T_STRUCTURE, .count = 1, .first = 327}, /* 59 */
-    {.name = "CreateProductPageResponse", .type = NB_T_STRUCTURE, .count = 4, .first = 328}, /* 60 */
-    {.name = "CreateProductPageResponseContent", .type = NB_T_STRUCTURE, .count = 4, .first = 332}, /* 61 */
-    {.name = "CreateProductRestEndpointPageRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 336}, /* 62 */
-    {.name = "CreateProductRestEndpointPageRequestContent", .type = NB_T_STRUCTURE, .count = 3, .first = 340}, /* 63 */
-    {.name = "CreateProductRestEndpointPageResponse", .type = NB_T_STRUCTURE, .count = 8, .first = 343}, /* 64 */
-    {.name = "CreateProductRestEndpointPageResponseContent", .type = NB_T_STRUCTURE, .count = 8, .first = 351}, /* 65 */
-    {.name = "CreateRouteInput", .type = NB_T_STRUCTURE, .count = 11, .first = 359}, /* 66 */
-    {.name = "CreateRouteRequest", .type = NB_T_STRUCTURE, .count = 12, .first = 370}, /* 67 */
-    {.name = "CreateRouteResponseInput", .type = NB_T_STRUCTURE, .count = 4, .first = 382}, /* 68 */
-    {.name = "CreateRouteResponseRequest", .type = NB_T_STRUCTURE, .count = 6, .first = 386}, /* 69 */
-    {.name = "CreateRouteResponseResponse", .type = NB_T_STRUCTURE, .count = 5, .first = 392}, /* 70 */
-    {.name = "CreateRouteResult", .type = NB_T_STRUCTURE, .count = 13, .first = 397}, /* 71 */
-    {.name = "CreateRoutingRuleRequest", .type = NB_T_STRUCTURE, .count = 5, .first = 410}, /* 72 */
-    {.name = "CreateRoutingRuleResponse", .type = NB_T_STRUCTURE, .count = 5, .first = 415}, /* 73 */
-    {.name = "CreateStageInput", .type = NB_T_STRUCTURE, .count = 10, .first = 420}, /* 74 */
-    {.name = "CreateStageRequest", .type = NB_T_STRUCTURE, .count = 11, .first = 430}, /* 75 */
-    {.name = "CreateStageResponse", .type = NB_T_STRUCTURE, .count = 14, .first = 441}, /* 76 */
-    {.name = "CreateVpcLinkInput", .type = NB_T_STRUCTURE, .count = 4, .first = 455}, /* 77 */
-    {.name = "CreateVpcLinkRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 459}, /* 78 */
-    {.name = "CreateVpcLinkResponse", .type = NB_T_STRUCTURE, .count = 9, .first = 463}, /* 79 */
-    {.name = "CustomColors", .type = NB_T_STRUCTURE, .count = 6, .first = 472}, /* 80 */
+    {.name = "CreateApiInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 13, .first = 63}, /* 26 */
+    {.name = "CreateApiMappingInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 76}, /* 27 */
+    {.name = "CreateApiMappingRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 79}, /* 28 */
+    {.name = "CreateApiMappingResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 83}, /* 29 */
+    {.name = "CreateApiRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 14, .first = 87}, /* 30 */
+    {.name = "CreateApiResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 17, .first = 101}, /* 31 */
+    {.name = "CreateAuthorizerInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 10, .first = 118}, /* 32 */
+    {.name = "CreateAuthorizerRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 11, .first = 128}, /* 33 */
+    {.name = "CreateAuthorizerResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 11, .first = 139}, /* 34 */
+    {.name = "CreateDeploymentInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 150}, /* 35 */
+    {.name = "CreateDeploymentRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 152}, /* 36 */
+    {.name = "CreateDeploymentResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 155}, /* 37 */
+    {.name = "CreateDomainNameInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 161}, /* 38 */
+    {.name = "CreateDomainNameRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 166}, /* 39 */
+    {.name = "CreateDomainNameResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 171}, /* 40 */
+    {.name = "CreateIntegrationInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 17, .first = 178}, /* 41 */
+    {.name = "CreateIntegrationRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 18, .first = 195}, /* 42 */
+    {.name = "CreateIntegrationResponseInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 213}, /* 43 */
+    {.name = "CreateIntegrationResponseRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 218}, /* 44 */
+    {.name = "CreateIntegrationResponseResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 225}, /* 45 */
+    {.name = "CreateIntegrationResult", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 20, .first = 231}, /* 46 */
+    {.name = "CreateModelInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 251}, /* 47 */
+    {.name = "CreateModelRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 255}, /* 48 */
+    {.name = "CreateModelResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 260}, /* 49 */
+    {.name = "CreatePortalProductRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 265}, /* 50 */
+    {.name = "CreatePortalProductRequestContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 268}, /* 51 */
+    {.name = "CreatePortalProductResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 271}, /* 52 */
+    {.name = "CreatePortalProductResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 278}, /* 53 */
+    {.name = "CreatePortalRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 285}, /* 54 */
+    {.name = "CreatePortalRequestContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 292}, /* 55 */
+    {.name = "CreatePortalResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 13, .first = 299}, /* 56 */
+    {.name = "CreatePortalResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 13, .first = 312}, /* 57 */
+    {.name = "CreateProductPageRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 325}, /* 58 */
+    {.name = "CreateProductPageRequestContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 327}, /* 59 */
+    {.name = "CreateProductPageResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 328}, /* 60 */
+    {.name = "CreateProductPageResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 332}, /* 61 */
+    {.name = "CreateProductRestEndpointPageRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 336}, /* 62 */
+    {.name = "CreateProductRestEndpointPageRequestContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 340}, /* 63 */
+    {.name = "CreateProductRestEndpointPageResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 8, .first = 343}, /* 64 */
+    {.name = "CreateProductRestEndpointPageResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 8, .first = 351}, /* 65 */
+    {.name = "CreateRouteInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 11, .first = 359}, /* 66 */
+    {.name = "CreateRouteRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 12, .first = 370}, /* 67 */
+    {.name = "CreateRouteResponseInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 382}, /* 68 */
+    {.name = "CreateRouteResponseRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 386}, /* 69 */
+    {.name = "CreateRouteResponseResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 392}, /* 70 */
+    {.name = "CreateRouteResult", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 13, .first = 397}, /* 71 */
+    {.name = "CreateRoutingRuleRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 410}, /* 72 */
+    {.name = "CreateRoutingRuleResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 415}, /* 73 */
+    {.name = "CreateStageInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 10, .first = 420}, /* 74 */
+    {.name = "CreateStageRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 11, .first = 430}, /* 75 */
+    {.name = "CreateStageResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 14, .first = 441}, /* 76 */
+    {.name = "CreateVpcLinkInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 455}, /* 77 */
+    {.name = "CreateVpcLinkRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 459}, /* 78 */
+    {.name = "CreateVpcLinkResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 9, .first = 463}, /* 79 */
+    {.name = "CustomColors", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 472}, /* 80 */
     {.name = "DeleteAccessLogSettingsRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 478}, /* 81 */
     {.name = "DeleteApiMappingRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 480}, /* 82 */
     {.name = "DeleteApiRequest", .type = NB_T_STRUCTURE, .count = 1, .first = 482}, /* 83 */
@@ -1733,195 +1733,195 @@ static const nb_shape shapes[] = {
     {.name = "DeleteStageRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 517}, /* 101 */
     {.name = "DeleteVpcLinkRequest", .type = NB_T_STRUCTURE, .count = 1, .first = 519}, /* 102 */
     {.name = "DeleteVpcLinkResponse", .type = NB_T_STRUCTURE}, /* 103 */
-    {.name = "Deployment", .type = NB_T_STRUCTURE, .count = 6, .first = 520}, /* 104 */
+    {.name = "Deployment", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 520}, /* 104 */
     {.name = "DeploymentStatus", .type = NB_T_STRING, .count = 3, .enums = enum_4, .nenums = 3}, /* 105 */
-    {.name = "Deployments", .type = NB_T_STRUCTURE, .count = 2, .first = 526}, /* 106 */
+    {.name = "Deployments", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 526}, /* 106 */
     {.name = "DisablePortalRequest", .type = NB_T_STRUCTURE, .count = 1, .first = 528}, /* 107 */
-    {.name = "DisplayContent", .type = NB_T_STRUCTURE, .count = 2, .first = 529}, /* 108 */
-    {.name = "DisplayContentOverrides", .type = NB_T_STRUCTURE, .count = 3, .first = 531}, /* 109 */
-    {.name = "DisplayOrder", .type = NB_T_STRUCTURE, .count = 3, .first = 534}, /* 110 */
-    {.name = "DomainName", .type = NB_T_STRUCTURE, .count = 7, .first = 537}, /* 111 */
-    {.name = "DomainNameConfiguration", .type = NB_T_STRUCTURE, .count = 11, .first = 544}, /* 112 */
+    {.name = "DisplayContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 529}, /* 108 */
+    {.name = "DisplayContentOverrides", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 531}, /* 109 */
+    {.name = "DisplayOrder", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 534}, /* 110 */
+    {.name = "DomainName", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 537}, /* 111 */
+    {.name = "DomainNameConfiguration", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 11, .first = 544}, /* 112 */
     {.name = "DomainNameConfigurations", .type = NB_T_LIST, .count = 1, .first = 555}, /* 113 */
     {.name = "DomainNameStatus", .type = NB_T_STRING, .count = 4, .enums = enum_5, .nenums = 4}, /* 114 */
-    {.name = "DomainNames", .type = NB_T_STRUCTURE, .count = 2, .first = 556}, /* 115 */
-    {.name = "EndpointConfigurationRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 558}, /* 116 */
-    {.name = "EndpointConfigurationResponse", .type = NB_T_STRUCTURE, .count = 4, .first = 560}, /* 117 */
-    {.name = "EndpointDisplayContent", .type = NB_T_STRUCTURE, .count = 2, .first = 564}, /* 118 */
-    {.name = "EndpointDisplayContentResponse", .type = NB_T_STRUCTURE, .count = 3, .first = 566}, /* 119 */
+    {.name = "DomainNames", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 556}, /* 115 */
+    {.name = "EndpointConfigurationRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 558}, /* 116 */
+    {.name = "EndpointConfigurationResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 560}, /* 117 */
+    {.name = "EndpointDisplayContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 564}, /* 118 */
+    {.name = "EndpointDisplayContentResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 566}, /* 119 */
     {.name = "EndpointType", .type = NB_T_STRING, .count = 2, .enums = enum_6, .nenums = 2}, /* 120 */
     {.name = "ExportApiRequest", .type = NB_T_STRUCTURE, .count = 6, .first = 569}, /* 121 */
     {.name = "ExportApiResponse", .type = NB_T_STRUCTURE, .count = 1, .first = 575}, /* 122 */
     {.name = "ExportedApi", .type = NB_T_BLOB}, /* 123 */
     {.name = "GetApiMappingRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 576}, /* 124 */
-    {.name = "GetApiMappingResponse", .type = NB_T_STRUCTURE, .count = 4, .first = 578}, /* 125 */
+    {.name = "GetApiMappingResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 578}, /* 125 */
     {.name = "GetApiMappingsRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 582}, /* 126 */
-    {.name = "GetApiMappingsResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 585}, /* 127 */
+    {.name = "GetApiMappingsResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 585}, /* 127 */
     {.name = "GetApiRequest", .type = NB_T_STRUCTURE, .count = 1, .first = 587}, /* 128 */
-    {.name = "GetApiResponse", .type = NB_T_STRUCTURE, .count = 17, .first = 588}, /* 129 */
+    {.name = "GetApiResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 17, .first = 588}, /* 129 */
     {.name = "GetApisRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 605}, /* 130 */
-    {.name = "GetApisResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 607}, /* 131 */
+    {.name = "GetApisResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 607}, /* 131 */
     {.name = "GetAuthorizerRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 609}, /* 132 */
-    {.name = "GetAuthorizerResponse", .type = NB_T_STRUCTURE, .count = 11, .first = 611}, /* 133 */
+    {.name = "GetAuthorizerResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 11, .first = 611}, /* 133 */
     {.name = "GetAuthorizersRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 622}, /* 134 */
-    {.name = "GetAuthorizersResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 625}, /* 135 */
+    {.name = "GetAuthorizersResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 625}, /* 135 */
     {.name = "GetDeploymentRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 627}, /* 136 */
-    {.name = "GetDeploymentResponse", .type = NB_T_STRUCTURE, .count = 6, .first = 629}, /* 137 */
+    {.name = "GetDeploymentResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 629}, /* 137 */
     {.name = "GetDeploymentsRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 635}, /* 138 */
-    {.name = "GetDeploymentsResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 638}, /* 139 */
+    {.name = "GetDeploymentsResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 638}, /* 139 */
     {.name = "GetDomainNameRequest", .type = NB_T_STRUCTURE, .count = 1, .first = 640}, /* 140 */
-    {.name = "GetDomainNameResponse", .type = NB_T_STRUCTURE, .count = 7, .first = 641}, /* 141 */
+    {.name = "GetDomainNameResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 641}, /* 141 */
     {.name = "GetDomainNamesRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 648}, /* 142 */
-    {.name = "GetDomainNamesResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 650}, /* 143 */
+    {.name = "GetDomainNamesResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 650}, /* 143 */
     {.name = "GetIntegrationRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 652}, /* 144 */
     {.name = "GetIntegrationResponseRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 654}, /* 145 */
-    {.name = "GetIntegrationResponseResponse", .type = NB_T_STRUCTURE, .count = 6, .first = 657}, /* 146 */
+    {.name = "GetIntegrationResponseResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 657}, /* 146 */
     {.name = "GetIntegrationResponsesRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 663}, /* 147 */
-    {.name = "GetIntegrationResponsesResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 667}, /* 148 */
-    {.name = "GetIntegrationResult", .type = NB_T_STRUCTURE, .count = 20, .first = 669}, /* 149 */
+    {.name = "GetIntegrationResponsesResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 667}, /* 148 */
+    {.name = "GetIntegrationResult", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 20, .first = 669}, /* 149 */
     {.name = "GetIntegrationsRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 689}, /* 150 */
-    {.name = "GetIntegrationsResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 692}, /* 151 */
+    {.name = "GetIntegrationsResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 692}, /* 151 */
     {.name = "GetModelRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 694}, /* 152 */
-    {.name = "GetModelResponse", .type = NB_T_STRUCTURE, .count = 5, .first = 696}, /* 153 */
+    {.name = "GetModelResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 696}, /* 153 */
     {.name = "GetModelTemplateRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 701}, /* 154 */
-    {.name = "GetModelTemplateResponse", .type = NB_T_STRUCTURE, .count = 1, .first = 703}, /* 155 */
+    {.name = "GetModelTemplateResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 703}, /* 155 */
     {.name = "GetModelsRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 704}, /* 156 */
-    {.name = "GetModelsResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 707}, /* 157 */
+    {.name = "GetModelsResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 707}, /* 157 */
     {.name = "GetPortalProductRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 709}, /* 158 */
-    {.name = "GetPortalProductResponse", .type = NB_T_STRUCTURE, .count = 7, .first = 711}, /* 159 */
-    {.name = "GetPortalProductResponseContent", .type = NB_T_STRUCTURE, .count = 7, .first = 718}, /* 160 */
+    {.name = "GetPortalProductResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 711}, /* 159 */
+    {.name = "GetPortalProductResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 718}, /* 160 */
     {.name = "GetPortalProductSharingPolicyRequest", .type = NB_T_STRUCTURE, .count = 1, .first = 725}, /* 161 */
-    {.name = "GetPortalProductSharingPolicyResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 726}, /* 162 */
-    {.name = "GetPortalProductSharingPolicyResponseContent", .type = NB_T_STRUCTURE, .count = 2, .first = 728}, /* 163 */
+    {.name = "GetPortalProductSharingPolicyResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 726}, /* 162 */
+    {.name = "GetPortalProductSharingPolicyResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 728}, /* 163 */
     {.name = "GetPortalRequest", .type = NB_T_STRUCTURE, .count = 1, .first = 730}, /* 164 */
-    {.name = "GetPortalResponse", .type = NB_T_STRUCTURE, .count = 14, .first = 731}, /* 165 */
-    {.name = "GetPortalResponseContent", .type = NB_T_STRUCTURE, .count = 14, .first = 745}, /* 166 */
+    {.name = "GetPortalResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 14, .first = 731}, /* 165 */
+    {.name = "GetPortalResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 14, .first = 745}, /* 166 */
     {.name = "GetProductPageRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 759}, /* 167 */
-    {.name = "GetProductPageResponse", .type = NB_T_STRUCTURE, .count = 4, .first = 762}, /* 168 */
-    {.name = "GetProductPageResponseContent", .type = NB_T_STRUCTURE, .count = 4, .first = 766}, /* 169 */
+    {.name = "GetProductPageResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 762}, /* 168 */
+    {.name = "GetProductPageResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 766}, /* 169 */
     {.name = "GetProductRestEndpointPageRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 770}, /* 170 */
-    {.name = "GetProductRestEndpointPageResponse", .type = NB_T_STRUCTURE, .count = 9, .first = 774}, /* 171 */
-    {.name = "GetProductRestEndpointPageResponseContent", .type = NB_T_STRUCTURE, .count = 9, .first = 783}, /* 172 */
+    {.name = "GetProductRestEndpointPageResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 9, .first = 774}, /* 171 */
+    {.name = "GetProductRestEndpointPageResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 9, .first = 783}, /* 172 */
     {.name = "GetRouteRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 792}, /* 173 */
     {.name = "GetRouteResponseRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 794}, /* 174 */
-    {.name = "GetRouteResponseResponse", .type = NB_T_STRUCTURE, .count = 5, .first = 797}, /* 175 */
+    {.name = "GetRouteResponseResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 797}, /* 175 */
     {.name = "GetRouteResponsesRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 802}, /* 176 */
-    {.name = "GetRouteResponsesResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 806}, /* 177 */
-    {.name = "GetRouteResult", .type = NB_T_STRUCTURE, .count = 13, .first = 808}, /* 178 */
+    {.name = "GetRouteResponsesResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 806}, /* 177 */
+    {.name = "GetRouteResult", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 13, .first = 808}, /* 178 */
     {.name = "GetRoutesRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 821}, /* 179 */
-    {.name = "GetRoutesResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 824}, /* 180 */
+    {.name = "GetRoutesResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 824}, /* 180 */
     {.name = "GetRoutingRuleRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 826}, /* 181 */
-    {.name = "GetRoutingRuleResponse", .type = NB_T_STRUCTURE, .count = 5, .first = 829}, /* 182 */
+    {.name = "GetRoutingRuleResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 829}, /* 182 */
     {.name = "GetStageRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 834}, /* 183 */
-    {.name = "GetStageResponse", .type = NB_T_STRUCTURE, .count = 14, .first = 836}, /* 184 */
+    {.name = "GetStageResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 14, .first = 836}, /* 184 */
     {.name = "GetStagesRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 850}, /* 185 */
-    {.name = "GetStagesResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 853}, /* 186 */
+    {.name = "GetStagesResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 853}, /* 186 */
     {.name = "GetTagsRequest", .type = NB_T_STRUCTURE, .count = 1, .first = 855}, /* 187 */
-    {.name = "GetTagsResponse", .type = NB_T_STRUCTURE, .count = 1, .first = 856}, /* 188 */
+    {.name = "GetTagsResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 856}, /* 188 */
     {.name = "GetVpcLinkRequest", .type = NB_T_STRUCTURE, .count = 1, .first = 857}, /* 189 */
-    {.name = "GetVpcLinkResponse", .type = NB_T_STRUCTURE, .count = 9, .first = 858}, /* 190 */
+    {.name = "GetVpcLinkResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 9, .first = 858}, /* 190 */
     {.name = "GetVpcLinksRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 867}, /* 191 */
-    {.name = "GetVpcLinksResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 869}, /* 192 */
+    {.name = "GetVpcLinksResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 869}, /* 192 */
     {.name = "Id", .type = NB_T_STRING}, /* 193 */
-    {.name = "IdentifierParts", .type = NB_T_STRUCTURE, .count = 4, .first = 871}, /* 194 */
+    {.name = "IdentifierParts", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 871}, /* 194 */
     {.name = "IdentitySourceList", .type = NB_T_LIST, .count = 1, .first = 875}, /* 195 */
-    {.name = "ImportApiInput", .type = NB_T_STRUCTURE, .count = 1, .first = 876}, /* 196 */
-    {.name = "ImportApiRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 877}, /* 197 */
-    {.name = "ImportApiResponse", .type = NB_T_STRUCTURE, .count = 17, .first = 880}, /* 198 */
+    {.name = "ImportApiInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 876}, /* 196 */
+    {.name = "ImportApiRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 877}, /* 197 */
+    {.name = "ImportApiResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 17, .first = 880}, /* 198 */
     {.name = "IntegerWithLengthBetween0And3600", .type = NB_T_INTEGER, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 0, .max = 3600}, /* 199 */
     {.name = "IntegerWithLengthBetween50And30000", .type = NB_T_INTEGER, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 50, .max = 30000}, /* 200 */
     {.name = "IntegerWithLengthBetweenMinus1And86400", .type = NB_T_INTEGER, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = -1, .max = 86400}, /* 201 */
-    {.name = "Integration", .type = NB_T_STRUCTURE, .count = 20, .first = 897}, /* 202 */
+    {.name = "Integration", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 20, .first = 897}, /* 202 */
     {.name = "IntegrationParameters", .type = NB_T_MAP, .count = 2, .first = 917}, /* 203 */
-    {.name = "IntegrationResponse", .type = NB_T_STRUCTURE, .count = 6, .first = 919}, /* 204 */
-    {.name = "IntegrationResponses", .type = NB_T_STRUCTURE, .count = 2, .first = 925}, /* 205 */
+    {.name = "IntegrationResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 919}, /* 204 */
+    {.name = "IntegrationResponses", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 925}, /* 205 */
     {.name = "IntegrationType", .type = NB_T_STRING, .count = 5, .enums = enum_7, .nenums = 5}, /* 206 */
-    {.name = "Integrations", .type = NB_T_STRUCTURE, .count = 2, .first = 927}, /* 207 */
+    {.name = "Integrations", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 927}, /* 207 */
     {.name = "IpAddressType", .type = NB_T_STRING, .count = 2, .enums = enum_8, .nenums = 2}, /* 208 */
-    {.name = "JWTConfiguration", .type = NB_T_STRUCTURE, .count = 2, .first = 929}, /* 209 */
-    {.name = "LimitExceededException", .type = NB_T_STRUCTURE, .count = 2, .first = 931}, /* 210 */
-    {.name = "LimitExceededExceptionResponseContent", .type = NB_T_STRUCTURE, .count = 2, .first = 933}, /* 211 */
+    {.name = "JWTConfiguration", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 929}, /* 209 */
+    {.name = "LimitExceededException", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 931}, /* 210 */
+    {.name = "LimitExceededExceptionResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 933}, /* 211 */
     {.name = "ListPortalProductsRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 935}, /* 212 */
-    {.name = "ListPortalProductsResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 938}, /* 213 */
-    {.name = "ListPortalProductsResponseContent", .type = NB_T_STRUCTURE, .count = 2, .first = 940}, /* 214 */
+    {.name = "ListPortalProductsResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 938}, /* 213 */
+    {.name = "ListPortalProductsResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 940}, /* 214 */
     {.name = "ListPortalsRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 942}, /* 215 */
-    {.name = "ListPortalsResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 944}, /* 216 */
-    {.name = "ListPortalsResponseContent", .type = NB_T_STRUCTURE, .count = 2, .first = 946}, /* 217 */
+    {.name = "ListPortalsResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 944}, /* 216 */
+    {.name = "ListPortalsResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 946}, /* 217 */
     {.name = "ListProductPagesRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 948}, /* 218 */
-    {.name = "ListProductPagesResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 952}, /* 219 */
-    {.name = "ListProductPagesResponseContent", .type = NB_T_STRUCTURE, .count = 2, .first = 954}, /* 220 */
+    {.name = "ListProductPagesResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 952}, /* 219 */
+    {.name = "ListProductPagesResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 954}, /* 220 */
     {.name = "ListProductRestEndpointPagesRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 956}, /* 221 */
-    {.name = "ListProductRestEndpointPagesResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 960}, /* 222 */
-    {.name = "ListProductRestEndpointPagesResponseContent", .type = NB_T_STRUCTURE, .count = 2, .first = 962}, /* 223 */
+    {.name = "ListProductRestEndpointPagesResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 960}, /* 222 */
+    {.name = "ListProductRestEndpointPagesResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 962}, /* 223 */
     {.name = "ListRoutingRulesRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 964}, /* 224 */
-    {.name = "ListRoutingRulesResponse", .type = NB_T_STRUCTURE, .count = 2, .first = 968}, /* 225 */
+    {.name = "ListRoutingRulesResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 968}, /* 225 */
     {.name = "LoggingLevel", .type = NB_T_STRING, .count = 3, .enums = enum_9, .nenums = 3}, /* 226 */
     {.name = "MaxResults", .type = NB_T_INTEGER, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 1, .max = 100}, /* 227 */
-    {.name = "Model", .type = NB_T_STRUCTURE, .count = 5, .first = 970}, /* 228 */
-    {.name = "Models", .type = NB_T_STRUCTURE, .count = 2, .first = 975}, /* 229 */
-    {.name = "MutualTlsAuthentication", .type = NB_T_STRUCTURE, .count = 3, .first = 977}, /* 230 */
-    {.name = "MutualTlsAuthenticationInput", .type = NB_T_STRUCTURE, .count = 2, .first = 980}, /* 231 */
+    {.name = "Model", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 970}, /* 228 */
+    {.name = "Models", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 975}, /* 229 */
+    {.name = "MutualTlsAuthentication", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 977}, /* 230 */
+    {.name = "MutualTlsAuthenticationInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 980}, /* 231 */
     {.name = "NextToken", .type = NB_T_STRING}, /* 232 */
     {.name = "None", .type = NB_T_STRUCTURE}, /* 233 */
-    {.name = "NotFoundException", .type = NB_T_STRUCTURE, .flags = NB_S_EXCEPTION, .count = 2, .first = 982, .http_status = 404}, /* 234 */
-    {.name = "NotFoundExceptionResponseContent", .type = NB_T_STRUCTURE, .count = 2, .first = 984}, /* 235 */
-    {.name = "ParameterConstraints", .type = NB_T_STRUCTURE, .count = 1, .first = 986}, /* 236 */
+    {.name = "NotFoundException", .type = NB_T_STRUCTURE, .flags = NB_S_EXCEPTION|NB_S_JSON_NAMES, .count = 2, .first = 982, .http_status = 404}, /* 234 */
+    {.name = "NotFoundExceptionResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 984}, /* 235 */
+    {.name = "ParameterConstraints", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 986}, /* 236 */
     {.name = "PassthroughBehavior", .type = NB_T_STRING, .count = 3, .enums = enum_10, .nenums = 3}, /* 237 */
-    {.name = "PortalContent", .type = NB_T_STRUCTURE, .count = 3, .first = 987}, /* 238 */
-    {.name = "PortalProductSummary", .type = NB_T_STRUCTURE, .count = 6, .first = 990}, /* 239 */
-    {.name = "PortalSummary", .type = NB_T_STRUCTURE, .count = 14, .first = 996}, /* 240 */
-    {.name = "PortalTheme", .type = NB_T_STRUCTURE, .count = 2, .first = 1010}, /* 241 */
-    {.name = "Preview", .type = NB_T_STRUCTURE, .count = 3, .first = 1012}, /* 242 */
+    {.name = "PortalContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 987}, /* 238 */
+    {.name = "PortalProductSummary", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 990}, /* 239 */
+    {.name = "PortalSummary", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 14, .first = 996}, /* 240 */
+    {.name = "PortalTheme", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1010}, /* 241 */
+    {.name = "Preview", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 1012}, /* 242 */
     {.name = "PreviewPortalRequest", .type = NB_T_STRUCTURE, .count = 1, .first = 1015}, /* 243 */
     {.name = "PreviewPortalResponse", .type = NB_T_STRUCTURE}, /* 244 */
     {.name = "PreviewStatus", .type = NB_T_STRING, .count = 3, .enums = enum_11, .nenums = 3}, /* 245 */
-    {.name = "ProductPageSummaryNoBody", .type = NB_T_STRUCTURE, .count = 4, .first = 1016}, /* 246 */
-    {.name = "ProductRestEndpointPageSummaryNoBody", .type = NB_T_STRUCTURE, .count = 9, .first = 1020}, /* 247 */
+    {.name = "ProductPageSummaryNoBody", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 1016}, /* 246 */
+    {.name = "ProductRestEndpointPageSummaryNoBody", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 9, .first = 1020}, /* 247 */
     {.name = "ProtocolType", .type = NB_T_STRING, .count = 2, .enums = enum_12, .nenums = 2}, /* 248 */
-    {.name = "PublishPortalRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 1029}, /* 249 */
-    {.name = "PublishPortalRequestContent", .type = NB_T_STRUCTURE, .count = 1, .first = 1031}, /* 250 */
+    {.name = "PublishPortalRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1029}, /* 249 */
+    {.name = "PublishPortalRequestContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1031}, /* 250 */
     {.name = "PublishPortalResponse", .type = NB_T_STRUCTURE}, /* 251 */
     {.name = "PublishStatus", .type = NB_T_STRING, .count = 6, .enums = enum_13, .nenums = 6}, /* 252 */
-    {.name = "PutPortalProductSharingPolicyRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 1032}, /* 253 */
-    {.name = "PutPortalProductSharingPolicyRequestContent", .type = NB_T_STRUCTURE, .count = 1, .first = 1034}, /* 254 */
+    {.name = "PutPortalProductSharingPolicyRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1032}, /* 253 */
+    {.name = "PutPortalProductSharingPolicyRequestContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1034}, /* 254 */
     {.name = "PutPortalProductSharingPolicyResponse", .type = NB_T_STRUCTURE}, /* 255 */
-    {.name = "PutRoutingRuleRequest", .type = NB_T_STRUCTURE, .count = 6, .first = 1035}, /* 256 */
-    {.name = "PutRoutingRuleResponse", .type = NB_T_STRUCTURE, .count = 5, .first = 1041}, /* 257 */
-    {.name = "ReimportApiInput", .type = NB_T_STRUCTURE, .count = 1, .first = 1046}, /* 258 */
-    {.name = "ReimportApiRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 1047}, /* 259 */
-    {.name = "ReimportApiResponse", .type = NB_T_STRUCTURE, .count = 17, .first = 1051}, /* 260 */
+    {.name = "PutRoutingRuleRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 1035}, /* 256 */
+    {.name = "PutRoutingRuleResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 1041}, /* 257 */
+    {.name = "ReimportApiInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1046}, /* 258 */
+    {.name = "ReimportApiRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 1047}, /* 259 */
+    {.name = "ReimportApiResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 17, .first = 1051}, /* 260 */
     {.name = "ResetAuthorizersCacheRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 1068}, /* 261 */
     {.name = "ResponseParameters", .type = NB_T_MAP, .count = 2, .first = 1070}, /* 262 */
-    {.name = "RestEndpointIdentifier", .type = NB_T_STRUCTURE, .count = 1, .first = 1072}, /* 263 */
-    {.name = "Route", .type = NB_T_STRUCTURE, .count = 13, .first = 1073}, /* 264 */
+    {.name = "RestEndpointIdentifier", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1072}, /* 263 */
+    {.name = "Route", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 13, .first = 1073}, /* 264 */
     {.name = "RouteModels", .type = NB_T_MAP, .count = 2, .first = 1086}, /* 265 */
     {.name = "RouteParameters", .type = NB_T_MAP, .count = 2, .first = 1088}, /* 266 */
-    {.name = "RouteResponse", .type = NB_T_STRUCTURE, .count = 5, .first = 1090}, /* 267 */
-    {.name = "RouteResponses", .type = NB_T_STRUCTURE, .count = 2, .first = 1095}, /* 268 */
-    {.name = "RouteSettings", .type = NB_T_STRUCTURE, .count = 5, .first = 1097}, /* 269 */
+    {.name = "RouteResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 1090}, /* 267 */
+    {.name = "RouteResponses", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1095}, /* 268 */
+    {.name = "RouteSettings", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 1097}, /* 269 */
     {.name = "RouteSettingsMap", .type = NB_T_MAP, .count = 2, .first = 1102}, /* 270 */
-    {.name = "Routes", .type = NB_T_STRUCTURE, .count = 2, .first = 1104}, /* 271 */
+    {.name = "Routes", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1104}, /* 271 */
     {.name = "RoutingMode", .type = NB_T_STRING, .count = 3, .enums = enum_14, .nenums = 3}, /* 272 */
-    {.name = "RoutingRule", .type = NB_T_STRUCTURE, .count = 5, .first = 1106}, /* 273 */
-    {.name = "RoutingRuleAction", .type = NB_T_STRUCTURE, .count = 1, .first = 1111}, /* 274 */
-    {.name = "RoutingRuleActionInvokeApi", .type = NB_T_STRUCTURE, .count = 3, .first = 1112}, /* 275 */
-    {.name = "RoutingRuleCondition", .type = NB_T_STRUCTURE, .count = 2, .first = 1115}, /* 276 */
-    {.name = "RoutingRuleInput", .type = NB_T_STRUCTURE, .count = 3, .first = 1117}, /* 277 */
-    {.name = "RoutingRuleMatchBasePaths", .type = NB_T_STRUCTURE, .count = 1, .first = 1120}, /* 278 */
-    {.name = "RoutingRuleMatchHeaderValue", .type = NB_T_STRUCTURE, .count = 2, .first = 1121}, /* 279 */
-    {.name = "RoutingRuleMatchHeaders", .type = NB_T_STRUCTURE, .count = 1, .first = 1123}, /* 280 */
+    {.name = "RoutingRule", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 1106}, /* 273 */
+    {.name = "RoutingRuleAction", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1111}, /* 274 */
+    {.name = "RoutingRuleActionInvokeApi", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 1112}, /* 275 */
+    {.name = "RoutingRuleCondition", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1115}, /* 276 */
+    {.name = "RoutingRuleInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 1117}, /* 277 */
+    {.name = "RoutingRuleMatchBasePaths", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1120}, /* 278 */
+    {.name = "RoutingRuleMatchHeaderValue", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1121}, /* 279 */
+    {.name = "RoutingRuleMatchHeaders", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1123}, /* 280 */
     {.name = "RoutingRulePriority", .type = NB_T_INTEGER, .flags = NB_S_HAS_MIN|NB_S_HAS_MAX, .min = 1, .max = 1000000}, /* 281 */
-    {.name = "RoutingRules", .type = NB_T_STRUCTURE, .count = 2, .first = 1124}, /* 282 */
-    {.name = "Section", .type = NB_T_STRUCTURE, .count = 2, .first = 1126}, /* 283 */
+    {.name = "RoutingRules", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1124}, /* 282 */
+    {.name = "Section", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1126}, /* 283 */
     {.name = "SecurityGroupIdList", .type = NB_T_LIST, .count = 1, .first = 1128}, /* 284 */
     {.name = "SecurityPolicy", .type = NB_T_STRING, .count = 2, .enums = enum_15, .nenums = 2}, /* 285 */
     {.name = "SelectionExpression", .type = NB_T_STRING}, /* 286 */
     {.name = "SelectionKey", .type = NB_T_STRING}, /* 287 */
-    {.name = "Stage", .type = NB_T_STRUCTURE, .count = 14, .first = 1129}, /* 288 */
+    {.name = "Stage", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 14, .first = 1129}, /* 288 */
     {.name = "StageVariablesMap", .type = NB_T_MAP, .count = 2, .first = 1143}, /* 289 */
-    {.name = "Stages", .type = NB_T_STRUCTURE, .count = 2, .first = 1145}, /* 290 */
+    {.name = "Stages", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1145}, /* 290 */
     {.name = "Status", .type = NB_T_STRING, .count = 3, .enums = enum_16, .nenums = 3}, /* 291 */
-    {.name = "StatusException", .type = NB_T_STRUCTURE, .count = 2, .first = 1147}, /* 292 */
+    {.name = "StatusException", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1147}, /* 292 */
     {.name = "StringWithLengthBetween0And1024", .type = NB_T_STRING}, /* 293 */
     {.name = "StringWithLengthBetween0And2048", .type = NB_T_STRING}, /* 294 */
     {.name = "StringWithLengthBetween0And32K", .type = NB_T_STRING}, /* 295 */
@@ -1932,74 +1932,74 @@ static const nb_shape shapes[] = {
     {.name = "StringWithLengthBetween1And512", .type = NB_T_STRING}, /* 300 */
     {.name = "StringWithLengthBetween1And64", .type = NB_T_STRING}, /* 301 */
     {.name = "SubnetIdList", .type = NB_T_LIST, .count = 1, .first = 1149}, /* 302 */
-    {.name = "TagResourceInput", .type = NB_T_STRUCTURE, .count = 1, .first = 1150}, /* 303 */
-    {.name = "TagResourceRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 1151}, /* 304 */
+    {.name = "TagResourceInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1150}, /* 303 */
+    {.name = "TagResourceRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1151}, /* 304 */
     {.name = "TagResourceResponse", .type = NB_T_STRUCTURE}, /* 305 */
     {.name = "Tags", .type = NB_T_MAP, .count = 2, .first = 1153}, /* 306 */
-    {.name = "Template", .type = NB_T_STRUCTURE, .count = 1, .first = 1155}, /* 307 */
+    {.name = "Template", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1155}, /* 307 */
     {.name = "TemplateMap", .type = NB_T_MAP, .count = 2, .first = 1156}, /* 308 */
-    {.name = "TlsConfig", .type = NB_T_STRUCTURE, .count = 1, .first = 1158}, /* 309 */
-    {.name = "TlsConfigInput", .type = NB_T_STRUCTURE, .count = 1, .first = 1159}, /* 310 */
-    {.name = "TooManyRequestsException", .type = NB_T_STRUCTURE, .flags = NB_S_EXCEPTION, .count = 2, .first = 1160, .http_status = 429}, /* 311 */
+    {.name = "TlsConfig", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1158}, /* 309 */
+    {.name = "TlsConfigInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1159}, /* 310 */
+    {.name = "TooManyRequestsException", .type = NB_T_STRUCTURE, .flags = NB_S_EXCEPTION|NB_S_JSON_NAMES, .count = 2, .first = 1160, .http_status = 429}, /* 311 */
     {.name = "TryItState", .type = NB_T_STRING, .count = 2, .enums = enum_17, .nenums = 2}, /* 312 */
     {.name = "UntagResourceRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 1162}, /* 313 */
-    {.name = "UpdateApiInput", .type = NB_T_STRUCTURE, .count = 12, .first = 1164}, /* 314 */
-    {.name = "UpdateApiMappingInput", .type = NB_T_STRUCTURE, .count = 3, .first = 1176}, /* 315 */
-    {.name = "UpdateApiMappingRequest", .type = NB_T_STRUCTURE, .count = 5, .first = 1179}, /* 316 */
-    {.name = "UpdateApiMappingResponse", .type = NB_T_STRUCTURE, .count = 4, .first = 1184}, /* 317 */
-    {.name = "UpdateApiRequest", .type = NB_T_STRUCTURE, .count = 13, .first = 1188}, /* 318 */
-    {.name = "UpdateApiResponse", .type = NB_T_STRUCTURE, .count = 17, .first = 1201}, /* 319 */
-    {.name = "UpdateAuthorizerInput", .type = NB_T_STRUCTURE, .count = 10, .first = 1218}, /* 320 */
-    {.name = "UpdateAuthorizerRequest", .type = NB_T_STRUCTURE, .count = 12, .first = 1228}, /* 321 */
-    {.name = "UpdateAuthorizerResponse", .type = NB_T_STRUCTURE, .count = 11, .first = 1240}, /* 322 */
-    {.name = "UpdateDeploymentInput", .type = NB_T_STRUCTURE, .count = 1, .first = 1251}, /* 323 */
-    {.name = "UpdateDeploymentRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 1252}, /* 324 */
-    {.name = "UpdateDeploymentResponse", .type = NB_T_STRUCTURE, .count = 6, .first = 1255}, /* 325 */
-    {.name = "UpdateDomainNameInput", .type = NB_T_STRUCTURE, .count = 3, .first = 1261}, /* 326 */
-    {.name = "UpdateDomainNameRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 1264}, /* 327 */
-    {.name = "UpdateDomainNameResponse", .type = NB_T_STRUCTURE, .count = 7, .first = 1268}, /* 328 */
-    {.name = "UpdateIntegrationInput", .type = NB_T_STRUCTURE, .count = 17, .first = 1275}, /* 329 */
-    {.name = "UpdateIntegrationRequest", .type = NB_T_STRUCTURE, .count = 19, .first = 1292}, /* 330 */
-    {.name = "UpdateIntegrationResponseInput", .type = NB_T_STRUCTURE, .count = 5, .first = 1311}, /* 331 */
-    {.name = "UpdateIntegrationResponseRequest", .type = NB_T_STRUCTURE, .count = 8, .first = 1316}, /* 332 */
-    {.name = "UpdateIntegrationResponseResponse", .type = NB_T_STRUCTURE, .count = 6, .first = 1324}, /* 333 */
-    {.name = "UpdateIntegrationResult", .type = NB_T_STRUCTURE, .count = 20, .first = 1330}, /* 334 */
-    {.name = "UpdateModelInput", .type = NB_T_STRUCTURE, .count = 4, .first = 1350}, /* 335 */
-    {.name = "UpdateModelRequest", .type = NB_T_STRUCTURE, .count = 6, .first = 1354}, /* 336 */
-    {.name = "UpdateModelResponse", .type = NB_T_STRUCTURE, .count = 5, .first = 1360}, /* 337 */
-    {.name = "UpdatePortalProductRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 1365}, /* 338 */
-    {.name = "UpdatePortalProductRequestContent", .type = NB_T_STRUCTURE, .count = 3, .first = 1369}, /* 339 */
-    {.name = "UpdatePortalProductResponse", .type = NB_T_STRUCTURE, .count = 7, .first = 1372}, /* 340 */
-    {.name = "UpdatePortalProductResponseContent", .type = NB_T_STRUCTURE, .count = 7, .first = 1379}, /* 341 */
-    {.name = "UpdatePortalRequest", .type = NB_T_STRUCTURE, .count = 7, .first = 1386}, /* 342 */
-    {.name = "UpdatePortalRequestContent", .type = NB_T_STRUCTURE, .count = 6, .first = 1393}, /* 343 */
-    {.name = "UpdatePortalResponse", .type = NB_T_STRUCTURE, .count = 14, .first = 1399}, /* 344 */
-    {.name = "UpdatePortalResponseContent", .type = NB_T_STRUCTURE, .count = 14, .first = 1413}, /* 345 */
-    {.name = "UpdateProductPageRequest", .type = NB_T_STRUCTURE, .count = 3, .first = 1427}, /* 346 */
-    {.name = "UpdateProductPageRequestContent", .type = NB_T_STRUCTURE, .count = 1, .first = 1430}, /* 347 */
-    {.name = "UpdateProductPageResponse", .type = NB_T_STRUCTURE, .count = 4, .first = 1431}, /* 348 */
-    {.name = "UpdateProductPageResponseContent", .type = NB_T_STRUCTURE, .count = 4, .first = 1435}, /* 349 */
-    {.name = "UpdateProductRestEndpointPageRequest", .type = NB_T_STRUCTURE, .count = 4, .first = 1439}, /* 350 */
-    {.name = "UpdateProductRestEndpointPageRequestContent", .type = NB_T_STRUCTURE, .count = 2, .first = 1443}, /* 351 */
-    {.name = "UpdateProductRestEndpointPageResponse", .type = NB_T_STRUCTURE, .count = 8, .first = 1445}, /* 352 */
-    {.name = "UpdateProductRestEndpointPageResponseContent", .type = NB_T_STRUCTURE, .count = 8, .first = 1453}, /* 353 */
-    {.name = "UpdateRouteInput", .type = NB_T_STRUCTURE, .count = 11, .first = 1461}, /* 354 */
-    {.name = "UpdateRouteRequest", .type = NB_T_STRUCTURE, .count = 13, .first = 1472}, /* 355 */
-    {.name = "UpdateRouteResponseInput", .type = NB_T_STRUCTURE, .count = 4, .first = 1485}, /* 356 */
-    {.name = "UpdateRouteResponseRequest", .type = NB_T_STRUCTURE, .count = 7, .first = 1489}, /* 357 */
-    {.name = "UpdateRouteResponseResponse", .type = NB_T_STRUCTURE, .count = 5, .first = 1496}, /* 358 */
-    {.name = "UpdateRouteResult", .type = NB_T_STRUCTURE, .count = 13, .first = 1501}, /* 359 */
-    {.name = "UpdateStageInput", .type = NB_T_STRUCTURE, .count = 8, .first = 1514}, /* 360 */
-    {.name = "UpdateStageRequest", .type = NB_T_STRUCTURE, .count = 10, .first = 1522}, /* 361 */
-    {.name = "UpdateStageResponse", .type = NB_T_STRUCTURE, .count = 14, .first = 1532}, /* 362 */
-    {.name = "UpdateVpcLinkInput", .type = NB_T_STRUCTURE, .count = 1, .first = 1546}, /* 363 */
-    {.name = "UpdateVpcLinkRequest", .type = NB_T_STRUCTURE, .count = 2, .first = 1547}, /* 364 */
-    {.name = "UpdateVpcLinkResponse", .type = NB_T_STRUCTURE, .count = 9, .first = 1549}, /* 365 */
+    {.name = "UpdateApiInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 12, .first = 1164}, /* 314 */
+    {.name = "UpdateApiMappingInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 1176}, /* 315 */
+    {.name = "UpdateApiMappingRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 1179}, /* 316 */
+    {.name = "UpdateApiMappingResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 1184}, /* 317 */
+    {.name = "UpdateApiRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 13, .first = 1188}, /* 318 */
+    {.name = "UpdateApiResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 17, .first = 1201}, /* 319 */
+    {.name = "UpdateAuthorizerInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 10, .first = 1218}, /* 320 */
+    {.name = "UpdateAuthorizerRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 12, .first = 1228}, /* 321 */
+    {.name = "UpdateAuthorizerResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 11, .first = 1240}, /* 322 */
+    {.name = "UpdateDeploymentInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1251}, /* 323 */
+    {.name = "UpdateDeploymentRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 1252}, /* 324 */
+    {.name = "UpdateDeploymentResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 1255}, /* 325 */
+    {.name = "UpdateDomainNameInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 1261}, /* 326 */
+    {.name = "UpdateDomainNameRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 1264}, /* 327 */
+    {.name = "UpdateDomainNameResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 1268}, /* 328 */
+    {.name = "UpdateIntegrationInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 17, .first = 1275}, /* 329 */
+    {.name = "UpdateIntegrationRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 19, .first = 1292}, /* 330 */
+    {.name = "UpdateIntegrationResponseInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 1311}, /* 331 */
+    {.name = "UpdateIntegrationResponseRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 8, .first = 1316}, /* 332 */
+    {.name = "UpdateIntegrationResponseResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 1324}, /* 333 */
+    {.name = "UpdateIntegrationResult", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 20, .first = 1330}, /* 334 */
+    {.name = "UpdateModelInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 1350}, /* 335 */
+    {.name = "UpdateModelRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 1354}, /* 336 */
+    {.name = "UpdateModelResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 1360}, /* 337 */
+    {.name = "UpdatePortalProductRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 1365}, /* 338 */
+    {.name = "UpdatePortalProductRequestContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 1369}, /* 339 */
+    {.name = "UpdatePortalProductResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 1372}, /* 340 */
+    {.name = "UpdatePortalProductResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 1379}, /* 341 */
+    {.name = "UpdatePortalRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 1386}, /* 342 */
+    {.name = "UpdatePortalRequestContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 6, .first = 1393}, /* 343 */
+    {.name = "UpdatePortalResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 14, .first = 1399}, /* 344 */
+    {.name = "UpdatePortalResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 14, .first = 1413}, /* 345 */
+    {.name = "UpdateProductPageRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 3, .first = 1427}, /* 346 */
+    {.name = "UpdateProductPageRequestContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1430}, /* 347 */
+    {.name = "UpdateProductPageResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 1431}, /* 348 */
+    {.name = "UpdateProductPageResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 1435}, /* 349 */
+    {.name = "UpdateProductRestEndpointPageRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 1439}, /* 350 */
+    {.name = "UpdateProductRestEndpointPageRequestContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1443}, /* 351 */
+    {.name = "UpdateProductRestEndpointPageResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 8, .first = 1445}, /* 352 */
+    {.name = "UpdateProductRestEndpointPageResponseContent", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 8, .first = 1453}, /* 353 */
+    {.name = "UpdateRouteInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 11, .first = 1461}, /* 354 */
+    {.name = "UpdateRouteRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 13, .first = 1472}, /* 355 */
+    {.name = "UpdateRouteResponseInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4, .first = 1485}, /* 356 */
+    {.name = "UpdateRouteResponseRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 7, .first = 1489}, /* 357 */
+    {.name = "UpdateRouteResponseResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 5, .first = 1496}, /* 358 */
+    {.name = "UpdateRouteResult", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 13, .first = 1501}, /* 359 */
+    {.name = "UpdateStageInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 8, .first = 1514}, /* 360 */
+    {.name = "UpdateStageRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 10, .first = 1522}, /* 361 */
+    {.name = "UpdateStageResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 14, .first = 1532}, /* 362 */
+    {.name = "UpdateVpcLinkInput", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 1, .first = 1546}, /* 363 */
+    {.name = "UpdateVpcLinkRequest", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1547}, /* 364 */
+    {.name = "UpdateVpcLinkResponse", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 9, .first = 1549}, /* 365 */
     {.name = "UriWithLengthBetween1And2048", .type = NB_T_STRING}, /* 366 */
-    {.name = "VpcLink", .type = NB_T_STRUCTURE, .count = 9, .first = 1558}, /* 367 */
+    {.name = "VpcLink", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 9, .first = 1558}, /* 367 */
     {.name = "VpcLinkStatus", .type = NB_T_STRING, .count = 5, .enums = enum_18, .nenums = 5}, /* 368 */
     {.name = "VpcLinkVersion", .type = NB_T_STRING, .count = 1, .enums = enum_19, .nenums = 1}, /* 369 */
-    {.name = "VpcLinks", .type = NB_T_STRUCTURE, .count = 2, .first = 1567}, /* 370 */
+    {.name = "VpcLinks", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 2, .first = 1567}, /* 370 */
     {.name = "__boolean", .type = NB_T_BOOLEAN}, /* 371 */
     {.name = "__double", .type = NB_T_DOUBLE}, /* 372 */
     {.name = "__integer", .type = NB_T_INTEGER}, /* 373 */

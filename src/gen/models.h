@@ -10,6 +10,9 @@ extern const nb_model nb_model_dynamodb;
 extern const nb_model nb_model_dynamodbstreams;
 extern const nb_model nb_model_lambda;
 extern const nb_model nb_model_logs;
+extern const nb_model nb_model_sns;
+extern const nb_model nb_model_events;
+extern const nb_model nb_model_stepfunctions;
 extern const nb_model nb_model_apigatewayv2;
 
 #endif

@@ -174,7 +174,7 @@ static void check_body(const nb_req *r, const char *want, const char *what)
 /* ---- a small model exercising every location and type ------------------------ */
 
 enum { S_BLOB, S_BOOL, S_DOC, S_INT, S_INTLIST, S_MAP, S_STRING, S_STRLIST, S_TIME, S_IN, S_OUT,
-       S_PIN, S_INNER, S_NSHAPES };
+       S_PIN, S_INNER, S_NAMED, S_NAMEDITEM, S_NAMEDLIST, S_NSHAPES };
 
 static const nb_member t_members[] = {
     {.name = "member", .shape = S_INT},
@@ -211,6 +211,15 @@ static const nb_member t_members[] = {
     {.name = "Body", .shape = S_INNER, .flags = NB_M_PAYLOAD},
     {.name = "A", .shape = S_STRING},
     {.name = "T", .shape = S_TIME},
+    /* Named: 31..34, NamedItem: 35..36, NamedList: 37 (API Gateway's
+     * lowerCamel JSON body names) */
+    {.name = "ApiId", .wire = "apiId", .shape = S_STRING, .location = NB_LOC_URI},
+    {.name = "Name", .json = "name", .shape = S_STRING},
+    {.name = "At", .json = "createdDate", .shape = S_TIME},
+    {.name = "Items", .json = "items", .shape = S_NAMEDLIST},
+    {.name = "Key", .json = "key", .shape = S_STRING},
+    {.name = "Data", .shape = S_BLOB},
+    {.name = "member", .shape = S_NAMEDITEM},
 };
 
 static const nb_shape t_shapes[] = {
@@ -227,6 +236,11 @@ static const nb_shape t_shapes[] = {
     [S_OUT] = {.name = "Out", .type = NB_T_STRUCTURE, .count = 9, .first = 18},
     [S_PIN] = {.name = "PIn", .type = NB_T_STRUCTURE, .count = 2, .first = 27},
     [S_INNER] = {.name = "Inner", .type = NB_T_STRUCTURE, .count = 2, .first = 29},
+    [S_NAMED] = {.name = "Named", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES, .count = 4,
+                 .first = 31},
+    [S_NAMEDITEM] = {.name = "NamedItem", .type = NB_T_STRUCTURE, .flags = NB_S_JSON_NAMES,
+                     .count = 2, .first = 35},
+    [S_NAMEDLIST] = {.name = "NamedList", .type = NB_T_LIST, .count = 1, .first = 37},
 };
 
 static const nb_operation t_ops[] = {
@@ -236,6 +250,7 @@ static const nb_operation t_ops[] = {
     {.name = "ListBucket", .method = "GET", .uri = "/{Bucket}", .input = S_IN, .output = S_OUT},
     {.name = "ListVersions", .method = "GET", .uri = "/{Bucket}?versions", .input = S_IN, .output = S_OUT},
     {.name = "PutDoc", .method = "PUT", .uri = "/docs/{Id}", .input = S_PIN, .output = S_PIN, .http_status = 201},
+    {.name = "PutNamed", .method = "PUT", .uri = "/named/{apiId}", .input = S_NAMED, .output = S_NAMED},
 };
 
 static const nb_model T = {
@@ -782,6 +797,57 @@ static void run_group(const char *name, void (*fn)(void))
     }
 }
 
+/* JSON body names (the model's locationName of body members): the wire
+ * names in, the member names in the tree, the wire names out again. */
+static void test_json_names(void)
+{
+    nb_error err;
+    const char *bodies[] = {
+        /* the fast decoder's subset */
+        "{\"name\":\"n\",\"createdDate\":\"2023-11-14T22:13:20Z\","
+        "\"items\":[{\"key\":\"k\",\"Data\":\"aGk=\"}],\"Name\":\"other\"}",
+        /* a \u escape: the strict path */
+        "{\"name\":\"\\u006e\",\"createdDate\":\"2023-11-14T22:13:20Z\","
+        "\"items\":[{\"key\":\"k\",\"Data\":\"aGk=\"}],\"Name\":\"other\"}",
+    };
+    for (int i = 0; i < 2; i++) {
+        json_object *in = decode(&T, "PutNamed", "PUT /named/a1", NULL, bodies[i],
+                                 strlen(bodies[i]), &err);
+        check_tree(in,
+                   "{\"ApiId\":\"a1\",\"Name\":\"n\",\"At\":1700000000.0,"
+                   "\"Items\":[{\"Key\":\"k\",\"Data\":\"hi\"}]}",
+                   i ? "JSON names decoded (strict path)" : "JSON names decoded (fast path)");
+        json_object_put(in);
+    }
+    /* A member name on the wire is not the member. */
+    const char *body = "{\"Name\":\"n\"}";
+    json_object *in = decode(&T, "PutNamed", "PUT /named/a1", NULL, body, strlen(body), &err);
+    check(in && !json_object_object_get_ex(in, "Name", NULL) &&
+              !json_object_object_get_ex(in, "name", NULL), "member name on the wire ignored");
+    json_object_put(in);
+    body = "{\"Name\":\"\\u006e\"}";
+    in = decode(&T, "PutNamed", "PUT /named/a1", NULL, body, strlen(body), &err);
+    check(in && !json_object_object_get_ex(in, "Name", NULL),
+          "member name on the wire ignored (strict path)");
+    json_object_put(in);
+    body = "{\"items\":[{\"key\":5}]}";
+    in = decode(&T, "PutNamed", "PUT /named/a1", NULL, body, strlen(body), &err);
+    check(!in && strcmp(err.code, "SerializationException") == 0, "type error under a JSON name");
+
+    nb_req r;
+    encode(&T, "PutNamed",
+           "{\"ApiId\":\"a1\",\"Name\":\"n\",\"At\":1700000000,"
+           "\"Items\":[{\"Key\":\"k\",\"Data\":\"hi\"}]}", &r);
+    char *text = nb_strndup(r.rbody.data ? r.rbody.data : "", r.rbody.len);
+    json_object *o = json_tokener_parse(text);
+    free(text);
+    check_tree(o, "{\"name\":\"n\",\"createdDate\":1700000000,"
+                  "\"items\":[{\"key\":\"k\",\"Data\":\"aGk=\"}]}",
+               "JSON names encoded");
+    json_object_put(o);
+    req_free(&r);
+}
+
 int main(void)
 {
     counters = mmap(NULL, 2 * sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -794,6 +860,7 @@ int main(void)
     run_group("decode generic", test_decode_generic);
     run_group("encode", test_encode);
     run_group("errors", test_errors);
+    run_group("JSON body names", test_json_names);
     run_group("botocore fixtures", test_fixtures);
     int p = passed, f = failed;
     munmap(counters, 2 * sizeof(int));

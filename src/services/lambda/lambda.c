@@ -958,6 +958,7 @@ static const nb_op_entry OPS[] = {
 #undef LM_ENTRY
     {"Invoke", lm_op_invoke},
     {"InvokeAsync", lm_op_invoke_async},
+    {"InvokeWithResponseStream", lm_op_invoke_stream},
     {NULL, NULL},
 };
 

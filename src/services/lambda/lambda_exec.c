@@ -3,7 +3,7 @@
  * timeouts, logs, and the Invoke operation.
  *
  * An instance is one child process running a function version's runtime
- * (the user's `bootstrap`, or the Python/Node shim nimbus ships) with
+ * (the user's `bootstrap`, or the Python/Node/Java shim nimbus ships) with
  * AWS_LAMBDA_RUNTIME_API pointing at a loopback listener of its own.  The
  * runtime's GET /invocation/next is a parked request: the instance is idle
  * while it is parked, and an invocation is delivered by answering it.  The
@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +57,7 @@
 #include "core/launch.h"
 #include "core/store.h"
 #include "lambda_internal.h"
+#include "lambda_java.h"
 #include "services/logs/logs.h"
 
 #define LM_IDLE_MS (10 * 60 * 1000)     /* idle instances live this long */
@@ -80,12 +82,16 @@ struct lm_inv {
     bool tail;
     nb_buf log;                 /* this invocation's log text (Tail) */
     lm_inst *inst;
-    uint64_t start_us;
+    uint64_t start_us;          /* delivered to the function */
+    uint64_t assigned_us;       /* given to a starting instance */
     int64_t deadline_ms;
     /* Result. */
     lm_result res;
     lm_done_fn done;
     void *arg;
+    lm_chunk_fn chunk;          /* streamed response pieces go here (lm_inv_stream) */
+    size_t streamed;            /* bytes of a streamed response so far */
+    bool too_large;             /* it passed the limit: the rest is dropped */
 };
 
 struct lm_inst {
@@ -98,6 +104,7 @@ struct lm_inst {
     bool retired;
     nb_listener *rapi;
     nb_req *waiting;            /* parked GET /next */
+    nb_req *stream_req;         /* the streamed POST .../response being read */
     lm_inv *assigned;           /* the invocation that started it */
     lm_inv *cur;                /* delivered, not answered */
     lm_inv *logto;              /* whose Tail the lines go to while reporting */
@@ -137,8 +144,8 @@ static bool g_sweep_on;
 static char g_self[4096];
 static char g_rtdir[4096];
 static bool g_rt_written;
-static char g_python[4096], g_node[4096];
-static bool g_found_python, g_found_node;
+static char g_python[4096], g_node[4096], g_java[4096], g_javac[4096];
+static bool g_found_python, g_found_node, g_found_java;
 static bool g_shutting;
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -541,7 +548,10 @@ static void inv_finish(lm_inv *inv)
 static void report(lm_inst *in, lm_inv *inv, const char *status, const char *etype)
 {
     in->logto = inv;
-    double ms = (double)(now_us() - inv->start_us) / 1000.0;
+    /* An invocation that never reached the function (init failed or timed
+     * out first) lasted from its assignment to this instance. */
+    uint64_t t0 = inv->start_us ? inv->start_us : inv->assigned_us;
+    double ms = t0 ? (double)(now_us() - t0) / 1000.0 : 0.0;
     long billed = (long)ms + 1;
     if (in->proc_alive && nb_mono_ms() - in->mem_checked_ms > 100)
         sample_memory(in);
@@ -668,6 +678,7 @@ static void inst_fail(lm_inst *in, const char *status, const char *type, const c
         inv_finish(inv);
     }
     in->cur = in->assigned = NULL;
+    in->stream_req = NULL;
     inst_close(in);
 }
 
@@ -748,6 +759,7 @@ static void finish_cur(lm_inst *in, lm_result_kind kind, const char *etype, cons
     uv_timer_stop(&in->timer);
     drain(in);
     in->cur = NULL;
+    in->stream_req = NULL;
     inv->inst = NULL;
     inv->res.kind = kind;
     nb_buf_add(&inv->res.payload, body, len);
@@ -755,6 +767,101 @@ static void finish_cur(lm_inst *in, lm_result_kind kind, const char *etype, cons
         snprintf(inv->res.error_type, sizeof inv->res.error_type, "%s", etype);
     report(in, inv, NULL, NULL);
     inv_finish(inv); /* the instance stays BUSY until its next request */
+}
+
+/* The runtime's Content-Type for its response, kept in the result. */
+static void keep_content_type(lm_inv *inv, const nb_req *r)
+{
+    size_t n = 0;
+    const char *ct = nb_req_header(r, "content-type", &n);
+    if (ct && n < sizeof inv->res.content_type)
+        nb_copy(inv->res.content_type, sizeof inv->res.content_type, ct, n);
+}
+
+/* True when r is a POST of the current invocation's response in streaming
+ * mode (Lambda-Runtime-Function-Response-Mode: streaming). */
+static bool is_stream_post(const lm_inst *in, const nb_req *r)
+{
+    static const char pre[] = "/2018-06-01/runtime/invocation/";
+    size_t pl = sizeof pre - 1;
+    const char *mode = nb_req_header(r, "lambda-runtime-function-response-mode", NULL);
+    if (!in->cur || !mode || strcasecmp(mode, "streaming") != 0 || strcmp(r->method, "POST") ||
+        r->path_len <= pl || memcmp(r->path, pre, pl) != 0)
+        return false;
+    size_t idl = strlen(in->cur->id);
+    return r->path_len == pl + idl + 9 && !memcmp(r->path + pl, in->cur->id, idl) &&
+           !memcmp(r->path + pl + idl, "/response", 9);
+}
+
+/* The listener's body callback: a streamed response's pieces go to the
+ * invocation's consumer as they arrive (or are collected up to 6 MB when
+ * it has none); everything else is buffered as usual. */
+static void rapi_body(nb_req *r, nb_body_event ev, const char *data, size_t len, void *ctx)
+{
+    lm_inst *in = ctx;
+    lm_inv *inv = in->cur;
+    if (ev == NB_BODY_BEGIN) {
+        if (in->st == I_BUSY && !in->stream_req && is_stream_post(in, r)) {
+            r->body_stream = true;
+            in->stream_req = r;
+            inv->res.streamed = true;
+            keep_content_type(inv, r);
+        }
+        return;
+    }
+    if (in->stream_req != r || !inv)
+        return; /* the invocation ended (timeout, kill) while the body was coming */
+    if (ev == NB_BODY_ABORT) {
+        /* The runtime may answer again; what it streamed so far is gone
+         * to the client already, or dropped when it was being collected. */
+        in->stream_req = NULL;
+        inv->res.streamed = false;
+        inv->streamed = 0;
+        if (!inv->chunk)
+            inv->res.payload.len = 0;
+        return;
+    }
+    if (inv->too_large)
+        return;
+    size_t limit = inv->chunk ? LM_STREAM_MAX : LM_SYNC_PAYLOAD;
+    if (inv->streamed + len > limit) {
+        inv->too_large = true;
+        return;
+    }
+    inv->streamed += len;
+    if (inv->chunk)
+        inv->chunk(inv->res.content_type, data, len, inv->arg);
+    else
+        nb_buf_add(&inv->res.payload, data, len);
+}
+
+/* The end of a streamed response: its trailers say whether the function
+ * failed mid-stream (Lambda-Runtime-Function-Error-Type and -Body, base64). */
+static void stream_done(lm_inst *in, nb_req *r)
+{
+    lm_inv *inv = in->cur;
+    in->stream_req = NULL;
+    rapi_reply(r, 202, NULL, NULL);
+    const char *type = nb_req_trailer(r, "lambda-runtime-function-error-type", NULL);
+    size_t bl = 0;
+    const char *b64 = nb_req_trailer(r, "lambda-runtime-function-error-body", &bl);
+    if (type && *type) {
+        size_t n = 0;
+        unsigned char *body = b64 ? nb_base64_decode(b64, bl, &n) : NULL;
+        inv->res.payload.len = 0;
+        finish_cur(in, LM_FUNCTION_ERROR, type, body ? (const char *)body : "", body ? n : 0);
+        free(body);
+    } else if (inv->too_large) {
+        inv->res.payload.len = 0;
+        char m[200];
+        int k = snprintf(m, sizeof m,
+                         "{\"errorMessage\":\"Response payload size exceeded maximum allowed "
+                         "payload size (%d bytes).\",\"errorType\":\"Function.ResponseSizeTooLarge\"}",
+                         inv->chunk ? LM_STREAM_MAX : LM_SYNC_PAYLOAD);
+        finish_cur(in, LM_FUNCTION_ERROR, "Function.ResponseSizeTooLarge", m, (size_t)k);
+    } else {
+        finish_cur(in, LM_OK, NULL, "", 0);
+    }
 }
 
 static void rapi_handle(nb_req *r, void *ctx)
@@ -811,6 +918,11 @@ static void rapi_handle(nb_req *r, void *ctx)
             return;
         }
         if (wl == 8 && !memcmp(what, "response", 8)) {
+            if (r->body_stream && in->stream_req == r) {
+                stream_done(in, r);
+                return;
+            }
+            keep_content_type(in->cur, r);
             if (r->body.len > LM_SYNC_PAYLOAD) {
                 rapi_reply(r, 413, "RequestEntityTooLarge",
                            "Exceeded maximum allowed payload size (6291556 bytes).");
@@ -910,7 +1022,74 @@ static const char *runtime_family(const char *rt)
         return "node";
     if (!strncmp(rt, "provided", 8))
         return "provided";
+    if (!strncmp(rt, "java", 4))
+        return "java";
     return NULL;
+}
+
+/* The JVM for java* runtimes: $NIMBUS_LAMBDA_JAVA, else $JAVA_HOME/bin/java,
+ * else java on PATH; with it the shim compiled at first use (lambda_java.c).
+ * The flags are lm_java_flags, the shim's class data sharing archive when
+ * there is one, and a heap of 85% of the function's memory, as AWS sizes
+ * it. */
+static bool java_argv(const lm_version *v, const char *const *layers, int nl, strv *argv,
+                      nb_call *call, bool *api_error)
+{
+    if (!g_found_java) {
+        const char *home = getenv("JAVA_HOME");
+        const char *own = getenv("NIMBUS_LAMBDA_JAVA");
+        if (!(own && *own) && home && *home) {
+            snprintf(g_java, sizeof g_java, "%s/bin/java", home);
+            g_found_java = access(g_java, X_OK) == 0;
+        }
+        if (!g_found_java)
+            g_found_java = find_interpreter("NIMBUS_LAMBDA_JAVA", "java", NULL, g_java,
+                                            sizeof g_java);
+        if (g_found_java && !find_exe("javac", g_javac, sizeof g_javac))
+            g_javac[0] = 0;
+    }
+    *api_error = true;
+    if (!g_found_java) {
+        const char *own = getenv("NIMBUS_LAMBDA_JAVA");
+        if (own && *own)
+            nb_fail(call, "InvalidRuntimeException",
+                    "nimbus cannot run the %s runtime: NIMBUS_LAMBDA_JAVA (%s) is not an "
+                    "executable java.", v->runtime, own);
+        else
+            nb_fail(call, "InvalidRuntimeException",
+                    "nimbus cannot run the %s runtime: no java was found on PATH "
+                    "(set NIMBUS_LAMBDA_JAVA or JAVA_HOME).", v->runtime);
+        return false;
+    }
+    if (!write_runtimes()) {
+        nb_fail(call, "ServiceException", "nimbus could not install its java runtime.");
+        return false;
+    }
+    const char *code = NULL;
+    char msg[1024];
+    const char *jsa;
+    const char *cp = lm_java_classpath(g_rtdir, g_java, g_javac, &jsa, &code, msg, sizeof msg);
+    uv_update_time(nb_loop()); /* a first build blocked the loop: timers start from now */
+    if (!cp) {
+        nb_fail(call, code, "%s", msg);
+        return false;
+    }
+    *api_error = false;
+    strv_add(argv, "%s", g_java);
+    for (int i = 0; lm_java_flags[i]; i++)
+        strv_add(argv, "%s", lm_java_flags[i]);
+    if (jsa)
+        strv_add(argv, "-XX:SharedArchiveFile=%s", jsa);
+    strv_add(argv, "-XX:MaxHeapSize=%dk", v->memory_mb * 1024 / 100 * 85);
+    char lp[LM_MAX_LAYERS * 4300] = "";
+    size_t n = 0;
+    for (int i = 0; i < nl; i++)
+        n += (size_t)snprintf(lp + n, sizeof lp - n, "%s%s", i ? ":" : "", layers[i]);
+    strv_add(argv, "-Dnimbus.layers=%s", lp);
+    strv_add(argv, "-cp");
+    strv_add(argv, "%s", cp);
+    strv_add(argv, "nimbus.lambda.Bootstrap");
+    return true;
 }
 
 /* Build argv for the runtime; on failure fill *res and return false. */
@@ -923,7 +1102,8 @@ static bool runtime_argv(const lm_version *v, const char *code, const char *cons
     if (!fam) {
         *api_error = true;
         nb_fail(call, "InvalidRuntimeException",
-                "nimbus cannot run the %s runtime: it runs provided.*, python3.* and nodejs*.",
+                "nimbus cannot run the %s runtime: it runs provided.*, python3.*, nodejs* and "
+                "java*.",
                 v->runtime[0] ? v->runtime : "(none)");
         return false;
     }
@@ -946,6 +1126,8 @@ static bool runtime_argv(const lm_version *v, const char *code, const char *cons
         strv_add(argv, "%s", path);
         return true;
     }
+    if (!strcmp(fam, "java"))
+        return java_argv(v, layers, nl, argv, call, api_error);
     bool py = !strcmp(fam, "python");
     if (py && !g_found_python)
         g_found_python = find_interpreter("NIMBUS_LAMBDA_PYTHON", "python3", NULL, g_python,
@@ -1050,7 +1232,7 @@ static void stream_name(lm_inst *in)
 /* The launcher's sandbox (see launch.h): a private /tmp of the ephemeral
  * storage size and the layers at /opt, unless NIMBUS_LAMBDA_SANDBOX=0. */
 static void sandbox_args(strv *argv, const char *code, const char *const *layers, int nl,
-                         int eph_mb)
+                         int eph_mb, const char *prog)
 {
     const char *off = getenv("NIMBUS_LAMBDA_SANDBOX");
     strv_add(argv, "--sandbox");
@@ -1066,6 +1248,23 @@ static void sandbox_args(strv *argv, const char *code, const char *const *layers
         strv_add(argv, "%s", layers[i]);
         strv_add(argv, "--keep");
         strv_add(argv, "%s", layers[i]);
+    }
+    /* An interpreter installed under /tmp (NIMBUS_LAMBDA_PYTHON, JAVA_HOME,
+     * ...) stays visible: its installation, the parent of its bin/. */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", prog);
+    char *slash = strrchr(dir, '/');
+    if (!slash || strncmp(dir, "/tmp/", 5) != 0)
+        return;
+    *slash = 0;
+    slash = strrchr(dir, '/');
+    if (slash && !strcmp(slash, "/bin") && slash - dir > 4)
+        *slash = 0;
+    size_t rl = strlen(lm_root());
+    bool ours = !strncmp(dir, lm_root(), rl) && (dir[rl] == '/' || !dir[rl]);
+    if (strcmp(dir, "/tmp") != 0 && !ours) {
+        strv_add(argv, "--keep");
+        strv_add(argv, "%s", dir);
     }
 }
 
@@ -1104,13 +1303,18 @@ static int inst_spawn(lm_pool *p, lm_inv *inv, nb_call *call)
     strv_add(&argv, "1024");
     int eph = inv->v.ephemeral_mb > 0 ? inv->v.ephemeral_mb : 512;
     strv_add(&argv, "%d", eph);
-    sandbox_args(&argv, code, layers, nl, eph);
-    strv_add(&argv, "--");
     bool api_error;
-    if (!runtime_argv(&inv->v, code, layers, nl, &argv, inv->id, &inv->res, call, &api_error)) {
+    strv rt = {0};
+    if (!runtime_argv(&inv->v, code, layers, nl, &rt, inv->id, &inv->res, call, &api_error)) {
+        strv_free(&rt);
         strv_free(&argv);
         return api_error ? -1 : 1;
     }
+    sandbox_args(&argv, code, layers, nl, eph, rt.v[0]);
+    strv_add(&argv, "--");
+    for (int i = 0; i < rt.n; i++)
+        strv_add(&argv, "%s", rt.v[i]);
+    strv_free(&rt);
 
     lm_inst *in = nb_calloc(1, sizeof *in);
     in->pool = p;
@@ -1122,6 +1326,8 @@ static int inst_spawn(lm_pool *p, lm_inv *inv, nb_call *call)
     nb_hex(rnd, sizeof rnd, in->id);
     stream_name(in);
     in->rapi = nb_http_listen_with("127.0.0.1", 0, rapi_handle, in);
+    if (in->rapi)
+        nb_http_on_body(in->rapi, rapi_body);
     if (!in->rapi) {
         strv_free(&argv);
         lm_version_clear(&in->v);
@@ -1160,6 +1366,7 @@ static int inst_spawn(lm_pool *p, lm_inv *inv, nb_call *call)
     set_state(in, I_INIT);
     in->spawned_us = now_us();
     in->assigned = inv;
+    inv->assigned_us = now_us();
     inv->inst = in;
     int rc = uv_spawn(nb_loop(), &in->proc, &o);
     strv_free(&argv);
@@ -1296,6 +1503,11 @@ lm_inv *lm_inv_new(const nb_call *call, lm_version *v, const char *qualifier, co
     return inv;
 }
 
+void lm_inv_stream(lm_inv *inv, lm_chunk_fn chunk)
+{
+    inv->chunk = chunk;
+}
+
 void lm_inv_tail(lm_inv *inv, bool tail)
 {
     inv->tail = tail;
@@ -1365,6 +1577,7 @@ nb_status lm_run(nb_call *call, lm_inv *inv)
     }
     if (finishing && reserved != 0) {
         finishing->assigned = inv;
+        inv->assigned_us = now_us();
         inv->inst = finishing;
         uv_timer_start(&finishing->timer, on_timeout, (uint64_t)finishing->v.timeout_s * 1000, 0);
         return NB_OK;

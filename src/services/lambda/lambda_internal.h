@@ -34,6 +34,7 @@
 #define LM_MAX_LAYERS 5
 #define LM_SYNC_PAYLOAD (6 * 1024 * 1024) /* synchronous request and response */
 #define LM_TAIL_B64 5500  /* base64 of 4 KB, terminated */
+#define LM_STREAM_MAX (200 * 1024 * 1024) /* a streamed response (InvokeWithResponseStream, URLs) */
 
 /* One function version, as execution needs it. */
 typedef struct lm_version {
@@ -179,6 +180,8 @@ typedef struct lm_result {
     nb_buf payload;
     char executed_version[16];
     char log_tail[LM_TAIL_B64]; /* base64 of the last 4 KB of log, or "" */
+    char content_type[128];     /* the runtime's Content-Type for its response, or "" */
+    bool streamed;              /* the runtime streamed it (payload went to the chunk callback) */
 } lm_result;
 
 typedef struct lm_inv lm_inv;
@@ -196,6 +199,16 @@ const char *lm_inv_id(const lm_inv *inv);
 /* Use this request id for the invocation (the function's aws_request_id)
  * instead of a new one: a caller whose event already names it. */
 void lm_inv_set_id(lm_inv *inv, const char *id);
+/* Receive the response as the runtime writes it.  When the runtime streams
+ * (Lambda-Runtime-Function-Response-Mode: streaming), chunk runs for each
+ * piece as it arrives, with the runtime's Content-Type (or "") and done's
+ * arg; done then runs with res->streamed set and an empty payload, or a
+ * function error (reported in the trailers, or Function.ResponseSizeTooLarge
+ * past LM_STREAM_MAX bytes).  A buffered response arrives in done as usual.
+ * Without a chunk callback a streamed response is collected (up to 6 MB), as
+ * Invoke does for a streaming function. */
+typedef void (*lm_chunk_fn)(const char *ctype, const void *data, size_t len, void *arg);
+void lm_inv_stream(lm_inv *inv, lm_chunk_fn chunk);
 /* Run it on an idle instance or a new one.  NB_OK: done will run (or ran);
  * NB_ERROR: the call failed (throttled, runtime unavailable) and inv was
  * freed without done running. */
@@ -204,6 +217,39 @@ nb_status lm_run(nb_call *call, lm_inv *inv);
 /* The Invoke operation (lambda_invoke.c): its row in the op table. */
 nb_status lm_op_invoke(nb_call *call, json_object *in);
 nb_status lm_op_invoke_async(nb_call *call, json_object *in); /* deprecated API */
+/* Invoke's input, shared with InvokeWithResponseStream: read and checked
+ * (payload size and JSON, ClientContext) with AWS's errors. */
+typedef struct lm_invoke_args {
+    const char *fn, *qual, *logtype, *cc;   /* NULL when absent (but fn) */
+    const char *payload;
+    size_t plen;
+    bool event, dry;                        /* InvocationType Event / DryRun */
+} lm_invoke_args;
+nb_status lm_invoke_args_read(nb_call *call, json_object *in, lm_invoke_args *a);
+/* A synchronous invocation as Invoke makes it: lm_inv_new with the
+ * qualifier the caller named (Qualifier, or the end of a qualified ARN),
+ * LogType=Tail and ClientContext applied. */
+lm_inv *lm_inv_sync(const nb_call *call, lm_version *v, const lm_invoke_args *a, lm_done_fn done,
+                    void *arg);
+/* Response streaming (lambda_stream.c): the InvokeWithResponseStream
+ * operation, and a function URL in RESPONSE_STREAM mode (called by
+ * lambda_url.c with the version resolved and the event built; r's own
+ * headers and CORS headers already added; done like lm_run's status). */
+nb_status lm_op_invoke_stream(nb_call *call, json_object *in);
+nb_status lm_url_stream(struct nb_req *r, lm_version *v, const char *qualifier, const char *event,
+                        size_t len);
+/* A header the function set for a URL response, added to r unless it is
+ * malformed, framing, or among r's first ours bytes of header lines
+ * (lambda_url.c). */
+void lm_url_fn_header(struct nb_req *r, const char *name, json_object *v, size_t ours);
+void lm_url_bad_gateway(struct nb_req *r);  /* 502 "Internal Server Error" */
+/* The URL prelude a streaming function writes first
+ * (awslambda.HttpResponseStream.from): JSON, then 8 NUL bytes.  Returns the
+ * bytes the prelude took (JSON and NULs) with *out its object (owned; NULL
+ * when the JSON is not an object), 0 when more bytes are needed, -1 when
+ * it is malformed or longer than LM_PRELUDE_MAX. */
+#define LM_PRELUDE_MAX (64 * 1024)
+long lm_prelude_parse(const char *p, size_t n, json_object **out);
 void lm_async_init(void);       /* the event queue (called by lm_exec_init) */
 void lm_async_shutdown(void);
 /* Send text to an SQS queue, SNS topic, function or event bus ARN (a

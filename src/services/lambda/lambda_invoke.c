@@ -39,8 +39,15 @@ static bool payload_is_json(nb_call *call, const char *p, size_t n)
     json_object *o = json_tokener_parse_ex(tok, p, (int)n);
     enum json_tokener_error e = json_tokener_get_error(tok);
     size_t used = tok->char_offset;
+    if (!o && e == json_tokener_continue) {
+        /* A bare number or literal ("5", "true") is complete only once
+         * something follows it: end the input with a space. */
+        o = json_tokener_parse_ex(tok, " ", 1);
+        e = json_tokener_get_error(tok);
+        used = n;
+    }
     json_tokener_free(tok);
-    bool ok = o && e == json_tokener_success;
+    bool ok = e == json_tokener_success; /* o is NULL for null */
     if (o)
         json_object_put(o);
     /* Only white space may follow the value. */
@@ -53,6 +60,46 @@ static bool payload_is_json(nb_call *call, const char *p, size_t n)
                 e != json_tokener_success ? json_tokener_error_desc(e)
                                           : "Unexpected content after the JSON value");
     return ok;
+}
+
+/* ClientContext: base64 of a JSON object, at most 3583 bytes decoded. */
+static bool client_context_ok(nb_call *call, const char *cc)
+{
+    size_t n;
+    unsigned char *d = nb_base64_decode(cc, strlen(cc), &n);
+    bool ok = d && n <= 3583;
+    json_object *o = d ? json_tokener_parse((const char *)d) : NULL;
+    ok = ok && o && json_object_is_type(o, json_type_object);
+    if (o)
+        json_object_put(o);
+    free(d);
+    if (!ok)
+        nb_fail(call, "InvalidRequestContentException",
+                "Client context must be a valid Base64-encoded JSON object.");
+    return ok;
+}
+
+/* The qualifier the caller named: Qualifier, or the end of a qualified
+ * (partial) ARN; NULL for neither. */
+static const char *invoked_qualifier(const char *fn, const char *qual)
+{
+    if (qual)
+        return qual;
+    const char *f = strstr(fn, ":function:");
+    const char *last = strrchr(fn, ':');
+    return f && last > f + 9 ? last + 1 : NULL;
+}
+
+lm_inv *lm_inv_sync(const nb_call *call, lm_version *v, const lm_invoke_args *a, lm_done_fn done,
+                    void *arg)
+{
+    lm_inv *inv = lm_inv_new(call, v, invoked_qualifier(a->fn, a->qual), a->payload, a->plen,
+                             done, arg);
+    if (a->logtype && !strcmp(a->logtype, "Tail"))
+        lm_inv_tail(inv, true);
+    if (a->cc)
+        lm_inv_client_context(inv, a->cc);
+    return inv;
 }
 
 /* ---- synchronous --------------------------------------------------------- */
@@ -489,60 +536,49 @@ void lm_async_shutdown(void)
 
 /* ---- the operation ------------------------------------------------------- */
 
+nb_status lm_invoke_args_read(nb_call *call, json_object *in, lm_invoke_args *a)
+{
+    a->fn = nb_str(in, "FunctionName");
+    a->qual = nb_str(in, "Qualifier");
+    const char *type = nb_str(in, "InvocationType");
+    a->logtype = nb_str(in, "LogType");
+    a->cc = nb_str(in, "ClientContext");
+    json_object *pl = nb_get(in, "Payload");
+    a->payload = pl ? json_object_get_string(pl) : "";
+    a->plen = pl ? (size_t)json_object_get_string_len(pl) : 0;
+    a->event = type && !strcmp(type, "Event");
+    a->dry = type && !strcmp(type, "DryRun");
+    size_t max = a->event ? ASYNC_MAX : LM_SYNC_PAYLOAD;
+    if (a->plen > max)
+        return nb_fail(call, "RequestTooLargeException",
+                       "Request must be smaller than %zu bytes for the InvokeFunction operation",
+                       max);
+    if (!payload_is_json(call, a->payload, a->plen))
+        return NB_ERROR;
+    if (a->cc && !a->event && !a->dry && !client_context_ok(call, a->cc))
+        return NB_ERROR;
+    return NB_OK;
+}
+
 nb_status lm_op_invoke(nb_call *call, json_object *in)
 {
-    const char *fn = nb_str(in, "FunctionName");
-    const char *qual = nb_str(in, "Qualifier");
-    const char *type = nb_str(in, "InvocationType");
-    const char *logtype = nb_str(in, "LogType");
-    const char *cc = nb_str(in, "ClientContext");
-    json_object *pl = nb_get(in, "Payload");
-    const char *payload = pl ? json_object_get_string(pl) : "";
-    size_t plen = pl ? (size_t)json_object_get_string_len(pl) : 0;
-    if (!type)
-        type = "RequestResponse";
-    bool event = !strcmp(type, "Event"), dry = !strcmp(type, "DryRun");
-    if (!event && plen > LM_SYNC_PAYLOAD)
-        return nb_fail(call, "RequestTooLargeException",
-                       "Request must be smaller than %d bytes for the InvokeFunction operation",
-                       LM_SYNC_PAYLOAD);
-    if (event && plen > ASYNC_MAX)
-        return nb_fail(call, "RequestTooLargeException",
-                       "Request must be smaller than %d bytes for the InvokeFunction operation",
-                       ASYNC_MAX);
-    if (!payload_is_json(call, payload, plen))
+    lm_invoke_args a;
+    if (lm_invoke_args_read(call, in, &a) != NB_OK)
         return NB_ERROR;
-    if (cc && !event && !dry) {
-        size_t n;
-        unsigned char *d = nb_base64_decode(cc, strlen(cc), &n);
-        bool ok = d && n <= 3583;
-        json_object *o = d ? json_tokener_parse((const char *)d) : NULL;
-        ok = ok && o && json_object_is_type(o, json_type_object);
-        if (o)
-            json_object_put(o);
-        free(d);
-        if (!ok)
-            return nb_fail(call, "InvalidRequestContentException",
-                           "Client context must be a valid Base64-encoded JSON object.");
-    }
+    const char *fn = a.fn, *payload = a.payload;
+    size_t plen = a.plen;
     lm_version v;
-    if (lm_resolve(call, fn, qual, &v) != NB_OK)
+    if (lm_resolve(call, fn, a.qual, &v) != NB_OK)
         return NB_ERROR;
-    if (dry) {
+    if (a.dry) {
         call->out = json_object_new_object();
         json_object_object_add(call->out, "StatusCode", json_object_new_int(204));
         json_object_object_add(call->out, "ExecutedVersion", json_object_new_string(v.version));
         lm_version_clear(&v);
         return NB_OK;
     }
-    const char *q = qual;
-    if (!q) { /* a qualified (partial) ARN names the version or alias */
-        const char *f = strstr(fn, ":function:");
-        const char *last = strrchr(fn, ':');
-        if (f && last > f + 9)
-            q = last + 1;
-    }
-    if (event) {
+    if (a.event) {
+        const char *q = invoked_qualifier(fn, a.qual);
         if (enqueue(call, &v, q, payload, plen, call->request_id) < 0) {
             lm_version_clear(&v);
             return nb_fail(call, "ServiceException", "nimbus could not queue the event.");
@@ -556,11 +592,7 @@ nb_status lm_op_invoke(nb_call *call, json_object *in)
     sync_wait *w = nb_calloc(1, sizeof *w);
     w->call = call;
     w->in_handler = true;
-    lm_inv *inv = lm_inv_new(call, &v, q, payload, plen, sync_done, w);
-    if (logtype && !strcmp(logtype, "Tail"))
-        lm_inv_tail(inv, true);
-    if (cc)
-        lm_inv_client_context(inv, cc);
+    lm_inv *inv = lm_inv_sync(call, &v, &a, sync_done, w);
     call->park = w;
     call->on_cancel = sync_cancel;
     nb_status st = lm_run(call, inv);
@@ -594,12 +626,7 @@ nb_status lm_op_invoke_async(nb_call *call, json_object *in)
     lm_version v;
     if (lm_resolve(call, fn, NULL, &v) != NB_OK)
         return NB_ERROR;
-    const char *q = NULL;
-    const char *f = strstr(fn, ":function:");
-    const char *last = strrchr(fn, ':');
-    if (f && last > f + 9)
-        q = last + 1;
-    int64_t row = enqueue(call, &v, q, payload, plen, call->request_id);
+    int64_t row = enqueue(call, &v, invoked_qualifier(fn, NULL), payload, plen, call->request_id);
     lm_version_clear(&v);
     if (row < 0)
         return nb_fail(call, "ServiceException", "nimbus could not queue the event.");

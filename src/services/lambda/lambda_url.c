@@ -142,7 +142,7 @@ static void fail(nb_req *r, int status, const char *etype, const char *message)
     finish(r, status, "application/json", body, strlen(body));
 }
 
-static void bad_gateway(nb_req *r)
+void lm_url_bad_gateway(nb_req *r)
 {
     static const char BODY[] = "Internal Server Error";
     finish(r, 502, "application/json", BODY, sizeof BODY - 1);
@@ -514,7 +514,7 @@ static bool header_ok(const char *name, const char *value)
 
 /* A header the function set, unless it is malformed or one of ours (the
  * first ours bytes of the header lines: request and trace ids, CORS). */
-static void add_fn_header(nb_req *r, const char *name, json_object *v, size_t ours)
+void lm_url_fn_header(nb_req *r, const char *name, json_object *v, size_t ours)
 {
     if (!v || json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array))
         return;
@@ -559,20 +559,20 @@ bool lm_http_structured(nb_req *r, json_object *o)
             if (strcasecmp(k, "content-type") == 0 && json_object_is_type(v, json_type_string) &&
                 !strpbrk(json_object_get_string(v), "\r\n"))
                 ctype = json_object_get_string(v);
-            add_fn_header(r, k, v, ours);
+            lm_url_fn_header(r, k, v, ours);
         }
     }
     if (json_object_is_type(mv, json_type_object)) {
         json_object_object_foreach(mv, k, v) {
             size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
             for (size_t i = 0; i < n; i++)
-                add_fn_header(r, k, json_object_array_get_idx(v, i), ours);
+                lm_url_fn_header(r, k, json_object_array_get_idx(v, i), ours);
         }
     }
     json_object *cookies = nb_get(o, "cookies");
     size_t nc = json_object_is_type(cookies, json_type_array) ? json_object_array_length(cookies) : 0;
     for (size_t i = 0; i < nc; i++)
-        add_fn_header(r, "Set-Cookie", json_object_array_get_idx(cookies, i), ours);
+        lm_url_fn_header(r, "Set-Cookie", json_object_array_get_idx(cookies, i), ours);
     /* ctype points into o, which outlives finish (the response is copied). */
     finish(r, (int)status, ctype, out.data ? out.data : "", out.len);
     nb_buf_free(&out);
@@ -605,20 +605,20 @@ json_object *lm_http_parse_json(const char *p, size_t n)
 static void respond(nb_req *r, const lm_result *res)
 {
     if (res->kind != LM_OK) {
-        bad_gateway(r);
+        lm_url_bad_gateway(r);
         return;
     }
     const char *p = res->payload.data ? res->payload.data : "";
     size_t n = res->payload.len;
     json_object *o = lm_http_parse_json(p, n);
     if (!o && !(n == 4 && memcmp(p, "null", 4) == 0)) {
-        bad_gateway(r);
+        lm_url_bad_gateway(r);
         return;
     }
     /* structured() adds no header before it knows the answer is good */
     if (json_object_is_type(o, json_type_object) && nb_get(o, "statusCode")) {
         if (!lm_http_structured(r, o))
-            bad_gateway(r);
+            lm_url_bad_gateway(r);
     } else {
         finish(r, 200, "application/json", p, n);
     }
@@ -680,7 +680,17 @@ static void invoke(nb_req *r, const lm_url *u, const char *event, size_t len)
     nb_store_call_end(true);
     if (st != NB_OK) {
         NB_WARN("lambda url: %s: %s", u->name, c->err.message);
-        bad_gateway(r);
+        lm_url_bad_gateway(r);
+        return;
+    }
+    if (strcmp(u->invoke_mode, "RESPONSE_STREAM") == 0) {
+        cors_headers(r, u->cors, false);
+        if (lm_url_stream(r, &v, u->qualifier, event, len) == NB_OK)
+            return; /* streamed, or finished, by lambda_stream.c */
+        if (strcmp(c->err.code, "TooManyRequestsException") == 0)
+            fail(r, 429, "TooManyRequestsException", "Rate Exceeded.");
+        else
+            lm_url_bad_gateway(r);
         return;
     }
     url_wait *w = nb_calloc(1, sizeof *w);
@@ -700,7 +710,7 @@ static void invoke(nb_req *r, const lm_url *u, const char *event, size_t len)
     if (strcmp(c->err.code, "TooManyRequestsException") == 0)
         fail(r, 429, "TooManyRequestsException", "Rate Exceeded.");
     else
-        bad_gateway(r);
+        lm_url_bad_gateway(r);
 }
 
 /* Past CORS preflight: the auth type's check, the event, the function. */

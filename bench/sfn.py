@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Step Functions benchmark: EXPRESS StartSyncExecution of a 10-state
+machine (Pass states with Parameters and ResultPath, Choice states with
+numeric and string rules) through wrk, 8 connections.  Reports executions/s,
+p99 latency and nimbus's CPU per execution.  Target: >= 5,000/s.
+
+Usage: python3 bench/sfn.py [--seconds N] [--out bench/sfn-results.md]
+Needs wrk (Debian package).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import cpu_seconds, free_port, start  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NIMBUS = os.path.join(ROOT, "build", "nimbus")
+AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/states/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
+
+DEFINITION = {"StartAt": "P1", "States": {
+    "P1": {"Type": "Pass", "Parameters": {"n.$": "$.n", "tag": "a"}, "Next": "C1"},
+    "C1": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 5, "Next": "P2"}],
+           "Default": "P3"},
+    "P2": {"Type": "Pass", "Result": "big", "ResultPath": "$.size", "Next": "P4"},
+    "P3": {"Type": "Pass", "Result": "small", "ResultPath": "$.size", "Next": "P4"},
+    "P4": {"Type": "Pass", "Parameters": {"n.$": "$.n", "size.$": "$.size", "sum.$": "States.MathAdd($.n, 1)"},
+           "Next": "C2"},
+    "C2": {"Type": "Choice", "Choices": [{"And": [{"Variable": "$.size", "StringEquals": "big"},
+                                                  {"Variable": "$.sum", "NumericLessThan": 100}], "Next": "P5"}],
+           "Default": "P6"},
+    "P5": {"Type": "Pass", "ResultPath": "$.p5", "Result": {"ok": True}, "Next": "P7"},
+    "P6": {"Type": "Pass", "ResultPath": "$.p6", "Result": {"ok": False}, "Next": "P7"},
+    "P7": {"Type": "Pass", "OutputPath": "$", "Next": "Done"},
+    "Done": {"Type": "Succeed"}}}
+
+
+def call(port, op, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/x-amz-json-1.0",
+                                          "X-Amz-Target": f"AWSStepFunctions.{op}", "Authorization": AUTH,
+                                          "X-Amz-Date": "20260101T000000Z"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"{}")
+
+
+def wrk(port, body, seconds, pid):
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write('wrk.method = "POST"\n'
+                 'wrk.headers["Content-Type"] = "application/x-amz-json-1.0"\n'
+                 'wrk.headers["X-Amz-Target"] = "AWSStepFunctions.StartSyncExecution"\n'
+                 f'wrk.headers["Authorization"] = "{AUTH}"\n'
+                 'wrk.headers["X-Amz-Date"] = "20260101T000000Z"\n'
+                 f"wrk.body = {json.dumps(json.dumps(body))}\n"
+                 "done = function(summary, latency, requests)\n"
+                 '  io.write(string.format("RESULT %d %d %d %d\\n", summary.requests, summary.duration,'
+                 ' summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write'
+                 ' + summary.errors.timeout, latency:percentile(99)))\nend\n')
+    script.close()
+    cpu0 = cpu_seconds(pid)
+    out = subprocess.run(["wrk", "-t", "2", "-c", "8", "-d", f"{seconds}s", "-s", script.name,
+                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+    os.unlink(script.name)
+    for line in out.splitlines():
+        if line.startswith("RESULT"):
+            _, reqs, dur_us, errs, p99 = line.split()
+            n = int(reqs)
+            return n / (int(dur_us) / 1e6), int(errs), int(p99) / 1000.0, (cpu_seconds(pid) - cpu0) * 1e6 / n
+    raise RuntimeError("wrk failed: " + out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "sfn-results.md"))
+    a = ap.parse_args()
+    port = free_port()
+    proc, _ = start([NIMBUS, "--port", str(port), "--log-level", "warn"], port, "/_nimbus/health")
+    try:
+        arn = call(port, "CreateStateMachine", {"name": "bench", "definition": json.dumps(DEFINITION),
+                                                "roleArn": "arn:aws:iam::000000000000:role/r",
+                                                "type": "EXPRESS"})["stateMachineArn"]
+        body = {"stateMachineArn": arn, "input": json.dumps({"n": 7})}
+        r = call(port, "StartSyncExecution", body)
+        if r["status"] != "SUCCEEDED":
+            raise RuntimeError(f"execution failed: {r}")
+        eps, errs, p99, cpu = wrk(port, body, a.seconds, proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    res = {"executions_per_s": round(eps), "p99_ms": p99, "cpu_us_per_execution": round(cpu, 1), "errors": errs,
+           "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cores": os.cpu_count(),
+           "seconds": a.seconds}
+    with open(os.path.join(ROOT, "bench", "sfn-results.json"), "w") as f:
+        json.dump(res, f, indent=2)
+    with open(a.out, "w") as f:
+        f.write("# Step Functions benchmark results\n\nProduced by `python3 bench/sfn.py` (see its header).\n\n"
+                f"Measured {res['measured']} on {res['cores']} cores, wrk -t2 -c8 -d{a.seconds}s, EXPRESS "
+                "StartSyncExecution of a 10-state Pass/Choice machine (8 states run per execution).\n\n"
+                "| metric | nimbus |\n|---|---|\n"
+                f"| executions/s | {res['executions_per_s']:,} |\n"
+                f"| StartSyncExecution p99 | {p99:.1f} ms |\n"
+                f"| server CPU per execution | {res['cpu_us_per_execution']} µs |\n"
+                f"| wrk errors | {errs} |\n")
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()

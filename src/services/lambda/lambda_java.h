@@ -1,0 +1,34 @@
+/*
+ * lambda_java.h — the Java runtime's build step (lambda_java.c), used by
+ * lambda_exec.c's runtime_argv for java* runtimes.
+ */
+#ifndef NB_LAMBDA_JAVA_H
+#define NB_LAMBDA_JAVA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Jackson, as Debian's libjackson2-databind-java installs it. */
+#define LM_JACKSON_DIR "/usr/share/java"
+
+/* The compiled Java shim for JAVA (an absolute path to a java binary) and
+ * the shim sources already written under RTDIR/java: compiles them with
+ * javac (next to JAVA's real path, else $JAVA_HOME/bin/javac, else
+ * JAVAC_PATH, which may be "") into RTDIR/java/build/<hash> unless that
+ * directory exists, and returns the class path to run the shim with
+ * (the shim's jar or classes and Jackson's jars, valid until the next
+ * call), with *JSA the class data sharing archive to run it with (NULL
+ * when there is none: a JDK without the jar tool or before 13).  The hash
+ * covers the sources, JAVA and the jars, so a changed shim or JDK builds
+ * anew; the directory is renamed into place complete, so concurrent
+ * builders never see half a build.  On failure returns NULL with *CODE
+ * set to an AWS error code and MSG to its message. */
+const char *lm_java_classpath(const char *rtdir, const char *java, const char *javac_path,
+                              const char **jsa, const char **code, char *msg, size_t msgn);
+
+/* The JVM flags of every instance (and of the archive's warm-up run, whose
+ * flags must match): AWS's Java runtimes' for a fast cold start, C1 only,
+ * serial GC, class data sharing.  NULL-terminated. */
+extern const char *const lm_java_flags[];
+
+#endif
