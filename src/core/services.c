@@ -21,6 +21,7 @@ extern const nb_service nb_service_lambda;
 extern const nb_service nb_service_sns;
 extern const nb_service nb_service_events;
 extern const nb_service nb_service_stepfunctions;
+extern const nb_service nb_service_apigatewayv2;
 
 const nb_service *const nb_services[] = {
     &nb_service_sqs,
@@ -32,6 +33,7 @@ const nb_service *const nb_services[] = {
     &nb_service_lambda,
     &nb_service_sns,
     &nb_service_events,
+    &nb_service_apigatewayv2,
     NULL,
 };
 
