@@ -17,45 +17,32 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import cpu_seconds, free_port, read_cpu as steal  # noqa: E402
+from run import free_port, read_cpu as steal  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("lambda_bench", os.path.join(HERE, "lambda.py"))
 lb = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(lb)
 
+# lambda.py's wrk runner with a GET script: its URL path is the function's
+# invocations path, which the Host header sends to the API's $default route.
 LUA_GET = '''
 wrk.headers["Host"] = "%s"
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.timeout, latency:percentile(50), latency:percentile(99)))
-end
-'''
+wrk.headers["X-Unused"] = "%%s"
+''' + lb.LUA.split("\n", 5)[5].replace("%", "%%")
 
 
 def wrk_api(port, host, conns, threads, seconds, pid):
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write(LUA_GET % host)
-    script.close()
-    cpu0 = cpu_seconds(pid)
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{seconds}s", "-s",
-                          script.name, f"http://127.0.0.1:{port}/hello?x=1"],
-                         capture_output=True, text=True).stdout
-    os.unlink(script.name)
-    for line in out.splitlines():
-        if line.startswith("RESULT"):
-            _, reqs, dur_us, errs, p50, p99 = line.split()
-            reqs = int(reqs)
-            return {"ops": reqs / (int(dur_us) / 1e6), "errors": int(errs),
-                    "p50_ms": int(p50) / 1000.0, "p99_ms": int(p99) / 1000.0,
-                    "cpu_us": (cpu_seconds(pid) - cpu0) * 1e6 / max(reqs, 1)}
-    raise RuntimeError("wrk failed: " + out)
+    saved = lb.LUA
+    lb.LUA = LUA_GET % host
+    try:
+        return lb.wrk(port, "py", conns, threads, seconds, pid)
+    finally:
+        lb.LUA = saved
 
 
 def main():
