@@ -183,6 +183,7 @@ static bool path_is(const nb_req *r, const char *p)
 bool nb_lambda_code(const char *path, size_t len, nb_buf *body);
 /* Lambda function URLs (lambda_url.c): true when it took the request. */
 bool nb_lambda_url(nb_req *r);
+bool nb_apigw_serve(nb_req *r); /* API Gateway v2 data plane (execute-api) */
 /* SNS's own endpoints under /_aws/sns/ (sns_misc.c). */
 bool nb_sns_http(nb_req *r);
 
@@ -591,7 +592,7 @@ void nb_dispatch(nb_req *r)
         fail_early(r, NULL, NULL, r->early_status, r->early_code, early_message(r->early_code));
         return;
     }
-    if (admin(r) || nb_lambda_url(r) || nb_sns_http(r))
+    if (admin(r) || nb_lambda_url(r) || nb_apigw_serve(r) || nb_sns_http(r))
         return;
     nb_sigv4_header hs[SIGV4_MAX_HEADERS];
     nb_sigv4_request sr;

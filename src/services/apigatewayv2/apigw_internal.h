@@ -6,8 +6,8 @@
  *   apigw_cp.c     the control-plane operations (APIs, routes,
  *                  integrations, stages, deployments, tags)
  *   apigw_route.c  route keys: parsing, validation, matching (pure)
- *   (the data plane, execute-api requests → route → integration → HTTP
- *   response, is not written yet)
+ *   apigw_serve.c  the data plane: execute-api requests → route →
+ *                  Lambda proxy integration → HTTP response
  *
  * Storage: one table, apigw_docs(api, kind, id, account, region, doc),
  * primary key (api, kind, id), rowid order = creation order (pagination
@@ -87,5 +87,11 @@ void ag_autodeploy(nb_call *call, const char *api);
 
 /* "http://{id}.execute-api.localhost:{port}" */
 void ag_endpoint(const char *api, char *out, size_t n);
+
+/* Data plane (apigw_serve.c): true when r is an execute-api request (Host
+ * "{apiId}.execute-api.*" or path "/_aws/execute-api/{apiId}/..."), which
+ * it then answers. */
+struct nb_req;
+bool nb_apigw_serve(struct nb_req *r);
 
 #endif
