@@ -3,35 +3,14 @@ subprocess (pyenv's aws under the new generation, /usr/bin/aws under the
 old): a bus, a rule with a pattern, an SQS target, put-events, the event
 arriving, and an error's exit status and message."""
 import json
-import os
-import subprocess
 import time
 
 import pytest
 
-from conftest import BOTO_GEN
-from test_sqs_cli import aws_binary
-
 
 @pytest.fixture
-def aws(nimbus, tmp_path):
-    nimbus.reset()
-    binary = aws_binary()
-    if not binary or not os.path.exists(binary):
-        pytest.fail(f"aws CLI for the {BOTO_GEN} generation is missing")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", HOME=str(tmp_path),
-               AWS_CONFIG_FILE=str(tmp_path / "config"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
-
-    def run(service, *args, ok=True):
-        p = subprocess.run([binary, "--endpoint-url", nimbus.endpoint, "--output", "json", service,
-                            *args], env=env, capture_output=True, text=True, timeout=60)
-        if ok:
-            assert p.returncode == 0, p.stderr
-            return json.loads(p.stdout) if p.stdout.strip() else {}
-        return p
-    return run
+def aws(aws_cli):
+    return aws_cli
 
 
 def test_cli_rule_target_and_put_events(aws):

@@ -923,22 +923,9 @@ def test_http_endpoint_down_does_not_block(sns, sqs, endpoint):
     assert receive(sqs, url)[0] and time.time() - t0 < 2
 
 
-def test_cli_publish_and_list(nimbus, tmp_path):
-    import os
-    import subprocess
-    from test_sqs_cli import aws_binary
-    nimbus.reset()
-    binary = aws_binary()
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="", HOME=str(tmp_path),
-               AWS_CONFIG_FILE=str(tmp_path / "config"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
-
+def test_cli_publish_and_list(aws_cli):
     def aws(*args):
-        p = subprocess.run([binary, "--endpoint-url", nimbus.endpoint, "--output", "json", "sns",
-                            *args], env=env, capture_output=True, text=True, timeout=60)
-        assert p.returncode == 0, p.stderr
-        return json.loads(p.stdout) if p.stdout.strip() else {}
+        return aws_cli("sns", *args)
 
     arn = aws("create-topic", "--name", "cli")["TopicArn"]
     assert arn == topic_arn("cli")
