@@ -15,14 +15,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import cpu_seconds, free_port, start  # noqa: E402
+from run import free_port, start, wrk_json  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NIMBUS = os.path.join(ROOT, "build", "nimbus")
@@ -49,29 +47,10 @@ def call(port, service, op, body):
 
 
 def wrk_put_events(port, body, seconds, pid):
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write('wrk.method = "POST"\n'
-                 'wrk.headers["Content-Type"] = "application/x-amz-json-1.1"\n'
-                 'wrk.headers["X-Amz-Target"] = "AWSEvents.PutEvents"\n'
-                 f'wrk.headers["Authorization"] = "{auth("events")}"\n'
-                 'wrk.headers["X-Amz-Date"] = "20260101T000000Z"\n'
-                 f"wrk.body = {json.dumps(json.dumps(body))}\n"
-                 "done = function(summary, latency, requests)\n"
-                 '  io.write(string.format("RESULT %d %d %d %d\\n", summary.requests, summary.duration,'
-                 ' summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write'
-                 ' + summary.errors.timeout, latency:percentile(99)))\nend\n')
-    script.close()
-    cpu0 = cpu_seconds(pid)
-    out = subprocess.run(["wrk", "-t", "2", "-c", "8", "-d", f"{seconds}s", "-s", script.name,
-                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
-    os.unlink(script.name)
-    for line in out.splitlines():
-        if line.startswith("RESULT"):
-            _, reqs, dur_us, errs, p99 = line.split()
-            events = int(reqs) * len(body["Entries"])
-            cpu_us = (cpu_seconds(pid) - cpu0) * 1e6 / events if events else None
-            return events / (int(dur_us) / 1e6), int(errs), int(p99) / 1000.0, cpu_us
-    raise RuntimeError("wrk failed: " + out)
+    rps, errs, p99, cpu = wrk_json(port, "AWSEvents.PutEvents", "application/x-amz-json-1.1",
+                                   auth("events"), body, seconds, pid=pid)
+    n = len(body["Entries"])
+    return rps * n, errs, p99, cpu / n if cpu is not None else None
 
 
 def setup(port, with_targets):

@@ -80,12 +80,14 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(port, op, body, seconds, conns=8, pid=None):
+def wrk_json(port, target, ctype, auth, body, seconds, conns=8, pid=None):
+    """wrk POSTing one JSON body with X-Amz-Target for SECONDS: (requests/s,
+    errors, p99 ms, server CPU µs per request or None without pid)."""
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write('wrk.method = "POST"\n'
-                 'wrk.headers["Content-Type"] = "application/x-amz-json-1.0"\n'
-                 f'wrk.headers["X-Amz-Target"] = "AmazonSQS.{op}"\n'
-                 f'wrk.headers["Authorization"] = "{AUTH}"\n'
+                 f'wrk.headers["Content-Type"] = "{ctype}"\n'
+                 f'wrk.headers["X-Amz-Target"] = "{target}"\n'
+                 f'wrk.headers["Authorization"] = "{auth}"\n'
                  'wrk.headers["X-Amz-Date"] = "20260101T000000Z"\n'
                  f"wrk.body = {json.dumps(json.dumps(body))}\n"
                  "done = function(summary, latency, requests)\n"
@@ -101,9 +103,14 @@ def wrk(port, op, body, seconds, conns=8, pid=None):
         if line.startswith("RESULT"):
             _, reqs, dur_us, errs, p99 = line.split()
             cpu_us = (cpu_seconds(pid) - cpu0) * 1e6 / max(int(reqs), 1) if pid else None
-            wrk.cpu_us = cpu_us
-            return int(reqs) / (int(dur_us) / 1e6), int(errs), int(p99) / 1000.0
+            return int(reqs) / (int(dur_us) / 1e6), int(errs), int(p99) / 1000.0, cpu_us
     raise RuntimeError("wrk failed: " + out)
+
+
+def wrk(port, op, body, seconds, conns=8, pid=None):
+    rps, errs, p99, wrk.cpu_us = wrk_json(port, f"AmazonSQS.{op}", "application/x-amz-json-1.0", AUTH,
+                                          body, seconds, conns, pid)
+    return rps, errs, p99
 
 
 def longpoll(port, url, rounds=50):

@@ -10,14 +10,12 @@ Needs wrk (Debian package).
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import cpu_seconds, free_port, start  # noqa: E402
+from run import free_port, start, wrk_json  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NIMBUS = os.path.join(ROOT, "build", "nimbus")
@@ -51,28 +49,8 @@ def call(port, op, body):
 
 
 def wrk(port, body, seconds, pid):
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write('wrk.method = "POST"\n'
-                 'wrk.headers["Content-Type"] = "application/x-amz-json-1.0"\n'
-                 'wrk.headers["X-Amz-Target"] = "AWSStepFunctions.StartSyncExecution"\n'
-                 f'wrk.headers["Authorization"] = "{AUTH}"\n'
-                 'wrk.headers["X-Amz-Date"] = "20260101T000000Z"\n'
-                 f"wrk.body = {json.dumps(json.dumps(body))}\n"
-                 "done = function(summary, latency, requests)\n"
-                 '  io.write(string.format("RESULT %d %d %d %d\\n", summary.requests, summary.duration,'
-                 ' summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write'
-                 ' + summary.errors.timeout, latency:percentile(99)))\nend\n')
-    script.close()
-    cpu0 = cpu_seconds(pid)
-    out = subprocess.run(["wrk", "-t", "2", "-c", "8", "-d", f"{seconds}s", "-s", script.name,
-                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
-    os.unlink(script.name)
-    for line in out.splitlines():
-        if line.startswith("RESULT"):
-            _, reqs, dur_us, errs, p99 = line.split()
-            n = int(reqs)
-            return n / (int(dur_us) / 1e6), int(errs), int(p99) / 1000.0, (cpu_seconds(pid) - cpu0) * 1e6 / n
-    raise RuntimeError("wrk failed: " + out)
+    return wrk_json(port, "AWSStepFunctions.StartSyncExecution", "application/x-amz-json-1.0", AUTH,
+                    body, seconds, pid=pid)
 
 
 def main():
