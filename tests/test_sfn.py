@@ -582,7 +582,7 @@ def test_wait_for_task_token(sfn, client):
             sfn.send_task_success(taskToken=body["token"], output='{"yes": true}')
         else:
             sfn.send_task_failure(taskToken=body["token"], error="Rejected", cause="no")
-        with pytest.raises(sfn.exceptions.TaskDoesNotExist):
+        with pytest.raises(sfn.exceptions.TaskTimedOut):  # the task is closed
             sfn.send_task_success(taskToken=body["token"], output="{}")
         for _ in range(100):
             d = sfn.describe_execution(executionArn=ex)
@@ -595,7 +595,7 @@ def test_wait_for_task_token(sfn, client):
     assert d["status"] == "SUCCEEDED" and out(d) == {"q": "ok?", "answer": {"yes": True}}
     d = answer(False)
     assert d["status"] == "SUCCEEDED" and out(d)["err"] == {"Error": "Rejected", "Cause": "no"}
-    with pytest.raises(sfn.exceptions.TaskDoesNotExist):
+    with pytest.raises(sfn.exceptions.InvalidToken):
         sfn.send_task_success(taskToken="nope", output="{}")
 
 
