@@ -269,15 +269,12 @@ static nb_status delete_sm(nb_call *call, json_object *in)
     const char *arn = nb_str(in, "stateMachineArn");
     if (!arn_kind(arn, "stateMachine"))
         return invalid_arn(call, arn);
-    static sqlite3_stmt *s, *t;
+    static sqlite3_stmt *s;
     sqlite3_stmt *st = nb_stmt(&s, "DELETE FROM sfn_machines WHERE arn = ?");
     sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
     sqlite3_step(st);
     sqlite3_reset(st);
-    st = nb_stmt(&t, "DELETE FROM sfn_tags WHERE arn = ?");
-    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    sfn_drop_tags(arn);
     return NB_OK;
 }
 
@@ -346,6 +343,15 @@ bool sfn_name_ok(const char *name)
 void sfn_put_tags(const char *arn, json_object *tags)
 {
     put_tags(arn, tags);
+}
+
+void sfn_drop_tags(const char *arn)
+{
+    static sqlite3_stmt *s;
+    sqlite3_stmt *st = nb_stmt(&s, "DELETE FROM sfn_tags WHERE arn = ?");
+    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+    sqlite3_step(st);
+    sqlite3_reset(st);
 }
 
 static json_object *sm_row(sqlite3_stmt *st)

@@ -156,15 +156,12 @@ nb_status sfn_delete_activity(nb_call *call, json_object *in)
     const char *arn = nb_str(in, "activityArn");
     if (!activity_arn(arn))
         return bad_arn(call, arn);
-    static sqlite3_stmt *s, *t;
+    static sqlite3_stmt *s;
     sqlite3_stmt *st = nb_stmt(&s, "DELETE FROM sfn_activities WHERE arn = ?");
     sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
     sqlite3_step(st);
     sqlite3_reset(st);
-    st = nb_stmt(&t, "DELETE FROM sfn_tags WHERE arn = ?");
-    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    sfn_drop_tags(arn);
     return NB_OK;
 }
 

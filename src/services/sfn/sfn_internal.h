@@ -93,6 +93,7 @@ bool sfn_page(nb_call *call, json_object *in, int64_t *off, int64_t *lim);
 nb_status sfn_page_out(nb_call *call, sqlite3_stmt *st, const char *key, int64_t off, int64_t lim,
                        json_object *(*row)(sqlite3_stmt *));
 void sfn_put_tags(const char *arn, json_object *tags);
+void sfn_drop_tags(const char *arn);
 bool sfn_name_ok(const char *name);
 
 const char *sfn_col(sqlite3_stmt *st, int i);
