@@ -374,3 +374,46 @@ def test_start_execution_sync_and_sync2(sfn):
     d = run(sfn, machine(sfn, "p5", task_of("arn:aws:states:::states:startExecution.sync",
                                             Parameters={"StateMachineArn": ACCT + ":stateMachine:absent"})))
     assert d["status"] == "FAILED" and "StateMachineDoesNotExist" in d["error"]
+
+
+def test_sync_child_wait_survives_restart(nimbus_fresh):
+    n = nimbus_fresh(durable=True)
+    c = long_client(n)
+    child = machine(c, "slowchild", {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 2, "Next": "P"}, "P": {"Type": "Pass", "Result": {"late": 1}, "End": True}}})
+    parent = machine(c, "waiter", task_of("arn:aws:states:::states:startExecution.sync:2",
+                                          Parameters={"StateMachineArn": child}, OutputPath="$.Output"))
+    ex = c.start_execution(stateMachineArn=parent)["executionArn"]
+    time.sleep(0.5)
+    n.kill9()
+    n.start(n.port)
+    c = long_client(n)
+    d = wait_done(c, ex, 20)
+    assert d["status"] == "SUCCEEDED" and out(d) == {"late": 1}
+    assert [e["type"] for e in events(c, ex)].count("TaskSubmitted") == 1
+
+
+def test_sync_child_stopped_with_parent_and_on_timeout(sfn):
+    child = machine(sfn, "longchild", {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}})
+    parent = machine(sfn, "stopper", task_of("arn:aws:states:::states:startExecution.sync",
+                                             Parameters={"StateMachineArn": child}))
+
+    def child_of(ex):
+        for _ in range(100):
+            sub = [e for e in events(sfn, ex) if e["type"] == "TaskSubmitted"]
+            if sub:
+                return json.loads(sub[0]["taskSubmittedEventDetails"]["output"])["ExecutionArn"]
+            time.sleep(0.05)
+        raise AssertionError("child not started")
+
+    ex = sfn.start_execution(stateMachineArn=parent)["executionArn"]
+    kid = child_of(ex)
+    assert sfn.describe_execution(executionArn=kid)["status"] == "RUNNING"
+    sfn.stop_execution(executionArn=ex)
+    assert wait_done(sfn, kid, 5)["status"] == "ABORTED"
+
+    timed = machine(sfn, "timed", task_of("arn:aws:states:::states:startExecution.sync",
+                                          Parameters={"StateMachineArn": child}, TimeoutSeconds=1))
+    d = run(sfn, timed)
+    assert d["status"] == "FAILED" and d["error"] == "States.Timeout"
+    assert wait_done(sfn, child_of(d["executionArn"]), 5)["status"] == "ABORTED"

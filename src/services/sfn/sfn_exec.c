@@ -87,6 +87,51 @@ static void arm_timer(void);
 static void kick_cb(uv_timer_t *t);
 static uv_timer_t g_kick;
 
+/* .sync children to stop because their parent task ended (stopped from
+ * the kick with StopExecution, never while executions are being walked). */
+typedef struct child_stop {
+    struct child_stop *next;
+    nb_call ctx;
+    char *arn;
+} child_stop;
+static child_stop *g_stops;
+
+static void stop_child_later(sx_exec *x, frame *f)
+{
+    if (f->gone || f->ph != PH_TASK || !f->child)
+        return;
+    child_stop *c = nb_calloc(1, sizeof *c);
+    snprintf(c->ctx.account, sizeof c->ctx.account, "%s", x->ctx.account);
+    snprintf(c->ctx.region, sizeof c->ctx.region, "%s", x->ctx.region);
+    snprintf(c->ctx.host, sizeof c->ctx.host, "%s", x->ctx.host);
+    snprintf(c->ctx.access_key, sizeof c->ctx.access_key, "%s", x->ctx.access_key);
+    c->arn = nb_strdup(f->child);
+    c->next = g_stops;
+    g_stops = c;
+    uv_timer_start(&g_kick, kick_cb, 0, 0);
+}
+
+static void stop_done(nb_call *call, nb_status st, void *arg)
+{
+    (void)call, (void)st, (void)arg;
+}
+
+static void stops_run(bool invoke)
+{
+    while (g_stops) {
+        child_stop *c = g_stops;
+        g_stops = c->next;
+        if (invoke) {
+            json_object *in = json_object_new_object();
+            json_object_object_add(in, "executionArn", json_object_new_string(c->arn));
+            nb_invoke(&c->ctx, "states", "StopExecution", in, stop_done, NULL);
+            json_object_put(in);
+        }
+        free(c->arn);
+        free(c);
+    }
+}
+
 /* ---- helpers ----------------------------------------------------------------------- */
 
 const char *sfn_col(sqlite3_stmt *st, int i)
@@ -475,8 +520,10 @@ static void finish(sx_exec *x, const char *status, json_object *output, const ch
         else
             nb_call_done(c, NB_OK);
     }
-    for (int i = 0; i < x->nframes; i++)
+    for (int i = 0; i < x->nframes; i++) {
+        stop_child_later(x, x->frames[i]);
         x->frames[i]->gone = true;
+    }
     if (!x->express)
         child_done(x, status, output, error, cause);
 }
@@ -493,6 +540,7 @@ static void drop_children(sx_exec *x, int parent)
         frame *c = x->frames[i];
         if (!c->gone && c->parent == parent) {
             drop_children(x, c->id);
+            stop_child_later(x, c);
             c->gone = true;
         }
     }
@@ -1225,6 +1273,7 @@ static void task_expired(sx_exec *x, frame *f, bool heartbeat)
     const char *res = task_resource(f);
     const char *error = heartbeat ? "States.HeartbeatTimeout" : "States.Timeout";
     f->gen++; /* a late answer of the call is stale */
+    stop_child_later(x, f);
     task_clear(f);
     if (res && !strncmp(res, "arn:aws:lambda:", 15))
         event(x, f, "LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails", det("error", jstr(error), NULL, NULL));
@@ -1399,6 +1448,8 @@ void sfn_exec_stop(int64_t row, const char *error, const char *cause, int64_t no
             event(x, NULL, "ExecutionAborted", "executionAbortedEventDetails",
                   det("error", jstr(error), "cause", jstr(cause)));
             redrive_save(x, true);
+            for (int i = 0; i < x->nframes; i++)
+                stop_child_later(x, x->frames[i]);
             x->finished = true;
             child_done(x, "ABORTED", NULL, error, cause);
             unlink_exec(x);
@@ -1448,6 +1499,7 @@ static void resume_all(void)
 static void kick_cb(uv_timer_t *t)
 {
     (void)t;
+    stops_run(true);
     nb_store_call_begin();
     for (sx_exec *x = g_execs, *n; x; x = n) {
         n = x->next;
@@ -1477,6 +1529,7 @@ int sfn_exec_init(void)
 
 static void drop_all(void)
 {
+    stops_run(false);
     for (sx_exec *x = g_execs, *n; x; x = n) {
         n = x->next;
         if (x->sync) {
