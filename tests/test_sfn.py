@@ -23,7 +23,10 @@ def run(sfn, arn, inp=None, name=None, timeout=30):
     kw = {"stateMachineArn": arn, "input": json.dumps(inp if inp is not None else {})}
     if name:
         kw["name"] = name
-    ex = sfn.start_execution(**kw)["executionArn"]
+    return wait_done(sfn, sfn.start_execution(**kw)["executionArn"], timeout)
+
+
+def wait_done(sfn, ex, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
         d = sfn.describe_execution(executionArn=ex)

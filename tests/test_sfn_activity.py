@@ -12,7 +12,7 @@ import pytest
 
 from conftest import Config
 from test_lambda_invoke import make_fn, zip_of
-from test_sfn import events, machine, out, run
+from test_sfn import events, machine, out, run, wait_done
 
 ACCT = "arn:aws:states:us-east-1:000000000000"
 
@@ -31,16 +31,6 @@ def sfn(nimbus):
 
 def code(e):
     return e.value.response["Error"]["Code"]
-
-
-def wait_done(sfn, ex, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        d = sfn.describe_execution(executionArn=ex)
-        if d["status"] != "RUNNING":
-            return d
-        time.sleep(0.05)
-    raise AssertionError("execution still running")
 
 
 def task_of(arn, **kw):
@@ -269,7 +259,9 @@ def test_redrive_after_fixing_lambda(sfn, client):
     key = str(time.time())
     arn = machine(sfn, "redrive", {"StartAt": "A", "States": {
         "A": {"Type": "Pass", "Result": "a", "ResultPath": "$.a", "Next": "Call"},
-        "Call": {"Type": "Task", "Resource": fn, "ResultPath": "$.call", "End": True}}})
+        "Call": {"Type": "Task", "Resource": fn, "ResultPath": "$.call", "Next": "Count"},
+        "Count": {"Type": "Pass", "Parameters": {"n.$": "$$.Execution.RedriveCount"}, "ResultPath": "$.redrives",
+                  "End": True}}})
     d = run(sfn, arn, {"key": key})
     assert d["status"] == "FAILED" and d["error"] == "RuntimeError"
     assert d["redriveCount"] == 0 and d["redriveStatus"] == "REDRIVABLE"
@@ -283,14 +275,15 @@ def test_redrive_after_fixing_lambda(sfn, client):
     assert r["redriveDate"]
     d2 = wait_done(sfn, d["executionArn"])
     assert d2["status"] == "SUCCEEDED", d2
-    assert out(d2) == {"key": key, "a": "a", "call": {"fixed": True}}
+    assert out(d2) == {"key": key, "a": "a", "call": {"fixed": True}, "redrives": {"n": 1}}
     assert d2["redriveCount"] == 1 and d2["redriveDate"] and d2["redriveStatus"] == "NOT_REDRIVABLE"
     ev = events(sfn, d["executionArn"])
     types = [e["type"] for e in ev]
     assert [e["id"] for e in ev] == list(range(1, len(ev) + 1))
     i = types.index("ExecutionRedriven")
     assert types[i - 1] == "ExecutionFailed" and ev[i]["executionRedrivenEventDetails"]["redriveCount"] == 1
-    assert types.count("PassStateEntered") == 1  # the succeeded state did not run again
+    entered = [e["stateEnteredEventDetails"]["name"] for e in ev if e["type"].endswith("StateEntered")]
+    assert entered == ["A", "Call", "Call", "Count"]  # the succeeded state did not run again
     assert types[i + 1] == "TaskStateEntered" and types[-1] == "ExecutionSucceeded"
     with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
         sfn.redrive_execution(executionArn=d["executionArn"])

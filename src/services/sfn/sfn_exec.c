@@ -67,6 +67,7 @@ typedef struct sx_exec {
     json_object *def, *input;
     int64_t start_ms;
     int64_t deadline_ms;    /* the definition's TimeoutSeconds, or 0 */
+    int64_t redrives, redrive_ms; /* $$.Execution.RedriveCount / RedriveTime */
     bool express, running, finished, dead;
     nb_call ctx;            /* account, region, host for internal calls */
     nb_call *sync;          /* StartSyncExecution waiting */
@@ -1029,6 +1030,11 @@ static json_object *context(sx_exec *x, frame *f)
     json_object_object_add(e, "RoleArn", jstr(x->role));
     sfn_iso(x->start_ms, iso, sizeof iso);
     json_object_object_add(e, "StartTime", jstr(iso));
+    json_object_object_add(e, "RedriveCount", json_object_new_int64(x->redrives));
+    if (x->redrives) {
+        sfn_iso(x->redrive_ms, iso, sizeof iso);
+        json_object_object_add(e, "RedriveTime", jstr(iso));
+    }
     json_object_object_add(c, "Execution", e);
     sfn_iso(nb_now_ms(), iso, sizeof iso);
     json_object_object_add(s, "EnteredTime", jstr(iso));
@@ -1465,9 +1471,10 @@ void sfn_exec_stop(int64_t row, const char *error, const char *cause, int64_t no
 static void resume_all(void)
 {
     static sqlite3_stmt *s;
-    sqlite3_stmt *st = nb_stmt(&s, "SELECT id, arn, sm_arn, name, role, definition, input, start_ms, snapshot, account,"
-                                   " region, host, (SELECT date_ms FROM sfn_redrive r WHERE r.exec_id = sfn_execs.id"
-                                   " AND r.count > 0) FROM sfn_execs WHERE status = 'RUNNING' AND snapshot IS NOT NULL");
+    sqlite3_stmt *st = nb_stmt(&s, "SELECT e.id, e.arn, e.sm_arn, e.name, e.role, e.definition, e.input, e.start_ms,"
+                                   " e.snapshot, e.account, e.region, e.host, r.date_ms, r.count FROM sfn_execs e"
+                                   " LEFT JOIN sfn_redrive r ON r.exec_id = e.id AND r.count > 0"
+                                   " WHERE e.status = 'RUNNING' AND e.snapshot IS NOT NULL");
     while (sqlite3_step(st) == SQLITE_ROW) {
         json_object *def = json_tokener_parse(sfn_col(st, 5)), *snap = json_tokener_parse(sfn_col(st, 8));
         if (!def || !snap) {
@@ -1486,8 +1493,11 @@ static void resume_all(void)
                         .sm_name = colon ? colon + 1 : sm, .name = sfn_col(st, 3), .role = sfn_col(st, 4),
                         .input = input, .start_ms = sqlite3_column_int64(st, 7)};
         sx_exec *x = exec_new(&ctx, &ss, def);
-        if (sqlite3_column_type(st, 12) != SQLITE_NULL)
-            set_deadline(x, sqlite3_column_int64(st, 12));
+        if (sqlite3_column_type(st, 12) != SQLITE_NULL) {
+            x->redrive_ms = sqlite3_column_int64(st, 12);
+            x->redrives = sqlite3_column_int64(st, 13);
+            set_deadline(x, x->redrive_ms);
+        }
         json_object_put(input);
         restore(x, snap);
         json_object_put(snap);
@@ -1835,6 +1845,8 @@ nb_status sfn_redrive_execution(nb_call *call, json_object *in)
     sqlite3_reset(st);
     json_object_put(input);
     set_deadline(x, call->now_ms);
+    x->redrives = count;
+    x->redrive_ms = call->now_ms;
     restore(x, snap);
     json_object_put(snap);
     static sqlite3_stmt *u1, *u2;
