@@ -290,6 +290,24 @@ def test_redrive_after_fixing_lambda(sfn, client):
     redriven = sfn.list_executions(stateMachineArn=arn, redriveFilter="REDRIVEN")["executions"]
     assert [e["executionArn"] for e in redriven] == [d["executionArn"]] and redriven[0]["redriveCount"] == 1
     assert sfn.list_executions(stateMachineArn=arn, redriveFilter="NOT_REDRIVEN")["executions"] == []
+    # A Parallel: only the failed branch runs again.
+    lam.update_function_code(FunctionName="redrivefn", ZipFile=zip_of({"app.py": BROKEN}))
+    lam.get_waiter("function_updated_v2").wait(FunctionName="redrivefn")
+    par = machine(sfn, "redrive-par", {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Ok", "States": {"Ok": {"Type": "Pass", "Result": "ok", "End": True}}},
+        {"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": fn, "End": True}}}]}}})
+    d = run(sfn, par)
+    assert d["status"] == "FAILED" and d["redriveStatus"] == "REDRIVABLE"
+    lam.update_function_code(FunctionName="redrivefn", ZipFile=zip_of({"app.py": FIXED}))
+    lam.get_waiter("function_updated_v2").wait(FunctionName="redrivefn")
+    sfn.redrive_execution(executionArn=d["executionArn"])
+    d = wait_done(sfn, d["executionArn"])
+    assert d["status"] == "SUCCEEDED" and out(d) == ["ok", {"fixed": True}], d
+    ev = events(sfn, d["executionArn"])
+    assert [e["id"] for e in ev] == list(range(1, len(ev) + 1))
+    entered = [e["stateEnteredEventDetails"]["name"] for e in ev if e["type"].endswith("StateEntered")]
+    assert entered.count("Ok") == 1 and entered.count("Call") == 2 and entered.count("P") == 1
+
     with pytest.raises(sfn.exceptions.ExecutionDoesNotExist):
         sfn.redrive_execution(executionArn=ACCT + ":execution:redrive:nope")
     with pytest.raises(botocore.exceptions.ClientError) as e:

@@ -68,6 +68,7 @@ typedef struct sx_exec {
     int64_t start_ms;
     int64_t deadline_ms;    /* the definition's TimeoutSeconds, or 0 */
     int64_t redrives, redrive_ms; /* $$.Execution.RedriveCount / RedriveTime */
+    json_object *redrive_hint; /* the frames when a branch's failure began to propagate (see frame_error) */
     bool express, running, finished, dead;
     nb_call ctx;            /* account, region, host for internal calls */
     nb_call *sync;          /* StartSyncExecution waiting */
@@ -274,6 +275,7 @@ static void compact(sx_exec *x)
 
 static void exec_free(sx_exec *x)
 {
+    json_object_put(x->redrive_hint);
     for (int i = 0; i < x->nframes; i++)
         frame_free(x->frames[i]);
     free(x->frames);
@@ -603,6 +605,10 @@ static void frame_error(sx_exec *x, frame *f, const asl_err *err)
     int r = st && strcmp(type, "Fail") ? asl_on_error(st, f->input, err, f->attempts, nb_rand64(), &delay, &s) : 0;
     if (r == 0)
         asl_step_clear(&s);
+    if (r) { /* handled: no failure is propagating */
+        json_object_put(x->redrive_hint);
+        x->redrive_hint = NULL;
+    }
     if (r == 1) {
         f->ph = PH_WAIT;
         f->waiting_state = false;
@@ -625,6 +631,11 @@ static void frame_error(sx_exec *x, frame *f, const asl_err *err)
         finish(x, "FAILED", NULL, err->error, err->cause);
         return;
     }
+    /* A branch fails its Parallel/Map: should that fail the execution,
+     * redrive continues from here (the failed branch and the unfinished
+     * ones run again, the finished ones keep their results), as on AWS. */
+    if (!x->redrive_hint && !x->express)
+        x->redrive_hint = snapshot(x);
     f->gone = true;
     frame *p = frame_by_id(x, f->parent);
     if (!p)
@@ -1257,6 +1268,8 @@ static void run(sx_exec *x)
         compact(x);
     }
     x->running = false;
+    json_object_put(x->redrive_hint); /* a propagation has ended by now */
+    x->redrive_hint = NULL;
     if (x->finished) {
         unlink_exec(x);
         if (x->invokes > 0)
@@ -1744,7 +1757,12 @@ static void child_done(sx_exec *c, const char *status, json_object *output, cons
  * branches, so only what did not succeed runs again. */
 static void redrive_save(sx_exec *x, bool redrivable)
 {
-    json_object *snap = redrivable ? snapshot(x) : NULL, *fs = snap ? jget(snap, "frames") : NULL;
+    json_object *snap = !redrivable ? NULL : x->redrive_hint ? json_object_get(x->redrive_hint) : snapshot(x);
+    json_object *fs = snap ? jget(snap, "frames") : NULL;
+    if (snap) { /* a hint was taken before the last events and frames */
+        json_object_object_add(snap, "next_event", json_object_new_int64(x->next_event));
+        json_object_object_add(snap, "next_fid", json_object_new_int(x->next_fid));
+    }
     for (size_t i = 0; fs && i < json_object_array_length(fs); i++) {
         json_object *o = json_object_array_get_idx(fs, i);
         phase ph = (phase)json_object_get_int(jget(o, "phase"));
