@@ -13,8 +13,10 @@
  *            client_id when aud is absent), exp, nbf, iat, and the route's
  *            AuthorizationScopes against scope / scp.  The keys come from
  *            {Issuer}/.well-known/openid-configuration → jwks_uri, fetched
- *            with the outbound client and cached per issuer for two hours;
- *            requests that arrive while a fetch runs wait in its list.
+ *            with the outbound client and cached per issuer for two hours
+ *            (fetched again sooner, at most every 5 minutes, for a kid the
+ *            keys lack); requests that arrive while a fetch runs wait in
+ *            its list, and a failed fetch keeps the keys it had.
  *            401 for a missing or invalid token, 403 for missing scopes.
  *   CUSTOM   the Lambda REQUEST authorizer gets the payload format 1.0 or
  *            2.0 authorizer event through nb_invoke (Lambda's Invoke, as
@@ -49,6 +51,7 @@
 #include "services/lambda/lambda_internal.h"
 
 #define JWKS_TTL_MS (2LL * 3600 * 1000)
+#define JWKS_REFRESH_MS (5LL * 60 * 1000)
 #define FETCH_TIMEOUT_MS 5000
 #define RESULT_CACHE_MAX 1024
 
@@ -676,6 +679,26 @@ static char *bearer(const ag_view *v)
     return val;
 }
 
+/* True unless tok parses and names a kid the keys lack (keys rotated: the
+ * issuer's keys are fetched again, at most every JWKS_REFRESH_MS). */
+static bool knows_kid(json_object *jwks, const char *tok)
+{
+    ag_jwt j;
+    char err[128];
+    if (ag_jwt_parse(tok, strlen(tok), &j, err, sizeof err) != 0)
+        return true;
+    const char *kid = nb_str(j.header, "kid");
+    json_object *keys = nb_get(jwks, "keys");
+    bool found = !kid;
+    size_t n = json_object_is_type(keys, json_type_array) ? json_object_array_length(keys) : 0;
+    for (size_t i = 0; !found && i < n; i++) {
+        const char *k = nb_str(json_object_array_get_idx(keys, i), "kid");
+        found = k && strcmp(k, kid) == 0;
+    }
+    ag_jwt_free(&j);
+    return found;
+}
+
 /* True when r may go on now (passed without I/O). */
 static bool jwt_authorize(ag_view *v)
 {
@@ -688,7 +711,8 @@ static bool jwt_authorize(ag_view *v)
     const char *issuer = nb_str(nb_get(v->authz, "JwtConfiguration"), "Issuer");
     jwks_entry *e = jwks_for(issuer ? issuer : "");
     json_object *scopes = nb_get(v->route, "AuthorizationScopes");
-    if (e->jwks && e->expires_ms > nb_now_ms()) {
+    if (e->jwks && e->expires_ms > nb_now_ms() &&
+        (knows_kid(e->jwks, tok) || e->expires_ms - JWKS_TTL_MS + JWKS_REFRESH_MS > nb_now_ms())) {
         jwt_decide(v, r, v->authz, scopes, tok, e->jwks);
         free(tok);
         return passed(r);
@@ -977,7 +1001,7 @@ static char *authorizer_event(const ag_view *v, bool v1, json_object *values)
         put(id, "userAgent", json_object_new_string_len(ua ? ua : "", (int)ul));
         put(rc, "identity", id);
         put(ev, "requestContext", rc);
-        put(ev, "pathParameters", has_params ? json_object_get(v->params) : NULL);
+        put(ev, "pathParameters", has_params ? json_object_get(v->params) : json_object_new_object());
         put(ev, "stageVariables", has_svars ? json_object_get(svars) : NULL);
         json_object_put(cookies);
     } else {
