@@ -525,7 +525,7 @@ typedef struct jwks_entry {
 
 static jwks_entry *g_jwks;
 
-static void jwt_decide(ag_view *v, nb_req *r, json_object *authz, json_object *route_scopes,
+static void jwt_decide(nb_req *r, bool again, json_object *authz, json_object *route_scopes,
                        const char *tok, json_object *jwks);
 
 static void jwks_wake(jwks_entry *e)
@@ -538,8 +538,7 @@ static void jwks_wake(jwks_entry *e)
             nb_req *r = w->r;
             r->call.park = NULL;
             r->call.on_cancel = NULL;
-            ag_view v = {.r = r};
-            jwt_decide(&v, r, w->authz, w->scopes, w->token, e->jwks);
+            jwt_decide(r, true, w->authz, w->scopes, w->token, e->jwks);
         }
         pend_free(w);
         w = next;
@@ -602,11 +601,11 @@ static jwks_entry *jwks_for(const char *issuer)
     return e;
 }
 
-/* Decide a JWT request with the issuer's keys (NULL: none to be had). */
-static void jwt_decide(ag_view *v, nb_req *r, json_object *authz, json_object *route_scopes,
+/* Decide a JWT request with the issuer's keys (NULL: none to be had): answer
+ * r, or mark it passed (and, again: after a fetch, serve it again). */
+static void jwt_decide(nb_req *r, bool again, json_object *authz, json_object *route_scopes,
                        const char *tok, json_object *jwks)
 {
-    (void)v;
     json_object *jc = nb_get(authz, "JwtConfiguration");
     ag_jwt j;
     char err[200], www[512];
@@ -649,7 +648,6 @@ static void jwt_decide(ag_view *v, nb_req *r, json_object *authz, json_object *r
         ag_jwt_free(&j);
         return;
     }
-    bool again = v->api == NULL; /* decided after a fetch: serve r again */
     pass_set(r, nb_str(authz, "AuthorizerId"));
     g_pass.claims = claims_out(j.claims);
     if (json_object_array_length(have))
@@ -713,7 +711,7 @@ static bool jwt_authorize(ag_view *v)
     json_object *scopes = nb_get(v->route, "AuthorizationScopes");
     if (e->jwks && e->expires_ms > nb_now_ms() &&
         (knows_kid(e->jwks, tok) || e->expires_ms - JWKS_TTL_MS + JWKS_REFRESH_MS > nb_now_ms())) {
-        jwt_decide(v, r, v->authz, scopes, tok, e->jwks);
+        jwt_decide(r, false, v->authz, scopes, tok, e->jwks);
         free(tok);
         return passed(r);
     }
@@ -932,108 +930,131 @@ static void kick(uv_timer_t *t)
     }
 }
 
-/* The 1.0 / 2.0 authorizer event (text). */
+/* What both authorizer event formats take from the request. */
+typedef struct {
+    char ip[64], tm[64];
+    const char *qs, *ua, *res;  /* query, user agent, route resource ("/a/{b}") */
+    size_t qn, ul;
+    json_object *svars;         /* stage variables, or NULL when none */
+    bool has_params;
+} ev_parts;
+
+/* The 1.0 members (methodArn, identitySource and authorizationToken
+ * comma-joined, multi-value-free headers and query, identity). */
+static void event_v1(const ag_view *v, const ev_parts *e, json_object *ev, json_object *rc,
+                     json_object *values)
+{
+    nb_req *r = v->r;
+    nb_buf joined = {0};
+    for (size_t i = 0; i < json_object_array_length(values); i++) {
+        const char *s = json_object_get_string(json_object_array_get_idx(values, i));
+        if (i)
+            nb_buf_add(&joined, ",", 1);
+        nb_buf_add(&joined, s, strlen(s));
+    }
+    json_object *js = json_object_new_string_len(joined.data ? joined.data : "", (int)joined.len);
+    free(joined.data);
+    put(ev, "methodArn", json_object_new_string(v->route_arn));
+    put(ev, "identitySource", js);
+    put(ev, "authorizationToken", json_object_get(js));
+    put(ev, "resource", json_object_new_string(e->res));
+    put(ev, "path", json_object_new_string_len(v->path, (int)v->plen));
+    put(ev, "httpMethod", json_object_new_string(r->method));
+    put(ev, "headers", lm_http_headers(r, NULL, e->ip));
+    json_object *query = lm_http_query(e->qs, e->qn);
+    put(ev, "queryStringParameters", json_object_object_length(query) ? json_object_get(query) : NULL);
+    json_object_put(query);
+    put(rc, "httpMethod", json_object_new_string(r->method));
+    put(rc, "path", json_object_new_string_len(v->path, (int)v->plen));
+    put(rc, "resourcePath", json_object_new_string(e->res));
+    put(rc, "requestTime", json_object_new_string(e->tm));
+    put(rc, "requestTimeEpoch", json_object_new_int64(r->call.now_ms));
+    json_object *id = json_object_new_object();
+    put(id, "sourceIp", json_object_new_string(e->ip));
+    put(id, "userAgent", json_object_new_string_len(e->ua, (int)e->ul));
+    put(rc, "identity", id);
+    put(ev, "pathParameters", e->has_params ? json_object_get(v->params) : json_object_new_object());
+    put(ev, "stageVariables", e->svars ? json_object_get(e->svars) : NULL);
+}
+
+/* The 2.0 members (routeArn, identitySource list, cookies, http). */
+static void event_v2(const ag_view *v, const ev_parts *e, json_object *ev, json_object *rc,
+                     json_object *values)
+{
+    nb_req *r = v->r;
+    put(ev, "routeArn", json_object_new_string(v->route_arn));
+    put(ev, "identitySource", json_object_get(values));
+    put(ev, "routeKey", json_object_new_string(nb_str(v->route, "RouteKey")));
+    put(ev, "rawPath", json_object_new_string_len(v->path, (int)v->plen));
+    put(ev, "rawQueryString", json_object_new_string_len(e->qs, (int)e->qn));
+    json_object *cookies = json_object_new_array();
+    json_object *headers = lm_http_headers(r, cookies, e->ip), *query = lm_http_query(e->qs, e->qn);
+    if (json_object_array_length(cookies))
+        put(ev, "cookies", json_object_get(cookies));
+    put(ev, "headers", headers);
+    if (json_object_object_length(query))
+        put(ev, "queryStringParameters", json_object_get(query));
+    json_object_put(cookies);
+    json_object_put(query);
+    json_object *http = json_object_new_object();
+    put(http, "method", json_object_new_string(r->method));
+    put(http, "path", json_object_new_string_len(v->path, (int)v->plen));
+    put(http, "protocol", json_object_new_string("HTTP/1.1"));
+    put(http, "sourceIp", json_object_new_string(e->ip));
+    put(http, "userAgent", json_object_new_string_len(e->ua, (int)e->ul));
+    put(rc, "http", http);
+    put(rc, "time", json_object_new_string(e->tm));
+    put(rc, "timeEpoch", json_object_new_int64(r->call.now_ms));
+    if (e->has_params)
+        put(ev, "pathParameters", json_object_get(v->params));
+    if (e->svars)
+        put(ev, "stageVariables", json_object_get(e->svars));
+}
+
+/* The 1.0 / 2.0 authorizer event (text, malloc'd). */
 static char *authorizer_event(const ag_view *v, bool v1, json_object *values)
 {
     nb_req *r = v->r;
     nb_call *c = &r->call;
-    char ip[64], domain[320], tm[64];
-    nb_req_peer(r, ip, sizeof ip);
-    size_t hl = 0, ul = 0;
-    const char *host = nb_req_header(r, "host", &hl), *ua = nb_req_header(r, "user-agent", &ul);
-    snprintf(domain, sizeof domain, "%.*s", host ? (int)hl : 0, host ? host : "");
-    char *colon = strrchr(domain, ':');
-    if (colon)
-        *colon = 0;
+    ev_parts e = {.qs = r->query ? r->query : "", .qn = r->query ? r->query_len : 0};
+    nb_req_peer(r, e.ip, sizeof e.ip);
+    e.ua = nb_req_header(r, "user-agent", &e.ul);
+    if (!e.ua)
+        e.ua = "";
     time_t secs = (time_t)(c->now_ms / 1000);
     struct tm g;
     gmtime_r(&secs, &g);
-    strftime(tm, sizeof tm, "%d/%b/%Y:%H:%M:%S +0000", &g);
-    const char *qs = r->query ? r->query : "";
-    size_t qn = r->query ? r->query_len : 0;
-    json_object *cookies = json_object_new_array();
-    json_object *headers = lm_http_headers(r, v1 ? NULL : cookies, ip);
-    json_object *query = lm_http_query(qs, qn);
+    strftime(e.tm, sizeof e.tm, "%d/%b/%Y:%H:%M:%S +0000", &g);
     const char *rk = nb_str(v->route, "RouteKey");
+    e.res = rk && strchr(rk, '/') ? strchr(rk, '/') : "/";
+    e.svars = nb_get(v->stage, "StageVariables");
+    if (e.svars && !json_object_object_length(e.svars))
+        e.svars = NULL;
+    e.has_params = json_object_object_length(v->params) > 0;
 
+    char domain[320];
+    size_t hl = 0;
+    const char *host = nb_req_header(r, "host", &hl);
+    snprintf(domain, sizeof domain, "%.*s", host ? (int)hl : 0, host ? host : "");
+    char *colon = strrchr(domain, ':'), *dot;
+    if (colon)
+        *colon = 0;
+    dot = strchr(domain, '.');
     json_object *ev = json_object_new_object(), *rc = json_object_new_object();
+    put(ev, "version", json_object_new_string(v1 ? "1.0" : "2.0"));
+    put(ev, "type", json_object_new_string("REQUEST"));
     put(rc, "accountId", json_object_new_string(c->account));
     put(rc, "apiId", json_object_new_string(v->api));
     put(rc, "domainName", json_object_new_string(domain));
-    const char *dot = strchr(domain, '.');
     put(rc, "domainPrefix", json_object_new_string_len(domain, dot ? (int)(dot - domain) : (int)strlen(domain)));
     put(rc, "requestId", json_object_new_string(c->request_id));
     put(rc, "routeKey", json_object_new_string(rk));
     put(rc, "stage", json_object_new_string(v->stage_name));
-    put(ev, "version", json_object_new_string(v1 ? "1.0" : "2.0"));
-    put(ev, "type", json_object_new_string("REQUEST"));
-    json_object *svars = nb_get(v->stage, "StageVariables");
-    bool has_svars = svars && json_object_object_length(svars);
-    bool has_params = json_object_object_length(v->params) > 0;
-    if (v1) {
-        nb_buf joined = {0};
-        for (size_t i = 0; i < json_object_array_length(values); i++) {
-            const char *s = json_object_get_string(json_object_array_get_idx(values, i));
-            if (i)
-                nb_buf_add(&joined, ",", 1);
-            nb_buf_add(&joined, s, strlen(s));
-        }
-        json_object *js = json_object_new_string_len(joined.data ? joined.data : "", (int)joined.len);
-        free(joined.data);
-        put(ev, "methodArn", json_object_new_string(v->route_arn));
-        put(ev, "identitySource", js);
-        put(ev, "authorizationToken", json_object_get(js));
-        const char *res = rk ? strchr(rk, '/') : NULL;
-        put(ev, "resource", json_object_new_string(res ? res : "/"));
-        put(ev, "path", json_object_new_string_len(v->path, (int)v->plen));
-        put(ev, "httpMethod", json_object_new_string(r->method));
-        put(ev, "headers", headers);
-        put(ev, "queryStringParameters", json_object_object_length(query) ? query : NULL);
-        if (!json_object_object_length(query))
-            json_object_put(query);
-        put(rc, "httpMethod", json_object_new_string(r->method));
-        put(rc, "path", json_object_new_string_len(v->path, (int)v->plen));
-        put(rc, "resourcePath", json_object_new_string(res ? res : "/"));
-        put(rc, "requestTime", json_object_new_string(tm));
-        put(rc, "requestTimeEpoch", json_object_new_int64(c->now_ms));
-        json_object *id = json_object_new_object();
-        put(id, "sourceIp", json_object_new_string(ip));
-        put(id, "userAgent", json_object_new_string_len(ua ? ua : "", (int)ul));
-        put(rc, "identity", id);
-        put(ev, "requestContext", rc);
-        put(ev, "pathParameters", has_params ? json_object_get(v->params) : json_object_new_object());
-        put(ev, "stageVariables", has_svars ? json_object_get(svars) : NULL);
-        json_object_put(cookies);
-    } else {
-        put(ev, "routeArn", json_object_new_string(v->route_arn));
-        put(ev, "identitySource", json_object_get(values));
-        put(ev, "routeKey", json_object_new_string(rk));
-        put(ev, "rawPath", json_object_new_string_len(v->path, (int)v->plen));
-        put(ev, "rawQueryString", json_object_new_string_len(qs, (int)qn));
-        if (json_object_array_length(cookies))
-            put(ev, "cookies", cookies);
-        else
-            json_object_put(cookies);
-        put(ev, "headers", headers);
-        if (json_object_object_length(query))
-            put(ev, "queryStringParameters", query);
-        else
-            json_object_put(query);
-        json_object *http = json_object_new_object();
-        put(http, "method", json_object_new_string(r->method));
-        put(http, "path", json_object_new_string_len(v->path, (int)v->plen));
-        put(http, "protocol", json_object_new_string("HTTP/1.1"));
-        put(http, "sourceIp", json_object_new_string(ip));
-        put(http, "userAgent", json_object_new_string_len(ua ? ua : "", (int)ul));
-        put(rc, "http", http);
-        put(rc, "time", json_object_new_string(tm));
-        put(rc, "timeEpoch", json_object_new_int64(c->now_ms));
-        put(ev, "requestContext", rc);
-        if (has_params)
-            put(ev, "pathParameters", json_object_get(v->params));
-        if (has_svars)
-            put(ev, "stageVariables", json_object_get(svars));
-    }
+    if (v1)
+        event_v1(v, &e, ev, rc, values);
+    else
+        event_v2(v, &e, ev, rc, values);
+    put(ev, "requestContext", rc);
     char *s = strdup(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(ev);
     return s;

@@ -256,20 +256,26 @@ nb_status ag_op_update_integration(nb_call *call, json_object *in)
     return out_doc(call, doc);
 }
 
+/* The first route whose member k is v, or NULL. */
+static json_object *route_with(const char *api, const char *k, const char *v)
+{
+    json_object *routes = ag_list(api, "route", 0, 0, NULL), *found = NULL;
+    for (size_t i = 0; !found && i < json_object_array_length(routes); i++) {
+        json_object *r = json_object_array_get_idx(routes, i);
+        const char *t = nb_str(r, k);
+        if (t && strcmp(t, v) == 0)
+            found = json_object_get(r);
+    }
+    json_object_put(routes);
+    return found;
+}
+
 /* The route that targets integration id, or NULL. */
 static json_object *route_using(const char *api, const char *id)
 {
     char target[64];
     snprintf(target, sizeof target, "integrations/%s", id);
-    json_object *routes = ag_list(api, "route", 0, 0, NULL), *found = NULL;
-    for (size_t i = 0; !found && i < json_object_array_length(routes); i++) {
-        json_object *r = json_object_array_get_idx(routes, i);
-        const char *t = nb_str(r, "Target");
-        if (t && strcmp(t, target) == 0)
-            found = json_object_get(r);
-    }
-    json_object_put(routes);
-    return found;
+    return route_with(api, "Target", target);
 }
 
 nb_status ag_op_delete_integration(nb_call *call, json_object *in)
@@ -437,6 +443,14 @@ static bool authz_fill(nb_call *call, json_object *doc, json_object *in)
     return false;
 }
 
+/* False after failing the call when in's ApiId names no API of the caller. */
+static bool api_ok(nb_call *call, json_object *in)
+{
+    json_object *a = ag_api(call, nb_str(in, "ApiId"));
+    json_object_put(a);
+    return a != NULL;
+}
+
 static json_object *authz_get(nb_call *call, json_object *in)
 {
     const char *id = nb_str(in, "AuthorizerId");
@@ -449,10 +463,8 @@ static json_object *authz_get(nb_call *call, json_object *in)
 nb_status ag_op_create_authorizer(nb_call *call, json_object *in)
 {
     const char *api = nb_str(in, "ApiId");
-    json_object *a = ag_api(call, api);
-    if (!a)
+    if (!api_ok(call, in))
         return NB_ERROR;
-    json_object_put(a);
     json_object *doc = json_object_new_object();
     if (!authz_fill(call, doc, in)) {
         json_object_put(doc);
@@ -468,49 +480,29 @@ nb_status ag_op_create_authorizer(nb_call *call, json_object *in)
 
 nb_status ag_op_get_authorizer(nb_call *call, json_object *in)
 {
-    json_object *a = ag_api(call, nb_str(in, "ApiId"));
-    if (!a)
+    if (!api_ok(call, in))
         return NB_ERROR;
-    json_object_put(a);
     json_object *doc = authz_get(call, in);
     return doc ? out_doc(call, doc) : NB_ERROR;
 }
 
 nb_status ag_op_get_authorizers(nb_call *call, json_object *in)
 {
-    json_object *a = ag_api(call, nb_str(in, "ApiId"));
-    if (!a)
+    if (!api_ok(call, in))
         return NB_ERROR;
-    json_object_put(a);
     return out_page(call, in, nb_str(in, "ApiId"), "authz");
-}
-
-/* The first route that uses authorizer id, or NULL. */
-static json_object *route_authorized_by(const char *api, const char *id)
-{
-    json_object *routes = ag_list(api, "route", 0, 0, NULL), *found = NULL;
-    for (size_t i = 0; !found && i < json_object_array_length(routes); i++) {
-        json_object *r = json_object_array_get_idx(routes, i);
-        const char *t = nb_str(r, "AuthorizerId");
-        if (t && strcmp(t, id) == 0)
-            found = json_object_get(r);
-    }
-    json_object_put(routes);
-    return found;
 }
 
 nb_status ag_op_update_authorizer(nb_call *call, json_object *in)
 {
     const char *api = nb_str(in, "ApiId"), *id = nb_str(in, "AuthorizerId");
-    json_object *a = ag_api(call, api);
-    if (!a)
+    if (!api_ok(call, in))
         return NB_ERROR;
-    json_object_put(a);
     json_object *doc = authz_get(call, in);
     if (!doc)
         return NB_ERROR;
     const char *was = nb_str(doc, "AuthorizerType"), *now = nb_str(in, "AuthorizerType");
-    json_object *user = now && was && strcmp(now, was) != 0 ? route_authorized_by(api, id) : NULL;
+    json_object *user = now && was && strcmp(now, was) != 0 ? route_with(api, "AuthorizerId", id) : NULL;
     if (user) {
         ag_conflict(call, "Unable to change the type of authorizer %s: route %s uses it", id,
                     nb_str(user, "RouteKey"));
@@ -530,15 +522,13 @@ nb_status ag_op_update_authorizer(nb_call *call, json_object *in)
 nb_status ag_op_delete_authorizer(nb_call *call, json_object *in)
 {
     const char *api = nb_str(in, "ApiId"), *id = nb_str(in, "AuthorizerId");
-    json_object *a = ag_api(call, api);
-    if (!a)
+    if (!api_ok(call, in))
         return NB_ERROR;
-    json_object_put(a);
     json_object *doc = authz_get(call, in);
     if (!doc)
         return NB_ERROR;
     json_object_put(doc);
-    json_object *r = route_authorized_by(api, id);
+    json_object *r = route_with(api, "AuthorizerId", id);
     if (r) {
         ag_conflict(call, "Cannot delete authorizer '%s', is referenced in route: %s", id,
                     nb_str(r, "RouteKey"));
