@@ -33,11 +33,13 @@ class Issuer:
     def __init__(self):
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.hits = {}
+        self.delay = 0
         outer = self
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
+                time.sleep(outer.delay)
                 if self.path == "/.well-known/openid-configuration":
                     body = {"issuer": outer.url, "jwks_uri": outer.url + "/keys"}
                 elif self.path == "/keys":
@@ -349,3 +351,39 @@ def test_iam_route(nimbus, apigwv2, lmb):
     assert st == 403 and json.loads(b) == {"message": "Forbidden"}
     sig = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=00"
     assert call(nimbus, api, Authorization=sig)[0] == 201
+
+
+def test_jwks_fetch_does_not_block(nimbus, apigwv2, lmb, issuer):
+    """Requests wait for one JWKS fetch together; other requests go on."""
+    api, _ = jwt_api(apigwv2, lmb, issuer, "jw3")
+    before = issuer.hits.get("/.well-known/openid-configuration", 0)
+    issuer.delay = 0.6
+    out = []
+    try:
+        ths = [threading.Thread(target=lambda: out.append(call(nimbus, api, Authorization=issuer.token())[0]))
+               for _ in range(3)]
+        for t in ths:
+            t.start()
+        time.sleep(0.2)
+        t0 = time.time()
+        assert call(nimbus, api, "/prod/open")[0] == 201
+        assert time.time() - t0 < 0.5
+        for t in ths:
+            t.join()
+    finally:
+        issuer.delay = 0
+    assert out == [201, 201, 201]
+    assert issuer.hits["/.well-known/openid-configuration"] == before + 1
+
+
+def test_unreachable_issuer(nimbus, apigwv2, lmb):
+    api, target = api_with_fn(apigwv2, lmb, "jw4")
+    aid = apigwv2.create_authorizer(ApiId=api, Name="j", AuthorizerType="JWT",
+                                    IdentitySource=["$request.querystring.tok"],
+                                    JwtConfiguration={"Issuer": "http://127.0.0.1:1", "Audience": ["app"]})["AuthorizerId"]
+    apigwv2.create_route(ApiId=api, RouteKey="GET /pets/{id}", Target=target,
+                         AuthorizationType="JWT", AuthorizerId=aid)
+    apigwv2.create_stage(ApiId=api, StageName="prod", AutoDeploy=True)
+    st, h, b = call(nimbus, api, ECHO_PATH + "?tok=a.b.c")
+    assert st == 401 and json.loads(b) == {"message": "Unauthorized"}
+    assert call(nimbus, api)[0] == 401

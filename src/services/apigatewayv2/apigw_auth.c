@@ -706,6 +706,15 @@ static bool jwt_authorize(ag_view *v)
         unauthorized(r, "Bearer");
         return false;
     }
+    ag_jwt j;
+    char err[200], www[300];
+    if (ag_jwt_parse(tok, strlen(tok), &j, err, sizeof err) != 0) { /* no keys needed */
+        snprintf(www, sizeof www, "Bearer scope=\"\" error=\"invalid_token\" error_description=\"%s\"", err);
+        unauthorized(r, www);
+        free(tok);
+        return false;
+    }
+    ag_jwt_free(&j);
     const char *issuer = nb_str(nb_get(v->authz, "JwtConfiguration"), "Issuer");
     jwks_entry *e = jwks_for(issuer ? issuer : "");
     json_object *scopes = nb_get(v->route, "AuthorizationScopes");
