@@ -216,6 +216,9 @@ def test_jwt_authorizer(nimbus, apigwv2, lmb, issuer):
         assert st == 401 and b == unauth, (name, st, b)
         assert h["www-authenticate"].startswith("Bearer"), name
     assert "expired" in call(nimbus, api, Authorization=cases["expired"])[1]["www-authenticate"]
+    # the header AWS documents for a wrong audience
+    assert call(nimbus, api, Authorization=cases["audience"])[1]["www-authenticate"] == (
+        'Bearer scope="" error="invalid_token" error_description="the token does not have a valid audience"')
     # client_id counts only without aud
     st, _, b = call(nimbus, api, Authorization=issuer.token(scope="pets.all", aud=None, client_id="app"))
     assert st == 201, b

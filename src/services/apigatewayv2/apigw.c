@@ -252,7 +252,7 @@ static int ag_init(struct nb_store *st)
     X(GetStages, get_stages) X(UpdateStage, update_stage) X(DeleteStage, delete_stage)             \
     X(CreateDeployment, create_deployment) X(GetDeployment, get_deployment)                        \
     X(GetDeployments, get_deployments) X(DeleteDeployment, delete_deployment)                      \
-    X(TagResource, tag_resource) X(UntagResource, untag_resource) X(GetTags, get_tags)          \
+    X(TagResource, tag_resource) X(UntagResource, untag_resource) X(GetTags, get_tags)             \
     X(CreateAuthorizer, create_authorizer) X(GetAuthorizer, get_authorizer)                        \
     X(GetAuthorizers, get_authorizers) X(UpdateAuthorizer, update_authorizer)                      \
     X(DeleteAuthorizer, delete_authorizer)
