@@ -14,6 +14,7 @@ import botocore.httpsession
 import pytest
 
 from test_lambda_invoke import make_fn
+from test_sfn import run
 
 ROLE = "arn:aws:iam::000000000000:role/sfn-role"
 
@@ -70,16 +71,6 @@ def code(e):
 
 def message(e):
     return e.value.response["Error"]["Message"]
-
-
-def wait_done(sfn, ex):
-    import time
-    for _ in range(600):
-        d = sfn.describe_execution(executionArn=ex)
-        if d["status"] != "RUNNING":
-            return d
-        time.sleep(0.05)
-    raise AssertionError("still running")
 
 
 # ---- versions ---------------------------------------------------------------------------------------
@@ -171,15 +162,14 @@ def test_execution_on_version_runs_its_definition(sfn):
     arn = sfn.create_state_machine(name="ex", definition=definition("old"), roleArn=ROLE,
                                    publish=True)["stateMachineArn"]
     sfn.update_state_machine(stateMachineArn=arn, definition=definition("new"))
-    ex = sfn.start_execution(stateMachineArn=arn + ":1", name="on-v1")["executionArn"]
-    assert ex == arn.replace(":stateMachine:", ":execution:") + ":on-v1"
-    d = wait_done(sfn, ex)
+    d = run(sfn, arn + ":1", name="on-v1")
+    assert d["executionArn"] == arn.replace(":stateMachine:", ":execution:") + ":on-v1"
     assert json.loads(d["output"]) == "old"
     assert d["stateMachineArn"] == arn and d["stateMachineVersionArn"] == arn + ":1"
     assert "stateMachineAliasArn" not in d
-    forx = sfn.describe_state_machine_for_execution(executionArn=ex)
+    forx = sfn.describe_state_machine_for_execution(executionArn=d["executionArn"])
     assert json.loads(forx["definition"])["States"]["A"]["Result"] == "old"
-    latest = wait_done(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+    latest = run(sfn, arn)
     assert json.loads(latest["output"]) == "new" and "stateMachineVersionArn" not in latest
     with err("StateMachineDoesNotExist"):
         sfn.start_execution(stateMachineArn=arn + ":7")
@@ -285,9 +275,8 @@ def test_alias_weighted_routing(sfn):
 
     def runs(n):
         seen = collections.Counter()
-        for i in range(n):
-            ex = sfn.start_execution(stateMachineArn=alias)["executionArn"]
-            d = wait_done(sfn, ex)
+        for _ in range(n):
+            d = run(sfn, alias)
             assert d["stateMachineAliasArn"] == alias
             seen[(json.loads(d["output"]), d["stateMachineVersionArn"])] += 1
         return seen
@@ -350,7 +339,7 @@ def test_versions_survive_restart(nimbus_fresh):
     sfn = Raw(n2.client("stepfunctions")) if isinstance(sfn, Raw) else n2.client("stepfunctions")
     assert json.loads(sfn.describe_state_machine(stateMachineArn=arn + ":1")["definition"])["States"]["A"][
         "Result"] == "kept"
-    d = wait_done(sfn, sfn.start_execution(stateMachineArn=arn + ":a")["executionArn"])
+    d = run(sfn, arn + ":a")
     assert json.loads(d["output"]) == "kept" and d["stateMachineAliasArn"] == arn + ":a"
 
 
