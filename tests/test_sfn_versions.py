@@ -289,6 +289,17 @@ def test_alias_weighted_routing(sfn):
     # 60 fair draws all landing on one side: probability 2^-59.
     assert seen[("v1", v1)] > 0 and seen[("v2", v2)] > 0
     assert seen[("v1", v1)] + seen[("v2", v2)] == 60
+    # ListExecutions by alias or version ARN: the executions started from it.
+    by_alias = sfn.list_executions(stateMachineArn=alias, maxResults=1000)["executions"]
+    assert len(by_alias) == 80 and all(e["stateMachineAliasArn"] == alias for e in by_alias)
+    by_v2 = sfn.list_executions(stateMachineArn=v2, maxResults=1000)["executions"]
+    assert len(by_v2) == seen[("v2", v2)] and all(e["stateMachineVersionArn"] == v2 for e in by_v2)
+    page = sfn.list_executions(stateMachineArn=alias, maxResults=50, statusFilter="SUCCEEDED")
+    assert len(page["executions"]) == 50 and page["nextToken"]
+    assert len(sfn.list_executions(stateMachineArn=arn, maxResults=1000)["executions"]) == 80
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sfn.list_executions(stateMachineArn=arn + ":missing")
+    assert code(e) == "StateMachineDoesNotExist"
 
 
 def test_delete_version_and_machine(sfn):

@@ -730,6 +730,9 @@ static nb_status list_execs(nb_call *call, json_object *in)
         return nb_fail(call, "ValidationException", "Must provide a StateMachine ARN or MapRun ARN");
     if (!arn_kind(sm, "stateMachine"))
         return invalid_arn(call, sm);
+    nb_status qs;
+    if (sfn_list_execs_qualified(call, in, &qs)) /* a version or alias ARN */
+        return qs;
     machine m;
     if (!machine_get(sm, &m))
         return no_machine(call, sm);

@@ -104,6 +104,9 @@ bool sfn_publish_after(nb_call *call, json_object *in, const char *arn);
 void sfn_exec_link(const char *exec_arn, const sfn_target *t);
 void sfn_exec_link_describe(json_object *out, const char *exec_arn);
 void sfn_versions_drop(const char *sm_arn);
+/* ListExecutions given a version or alias ARN: true with *st set (the
+ * executions started from it, or an error). */
+bool sfn_list_execs_qualified(nb_call *call, json_object *in, nb_status *st);
 
 nb_status sfn_publish_version(nb_call *call, json_object *in);
 nb_status sfn_list_versions(nb_call *call, json_object *in);

@@ -754,3 +754,56 @@ void sfn_versions_drop(const char *sm_arn)
         sqlite3_reset(st);
     }
 }
+
+static json_object *linked_exec_row(sqlite3_stmt *st)
+{
+    static const char *const keys[] = {"executionArn", "stateMachineArn", "name", "status"};
+    json_object *o = json_object_new_object();
+    for (int i = 0; i < 4; i++)
+        json_object_object_add(o, keys[i], jstr(sfn_col(st, i)));
+    json_object_object_add(o, "startDate", jtime(sqlite3_column_int64(st, 4)));
+    if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+        json_object_object_add(o, "stopDate", jtime(sqlite3_column_int64(st, 5)));
+    json_object_object_add(o, "stateMachineVersionArn", jstr(sfn_col(st, 6)));
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+        json_object_object_add(o, "stateMachineAliasArn", jstr(sfn_col(st, 7)));
+    return o;
+}
+
+bool sfn_list_execs_qualified(nb_call *call, json_object *in, nb_status *rc)
+{
+    const char *arn = nb_str(in, "stateMachineArn"), *status = nb_str(in, "statusFilter");
+    char base[400];
+    const char *q = qualifier(arn, base, sizeof base);
+    if (!q)
+        return false;
+    int64_t num;
+    sfn_target t;
+    memset(&t, 0, sizeof t);
+    alias a;
+    bool found = version_arn(arn, base, sizeof base, &num) ? version_get(base, num, &t) : alias_get(arn, &a);
+    if (!found) {
+        *rc = no_machine(call, arn);
+        return true;
+    }
+    if (t.definition)
+        sfn_target_free(&t);
+    else
+        alias_free(&a);
+    int64_t off, lim;
+    if (!sfn_page(call, in, &off, &lim)) {
+        *rc = NB_ERROR;
+        return true;
+    }
+    static sqlite3_stmt *s;
+    sqlite3_stmt *st = nb_stmt(&s, "SELECT e.arn, e.sm_arn, e.name, e.status, e.start_ms, e.stop_ms, l.version_arn,"
+                                   " l.alias_arn FROM sfn_exec_links l JOIN sfn_execs e ON e.arn = l.exec_arn"
+                                   " WHERE (l.version_arn = ?1 OR l.alias_arn = ?1) AND (?2 IS NULL OR e.status = ?2)"
+                                   " ORDER BY e.start_ms DESC, e.id DESC LIMIT ?3 OFFSET ?4");
+    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+    bind_opt(st, 2, status);
+    sqlite3_bind_int64(st, 3, lim + 1);
+    sqlite3_bind_int64(st, 4, off);
+    *rc = sfn_page_out(call, st, "executions", off, lim, linked_exec_row);
+    return true;
+}
