@@ -9,6 +9,7 @@ import json
 
 import botocore
 import botocore.auth
+import botocore.config
 import botocore.awsrequest
 import botocore.httpsession
 import pytest
@@ -169,6 +170,7 @@ def test_execution_on_version_runs_its_definition(sfn):
     assert "stateMachineAliasArn" not in d
     forx = sfn.describe_state_machine_for_execution(executionArn=d["executionArn"])
     assert json.loads(forx["definition"])["States"]["A"]["Result"] == "old"
+    assert forx["revisionId"] == sfn.describe_state_machine(stateMachineArn=arn + ":1")["revisionId"]
     latest = run(sfn, arn)
     assert json.loads(latest["output"]) == "new" and "stateMachineVersionArn" not in latest
     with err("StateMachineDoesNotExist"):
@@ -440,6 +442,25 @@ def test_task_lambda(sfn, client):
     r = test_state(sfn, {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:none",
                          "End": True})
     assert r["status"] == "FAILED" and r["error"] == "Lambda.ResourceNotFoundException"
+
+
+def test_client_gone_while_task_runs(nimbus, sfn, client):
+    """A TestState whose caller hangs up mid-task ends cleanly when the
+    function returns (the server's exit checks for leaks under ASan)."""
+    import time
+    make_fn(client("lambda"), "slow", {"app.py": "import time\ndef handler(e, c):\n    time.sleep(1.5)\n"
+                                                "    return 1\n"})
+    quick = nimbus.client("stepfunctions", config=botocore.config.Config(
+        retries={"max_attempts": 1}, read_timeout=0.5, inject_host_prefix=False))
+    if not isinstance(sfn, Raw):
+        with pytest.raises(botocore.exceptions.ReadTimeoutError):
+            quick.test_state(definition=json.dumps({"Type": "Task", "End": True, "Resource":
+                                                    "arn:aws:lambda:us-east-1:000000000000:function:slow"}),
+                             roleArn=ROLE)
+    time.sleep(2)
+    r = test_state(sfn, {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:slow",
+                         "End": True})
+    assert r["status"] == "SUCCEEDED" and r["output"] == "1"
 
 
 def test_state_name_and_mocks(sfn):

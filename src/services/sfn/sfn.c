@@ -664,6 +664,7 @@ static nb_status describe_sm_for_exec(nb_call *call, json_object *in)
     sqlite3_reset(st);
     call->out = json_object_new_object();
     describe_into(call->out, &m, true);
+    sfn_exec_link_describe_sm(call->out, nb_str(in, "executionArn"));
     machine_free(&m);
     return NB_OK;
 }

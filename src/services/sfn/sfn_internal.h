@@ -103,6 +103,8 @@ bool sfn_publish_after(nb_call *call, json_object *in, const char *arn);
  * DeleteStateMachine drops versions and aliases. */
 void sfn_exec_link(const char *exec_arn, const sfn_target *t);
 void sfn_exec_link_describe(json_object *out, const char *exec_arn);
+/* DescribeStateMachineForExecution: the revisionId of the version that ran. */
+void sfn_exec_link_describe_sm(json_object *out, const char *exec_arn);
 void sfn_versions_drop(const char *sm_arn);
 /* ListExecutions given a version or alias ARN: true with *st set (the
  * executions started from it, or an error). */

@@ -741,6 +741,16 @@ void sfn_exec_link_describe(json_object *out, const char *exec_arn)
     sqlite3_reset(st);
 }
 
+void sfn_exec_link_describe_sm(json_object *out, const char *exec_arn)
+{
+    static sqlite3_stmt *s;
+    sqlite3_stmt *st = nb_stmt(&s, "SELECT revision FROM sfn_exec_links WHERE exec_arn = ?");
+    sqlite3_bind_text(st, 1, exec_arn, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        json_object_object_add(out, "revisionId", jstr(sfn_col(st, 0)));
+    sqlite3_reset(st);
+}
+
 void sfn_versions_drop(const char *sm_arn)
 {
     static sqlite3_stmt *s[3];
