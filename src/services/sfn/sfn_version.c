@@ -87,6 +87,13 @@ static const char *qualifier(const char *arn, char *base, size_t n)
     return q + 1;
 }
 
+/* A state machine ARN without a qualifier. */
+static bool unqualified(const char *arn)
+{
+    char base[400];
+    return arn && !strncmp(arn, "arn:", 4) && strstr(arn, ":stateMachine:") && !qualifier(arn, base, sizeof base);
+}
+
 static bool all_digits(const char *s)
 {
     if (!*s)
@@ -248,8 +255,7 @@ out:
 nb_status sfn_publish_version(nb_call *call, json_object *in)
 {
     const char *arn = nb_str(in, "stateMachineArn");
-    char base[400];
-    if (qualifier(arn, base, sizeof base) || strncmp(arn, "arn:", 4) || !strstr(arn, ":stateMachine:"))
+    if (!unqualified(arn))
         return invalid_arn(call, arn);
     char varn[440];
     int64_t created;
@@ -299,8 +305,7 @@ static json_object *version_row(sqlite3_stmt *st)
 nb_status sfn_list_versions(nb_call *call, json_object *in)
 {
     const char *arn = nb_str(in, "stateMachineArn");
-    char base[400];
-    if (qualifier(arn, base, sizeof base) || strncmp(arn, "arn:", 4) || !strstr(arn, ":stateMachine:"))
+    if (!unqualified(arn))
         return invalid_arn(call, arn);
     int64_t off, lim;
     if (!sfn_page(call, in, &off, &lim))
@@ -640,7 +645,7 @@ nb_status sfn_list_aliases(nb_call *call, json_object *in)
     char base[400];
     int64_t num;
     bool version = version_arn(arn, base, sizeof base, &num);
-    if (!version && (qualifier(arn, base, sizeof base) || strncmp(arn, "arn:", 4) || !strstr(arn, ":stateMachine:")))
+    if (!version && !unqualified(arn))
         return invalid_arn(call, arn);
     if (!version)
         snprintf(base, sizeof base, "%s", arn);
