@@ -477,6 +477,12 @@ def test_state_name_and_mocks(sfn):
     r = sfn.test_state(definition=json.dumps(machine), stateName="M", input=json.dumps({"items": [1, 2]}),
                        mock={"result": "[10, 20]"})
     assert r["status"] == "SUCCEEDED" and json.loads(r["output"]) == {"items": [1, 2], "mapped": [10, 20]}
+    sel = dict(machine["States"]["M"], ItemSelector={"v.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index",
+                                                     "k.$": "$.k"}, MaxConcurrency=2)
+    r = test_state(sfn, sel, {"items": ["a", "b"], "k": 7}, mock={"result": "[]"}, inspectionLevel="DEBUG")
+    i = r["inspectionData"]
+    assert json.loads(i["afterItemsPath"]) == ["a", "b"] and i["maxConcurrency"] == 2
+    assert json.loads(i["afterItemSelector"]) == [{"v": "a", "i": 0, "k": 7}, {"v": "b", "i": 1, "k": 7}]
     task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
             "Parameters": {"FunctionName": "f", "Payload": {"t.$": "$$.Task.Token"}}, "End": True,
             "Catch": [{"ErrorEquals": ["My.Error"], "Next": "H"}]}

@@ -135,6 +135,40 @@ static void result_stages(ts_run *r, json_object *result)
     stage(r, "afterResultPath", finish_stage(r, result, rp));
 }
 
+/* A Map's ItemSelector over each item (with $$.Map.Item), and its
+ * MaxConcurrency. */
+static void map_stages(ts_run *r, json_object *items)
+{
+    static const char *const ip[] = {"InputPath", NULL};
+    json_object *sel = jget(r->state, "ItemSelector"), *mc = jget(r->state, "MaxConcurrency");
+    if (!sel)
+        sel = jget(r->state, "Parameters");
+    if (r->debug && json_object_is_type(mc, json_type_int))
+        json_object_object_add(r->insp, "maxConcurrency", json_object_new_int(json_object_get_int(mc)));
+    if (!sel || !r->debug)
+        return;
+    json_object *eff = pass_stage(r, ip), *list = json_object_new_array();
+    for (size_t i = 0; eff && i < json_object_array_length(items); i++) {
+        json_object *ctx = NULL, *item = json_object_new_object(), *map = json_object_new_object();
+        json_object_deep_copy(r->ctx, &ctx, NULL);
+        json_object_object_add(item, "Index", json_object_new_int64((int64_t)i));
+        json_object_object_add(item, "Value", json_object_get(json_object_array_get_idx(items, i)));
+        json_object_object_add(map, "Item", item);
+        json_object_object_add(ctx, "Map", map);
+        asl_err e = {{0}, {0}};
+        json_object *v = asl_template(sel, eff, ctx, &e);
+        json_object_put(ctx);
+        if (e.error[0]) {
+            json_object_put(v);
+            break;
+        }
+        json_object_array_add(list, v);
+    }
+    insp_set(r, "afterItemSelector", list);
+    json_object_put(list);
+    json_object_put(eff);
+}
+
 /* ---- the answer ------------------------------------------------------------------------------- */
 
 static json_object *answer(ts_run *r, const char *status)
@@ -483,6 +517,8 @@ static nb_status test_run(nb_call *call, json_object *in, ts_run *r)
     }
     input_stages(r, false);
     insp_set(r, !strcmp(type, "Map") ? "afterItemsPath" : "afterParameters", s.output);
+    if (!strcmp(type, "Map"))
+        map_stages(r, s.output);
     if (mock) {
         json_object *result = NULL;
         asl_err err = {{0}, {0}};
