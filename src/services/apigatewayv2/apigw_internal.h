@@ -96,6 +96,13 @@ void ag_endpoint(const char *api, char *out, size_t n);
 struct nb_req;
 bool nb_apigw_serve(struct nb_req *r);
 
+/* ---- OpenAPI (apigw_openapi.c) --------------------------------------------- */
+
+/* Parses a definition (JSON or YAML) and writes it as YAML to out: 0, or
+ * -1 when it does not parse (the fuzz target's entry). */
+struct nb_buf;
+int ag_openapi_roundtrip(const char *body, struct nb_buf *out);
+
 /* ---- authorization (apigw_auth.c) ---------------------------------------- */
 
 /* The hook of the data plane, after route matching (in the request's store
