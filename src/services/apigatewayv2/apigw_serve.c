@@ -131,6 +131,7 @@ static char *make_event(nb_req *r, bool v1, const char *api, const char *stage, 
     put(ctx, "stage", json_object_new_string(stage));
     put(ctx, "time", json_object_new_string(tm));
     put(ctx, "timeEpoch", json_object_new_int64(c->now_ms));
+    ag_auth_context(r, ctx, v1);
     if (v1) {
         put(ev, "version", json_object_new_string("1.0"));
         put(ev, "resource", json_object_new_string(strchr(route_key, '/') ? strchr(route_key, '/') : "/"));
@@ -306,6 +307,10 @@ static json_object *serve(nb_req *r, const char *api, const char *path, size_t p
     size_t pn = qm ? (size_t)(qm - rest) : rn;
     json_object *params = json_object_new_object();
     json_object *rt = best_route(nb_get(snap, "routes"), method, rest, pn, params);
+    if (rt && !ag_authorize(r, api, sname, stage, snap, rt, rest, pn, params)) {
+        json_object_put(params); /* answered or parked by the authorizer (apigw_auth.c) */
+        goto out;
+    }
     const char *tg = rt ? nb_str(rt, "Target") : NULL;
     json_object *ig = tg && !strncmp(tg, "integrations/", 13)
                           ? nb_get(nb_get(snap, "integrations"), tg + 13) : NULL;
