@@ -428,3 +428,24 @@ def test_sync_child_stopped_with_parent_and_on_timeout(sfn):
     d = run(sfn, timed)
     assert d["status"] == "FAILED" and d["error"] == "States.Timeout"
     assert wait_done(sfn, child_of(d["executionArn"]), 5)["status"] == "ABORTED"
+
+
+def test_poller_hangs_up_and_shutdown_with_poller_parked(nimbus_fresh):
+    n = nimbus_fresh()
+    c = long_client(n)
+    act = c.create_activity(name="hangup")["activityArn"]
+    impatient = n.client("stepfunctions", config=Config(retries={"max_attempts": 1}, read_timeout=1,
+                                                        inject_host_prefix=False))
+    with pytest.raises(botocore.exceptions.ReadTimeoutError):
+        impatient.get_activity_task(activityArn=act)
+    # The hung-up poll got nothing: the next task goes to the next poller.
+    arn = machine(c, "afterhangup", task_of(act))
+    ex = c.start_execution(stateMachineArn=arn)["executionArn"]
+    t = c.get_activity_task(activityArn=act)
+    c.send_task_success(taskToken=t["taskToken"], output="1")
+    assert out(wait_done(c, ex)) == 1
+    # A poll still parked when the server stops is answered, and the exit is clean (checked by the fixture).
+    th = threading.Thread(target=lambda: long_client(n).get_activity_task(activityArn=act))
+    th.daemon = True
+    th.start()
+    time.sleep(0.3)
