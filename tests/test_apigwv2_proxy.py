@@ -2,7 +2,6 @@
 http.server started by the test, which records exactly what it received),
 parameter mapping, CORS, throttling, the $default-versus-named-stage path
 rule and the snapshot cache's invalidation."""
-import http.client
 import http.server
 import json
 import socket
@@ -12,6 +11,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from test_apigwv2_data import req
 from test_lambda_invoke import make_fn
 
 
@@ -69,17 +69,6 @@ def backend():
     b = Backend()
     yield b
     b.close()
-
-
-def req(nimbus, method, path, host, body=None, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", nimbus.port, timeout=30)
-    h = dict(headers or {})
-    h["Host"] = host
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
 
 
 def http_api(apigwv2, uri, route_keys, method="ANY", stage="$default", **integ):
@@ -334,6 +323,16 @@ def test_default_and_named_stage(nimbus, apigwv2, backend):
     # the path form too
     st, _, _ = req(nimbus, "GET", f"/_aws/execute-api/{api}/beta/q", "localhost")
     assert st == 201 and backend.last()["headers"]["x-stage"] == "beta"
+    # LocalStack's /restapis/{apiId}/{stage}/_user_request_/{path} form names the stage
+    for path, stage, rest in [(f"/restapis/{api}/beta/_user_request_/q/r", "beta", "/q/r"),
+                              (f"/restapis/{api}/$default/_user_request_/beta/x", "$default", "/beta/x"),
+                              (f"/restapis/{api}/%24default/_user_request_", "$default", "/")]:
+        st, _, b = req(nimbus, "GET", path, "localhost")
+        assert st == 201, (path, b)
+        hd = backend.last()["headers"]
+        assert (hd["x-stage"], hd["x-path"]) == (stage, rest), path
+    st, _, b = req(nimbus, "GET", f"/restapis/{api}/gamma/_user_request_/x", "localhost")
+    assert st == 404 and json.loads(b) == {"message": "Not Found"}
     # the cache follows the control plane: a deleted stage is gone at once
     apigwv2.delete_stage(ApiId=api, StageName="beta")
     req(nimbus, "GET", "/beta/x/y", host)

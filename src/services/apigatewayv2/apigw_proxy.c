@@ -480,6 +480,20 @@ static void query_encode(nb_buf *out, const char *v)
     }
 }
 
+/* The raw "a=1&b" pairs of a query string of n bytes, added to q. */
+static void query_pairs(pairs *q, const char *p, size_t n)
+{
+    for (const char *end = p + n; p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        size_t l = (size_t)((amp ? amp : end) - p);
+        const char *eq = memchr(p, '=', l);
+        if (l)
+            pairs_add(q, p, eq ? (size_t)(eq - p) : l, eq ? eq + 1 : "",
+                      eq ? l - (size_t)(eq - p) - 1 : 0);
+        p += l + 1;
+    }
+}
+
 /* The integration URI with its path variables substituted, without its
  * query (appended to q as raw pairs). */
 static void build_base(ag_exchange *x, const char *uri, nb_buf *out, pairs *q)
@@ -515,13 +529,8 @@ static void build_base(ag_exchange *x, const char *uri, nb_buf *out, pairs *q)
             out->len--;
         nb_buf_add(out, x->path, x->plen);
     }
-    for (const char *p = qm ? qm + 1 : NULL; p && *p;) {
-        size_t l = strcspn(p, "&");
-        const char *eq = memchr(p, '=', l);
-        if (l)
-            pairs_add(q, p, eq ? (size_t)(eq - p) : l, eq ? eq + 1 : "", eq ? l - (size_t)(eq - p) - 1 : 0);
-        p += l + (p[l] == '&');
-    }
+    if (qm)
+        query_pairs(q, qm + 1, strlen(qm + 1));
 }
 
 /* The integration's RequestParameters applied to path, headers and the
@@ -613,14 +622,8 @@ void ag_proxy_start(ag_exchange *x)
     nb_buf url = {0};
     pairs q = {0}, h = {0};
     build_base(x, nb_str(x->integ, "IntegrationUri"), &url, &q);
-    for (const char *p = r->query_len ? r->query : NULL, *end = p ? p + r->query_len : NULL; p && p < end;) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        size_t l = (size_t)((amp ? amp : end) - p);
-        const char *eq = memchr(p, '=', l);
-        if (l)
-            pairs_add(&q, p, eq ? (size_t)(eq - p) : l, eq ? eq + 1 : "", eq ? l - (size_t)(eq - p) - 1 : 0);
-        p += l + 1;
-    }
+    if (r->query_len)
+        query_pairs(&q, r->query, r->query_len);
     for (int i = 0; i < r->nheaders; i++)
         if (!hop_by_hop(r->headers[i].name) && strcasecmp(r->headers[i].name, "forwarded") != 0)
             pairs_add(&h, r->headers[i].name, strlen(r->headers[i].name), r->headers[i].value,

@@ -28,22 +28,53 @@
 #define AG_PATH_PREFIX "/_aws/execute-api/"
 
 
-/* The api id and the path after it, from the Host or the path form. */
+/* LocalStack's form "/restapis/{apiId}/{stage}/_user_request_/{path}":
+ * the stage is named, the path follows _user_request_.  Fills id's text
+ * (src, len) and stage; false when r's path is not of this form. */
+static bool user_request_form(const nb_req *r, const char **src, size_t *len, char *stage,
+                              size_t stagen, const char **path, size_t *plen)
+{
+    static const char PRE[] = "/restapis/", MID[] = "/_user_request_";
+    const char *p = r->path, *end = r->path + r->path_len;
+    size_t k = sizeof PRE - 1, m = sizeof MID - 1;
+    if (r->path_len <= k || memcmp(p, PRE, k) != 0)
+        return false;
+    const char *a = p + k, *s1 = memchr(a, '/', (size_t)(end - a));
+    const char *s = s1 ? s1 + 1 : NULL, *s2 = s ? memchr(s, '/', (size_t)(end - s)) : NULL;
+    if (!s2 || s2 == s || (size_t)(end - s2) < m || memcmp(s2, MID, m) != 0 ||
+        (s2 + m < end && s2[m] != '/'))
+        return false;
+    size_t sl = (size_t)(s2 - s);
+    if (sl == 10 && !memcmp(s, "%24default", 10))
+        snprintf(stage, stagen, "$default");
+    else if (sl < stagen)
+        snprintf(stage, stagen, "%.*s", (int)sl, s);
+    else
+        return false;
+    *src = a;
+    *len = (size_t)(s1 - a);
+    *path = s2 + m < end ? s2 + m : "/";
+    *plen = s2 + m < end ? (size_t)(end - s2 - m) : 1;
+    return true;
+}
+
+/* The api id and the path after it, from the Host or a path form; stage
+ * gets the stage a path form names ("" when the path picks it). */
 static bool target(const nb_req *r, char *id, size_t idn, const char **path, size_t *plen,
-                   bool *host_form)
+                   char *stage, size_t stagen)
 {
     size_t n = 0;
     const char *host = nb_req_header(r, "host", &n);
     const char *mark = host ? memmem(host, n, ".execute-api.", 13) : NULL;
     const char *src;
     size_t len;
+    stage[0] = 0;
     if (mark) {
         src = host;
         len = (size_t)(mark - host);
         *path = r->path;
         *plen = r->path_len;
-        *host_form = true;
-    } else {
+    } else if (!user_request_form(r, &src, &len, stage, stagen, path, plen)) {
         size_t k = sizeof AG_PATH_PREFIX - 1;
         if (r->path_len <= k || memcmp(r->path, AG_PATH_PREFIX, k) != 0)
             return false;
@@ -52,7 +83,6 @@ static bool target(const nb_req *r, char *id, size_t idn, const char **path, siz
         len = (size_t)((slash ? slash : end) - src);
         *path = slash ? slash : "/";
         *plen = slash ? (size_t)(end - slash) : 1;
-        *host_form = false;
     }
     if (len == 0 || len >= idn)
         return false;
@@ -547,7 +577,8 @@ static bool is_preflight(const nb_req *r)
 
 /* Route r (inside a store call).  Returns the exchange to run, or NULL
  * when r was answered. */
-static ag_exchange *route(nb_req *r, const char *api, const char *path, size_t plen)
+static ag_exchange *route(nb_req *r, const char *api, const char *path, size_t plen,
+                          const char *named)
 {
     nb_call *c = &r->call;
     nb_resp_header(r, "apigw-requestid", c->request_id);
@@ -556,7 +587,9 @@ static ag_exchange *route(nb_req *r, const char *api, const char *path, size_t p
     const char *owner = e->api ? nb_str(e->api, "_owner") : NULL;
     const char *rest = path;
     size_t rn = plen;
-    json_object *stage = owner ? pick_stage(e, path, plen, &rest, &rn) : NULL;
+    json_object *stage = !owner ? NULL
+                         : *named ? cached_stage(e, named, strlen(named))
+                                  : pick_stage(e, path, plen, &rest, &rn);
     const char *dep_id = stage ? nb_str(stage, "DeploymentId") : NULL;
     json_object *dep = dep_id ? cached_deployment(e, dep_id) : NULL;
     json_object *snap = dep ? nb_get(dep, AG_SNAPSHOT) : NULL;
@@ -627,16 +660,15 @@ bool nb_apigw_serve(nb_req *r)
     char id[32];
     const char *path;
     size_t plen;
-    bool host_form;
-    if (!target(r, id, sizeof id, &path, &plen, &host_form))
+    char named[130];
+    if (!target(r, id, sizeof id, &path, &plen, named, sizeof named))
         return false;
-    (void)host_form;
     if (!nb_services_started() && nb_services_start() != 0) {
         finish(r, 500, INTERNAL);
         return true;
     }
     nb_store_call_begin();
-    ag_exchange *x = route(r, id, path, plen);
+    ag_exchange *x = route(r, id, path, plen, named);
     nb_store_call_end(true);
     if (!x)
         return true;
