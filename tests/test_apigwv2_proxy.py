@@ -135,6 +135,13 @@ def test_http_proxy_timeout_and_unreachable(nimbus, apigwv2, backend):
     st, _, b = req(nimbus, "GET", "/s", host_of(nimbus, api))
     assert st == 504 and json.loads(b) == {"message": "Service Unavailable"}
     assert time.time() - t0 < 0.9
+    # a client that hangs up while the backend thinks: the request is dropped
+    c = socket.create_connection(("127.0.0.1", nimbus.port))
+    c.sendall(f"GET /s HTTP/1.1\r\nHost: {host_of(nimbus, api)}\r\n\r\n".encode())
+    time.sleep(0.05)
+    c.close()
+    time.sleep(0.3)
+    assert req(nimbus, "GET", "/s", host_of(nimbus, api))[0] == 504
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     dead = s.getsockname()[1]
@@ -365,3 +372,8 @@ def test_snapshot_cache_follows_deployments(nimbus, apigwv2, backend):
     req(nimbus, "GET", "/prod/r", host)
     assert backend.last()["path"] == "/one"
     assert d1 != d2
+    # many deployments served one after another (the cache keeps a few)
+    for i in range(12):
+        apigwv2.create_deployment(ApiId=api, StageName="prod")
+        assert req(nimbus, "GET", "/prod/r", host)[0] == 201
+    assert backend.last()["path"] == "/two"

@@ -217,6 +217,7 @@ static char *make_event(nb_req *r, bool v1, const char *api, const char *stage, 
 /* ---- the cache --------------------------------------------------------------- */
 
 #define AG_CACHE_MAX 256  /* APIs; past it the whole cache is dropped */
+#define AG_DEPS_MAX 8     /* deployments kept per API, most recently loaded first */
 
 typedef struct ag_dep {
     struct ag_dep *next;
@@ -335,6 +336,19 @@ static json_object *cached_deployment(ag_cached *e, const char *dep)
     d->doc = doc;
     d->next = e->deps;
     e->deps = d;
+    /* Auto-deploy makes a deployment per change: keep the newest few.  A
+     * request in flight holds its route and integration, not the doc. */
+    int k = 0;
+    for (ag_dep **p = &e->deps; *p; k++) {
+        if (k < AG_DEPS_MAX) {
+            p = &(*p)->next;
+            continue;
+        }
+        ag_dep *old = *p;
+        *p = old->next;
+        json_object_put(old->doc);
+        free(old);
+    }
     return doc;
 }
 
