@@ -41,7 +41,7 @@ def test_websocket_refused_and_bad_input(apigwv2):
         apigwv2.create_api(Name="x", ProtocolType="HTTP", RouteKey="GET /a")
     assert err(e)[:2] == ("BadRequestException", 400)
     with pytest.raises(ClientError) as e:
-        apigwv2.create_api(Name="x", ProtocolType="HTTP", Target="https://example.com")
+        apigwv2.create_api(Name="x", ProtocolType="HTTP", Target="ftp://example.com/x")
     assert err(e)[:2] == ("BadRequestException", 400)
     assert apigwv2.get_apis()["Items"] == []  # nothing half-created
 

@@ -377,3 +377,18 @@ def test_snapshot_cache_follows_deployments(nimbus, apigwv2, backend):
         apigwv2.create_deployment(ApiId=api, StageName="prod")
         assert req(nimbus, "GET", "/prod/r", host)[0] == 201
     assert backend.last()["path"] == "/two"
+
+
+def test_quick_create_http_target(nimbus, apigwv2, backend):
+    api = apigwv2.create_api(Name="qc", ProtocolType="HTTP",
+                             Target=f"http://127.0.0.1:{backend.port}/qc")["ApiId"]
+    ig = apigwv2.get_integrations(ApiId=api)["Items"][0]
+    assert ig["IntegrationType"] == "HTTP_PROXY" and ig["IntegrationMethod"] == "ANY"
+    assert ig["PayloadFormatVersion"] == "1.0"
+    st, _, _ = req(nimbus, "PUT", "/x/y", host_of(nimbus, api), body=b"{}")
+    assert st == 201 and (backend.last()["method"], backend.last()["path"]) == ("PUT", "/qc/x/y")
+    # a mapped path keeps the escapes it was given
+    apigwv2.update_integration(ApiId=api, IntegrationId=ig["IntegrationId"],
+                               RequestParameters={"overwrite:path": "/raw${request.path}"})
+    req(nimbus, "GET", "/a%20b/c", host_of(nimbus, api))
+    assert backend.last()["path"] == "/raw/a%20b/c"

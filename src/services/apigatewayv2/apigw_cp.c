@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "apigw_internal.h"
 
@@ -692,14 +693,17 @@ nb_status ag_op_delete_deployment(nb_call *call, json_object *in)
 
 /* ---- APIs ------------------------------------------------------------------ */
 
-/* Quick create: Target's integration, RouteKey's route (default
+/* Quick create: Target's integration (a Lambda function: AWS_PROXY 2.0; an
+ * http(s) URL: HTTP_PROXY, ANY), RouteKey's route (default
  * $default) and the auto-deploying $default stage. */
 static bool quick_create(nb_call *call, const char *api, json_object *in)
 {
+    const char *tgt = nb_str(in, "Target");
+    bool http = !strncasecmp(tgt, "http://", 7) || !strncasecmp(tgt, "https://", 8);
     json_object *spec = json_object_new_object();
-    set_str(spec, "IntegrationType", "AWS_PROXY");
-    set_str(spec, "IntegrationUri", nb_str(in, "Target"));
-    set_str(spec, "PayloadFormatVersion", "2.0");
+    set_str(spec, "IntegrationType", http ? "HTTP_PROXY" : "AWS_PROXY");
+    set_str(spec, "IntegrationUri", tgt);
+    set_str(spec, http ? "IntegrationMethod" : "PayloadFormatVersion", http ? "ANY" : "2.0");
     json_object *ig = integ_new(call, api, spec, true);
     json_object_put(spec);
     if (!ig)

@@ -459,11 +459,17 @@ static bool hop_by_hop(const char *h)
     return false;
 }
 
-/* Percent-encode v for a path (keep_slash: a greedy variable's value). */
-static void path_encode(nb_buf *out, const char *v, bool keep_slash)
+/* How path_encode treats '/' and '%'. */
+enum { ENC_VALUE, ENC_GREEDY, ENC_RAW_PATH };
+
+/* Percent-encode v for a path: a variable's decoded value (ENC_VALUE), a
+ * greedy one's (slashes kept), or a path as sent (slashes and escapes
+ * kept). */
+static void path_encode(nb_buf *out, const char *v, int mode)
 {
     for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
-        if (isalnum(*c) || strchr("-._~!$&'()*+,;=:@", *c) || (keep_slash && *c == '/'))
+        if (isalnum(*c) || strchr("-._~!$&'()*+,;=:@", *c) || (mode != ENC_VALUE && *c == '/') ||
+            (mode == ENC_RAW_PATH && *c == '%'))
             nb_buf_addc(out, (char)*c);
         else
             nb_buf_printf(out, "%%%02X", *c);
@@ -516,7 +522,7 @@ static void build_base(ag_exchange *x, const char *uri, nb_buf *out, pairs *q)
         const char *key = nb_str(x->route, "RouteKey");
         char greedy[140];
         snprintf(greedy, sizeof greedy, "{%s+}", name);
-        path_encode(out, v ? v : "", key && strstr(key, greedy));
+        path_encode(out, v ? v : "", key && strstr(key, greedy) ? ENC_GREEDY : ENC_VALUE);
         vars = true;
         i = (size_t)(close - uri) + 1;
     }
@@ -569,7 +575,7 @@ static void map_request(ag_exchange *x, nb_buf *url, pairs *h, pairs *q)
                 url->len = (size_t)(slash - url->data);
             if (val.data[0] != '/')
                 nb_buf_addc(url, '/');
-            path_encode(url, val.data, true);
+            path_encode(url, val.data, ENC_RAW_PATH);
         }
         nb_buf_free(&val);
     }
