@@ -392,3 +392,25 @@ def test_quick_create_http_target(nimbus, apigwv2, backend):
                                RequestParameters={"overwrite:path": "/raw${request.path}"})
     req(nimbus, "GET", "/a%20b/c", host_of(nimbus, api))
     assert backend.last()["path"] == "/raw/a%20b/c"
+
+
+def test_odd_requests_get_not_found(nimbus, apigwv2, backend):
+    api, _ = http_api(apigwv2, f"http://127.0.0.1:{backend.port}/o", ["GET /o/{id}"],
+                      stage="prod", RequestParameters={"overwrite:header.x-v": "${unclosed",
+                                                       "append:header.x-w": "$",
+                                                       "overwrite:querystring.e": "$request.body.a.b"})
+    host = host_of(nimbus, api)
+    for path in ["/prod/o", "/prod/o/1/2", "/prod//o/1", "/prod", "/", "/%24default/o/1",
+                 "/prod/o/" + "x/" * 200]:
+        st, _, b = req(nimbus, "GET", path, host)
+        assert st == 404 and json.loads(b) == {"message": "Not Found"}, path
+    for path in [f"/restapis/{api}/nostage/_user_request_/o/1", f"/_aws/execute-api/{api}"]:
+        st, _, b = req(nimbus, "GET", path, "localhost")
+        assert st == 404 and json.loads(b) == {"message": "Not Found"}, path
+    # odd mapping values: text kept, a lone "$" or an absent body member maps nothing
+    st, _, _ = req(nimbus, "GET", "/prod/o/%2F%00x", host, body=b"not json")
+    assert st == 201
+    got = backend.last()
+    assert got["headers"]["x-v"] == "${unclosed" and "x-w" not in got["headers"]
+    assert got["path"] == "/o"
+    assert req(nimbus, "GET", "/prod/o/1", host)[0] == 201
