@@ -243,7 +243,7 @@ CORS = {"AllowOrigins": ["https://a.example"], "AllowMethods": ["GET", "POST"],
 
 
 def test_cors(nimbus, apigwv2, backend):
-    api, ig = http_api(apigwv2, f"http://127.0.0.1:{backend.port}/c", ["ANY /c"])
+    api, ig = http_api(apigwv2, f"http://127.0.0.1:{backend.port}/c", ["GET /c", "POST /c"])
     apigwv2.update_api(ApiId=api, CorsConfiguration=CORS)
     host = host_of(nimbus, api)
     n = len(backend.seen)
@@ -274,11 +274,24 @@ def test_cors(nimbus, apigwv2, backend):
     st, h, _ = req(nimbus, "OPTIONS", "/c", host, headers=dict(pre, Origin="https://z.example"))
     assert st == 204 and h["access-control-allow-origin"] == "*"
     assert h["access-control-allow-methods"] == "*"
-    # with an OPTIONS route, preflights go to its integration
-    apigwv2.create_route(ApiId=api, RouteKey="OPTIONS /c", Target="integrations/" + ig["IntegrationId"])
-    st, h, _ = req(nimbus, "OPTIONS", "/c", host, headers=pre)
-    assert st == 201 and backend.last()["method"] == "OPTIONS"
-    assert h["access-control-allow-origin"] == "*"
+    # "https://*": any https origin
+    apigwv2.update_api(ApiId=api, CorsConfiguration=dict(CORS, AllowOrigins=["https://*"]))
+    st, h, _ = req(nimbus, "GET", "/c", host, headers={"Origin": "https://q.example"})
+    assert st == 201 and h["access-control-allow-origin"] == "https://q.example"
+    st, h, _ = req(nimbus, "GET", "/c", host, headers={"Origin": "http://q.example"})
+    assert st == 201 and "access-control-allow-origin" not in h
+    st, h, _ = req(nimbus, "OPTIONS", "/c", host, headers=dict(pre, Origin="https://r.example"))
+    assert st == 204 and h["access-control-allow-origin"] == "https://r.example"
+    assert len(backend.seen) == n + 4
+    # a route that takes OPTIONS (OPTIONS, ANY or $default) gets preflights itself
+    apigwv2.update_api(ApiId=api, CorsConfiguration={"AllowOrigins": ["*"], "AllowMethods": ["*"]})
+    for key in ["OPTIONS /c", "ANY /{proxy+}", "$default"]:
+        api2, _ = http_api(apigwv2, f"http://127.0.0.1:{backend.port}/c", ["GET /c", key])
+        apigwv2.update_api(ApiId=api2, CorsConfiguration={"AllowOrigins": ["*"]})
+        st, h, _ = req(nimbus, "OPTIONS", "/c" if key != "ANY /{proxy+}" else "/c/d",
+                       host_of(nimbus, api2), headers=pre)
+        assert st == 201 and backend.last()["method"] == "OPTIONS", key
+        assert h["access-control-allow-origin"] == "*", key
 
 
 def test_cors_not_configured_passes_preflight_through(nimbus, apigwv2, backend):

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "apigw_internal.h"
 #include "core/http.h"
@@ -583,6 +584,27 @@ static json_object *pick_stage(ag_cached *e, const char *path, size_t plen, cons
     return cached_stage(e, "$default", 8);
 }
 
+/* AllowOrigins may hold a scheme followed by "://" and "*" (any origin of
+ * that scheme): for an Origin matched so, a copy of cors that names it
+ * (owned); else NULL (cors serves as it is). */
+static json_object *cors_for_origin(const nb_req *r, json_object *cors)
+{
+    const char *origin = nb_req_header(r, "origin", NULL);
+    json_object *os = nb_get(cors, "AllowOrigins");
+    size_t n = origin && json_object_is_type(os, json_type_array) ? json_object_array_length(os) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *o = json_object_get_string(json_object_array_get_idx(os, i));
+        size_t ol = o ? strlen(o) : 0;
+        if (ol < 4 || strcmp(o + ol - 4, "://*") != 0 || strncasecmp(origin, o, ol - 1) != 0)
+            continue;
+        json_object *c = ag_copy(cors), *list = json_object_new_array();
+        json_object_array_add(list, json_object_new_string(origin));
+        json_object_object_add(c, "AllowOrigins", list);
+        return c;
+    }
+    return NULL;
+}
+
 static bool is_preflight(const nb_req *r)
 {
     return strcmp(r->method, "OPTIONS") == 0 && nb_req_header(r, "origin", NULL) &&
@@ -622,8 +644,12 @@ static ag_exchange *route(nb_req *r, const char *api, const char *path, size_t p
     json_object *params = json_object_new_object();
     json_object *rt = best_route(nb_get(snap, "routes"), method, rest, rn, params);
     const char *key = rt ? nb_str(rt, "RouteKey") : NULL;
-    if (cors && is_preflight(r) && !(key && strncmp(key, "OPTIONS ", 8) == 0)) {
-        /* API Gateway answers preflights itself unless an OPTIONS route exists */
+    json_object *own = cors ? cors_for_origin(r, cors) : NULL;
+    if (own)
+        cors = own;
+    if (cors && is_preflight(r) && !rt) {
+        /* API Gateway answers a preflight no route takes (an OPTIONS, ANY
+         * or $default route gets it like any other request) */
         const char *want = nb_req_header(r, "access-control-request-method", NULL);
         json_object *ms = nb_get(cors, "AllowMethods");
         bool ok = false;
@@ -634,6 +660,7 @@ static ag_exchange *route(nb_req *r, const char *api, const char *path, size_t p
         if (ok)
             lm_http_cors(r, cors, true);
         json_object_put(params);
+        json_object_put(own);
         r->status = 204;
         nb_req_finish(r);
         return NULL;
@@ -642,11 +669,13 @@ static ag_exchange *route(nb_req *r, const char *api, const char *path, size_t p
         lm_http_cors(r, cors, false);
     if (!rt) {
         json_object_put(params);
+        json_object_put(own);
         finish(r, 404, NOT_FOUND);
         return NULL;
     }
     if (!throttle_ok(e, nb_str(stage, "StageName"), stage, key)) {
         json_object_put(params);
+        json_object_put(own);
         finish(r, 429, TOO_MANY);
         return NULL;
     }
@@ -660,7 +689,7 @@ static ag_exchange *route(nb_req *r, const char *api, const char *path, size_t p
     x->route = json_object_get(rt);
     x->integ = json_object_get(ig);
     x->params = params;
-    x->cors = json_object_get(cors);
+    x->cors = own ? own : json_object_get(cors);
     snprintf(x->stage_name, sizeof x->stage_name, "%s", nb_str(stage, "StageName"));
     x->path = rest;
     x->plen = rn;
