@@ -211,7 +211,8 @@ def test_bad_parameter_mappings(apigwv2, kw):
 
 LAMBDA = '''
 def handler(event, context):
-    return {"statusCode": 201, "headers": {"x-fn": "f"}, "body": '{"k": "v"}'}
+    return {"statusCode": 201, "headers": {"x-fn": "f", "Access-Control-Allow-Methods": "BOGUS"},
+            "body": '{"k": "v"}'}
 '''
 
 
@@ -235,6 +236,12 @@ def test_lambda_response_parameters(nimbus, client, apigwv2):
     st, h, b = req(nimbus, "GET", "/l", host_of(nimbus, api))
     assert st == 203, b
     assert h["x-fn"] == "f,g" and h["x-k"] == "v" and json.loads(b) == {"k": "v"}
+    assert h["access-control-allow-methods"] == "BOGUS"
+    # with CORS configured, the function's own CORS headers are ignored
+    apigwv2.update_api(ApiId=api, CorsConfiguration={"AllowOrigins": ["*"]})
+    st, h, b = req(nimbus, "GET", "/l", host_of(nimbus, api), headers={"Origin": "https://o.example"})
+    assert st == 203 and h["access-control-allow-origin"] == "*"
+    assert "access-control-allow-methods" not in h and h["x-fn"] == "f,g"
 
 
 CORS = {"AllowOrigins": ["https://a.example"], "AllowMethods": ["GET", "POST"],

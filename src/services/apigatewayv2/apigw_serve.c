@@ -464,6 +464,26 @@ static void cancelled(nb_call *call)
 
 /* ---- AWS_PROXY ------------------------------------------------------------------ */
 
+/* With CORS configured, API Gateway ignores the integration's own CORS
+ * headers. */
+static void drop_cors_headers(json_object *o)
+{
+    static const char *const MAPS[] = {"headers", "multiValueHeaders", NULL};
+    for (int m = 0; MAPS[m]; m++) {
+        json_object *h = nb_get(o, MAPS[m]), *drop = json_object_new_array();
+        if (json_object_is_type(h, json_type_object)) {
+            json_object_object_foreach(h, k, v) {
+                (void)v;
+                if (!strncasecmp(k, "access-control-", 15))
+                    json_object_array_add(drop, json_object_new_string(k));
+            }
+        }
+        for (size_t i = 0; i < json_object_array_length(drop); i++)
+            json_object_object_del(h, json_object_get_string(json_object_array_get_idx(drop, i)));
+        json_object_put(drop);
+    }
+}
+
 static void lambda_respond(ag_exchange *x, nb_call *call, nb_status st)
 {
     nb_req *r = x->r;
@@ -491,6 +511,8 @@ static void lambda_respond(ag_exchange *x, nb_call *call, nb_status st)
         json_object_put(o);
         o = s;
     }
+    if (x->cors)
+        drop_cors_headers(o);
     ag_map_lambda_response(x, o);
     if (!lm_http_structured(r, o))
         finish(r, 500, INTERNAL);
