@@ -633,6 +633,22 @@ static bool is_preflight(const nb_req *r)
            nb_req_header(r, "access-control-request-method", NULL);
 }
 
+/* 204, with the CORS preflight headers when the method is allowed. */
+static void answer_preflight(nb_req *r, json_object *cors)
+{
+    const char *want = nb_req_header(r, "access-control-request-method", NULL);
+    json_object *ms = nb_get(cors, "AllowMethods");
+    bool ok = false;
+    for (size_t i = 0; ms && i < json_object_array_length(ms); i++) {
+        const char *m = json_object_get_string(json_object_array_get_idx(ms, i));
+        ok = ok || (m && (!strcmp(m, "*") || !strcasecmp(m, want)));
+    }
+    if (ok)
+        lm_http_cors(r, cors, true);
+    r->status = 204;
+    nb_req_finish(r);
+}
+
 /* Route r (inside a store call).  Returns the exchange to run, or NULL
  * when r was answered. */
 static ag_exchange *route(nb_req *r, const char *api, const char *path, size_t plen,
@@ -672,19 +688,9 @@ static ag_exchange *route(nb_req *r, const char *api, const char *path, size_t p
     if (cors && is_preflight(r) && !rt) {
         /* API Gateway answers a preflight no route takes (an OPTIONS, ANY
          * or $default route gets it like any other request) */
-        const char *want = nb_req_header(r, "access-control-request-method", NULL);
-        json_object *ms = nb_get(cors, "AllowMethods");
-        bool ok = false;
-        for (size_t i = 0; ms && i < json_object_array_length(ms); i++) {
-            const char *m = json_object_get_string(json_object_array_get_idx(ms, i));
-            ok = ok || (m && (!strcmp(m, "*") || !strcasecmp(m, want)));
-        }
-        if (ok)
-            lm_http_cors(r, cors, true);
+        answer_preflight(r, cors);
         json_object_put(params);
         json_object_put(own);
-        r->status = 204;
-        nb_req_finish(r);
         return NULL;
     }
     if (cors)
