@@ -360,6 +360,9 @@ def test_default_and_named_stage(nimbus, apigwv2, backend):
         assert (hd["x-stage"], hd["x-path"]) == (stage, rest), path
     st, _, b = req(nimbus, "GET", f"/restapis/{api}/gamma/_user_request_/x", "localhost")
     assert st == 404 and json.loads(b) == {"message": "Not Found"}
+    # an id that is no HTTP API is not the HTTP API data plane's (REST APIs share the form)
+    st, h, b = req(nimbus, "GET", "/restapis/zzzzzzzzzz/beta/_user_request_/x", "localhost")
+    assert "apigw-requestid" not in h and b'{"message":"Not Found"}' != b
     # the cache follows the control plane: a deleted stage is gone at once
     apigwv2.delete_stage(ApiId=api, StageName="beta")
     req(nimbus, "GET", "/beta/x/y", host)

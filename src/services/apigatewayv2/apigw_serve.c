@@ -739,8 +739,13 @@ bool nb_apigw_serve(nb_req *r)
         return true;
     }
     nb_store_call_begin();
-    ag_exchange *x = route(r, id, path, plen, named);
+    /* The /restapis/ form is shared with REST APIs (v1): only an HTTP API's
+     * id is ours, anything else goes on to the next front door. */
+    bool ours = !*named || cached(id)->api != NULL;
+    ag_exchange *x = ours ? route(r, id, path, plen, named) : NULL;
     nb_store_call_end(true);
+    if (!ours)
+        return false;
     if (!x)
         return true;
     /* The route matched and is within its limits.  Authorization of the
