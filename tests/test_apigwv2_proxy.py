@@ -437,3 +437,13 @@ def test_odd_requests_get_not_found(nimbus, apigwv2, backend):
     assert got["headers"]["x-v"] == "${unclosed" and "x-w" not in got["headers"]
     assert got["path"] == "/o"
     assert req(nimbus, "GET", "/prod/o/1", host)[0] == 201
+
+
+def test_stage_variables_in_integration_uri(nimbus, apigwv2, backend):
+    api, _ = http_api(apigwv2, "http://127.0.0.1:${stageVariables.port}/${stageVariables.base}/{id}",
+                      ["GET /v/{id}"], stage=None)
+    apigwv2.create_stage(ApiId=api, StageName="$default", AutoDeploy=True,
+                         StageVariables={"port": str(backend.port), "base": "sv"})
+    st, _, b = req(nimbus, "GET", "/v/9", host_of(nimbus, api))
+    assert st == 201, b
+    assert backend.last()["path"] == "/sv/9"

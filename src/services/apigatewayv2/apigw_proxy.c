@@ -6,7 +6,8 @@
  * integration's method (ANY: the client's), the client's headers (less
  * hop-by-hop ones; Host is the backend's; Forwarded added), query string
  * and body, through the loop's outbound client (core/http_client.h; never
- * blocking).  Path variables "{name}" in the URI take the route's path
+ * blocking).  ${stageVariables.NAME} in the URI takes the stage's value;
+ * path variables "{name}" take the route's path
  * parameters (a greedy one's value keeps its slashes); a $default route
  * whose URI has no variables appends the request path.  The backend's
  * status, headers and body come back as they are; its deadline is the
@@ -177,8 +178,18 @@ bool ag_integ_check(nb_call *call, const char *type, const char *uri, json_objec
     bool http = strcmp(type, "HTTP_PROXY") == 0;
     json_object *req = nb_get(in, "RequestParameters"), *resp = nb_get(in, "ResponseParameters");
     if (http) {
+        /* checked with each ${...} (a stage variable) as "1" */
+        nb_buf t = {0};
+        for (const char *p = uri; *p;) {
+            const char *close = p[0] == '$' && p[1] == '{' ? strchr(p, '}') : NULL;
+            nb_buf_addc(&t, close ? '1' : *p);
+            p = close ? close + 1 : p + 1;
+        }
+        nb_buf_addc(&t, 0);
         nb_http_url u;
-        if (nb_http_url_parse(uri, &u) != 0) {
+        int bad = nb_http_url_parse(t.data, &u);
+        nb_buf_free(&t);
+        if (bad != 0) {
             ag_bad(call, "Invalid integration URI specified: %s. An HTTP_PROXY integration needs "
                          "an http or https URL", uri);
             return false;
@@ -500,6 +511,28 @@ static void query_pairs(pairs *q, const char *p, size_t n)
     }
 }
 
+/* uri with each "${stageVariables.NAME}" replaced by the stage's value
+ * (as it is: a stage variable may name a host or a path). */
+static void stage_vars(ag_exchange *x, const char *uri, nb_buf *out)
+{
+    static const char SV[] = "${stageVariables.";
+    json_object *vars = nb_get(x->stage, "StageVariables");
+    for (const char *p = uri;;) {
+        const char *open = strstr(p, SV), *close = open ? strchr(open, '}') : NULL;
+        if (!close) {
+            nb_buf_adds(out, p);
+            break;
+        }
+        nb_buf_add(out, p, (size_t)(open - p));
+        char name[130];
+        nb_copy(name, sizeof name, open + sizeof SV - 1, (size_t)(close - open) - (sizeof SV - 1));
+        const char *v = nb_str(vars, name);
+        nb_buf_adds(out, v ? v : "");
+        p = close + 1;
+    }
+    nb_buf_addc(out, 0);
+}
+
 /* The integration URI with its path variables substituted, without its
  * query (appended to q as raw pairs). */
 static void build_base(ag_exchange *x, const char *uri, nb_buf *out, pairs *q)
@@ -627,7 +660,10 @@ void ag_proxy_start(ag_exchange *x)
     nb_req *r = x->r;
     nb_buf url = {0};
     pairs q = {0}, h = {0};
-    build_base(x, nb_str(x->integ, "IntegrationUri"), &url, &q);
+    nb_buf uri = {0};
+    stage_vars(x, nb_str(x->integ, "IntegrationUri"), &uri);
+    build_base(x, uri.data, &url, &q);
+    nb_buf_free(&uri);
     if (r->query_len)
         query_pairs(&q, r->query, r->query_len);
     for (int i = 0; i < r->nheaders; i++)
