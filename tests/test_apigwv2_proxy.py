@@ -101,6 +101,7 @@ def test_http_proxy_forwards_request_and_response(nimbus, apigwv2, backend):
     assert hd["x-custom"] == "v1" and hd["content-type"] == "text/plain"
     assert hd["host"] == f"127.0.0.1:{backend.port}"
     assert "for=127.0.0.1" in hd["forwarded"] and f"host={host}" in hd["forwarded"]
+    assert hd["x-amzn-trace-id"].startswith("Root=1-")
     # the backend's answer comes back as it is
     assert h["x-backend"] == "b1" and h["content-type"] == "application/json"
     assert json.loads(b) == {"got": "/base/a/b%20c?x=1&x=2&y=z"}

@@ -4,7 +4,8 @@
  *
  * HTTP_PROXY: the request goes to the integration URI with the
  * integration's method (ANY: the client's), the client's headers (less
- * hop-by-hop ones; Host is the backend's; Forwarded added), query string
+ * hop-by-hop ones; Host is the backend's; Forwarded and, when missing,
+ * X-Amzn-Trace-Id added), query string
  * and body, through the loop's outbound client (core/http_client.h; never
  * blocking).  ${stageVariables.NAME} in the URI takes the stage's value;
  * path variables "{name}" take the route's path
@@ -676,6 +677,8 @@ void ag_proxy_start(ag_exchange *x)
     const char *host = nb_req_header(r, "host", &hl);
     snprintf(fwd, sizeof fwd, "for=%s;host=%.*s;proto=http", ip, host ? (int)hl : 0, host ? host : "");
     pairs_add(&h, "Forwarded", 9, fwd, strlen(fwd));
+    if (!nb_req_header(r, "x-amzn-trace-id", NULL) && r->call.trace_id[0])
+        pairs_add(&h, "X-Amzn-Trace-Id", 15, r->call.trace_id, strlen(r->call.trace_id));
     map_request(x, &url, &h, &q);
     for (size_t i = 0; i < q.n; i++)
         nb_buf_printf(&url, "%c%s%s%s", i ? '&' : '?', q.v[i].name, q.v[i].value[0] ? "=" : "",
