@@ -448,3 +448,38 @@ def test_stage_variables_in_integration_uri(nimbus, apigwv2, backend):
     st, _, b = req(nimbus, "GET", "/v/9", host_of(nimbus, api))
     assert st == 201, b
     assert backend.last()["path"] == "/sv/9"
+
+
+AUTHZ = '''
+def handler(event, context):
+    return {"isAuthorized": (event.get("headers") or {}).get("x-key") == "good"}
+'''
+
+
+def test_authorizer_then_http_proxy_and_throttling(nimbus, client, apigwv2, backend):
+    # a Lambda authorizer parks the request; once allowed it is served again
+    # from the start: it reaches the backend once and uses one throttling token
+    lmb = client("lambda")
+    make_fn(lmb, "gwauthz", {"app.py": AUTHZ})
+    fa = lmb.get_function(FunctionName="gwauthz")["Configuration"]["FunctionArn"]
+    api, ig = http_api(apigwv2, f"http://127.0.0.1:{backend.port}/a", [], stage=None)
+    aid = apigwv2.create_authorizer(
+        ApiId=api, Name="l", AuthorizerType="REQUEST", AuthorizerPayloadFormatVersion="2.0",
+        AuthorizerUri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{fa}/invocations",
+        IdentitySource=["$request.header.x-key"], EnableSimpleResponses=True,
+        AuthorizerResultTtlInSeconds=0)["AuthorizerId"]
+    apigwv2.create_route(ApiId=api, RouteKey="GET /a", Target="integrations/" + ig["IntegrationId"],
+                         AuthorizationType="CUSTOM", AuthorizerId=aid)
+    apigwv2.create_stage(ApiId=api, StageName="$default", AutoDeploy=True,
+                         DefaultRouteSettings={"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 0.01})
+    apigwv2.update_api(ApiId=api, CorsConfiguration={"AllowOrigins": ["*"]})
+    host = host_of(nimbus, api)
+    n = len(backend.seen)
+    st, h, _ = req(nimbus, "GET", "/a", host, headers={"x-key": "bad", "Origin": "https://o.example"})
+    assert st == 403 and len(backend.seen) == n
+    st, h, _ = req(nimbus, "GET", "/a", host, headers={"x-key": "good", "Origin": "https://o.example"})
+    assert st == 201 and len(backend.seen) == n + 1
+    assert h["access-control-allow-origin"] == "*" and h["apigw-requestid"]
+    assert req(nimbus, "GET", "/a", host, headers={"x-key": "good"})[0] == 201
+    assert req(nimbus, "GET", "/a", host, headers={"x-key": "good"})[0] == 429
+    assert len(backend.seen) == n + 2

@@ -7,18 +7,21 @@
  *                  integrations, stages, deployments, tags)
  *   apigw_route.c  route keys: parsing, validation, matching (pure)
  *   apigw_serve.c  the data plane: execute-api requests → stage → route →
- *                  CORS, throttling → integration → HTTP response, and the
- *                  cache of parsed APIs, stages and deployments
+ *                  CORS, authorization, throttling → integration → HTTP
+ *                  response, and the cache of parsed APIs, stages and
+ *                  deployments
  *   apigw_proxy.c  HTTP_PROXY integrations (the outbound request) and
  *                  parameter mapping (requestParameters, responseParameters)
+ *   apigw_auth.c   route authorization on the data plane: JWT (JWKS
+ *                  cache, RS256/384/512) and Lambda REQUEST authorizers
  *
  * Storage: one table, apigw_docs(api, kind, id, account, region, doc),
  * primary key (api, kind, id), rowid order = creation order (pagination
  * tokens are rowids).  kind is "api" (api = id), "route", "integ",
- * "stage" or "deploy".  doc is the resource as its Get operation returns
+ * "authz" (authorizers), "stage" or "deploy".  doc is the resource as its Get operation returns
  * it (model member names; timestamps as epoch seconds).  A deployment's
  * doc also holds "_snapshot": {"routes": [route docs], "integrations":
- * {id: integration doc}} taken when it was created; it is stripped from
+ * {id: integration doc}, "authorizers": {id: authorizer doc}} taken when it was created; it is stripped from
  * responses.  A stage serves its DeploymentId's snapshot; an auto-deploy
  * stage gets a new deployment after every route or integration change.
  */
@@ -143,5 +146,41 @@ void ag_proxy_start(ag_exchange *x);
 /* A Lambda proxy answer ({"statusCode", "headers", ...}, changed in place)
  * through the integration's ResponseParameters for its status code. */
 void ag_map_lambda_response(ag_exchange *x, json_object *o);
+
+/* ---- authorization (apigw_auth.c) ---------------------------------------- */
+
+/* The hook of the data plane, after route matching (in the request's store
+ * call).  True when the request may go on to the integration: the route
+ * needs no authorization, or this is the request being served again after
+ * its authorizer allowed it.  False when r was answered (401, 403, 500) or
+ * parked while its authorizer runs (a JWKS fetch, a Lambda function); once
+ * allowed, r is served again through nb_apigw_serve, and ag_authorize then
+ * returns true.  path/plen: the request path after the stage; params: the
+ * path parameters; stage: the stage document. */
+bool ag_authorize(struct nb_req *r, const char *api, const char *stage_name, json_object *stage,
+                  json_object *snap, json_object *route, const char *path, size_t plen,
+                  json_object *params);
+/* Adds requestContext.authorizer (ctx: the event's requestContext) for the
+ * request being served after its authorizer allowed it; nothing else. */
+void ag_auth_context(const struct nb_req *r, json_object *ctx, bool v1);
+void ag_auth_reset(void);     /* drop the JWKS and authorizer result caches */
+void ag_auth_shutdown(void);  /* the same, and close the timer */
+
+/* JWT pieces (pure; fuzzed by fuzz/fuzz_jwt.c). */
+typedef struct ag_jwt {
+    json_object *header, *claims;   /* owned */
+    unsigned char *sig;             /* owned */
+    size_t sig_len;
+    size_t signed_len;              /* bytes of "header.payload" */
+} ag_jwt;
+/* Splits and decodes a compact JWS; 0, or -1 with a reason in err. */
+int ag_jwt_parse(const char *tok, size_t n, ag_jwt *out, char *err, size_t errn);
+void ag_jwt_free(ag_jwt *j);
+/* Verifies j's signature (RS256/RS384/RS512 by its header alg) with the key of
+ * the JWKS document jwks whose kid matches; 0, or -1 with a reason in err. */
+int ag_jwt_verify(const ag_jwt *j, const char *tok, json_object *jwks, char *err, size_t errn);
+/* Checks iss, aud / client_id, exp, nbf, iat (now: epoch seconds); 0 or -1. */
+int ag_jwt_claims_check(const ag_jwt *j, const char *issuer, json_object *audiences, int64_t now,
+                        char *err, size_t errn);
 
 #endif

@@ -3,8 +3,9 @@
  * (Host "{apiId}.execute-api.*" or path "/_aws/execute-api/{apiId}/...")
  * picks its stage (a first path segment naming a stage, else $default),
  * is matched against the routes of the stage's deployment snapshot,
- * answered here when it is a CORS preflight or over its route's throttling
- * limit, and otherwise sent to its integration: AWS_PROXY Lambda (payload
+ * answered here when it is a CORS preflight no route takes, refused by its
+ * route's authorizer (apigw_auth.c) or over its route's throttling limit,
+ * and otherwise sent to its integration: AWS_PROXY Lambda (payload
  * format 2.0 or 1.0, through nb_invoke) or HTTP_PROXY (apigw_proxy.c).
  * The request is parked while the integration runs; nothing blocks.
  *
@@ -156,6 +157,7 @@ static char *make_event(nb_req *r, bool v1, const char *api, const char *stage, 
     put(ctx, "stage", json_object_new_string(stage));
     put(ctx, "time", json_object_new_string(tm));
     put(ctx, "timeEpoch", json_object_new_int64(c->now_ms));
+    ag_auth_context(r, ctx, v1);
     if (v1) {
         put(ev, "version", json_object_new_string("1.0"));
         put(ev, "resource", json_object_new_string(strchr(route_key, '/') ? strchr(route_key, '/') : "/"));
@@ -701,6 +703,13 @@ static ag_exchange *route(nb_req *r, const char *api, const char *path, size_t p
         finish(r, 404, NOT_FOUND);
         return NULL;
     }
+    if (!ag_authorize(r, api, nb_str(stage, "StageName"), stage, snap, rt, rest, rn, params)) {
+        /* answered (401, 403, 500) or parked while its authorizer runs
+         * (apigw_auth.c); an allowed request is served again from the start */
+        json_object_put(params);
+        json_object_put(own);
+        return NULL;
+    }
     if (!throttle_ok(e, nb_str(stage, "StageName"), stage, key)) {
         json_object_put(params);
         json_object_put(own);
@@ -748,10 +757,8 @@ bool nb_apigw_serve(nb_req *r)
         return false;
     if (!x)
         return true;
-    /* The route matched and is within its limits.  Authorization of the
-     * route (its AuthorizationType) belongs here, before the integration:
-     * a step that answers x itself (ag_answer) or, when it allows the
-     * request, calls ag_integrate(x), now or after it was parked. */
+    /* The route matched, its authorizer allowed it (route: ag_authorize)
+     * and it is within its limits. */
     ag_integrate(x);
     return true;
 }

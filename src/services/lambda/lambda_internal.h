@@ -266,6 +266,11 @@ void lm_poll_reset(void);
 void lm_poll_shutdown(void);
 
 void lm_exec_init(void);
+/* A function of RUNTIME was created or changed: prepares what its first
+ * start needs (the Java runtime's build, on the threadpool). */
+void lm_exec_prepare(const char *runtime);
+/* Whether functions of RUNTIME are Pending while that preparation runs. */
+bool lm_exec_pending(const char *runtime);
 void lm_exec_reset(void);     /* stop every instance (state was cleared) */
 void lm_exec_shutdown(void);  /* stop every instance, free everything */
 
