@@ -483,3 +483,11 @@ def test_authorizer_then_http_proxy_and_throttling(nimbus, client, apigwv2, back
     assert req(nimbus, "GET", "/a", host, headers={"x-key": "good"})[0] == 201
     assert req(nimbus, "GET", "/a", host, headers={"x-key": "good"})[0] == 429
     assert len(backend.seen) == n + 2
+
+
+def test_reset_drops_the_cache(nimbus, apigwv2, backend):
+    api, _ = http_api(apigwv2, f"http://127.0.0.1:{backend.port}/r", ["GET /r"])
+    assert req(nimbus, "GET", "/r", host_of(nimbus, api))[0] == 201
+    nimbus.reset()
+    st, _, b = req(nimbus, "GET", "/r", host_of(nimbus, api))
+    assert st == 404 and json.loads(b) == {"message": "Not Found"}
