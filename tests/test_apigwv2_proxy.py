@@ -491,3 +491,18 @@ def test_reset_drops_the_cache(nimbus, apigwv2, backend):
     nimbus.reset()
     st, _, b = req(nimbus, "GET", "/r", host_of(nimbus, api))
     assert st == 404 and json.loads(b) == {"message": "Not Found"}
+
+
+def test_imported_http_proxy_integration(nimbus, apigwv2, backend):
+    oas = {"openapi": "3.0.1", "info": {"title": "imp", "version": "1"},
+           "x-amazon-apigateway-cors": {"allowOrigins": ["https://a.example"]},
+           "paths": {"/items/{id}": {"get": {"x-amazon-apigateway-integration": {
+               "type": "http_proxy", "httpMethod": "GET", "payloadFormatVersion": "1.0",
+               "uri": f"http://127.0.0.1:{backend.port}/backend/{{id}}",
+               "requestParameters": {"append:header.x-imp": "$request.path.id"}}}}}}
+    api = apigwv2.import_api(Body=json.dumps(oas))["ApiId"]
+    apigwv2.create_stage(ApiId=api, StageName="$default", AutoDeploy=True)
+    st, h, b = req(nimbus, "GET", "/items/5", host_of(nimbus, api), headers={"Origin": "https://a.example"})
+    assert st == 201, b
+    assert backend.last()["path"] == "/backend/5" and backend.last()["headers"]["x-imp"] == "5"
+    assert h["access-control-allow-origin"] == "https://a.example"

@@ -147,6 +147,13 @@ void ag_proxy_start(ag_exchange *x);
  * through the integration's ResponseParameters for its status code. */
 void ag_map_lambda_response(ag_exchange *x, json_object *o);
 
+/* ---- OpenAPI (apigw_openapi.c) --------------------------------------------- */
+
+/* Parses a definition (JSON or YAML) and writes it as YAML to out: 0, or
+ * -1 when it does not parse (the fuzz target's entry). */
+struct nb_buf;
+int ag_openapi_roundtrip(const char *body, struct nb_buf *out);
+
 /* ---- authorization (apigw_auth.c) ---------------------------------------- */
 
 /* The hook of the data plane, after route matching (in the request's store
