@@ -18,7 +18,7 @@ def test_api_lifecycle(apigwv2, nimbus):
     api = a["ApiId"]
     assert len(api) == 10
     assert a["ApiEndpoint"] == f"http://{api}.execute-api.localhost:{nimbus.port}"
-    assert a["RouteSelectionExpression"] == "${request.method} ${request.path}"
+    assert a["RouteSelectionExpression"] == "$request.method $request.path"  # as AWS answers
     assert a["ApiKeySelectionExpression"] == "$request.header.x-api-key"
     assert a["Tags"] == {"k": "v"} and a["DisableExecuteApiEndpoint"] is False
     got = apigwv2.get_api(ApiId=api)

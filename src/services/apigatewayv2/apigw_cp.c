@@ -15,7 +15,10 @@
 
 #include "apigw_internal.h"
 
-#define ROUTE_SELECTION "${request.method} ${request.path}"
+/* What AWS answers for an HTTP API; the documented "${request.method}
+ * ${request.path}" is accepted as the same expression. */
+#define ROUTE_SELECTION "$request.method $request.path"
+#define ROUTE_SELECTION_BRACED "${request.method} ${request.path}"
 #define KEY_SELECTION "$request.header.x-api-key"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -1035,7 +1038,7 @@ static bool quick_create(nb_call *call, const char *api, json_object *in)
 static bool api_fill(nb_call *call, json_object *doc, json_object *in)
 {
     const char *rse = nb_str(in, "RouteSelectionExpression");
-    if (rse && strcmp(rse, ROUTE_SELECTION) != 0) {
+    if (rse && strcmp(rse, ROUTE_SELECTION) != 0 && strcmp(rse, ROUTE_SELECTION_BRACED) != 0) {
         ag_bad(call, "The route selection expression of an HTTP API must be %s", ROUTE_SELECTION);
         return false;
     }
