@@ -71,6 +71,7 @@ void ag_save(const nb_call *call, const char *api, const char *kind, const char 
     if (sqlite3_step(st) != SQLITE_DONE)
         NB_ERR("apigatewayv2: save %s %s: %s", kind, id, sqlite3_errmsg(nb_db()));
     sqlite3_reset(st);
+    ag_cache_forget(api, false);
 }
 
 bool ag_delete(const char *api, const char *kind, const char *id)
@@ -82,6 +83,7 @@ bool ag_delete(const char *api, const char *kind, const char *id)
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_reset(st);
+    ag_cache_forget(api, false);
     return sqlite3_changes(nb_db()) > 0;
 }
 
@@ -92,6 +94,7 @@ void ag_delete_api(const char *api)
     sqlite3_bind_text(st, 1, api, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_reset(st);
+    ag_cache_forget(api, true);
 }
 
 json_object *ag_list(const char *api, const char *kind, long long after, int max,
@@ -233,6 +236,18 @@ void ag_autodeploy(nb_call *call, const char *api)
 
 /* ---- the service ----------------------------------------------------------- */
 
+static void ag_reset(void)
+{
+    ag_cache_reset();
+    ag_auth_reset();
+}
+
+static void ag_shutdown(void)
+{
+    ag_cache_reset();
+    ag_auth_shutdown();
+}
+
 static int ag_init(struct nb_store *st)
 {
     (void)st;
@@ -274,7 +289,7 @@ const nb_service nb_service_apigatewayv2 = {
     .model = &nb_model_apigatewayv2,
     .ops = OPS,
     .init = ag_init,
-    .reset = ag_auth_reset,
-    .shutdown = ag_auth_shutdown,
+    .reset = ag_reset,
+    .shutdown = ag_shutdown,
     .validation_code = "BadRequestException",
 };

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "apigw_internal.h"
 
@@ -128,21 +129,17 @@ static bool integ_fill(nb_call *call, json_object *doc, json_object *in)
     const char *type = nb_str(in, "IntegrationType");
     if (!type)
         type = nb_str(doc, "IntegrationType");
-    if (!type || strcmp(type, "HTTP_PROXY") == 0) {
-        ag_bad(call, "nimbus does not support HTTP_PROXY integrations yet; use AWS_PROXY with a "
-                     "Lambda function");
-        return false;
-    }
-    if (strcmp(type, "AWS_PROXY") != 0) {
+    if (!type || (strcmp(type, "AWS_PROXY") != 0 && strcmp(type, "HTTP_PROXY") != 0)) {
         ag_bad(call, "Unsupported integration type '%s' for an HTTP API: use AWS_PROXY or "
-                     "HTTP_PROXY", type);
+                     "HTTP_PROXY", type ? type : "");
         return false;
     }
+    bool lambda = strcmp(type, "AWS_PROXY") == 0;
     const char *uri = nb_str(in, "IntegrationUri");
     if (!uri)
         uri = nb_str(doc, "IntegrationUri");
     char arn[320];
-    if (!uri || !ag_lambda_target(uri, arn, sizeof arn)) {
+    if (!uri || (lambda && !ag_lambda_target(uri, arn, sizeof arn))) {
         ag_bad(call, "Invalid integration URI specified: %s. An AWS_PROXY integration needs a "
                      "Lambda function ARN", uri ? uri : "(none)");
         return false;
@@ -150,14 +147,19 @@ static bool integ_fill(nb_call *call, json_object *doc, json_object *in)
     const char *pfv = nb_str(in, "PayloadFormatVersion");
     if (!pfv)
         pfv = nb_str(doc, "PayloadFormatVersion");
+    if (!pfv && !lambda)
+        pfv = "1.0";
     if (!pfv) {
         ag_bad(call, "PayloadFormatVersion is required for Lambda integrations: 1.0 or 2.0");
         return false;
     }
-    if (strcmp(pfv, "1.0") != 0 && strcmp(pfv, "2.0") != 0) {
-        ag_bad(call, "Invalid PayloadFormatVersion %s: it must be 1.0 or 2.0", pfv);
+    if ((strcmp(pfv, "1.0") != 0 && strcmp(pfv, "2.0") != 0) || (!lambda && strcmp(pfv, "1.0") != 0)) {
+        ag_bad(call, "Invalid PayloadFormatVersion %s: it must be %s", pfv,
+               lambda ? "1.0 or 2.0" : "1.0 for HTTP_PROXY integrations");
         return false;
     }
+    if (!ag_integ_check(call, type, uri, doc, in))
+        return false;
     const char *sub = nb_str(in, "IntegrationSubtype"), *conn = nb_str(in, "ConnectionType");
     if (sub || (conn && strcmp(conn, "INTERNET") != 0)) {
         ag_bad(call, "IntegrationSubtype and VPC_LINK connections are not supported by nimbus");
@@ -172,7 +174,8 @@ static bool integ_fill(nb_call *call, json_object *doc, json_object *in)
     set_str(doc, "IntegrationUri", uri);
     set_str(doc, "PayloadFormatVersion", pfv);
     set_str(doc, "ConnectionType", "INTERNET");
-    set_str(doc, "IntegrationMethod", "POST");
+    if (lambda)
+        set_str(doc, "IntegrationMethod", "POST");
     if (nb_get(in, "TimeoutInMillis") || !nb_get(doc, "TimeoutInMillis"))
         set(doc, "TimeoutInMillis", json_object_new_int64(t));
     take(doc, in, "Description");
@@ -804,6 +807,7 @@ static json_object *stage_new(nb_call *call, const char *api, json_object *in, b
     set(doc, "StageVariables", json_object_new_object());
     set(doc, "Tags", json_object_new_object());
     take(doc, in, "DefaultRouteSettings");
+    take(doc, in, "RouteSettings");
     take(doc, in, "StageVariables");
     take(doc, in, "Tags");
     take(doc, in, "Description");
@@ -882,6 +886,7 @@ nb_status ag_op_update_stage(nb_call *call, json_object *in)
     take(doc, in, "Description");
     take(doc, in, "AutoDeploy");
     take(doc, in, "DefaultRouteSettings");
+    take(doc, in, "RouteSettings");
     if (vars) {
         json_object *cur = nb_get(doc, "StageVariables");
         if (!cur) {
@@ -993,14 +998,17 @@ nb_status ag_op_delete_deployment(nb_call *call, json_object *in)
 
 /* ---- APIs ------------------------------------------------------------------ */
 
-/* Quick create: Target's integration, RouteKey's route (default
+/* Quick create: Target's integration (a Lambda function: AWS_PROXY 2.0; an
+ * http(s) URL: HTTP_PROXY, ANY), RouteKey's route (default
  * $default) and the auto-deploying $default stage. */
 static bool quick_create(nb_call *call, const char *api, json_object *in)
 {
+    const char *tgt = nb_str(in, "Target");
+    bool http = !strncasecmp(tgt, "http://", 7) || !strncasecmp(tgt, "https://", 8);
     json_object *spec = json_object_new_object();
-    set_str(spec, "IntegrationType", "AWS_PROXY");
-    set_str(spec, "IntegrationUri", nb_str(in, "Target"));
-    set_str(spec, "PayloadFormatVersion", "2.0");
+    set_str(spec, "IntegrationType", http ? "HTTP_PROXY" : "AWS_PROXY");
+    set_str(spec, "IntegrationUri", tgt);
+    set_str(spec, http ? "IntegrationMethod" : "PayloadFormatVersion", http ? "ANY" : "2.0");
     json_object *ig = integ_new(call, api, spec, true);
     json_object_put(spec);
     if (!ig)

@@ -6,8 +6,12 @@
  *   apigw_cp.c     the control-plane operations (APIs, routes,
  *                  integrations, stages, deployments, tags)
  *   apigw_route.c  route keys: parsing, validation, matching (pure)
- *   apigw_serve.c  the data plane: execute-api requests → route →
- *                  Lambda proxy integration → HTTP response
+ *   apigw_serve.c  the data plane: execute-api requests → stage → route →
+ *                  CORS, authorization, throttling → integration → HTTP
+ *                  response, and the cache of parsed APIs, stages and
+ *                  deployments
+ *   apigw_proxy.c  HTTP_PROXY integrations (the outbound request) and
+ *                  parameter mapping (requestParameters, responseParameters)
  *   apigw_auth.c   route authorization on the data plane: JWT (JWKS
  *                  cache, RS256/384/512) and Lambda REQUEST authorizers
  *
@@ -95,6 +99,53 @@ void ag_endpoint(const char *api, char *out, size_t n);
  * it then answers. */
 struct nb_req;
 bool nb_apigw_serve(struct nb_req *r);
+
+/* The cache of parsed API documents, stages and deployment snapshots the
+ * data plane serves from (apigw_serve.c).  ag_save and ag_delete call
+ * ag_cache_forget for every write: the API's document and stages are
+ * reloaded on the next request (whole: its deployments and throttling
+ * state go too, for DeleteApi).  Deployments are immutable, so they stay
+ * cached by id. */
+void ag_cache_forget(const char *api, bool whole);
+void ag_cache_reset(void);
+
+/* One data-plane request from route match to answer.  The documents are
+ * references (held while the request is in flight, whatever the control
+ * plane does meanwhile); path is the request path after the stage. */
+struct nb_http_fetch;
+typedef struct ag_exchange {
+    struct nb_req *r;            /* NULL once the client went away */
+    json_object *api, *stage;    /* documents (references) */
+    json_object *route, *integ;  /* from the deployment snapshot (references) */
+    json_object *params;         /* path parameters (decoded; owned) */
+    json_object *cors;           /* the API's CorsConfiguration or NULL */
+    char stage_name[130];
+    const char *path;            /* into r->url */
+    size_t plen;
+    bool v1;                     /* AWS_PROXY payload format 1.0 */
+    struct nb_http_fetch *fetch; /* HTTP_PROXY request in flight */
+} ag_exchange;
+
+/* Run x's integration (after routing, throttling and authorization) and
+ * answer x->r when it is done; x is freed then. */
+void ag_integrate(ag_exchange *x);
+/* Answer x->r with status and a JSON body ({"message": ...}) and free x. */
+void ag_answer(ag_exchange *x, int status, const char *body);
+void ag_exchange_free(ag_exchange *x);
+
+/* ---- HTTP_PROXY and parameter mapping (apigw_proxy.c) ---------------------- */
+
+/* Check an integration's type-specific members (HTTP_PROXY URI and method,
+ * RequestParameters, ResponseParameters) as CreateIntegration and
+ * UpdateIntegration do; false after failing the call with
+ * BadRequestException. */
+bool ag_integ_check(nb_call *call, const char *type, const char *uri, json_object *doc,
+                    json_object *in);
+/* Send x's request to its HTTP_PROXY integration (parked until it answers). */
+void ag_proxy_start(ag_exchange *x);
+/* A Lambda proxy answer ({"statusCode", "headers", ...}, changed in place)
+ * through the integration's ResponseParameters for its status code. */
+void ag_map_lambda_response(ag_exchange *x, json_object *o);
 
 /* ---- OpenAPI (apigw_openapi.c) --------------------------------------------- */
 

@@ -142,8 +142,12 @@ bool nb_lambda_url(struct nb_req *r);
  *   lm_http_structured answer r from {"statusCode", "headers",
  *                      "multiValueHeaders", "cookies", "body",
  *                      "isBase64Encoded"}; false (r untouched) when it is
- *                      malformed */
+ *                      malformed
+ *   lm_http_cors       the CORS response headers of a Cors configuration
+ *                      (AllowOrigins, ...) for r's Origin (pre: a preflight's
+ *                      set); false when r has no allowed Origin */
 void lm_http_trace_id(struct nb_req *r);
+bool lm_http_cors(struct nb_req *r, json_object *cors, bool pre);
 json_object *lm_http_headers(const struct nb_req *r, json_object *cookies, const char *source_ip);
 json_object *lm_http_query(const char *q, size_t n);
 void lm_http_body(json_object *ev, const struct nb_req *r);
