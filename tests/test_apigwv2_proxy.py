@@ -300,6 +300,13 @@ def test_cors(nimbus, apigwv2, backend):
                        host_of(nimbus, api2), headers=pre)
         assert st == 201 and backend.last()["method"] == "OPTIONS", key
         assert h["access-control-allow-origin"] == "*", key
+    # DeleteCorsConfiguration: the backend's own CORS headers pass through again
+    apigwv2.delete_cors_configuration(ApiId=api)
+    assert "CorsConfiguration" not in apigwv2.get_api(ApiId=api)
+    st, h, _ = req(nimbus, "GET", "/c", host, headers={"Origin": "https://a.example"})
+    assert st == 201 and h["access-control-allow-origin"] == "https://evil.example"
+    with pytest.raises(apigwv2.exceptions.NotFoundException):
+        apigwv2.delete_cors_configuration(ApiId="nope123456")
 
 
 def test_cors_not_configured_passes_preflight_through(nimbus, apigwv2, backend):

@@ -271,7 +271,7 @@ static int ag_init(struct nb_store *st)
     X(CreateAuthorizer, create_authorizer) X(GetAuthorizer, get_authorizer)                        \
     X(GetAuthorizers, get_authorizers) X(UpdateAuthorizer, update_authorizer)                      \
     X(DeleteAuthorizer, delete_authorizer) X(ImportApi, import_api) X(ReimportApi, reimport_api)   \
-    X(ExportApi, export_api)
+    X(ExportApi, export_api) X(DeleteCorsConfiguration, delete_cors_configuration)
 
 #define AG_DECL(op, fn) nb_status ag_op_##fn(nb_call *call, json_object *in);
 AG_HANDLERS(AG_DECL)

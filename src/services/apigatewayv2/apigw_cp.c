@@ -1125,6 +1125,18 @@ nb_status ag_op_update_api(nb_call *call, json_object *in)
     return out_doc(call, a);
 }
 
+nb_status ag_op_delete_cors_configuration(nb_call *call, json_object *in)
+{
+    const char *id = nb_str(in, "ApiId");
+    json_object *a = ag_api(call, id);
+    if (!a)
+        return NB_ERROR;
+    json_object_object_del(a, "CorsConfiguration");
+    ag_save(call, id, "api", id, a);
+    json_object_put(a);
+    return NB_OK;
+}
+
 nb_status ag_op_delete_api(nb_call *call, json_object *in)
 {
     const char *id = nb_str(in, "ApiId");
