@@ -179,6 +179,9 @@ static void test_string_methods(void)
     ok("#set($s = 'abc')$s.replace('', '-') $s.concat('d') $s.indexOf('c', 1) $s.indexOf('z') $s.toString()",
        "-a-b-c- abcd 2 -1 abc");
     ok("#set($s = 'AbC')$s.equalsIgnoreCase('abc') $s.equals(1) $s.nope() $s.substring(1)", "true false $s.nope() bC");
+    ok("#set($s = 'a.b.c')$s.replaceAll('\\.', '/') $s.replaceFirst('.', '-') $s.replaceAll('', '-') "
+       "$s.replaceFirst('', '-') $s.split('\\.') $s.replaceAll('\\.', '$0$0')",
+       "a/b/c -.b.c -a-.-b-.-c- -a.b.c [a, b, c] a..b..c");
     ok("#set($n = 42)$n.toString().length() #set($d = 2.5)$d.intValue()", "2 2");
     ok("$util.escapeJavaScript(\"it's\").replaceAll(\"\\\\'\", \"'\")", "it's");
 }
@@ -275,6 +278,43 @@ static void test_input(void)
     vtl_input none = {0};
     ok_in("[$input.body][$input.params('x')][$context.stage][$stageVariables.x][$input.json('$')]", &none,
           "[][][][][{}]");
+}
+
+/* The SQS, DynamoDB and Step Functions integration templates of AWS's tutorials. */
+static void test_integrations(void)
+{
+    vtl_input e = in;
+    e.body = "{\"pageId\": \"p1\", \"userName\": \"ann\", \"message\": \"hi & bye\"}";
+    e.body_len = strlen(e.body);
+    ok_in("Action=SendMessage&MessageBody=$util.urlEncode($input.body)", &e,
+          "Action=SendMessage&MessageBody=%7B%22pageId%22%3A+%22p1%22%2C+%22userName%22%3A+%22ann%22%2C+"
+          "%22message%22%3A+%22hi+%26+bye%22%7D");
+    ok_in("{\n    \"TableName\": \"Comments\",\n    \"Item\": {\n"
+          "        \"commentId\": {\"S\": \"$context.requestId\"},\n"
+          "        \"pageId\": {\"S\": \"$input.path('$.pageId')\"},\n"
+          "        \"message\": {\"S\": \"$input.path('$.message')\"}\n    }\n}",
+          &e,
+          "{\n    \"TableName\": \"Comments\",\n    \"Item\": {\n        \"commentId\": {\"S\": \"req-1\"},\n"
+          "        \"pageId\": {\"S\": \"p1\"},\n        \"message\": {\"S\": \"hi & bye\"}\n    }\n}");
+    e.body = "{\"Count\": 2, \"Items\": [{\"commentId\": {\"S\": \"c1\"}, \"message\": {\"S\": \"m1\"}},"
+             " {\"commentId\": {\"S\": \"c2\"}, \"message\": {\"S\": \"m2\"}}]}";
+    e.body_len = strlen(e.body);
+    ok_in("#set($inputRoot = $input.path('$'))\n{\n    \"comments\": [\n"
+          "        #foreach($elem in $inputRoot.Items) {\n"
+          "            \"commentId\": \"$elem.commentId.S\",\n"
+          "            \"message\": \"$elem.message.S\"\n"
+          "        }#if($foreach.hasNext),#end\n"
+          "\t#end\n    ]\n}",
+          &e,
+          "{\n    \"comments\": [\n         {\n            \"commentId\": \"c1\",\n            \"message\": \"m1\"\n"
+          "        },\t {\n            \"commentId\": \"c2\",\n            \"message\": \"m2\"\n        }\t    ]\n}");
+    e.body = "{\"a\": \"it's\"}";
+    e.body_len = strlen(e.body);
+    ok_in("{\"input\": \"$util.escapeJavaScript($input.json('$'))\", \"stateMachineArn\": "
+          "\"arn:aws:states:us-east-1:123456789012:stateMachine:$stageVariables.env\"}",
+          &e,
+          "{\"input\": \"{\\\"a\\\":\\\"it\\'s\\\"}\", \"stateMachineArn\": "
+          "\"arn:aws:states:us-east-1:123456789012:stateMachine:test\"}");
 }
 
 static void test_util(void)
@@ -388,6 +428,7 @@ int main(void)
     test_string_methods();
     test_collection_methods();
     test_input();
+    test_integrations();
     test_util();
     test_context();
     test_errors();

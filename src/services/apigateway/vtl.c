@@ -1340,6 +1340,8 @@ static bool jre_compile(rs *r, const char *pat, size_t n, bool whole, regex_t *r
         rfail(r, -1, "Regular expression too long");
         return false;
     }
+    char *pz = nb_strndup(pat, n); /* strtol below needs a terminator */
+    pat = pz;
     nb_buf b = {0};
     const char *bad = NULL;
     int braces = 0;
@@ -1396,12 +1398,40 @@ static bool jre_compile(rs *r, const char *pat, size_t n, bool whole, regex_t *r
     nb_buf_addc(&b, 0);
     int rc = bad ? -1 : regcomp(re, b.data, REG_EXTENDED);
     nb_buf_free(&b);
+    free(pz);
     if (rc != 0) {
         rfail(r, -1, "Invalid regular expression: %s", bad ? bad : "syntax error");
         return false;
     }
     return true;
 }
+
+/* True when the Java pattern matches only itself; its text in lit. */
+static bool jre_literal(const char *pat, size_t n, nb_buf *lit)
+{
+    for (size_t k = 0; k < n; k++) {
+        char c = pat[k];
+        if (c == '\\' && k + 1 < n && !isalnum((unsigned char)pat[k + 1]))
+            c = pat[++k];
+        else if (c == '\\' || strchr(".[]()*+?{}|^$", c))
+            return false;
+        nb_buf_addc(lit, c);
+    }
+    return true;
+}
+
+/* glibc's matcher is not linear for every pattern: bound its input. */
+#define VTL_MAX_REGEX_SUBJECT (1u << 20)
+static bool regex_subject_ok(rs *r, size_t n)
+{
+    if (n <= VTL_MAX_REGEX_SUBJECT)
+        return true;
+    rfail(r, -1, "String too long for a regular expression (%zu bytes)", n);
+    return false;
+}
+
+static val str_replace(rs *r, const char *s, size_t n, const char *a, size_t an, const char *b, size_t bn,
+                       bool all);
 
 /* Next match of re in s[off..n); false when none. */
 static bool jre_exec(const regex_t *re, const char *s, size_t n, size_t off, regmatch_t *m, size_t nm)
@@ -1419,7 +1449,10 @@ static val str_replace_re(rs *r, const char *s, size_t n, val pat, val rep, bool
     const char *ps_ = sv(r, pat, &tp, &pn), *rp = sv(r, rep, &trp, &rn);
     regex_t re;
     val res = VNULL;
-    if (!r->failed && jre_compile(r, ps_, pn, false, &re)) {
+    nb_buf lit = {0};
+    if (!r->failed && !memchr(rp, '$', rn) && !memchr(rp, '\\', rn) && jre_literal(ps_, pn, &lit)) {
+        res = str_replace(r, s, n, lit.data ? lit.data : "", lit.len, rp, rn, all);
+    } else if (!r->failed && regex_subject_ok(r, n) && jre_compile(r, ps_, pn, false, &re)) {
         regmatch_t m[10];
         size_t off = 0;
         while (off <= n && tick(r) && size_ok(r, out.len) && jre_exec(&re, s, n, off, m, 10)) {
@@ -1455,6 +1488,7 @@ static val str_replace_re(rs *r, const char *s, size_t n, val pat, val rep, bool
     nb_buf_free(&tp);
     nb_buf_free(&trp);
     nb_buf_free(&out);
+    nb_buf_free(&lit);
     return r->failed ? (vput(res), VNULL) : res;
 }
 
@@ -1465,7 +1499,7 @@ static val str_split(rs *r, const char *s, size_t n, val pat)
     const char *p = sv(r, pat, &tp, &pn);
     regex_t re;
     json_object *arr = NULL;
-    if (!r->failed && jre_compile(r, p, pn, false, &re)) {
+    if (!r->failed && regex_subject_ok(r, n) && jre_compile(r, p, pn, false, &re)) {
         arr = json_object_new_array();
         regmatch_t m[1];
         size_t off = 0, start = 0;
@@ -1511,7 +1545,7 @@ static val str_matches(rs *r, const char *s, size_t n, val pat)
     const char *p = sv(r, pat, &tp, &pn);
     regex_t re;
     val res = VNULL;
-    if (!r->failed && jre_compile(r, p, pn, true, &re)) {
+    if (!r->failed && regex_subject_ok(r, n) && jre_compile(r, p, pn, true, &re)) {
         regmatch_t m[1];
         res = vbool(jre_exec(&re, s, n, 0, m, 1));
         regfree(&re);
@@ -1520,12 +1554,15 @@ static val str_matches(rs *r, const char *s, size_t n, val pat)
     return res;
 }
 
-static val str_replace(rs *r, const char *s, size_t n, const char *a, size_t an, const char *b, size_t bn)
+static val str_replace(rs *r, const char *s, size_t n, const char *a, size_t an, const char *b, size_t bn,
+                       bool all)
 {
     nb_buf out = {0};
     size_t k = 0;
     if (an == 0) { /* Java: the replacement goes around every character */
         nb_buf_add(&out, b, bn);
+        if (!all)
+            k = n, nb_buf_add(&out, s, n);
         while (k < n && size_ok(r, out.len)) {
             size_t st = k;
             u8_next((const unsigned char *)s, n, &k);
@@ -1542,6 +1579,10 @@ static val str_replace(rs *r, const char *s, size_t n, const char *a, size_t an,
             nb_buf_add(&out, s + k, (size_t)(f - s) - k);
             nb_buf_add(&out, b, bn);
             k = (size_t)(f - s) + an;
+            if (!all) {
+                nb_buf_add(&out, s + k, n - k);
+                break;
+            }
         }
     }
     val res = size_ok(r, out.len) ? vstr(out.data, out.len) : VNULL;
@@ -1625,7 +1666,7 @@ static val str_method(rs *r, json_object *j, const call *c)
     } else if (is(c, "equalsIgnoreCase", 1)) {
         res = vbool(vty(c->a[0]) == json_type_string && an == n && strncasecmp(s, a, n) == 0);
     } else if (is(c, "replace", 2)) {
-        res = str_replace(r, s, n, a, an, b, bn);
+        res = str_replace(r, s, n, a, an, b, bn, true);
     } else if (is(c, "replaceAll", 2) || is(c, "replaceFirst", 2)) {
         res = str_replace_re(r, s, n, c->a[0], c->a[1], c->name[7] == 'A');
     } else if (is(c, "split", 1)) {
