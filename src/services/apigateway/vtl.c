@@ -123,6 +123,7 @@ static void perr(ps *p, const char *fmt, ...)
     snprintf(p->err, p->errlen, "Invalid mapping template: %s at line %d, column %d", msg, line, col);
 }
 
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 static char pk(const ps *p, size_t k) { return p->i + k < p->n ? p->s[p->i + k] : 0; }
 static bool id_start(char c) { return isalpha((unsigned char)c) || c == '_'; }
 static bool id_char(char c) { return isalnum((unsigned char)c) || c == '_' || c == '-'; }
@@ -145,7 +146,7 @@ static bool enter(ps *p)
 
 static void skip_ws(ps *p)
 {
-    while (p->i < p->n && strchr(" \t\r\n", p->s[p->i]))
+    while (p->i < p->n && is_ws(p->s[p->i]))
         p->i++;
 }
 
@@ -756,8 +757,10 @@ typedef struct blk {
 
 static void blk_flush(blk *b)
 {
-    if (!b->text.len)
+    if (!b->text.len) { /* trim_indent may have emptied it */
+        nb_buf_free(&b->text);
         return;
+    }
     node *t = mk(N_TEXT);
     t->s = b->text.data;
     t->n = b->text.len;
@@ -1850,42 +1853,53 @@ static val map_method(rs *r, json_object *j, const call *c)
 
 /* ---- API Gateway's $input and $util ---------------------------------------- */
 
-/* The request body as JSON (an empty body is {}); NULL with rc VTL_EBODY. */
-static json_object *body_json(rs *r, bool *ok)
+/* Strict JSON of s[0..n), all of it; *why is NULL or the reason it is not. */
+static json_object *parse_json(const char *s, size_t n, const char **why)
 {
-    *ok = true;
-    if (r->body_parsed)
-        return r->body;
-    r->body_parsed = true;
-    const char *b = r->in ? r->in->body : NULL;
-    size_t n = b ? r->in->body_len : 0, k = 0;
-    while (k < n && strchr(" \t\r\n", b[k]))
-        k++;
-    if (k == n) {
-        r->body = json_object_new_object();
-        return r->body;
-    }
     json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
     if (!tok)
         abort();
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     char *copy = nb_malloc(n + 1);
-    memcpy(copy, b, n);
+    memcpy(copy, s, n);
     copy[n] = ' '; /* ends a top-level number */
     json_object *root = json_tokener_parse_ex(tok, copy, (int)(n + 1));
     enum json_tokener_error je = json_tokener_get_error(tok);
-    if (je == json_tokener_success) {
+    if (je == json_tokener_success)
         for (size_t e = json_tokener_get_parse_end(tok); e <= n; e++)
-            if (!strchr(" \t\r\n", copy[e]))
+            if (!is_ws(copy[e]))
                 je = json_tokener_error_parse_unexpected;
-    }
     json_tokener_free(tok);
     free(copy);
+    *why = NULL;
     if (je != json_tokener_success) {
         json_object_put(root);
+        *why = je == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(je);
+        return NULL;
+    }
+    return root;
+}
+
+/* The request body as JSON (an empty body is {}); NULL with rc VTL_EBODY. */
+static json_object *body_json(rs *r, bool *ok)
+{
+    *ok = !r->failed;
+    if (r->body_parsed)
+        return r->body;
+    r->body_parsed = true;
+    const char *b = r->in ? r->in->body : NULL;
+    size_t n = b ? r->in->body_len : 0, k = 0;
+    while (k < n && is_ws(b[k]))
+        k++;
+    if (k == n) {
+        r->body = json_object_new_object();
+        return r->body;
+    }
+    const char *why;
+    json_object *root = parse_json(b, n, &why);
+    if (why) {
         *ok = false;
-        rfail(r, VTL_EBODY, "Could not parse request body into json: %s",
-              je == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(je));
+        rfail(r, VTL_EBODY, "Could not parse request body into json: %s", why);
         return NULL;
     }
     r->body = root;
@@ -2031,26 +2045,12 @@ static val util_method(rs *r, const call *c)
             res = vstr((const char *)d, on);
         free(d);
     } else if (strcmp(c->name, "parseJson") == 0) {
-        json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-        if (!tok)
-            abort();
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        nb_buf_add(&o, s, n);
-        nb_buf_addc(&o, ' ');
-        json_object *root = json_tokener_parse_ex(tok, o.data, (int)o.len);
-        enum json_tokener_error je = json_tokener_get_error(tok);
-        if (je == json_tokener_success)
-            for (size_t e = json_tokener_get_parse_end(tok); e < o.len; e++)
-                if (!strchr(" \t\r\n", o.data[e]))
-                    je = json_tokener_error_parse_unexpected;
-        json_tokener_free(tok);
-        if (je != json_tokener_success) {
-            json_object_put(root);
-            rfail(r, -1, "$util.parseJson: invalid JSON: %s",
-                  je == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(je));
-        } else {
+        const char *why;
+        json_object *root = parse_json(s, n, &why);
+        if (why)
+            rfail(r, -1, "$util.parseJson: invalid JSON: %s", why);
+        else
             res = vj(root);
-        }
     }
     nb_buf_free(&t);
     nb_buf_free(&o);
