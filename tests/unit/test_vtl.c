@@ -327,7 +327,9 @@ static void test_util(void)
     ok("$util.base64Encode('hello')|$util.base64Decode('aGVsbG8=')|$util.base64Encode('')|", "aGVsbG8=|hello||");
     ok("#set($o = $util.parseJson('{\"a\": [1, 2], \"s\": \"t\"}'))$o.a[1] $o.s $o.a.size()", "2 t 2");
     ok("#set($o = $util.parseJson($input.json('$.items')))$o[1].type", "cat");
-    ok("$util.nope('x')|$util.urlEncode()", "|");
+    ok("$util.nope('x')|$util.urlEncode()|$util.escapeJavaScript($nope)|$!util.urlEncode($nope)", "|||");
+    ok("#set($u = $util)#set($i = $input)$u.base64Encode('a') $i.params('id') #set($input = 'mine')$input",
+       "YQ== 42 mine");
     fails("$util.parseJson('{bad')", "parseJson");
     fails("$util.urlDecode('%zz')", "urlDecode");
     fails("$util.base64Decode('!!!')", "base64Decode");
@@ -412,6 +414,10 @@ static void test_limits(void)
     fails("#set($s = 'xxxxxxxxxx')#foreach($i in [1..30])#set($s = $s + $s)#end", "exceeds");
     fails("#foreach($i in [1..100])#foreach($j in [1..1000])$input.body#end#end", "exceeds");
     fails("#set($a = [])#foreach($i in [1..200])#set($a = [$a])#end", "nested");
+    fails("#set($s = 'xxxxxxxxxx')#foreach($i in [1..19])#set($s = \"$s$s\")#end"
+          "#set($l = [])#foreach($i in [1..100])#set($d = $l.add(\"$s!\"))#end",
+          "used more than");
+    ok("#foreach($i in [1..1000])#set($b = $input.body)#end$b.length()", "122");
     fails("#set($x = [])#foreach($i in [1..200])#set($d = $x.add([]))#set($x = $x[0])#end", "nested");
     fails("#set($m = {})#foreach($i in [1..200])#set($m.k = {'v': $m})#end", "nested");
     ok("#set($a = [])#foreach($i in [1..20])#set($a = [$a])#end$a.size()", "1");

@@ -935,7 +935,6 @@ static void vput(val v)
         json_object_put(v.j);
 }
 static json_type vty(val v) { return v.t == V_JSON ? json_object_get_type(v.j) : json_type_null; }
-static val vstr(const char *s, size_t n) { return vj(json_object_new_string_len(s ? s : "", (int)n)); }
 static val vint(int64_t i) { return vj(json_object_new_int64(i)); }
 static val vbool(bool b) { return vj(json_object_new_boolean(b)); }
 
@@ -947,21 +946,17 @@ static bool is_container(json_object *j)
 /* Nesting level of a container copied by vcopy (0 for any other). */
 static int level_of(json_object *c) { return (int)(intptr_t)json_object_get_userdata(c); }
 
-typedef struct var {
-    const char *name;
-    size_t n;
-    val v;
-} var;
-
 /* Render state. */
 typedef struct rs {
     const vtl_input *in;
-    var *vars;
-    size_t nvars, cap;
-    json_object *ctx, *params, *stage, *body;
+    json_object *vars;        /* name -> value (a hashed json-c object) */
+    json_object *input_mark;  /* stands for $input / $util inside vars */
+    json_object *util_mark;
+    json_object *ctx, *params, *stage, *body, *body_str;
     bool body_parsed, failed, brk, stop;
     int rc;
     long steps;
+    size_t bytes;
     char *err;
     size_t errlen;
 } rs;
@@ -991,6 +986,23 @@ static bool tick(rs *r)
     return true;
 }
 
+/* Strings and containers made by one render are bounded in total. */
+static bool charge(rs *r, size_t n)
+{
+    r->bytes += n;
+    if (r->bytes <= VTL_MAX_MEMORY)
+        return true;
+    rfail(r, -1, "Mapping template evaluation used more than %u bytes", VTL_MAX_MEMORY);
+    return false;
+}
+
+static val vstr(rs *r, const char *s, size_t n)
+{
+    if (!charge(r, n))
+        return VNULL;
+    return vj(json_object_new_string_len(s ? s : "", (int)n));
+}
+
 static bool size_ok(rs *r, size_t n)
 {
     if (n <= VTL_MAX_OUTPUT)
@@ -999,49 +1011,40 @@ static bool size_ok(rs *r, size_t n)
     return false;
 }
 
-static var *var_find(rs *r, const char *name, size_t n)
-{
-    for (size_t k = 0; k < r->nvars; k++)
-        if (r->vars[k].n == n && memcmp(r->vars[k].name, name, n) == 0)
-            return &r->vars[k];
-    return NULL;
-}
-
+/* Variables live in a json-c object (hashed; names are NUL-terminated AST
+ * strings, n is their length); $input and $util are stored as marker
+ * objects. */
 static val var_get(rs *r, const char *name, size_t n)
 {
-    var *x = var_find(r, name, n);
-    if (!x)
+    json_object *x;
+    (void)n;
+    if (!json_object_object_get_ex(r->vars, name, &x) || !x)
         return VNULL;
-    if (x->v.t == V_JSON)
-        json_object_get(x->v.j);
-    return x->v;
+    if (x == r->input_mark)
+        return (val){V_INPUT, NULL};
+    if (x == r->util_mark)
+        return (val){V_UTIL, NULL};
+    return vj(json_object_get(x));
 }
 
 /* Takes the reference in v. */
 static void var_set(rs *r, const char *name, size_t n, val v)
 {
-    var *x = var_find(r, name, n);
-    if (x) {
-        vput(x->v);
-        x->v = v;
-        return;
-    }
-    if (r->nvars == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->vars = nb_realloc(r->vars, r->cap * sizeof *r->vars);
-    }
-    r->vars[r->nvars++] = (var){name, n, v};
+    (void)n;
+    json_object *x = v.t == V_JSON ? v.j : v.t == V_INPUT ? json_object_get(r->input_mark)
+                   : v.t == V_UTIL ? json_object_get(r->util_mark) : NULL;
+    json_object_object_add(r->vars, name, x);
 }
 
 /* Removes name; true (and its value in *old) when it was set. */
 static bool var_take(rs *r, const char *name, size_t n, val *old)
 {
-    var *x = var_find(r, name, n);
+    json_object *x;
     *old = VNULL;
-    if (!x)
+    if (!json_object_object_get_ex(r->vars, name, &x))
         return false;
-    *old = x->v;
-    *x = r->vars[--r->nvars];
+    *old = var_get(r, name, n);
+    json_object_object_del(r->vars, name);
     return true;
 }
 
@@ -1066,6 +1069,8 @@ static json_object *vcopy(rs *r, json_object *j, int level)
         rfail(r, -1, "Mapping template value nested more than %d levels", VTL_MAX_DEPTH);
         return NULL;
     }
+    if (!charge(r, 64))
+        return NULL;
     json_object *c;
     if (json_object_is_type(j, json_type_array)) {
         c = json_object_new_array();
@@ -1486,7 +1491,7 @@ static val str_replace_re(rs *r, const char *s, size_t n, val pat, val rep, bool
             nb_buf_add(&out, s + off, n - off);
         regfree(&re);
         if (size_ok(r, out.len))
-            res = vstr(out.data, out.len);
+            res = vstr(r, out.data, out.len);
     }
     nb_buf_free(&tp);
     nb_buf_free(&trp);
@@ -1502,7 +1507,7 @@ static val str_split(rs *r, const char *s, size_t n, val pat)
     const char *p = sv(r, pat, &tp, &pn);
     regex_t re;
     json_object *arr = NULL;
-    if (!r->failed && regex_subject_ok(r, n) && jre_compile(r, p, pn, false, &re)) {
+    if (!r->failed && regex_subject_ok(r, n) && charge(r, n) && jre_compile(r, p, pn, false, &re)) {
         arr = json_object_new_array();
         regmatch_t m[1];
         size_t off = 0, start = 0;
@@ -1588,7 +1593,7 @@ static val str_replace(rs *r, const char *s, size_t n, const char *a, size_t an,
             }
         }
     }
-    val res = size_ok(r, out.len) ? vstr(out.data, out.len) : VNULL;
+    val res = size_ok(r, out.len) ? vstr(r, out.data, out.len) : VNULL;
     nb_buf_free(&out);
     return res;
 }
@@ -1645,14 +1650,14 @@ static val str_method(rs *r, json_object *j, const call *c)
         if (bo == SIZE_MAX || eo == SIZE_MAX || bo > eo)
             rfail(r, -1, "String index out of range in substring");
         else
-            res = vstr(s + bo, eo - bo);
+            res = vstr(r, s + bo, eo - bo);
     } else if (is(c, "charAt", 1) && int0) {
         size_t bo = u8_off(s, n, i0), k = bo;
         if (bo == SIZE_MAX || bo >= n) {
             rfail(r, -1, "String index out of range: %lld", (long long)i0);
         } else {
             u8_next((const unsigned char *)s, n, &k);
-            res = vstr(s + bo, k - bo);
+            res = vstr(r, s + bo, k - bo);
         }
     } else if (is(c, "indexOf", 1) || (is(c, "indexOf", 2) && int1)) {
         res = vint(str_index(s, n, a, an, i1, false));
@@ -1680,7 +1685,7 @@ static val str_method(rs *r, json_object *j, const call *c)
         char *d = nb_strndup(s, n);
         for (size_t k = 0; k < n; k++)
             d[k] = (char)(c->name[2] == 'L' ? tolower((unsigned char)d[k]) : toupper((unsigned char)d[k]));
-        res = vstr(d, n);
+        res = vstr(r, d, n);
         free(d);
     } else if (is(c, "trim", 0)) {
         size_t st = 0, en = n;
@@ -1688,13 +1693,13 @@ static val str_method(rs *r, json_object *j, const call *c)
             st++;
         while (en > st && (unsigned char)s[en - 1] <= ' ')
             en--;
-        res = vstr(s + st, en - st);
+        res = vstr(r, s + st, en - st);
     } else if (is(c, "concat", 1)) {
         if (size_ok(r, n + an)) {
             nb_buf o = {0};
             nb_buf_add(&o, s, n);
             nb_buf_add(&o, a, an);
-            res = vstr(o.data, o.len);
+            res = vstr(r, o.data, o.len);
             nb_buf_free(&o);
         }
     } else if (is(c, "toString", 0)) {
@@ -1939,10 +1944,10 @@ static val input_method(rs *r, const call *c)
             nb_buf o = {0};
             size_t on;
             const char *s = sv(r, vj(x), &o, &on);
-            res = vstr(s, on);
+            res = vstr(r, s, on);
             nb_buf_free(&o);
         } else {
-            res = vstr("", 0);
+            res = vstr(r, "", 0);
         }
     } else if (is(c, "json", 1) || is(c, "path", 1)) {
         bool ok;
@@ -1954,10 +1959,10 @@ static val input_method(rs *r, const call *c)
             res = vj(out);
         } else if (ok && rc == 0) {
             const char *js = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-            res = vstr(js, strlen(js));
+            res = vstr(r, js, strlen(js));
             json_object_put(out);
         } else if (ok && rc > 0) {
-            res = vstr("", 0);
+            res = vstr(r, "", 0);
         }
     }
     free(arg);
@@ -2006,7 +2011,7 @@ static void url_encode_java(nb_buf *o, const char *s, size_t n)
 
 static val util_method(rs *r, const call *c)
 {
-    if (c->n != 1)
+    if (c->n != 1 || c->a[0].t == V_NULL) /* Java: null in, null out */
         return VNULL;
     nb_buf t = {0}, o = {0};
     size_t n;
@@ -2017,23 +2022,23 @@ static val util_method(rs *r, const call *c)
     } else if (strcmp(c->name, "escapeJavaScript") == 0) {
         if (size_ok(r, n * 6)) {
             escape_js(&o, s, n);
-            res = vstr(o.data, o.len);
+            res = vstr(r, o.data, o.len);
         }
     } else if (strcmp(c->name, "urlEncode") == 0) {
         if (size_ok(r, n * 3)) {
             url_encode_java(&o, s, n);
-            res = vstr(o.data, o.len);
+            res = vstr(r, o.data, o.len);
         }
     } else if (strcmp(c->name, "urlDecode") == 0) {
         if (nb_url_decode(&o, s, n, 1) != 0)
             rfail(r, -1, "$util.urlDecode: invalid percent-encoding");
         else
-            res = vstr(o.data, o.len);
+            res = vstr(r, o.data, o.len);
     } else if (strcmp(c->name, "base64Encode") == 0) {
         if (size_ok(r, n / 3 * 4 + 4)) {
             size_t on;
             char *e = nb_base64_encode(s, n, &on);
-            res = vstr(e, on);
+            res = vstr(r, e, on);
             free(e);
         }
     } else if (strcmp(c->name, "base64Decode") == 0) {
@@ -2042,7 +2047,7 @@ static val util_method(rs *r, const call *c)
         if (!d)
             rfail(r, -1, "$util.base64Decode: invalid base64 input");
         else
-            res = vstr((const char *)d, on);
+            res = vstr(r, (const char *)d, on);
         free(d);
     } else if (strcmp(c->name, "parseJson") == 0) {
         const char *why;
@@ -2076,7 +2081,7 @@ static val call_method(rs *r, val v, const call *c)
     if (is(c, "toString", 0)) {
         nb_buf b = {0};
         to_str(r, v, &b, 0);
-        res = r->failed ? VNULL : vstr(b.data, b.len);
+        res = r->failed ? VNULL : vstr(r, b.data, b.len);
         nb_buf_free(&b);
     } else if (is(c, "equals", 1) && t != json_type_string) {
         res = vbool(vequal(r, v, c->a[0], 0));
@@ -2094,8 +2099,11 @@ static val call_method(rs *r, val v, const call *c)
 static val get_prop(rs *r, val v, const char *name)
 {
     if (v.t == V_INPUT) {
-        if (strcmp(name, "body") == 0 && r->in)
-            return vstr(r->in->body, r->in->body ? r->in->body_len : 0);
+        if (strcmp(name, "body") == 0 && r->in) {
+            if (!r->body_str)
+                r->body_str = vstr(r, r->in->body, r->in->body ? r->in->body_len : 0).j;
+            return vj(json_object_get(r->body_str));
+        }
         return VNULL;
     }
     json_type t = vty(v);
@@ -2198,7 +2206,7 @@ static val arith(rs *r, int op, val a, val b)
         nb_buf o = {0};
         to_str(r, a, &o, 0);
         to_str(r, b, &o, 0);
-        val res = !r->failed && size_ok(r, o.len) ? vstr(o.data, o.len) : VNULL;
+        val res = !r->failed && size_ok(r, o.len) ? vstr(r, o.data, o.len) : VNULL;
         nb_buf_free(&o);
         return res;
     }
@@ -2342,11 +2350,11 @@ static val eval(rs *r, const node *e)
     case N_REF:
         return eval_chain(r, e, 0);
     case E_STR:
-        return vstr(e->s, e->n);
+        return vstr(r, e->s, e->n);
     case E_ISTR: {
         nb_buf b = {0};
         render(r, e->a, &b);
-        val v = r->failed ? VNULL : vstr(b.data, b.len);
+        val v = r->failed ? VNULL : vstr(r, b.data, b.len);
         nb_buf_free(&b);
         return v;
     }
@@ -2409,7 +2417,7 @@ static void do_set(rs *r, const node *n)
     if (last->kind == S_INDEX)
         key = eval(r, last->a);
     else if (!r->failed)
-        key = vstr(last->s, last->n);
+        key = vstr(r, last->s, last->n);
     int64_t i;
     if (r->failed) {
         /* nothing */
@@ -2620,6 +2628,9 @@ int vtl_render_ex(const vtl_tpl *t, const vtl_input *in, nb_buf *out, json_objec
     ensure_obj(r.params, "querystring");
     ensure_obj(r.params, "header");
     r.stage = copy_obj(in ? in->stage_vars : NULL);
+    r.vars = json_object_new_object();
+    r.input_mark = json_object_new_object();
+    r.util_mark = json_object_new_object();
     var_set(&r, "input", 5, (val){V_INPUT, NULL});
     var_set(&r, "util", 4, (val){V_UTIL, NULL});
     var_set(&r, "context", 7, vj(json_object_get(r.ctx)));
@@ -2628,13 +2639,14 @@ int vtl_render_ex(const vtl_tpl *t, const vtl_input *in, nb_buf *out, json_objec
         render(&r, t->root, out);
     if (overrides && !r.failed)
         *overrides = collect_overrides(r.ctx);
-    for (size_t k = 0; k < r.nvars; k++)
-        vput(r.vars[k].v);
-    free(r.vars);
+    json_object_put(r.vars);
+    json_object_put(r.input_mark);
+    json_object_put(r.util_mark);
     json_object_put(r.ctx);
     json_object_put(r.params);
     json_object_put(r.stage);
     json_object_put(r.body);
+    json_object_put(r.body_str);
     return r.failed ? r.rc : 0;
 }
 

@@ -27,6 +27,7 @@
 #define VTL_MAX_OUTPUT (10u << 20)    /* bytes of output or of one string value */
 #define VTL_MAX_STEPS 2000000L        /* evaluation steps of one render */
 #define VTL_MAX_DEPTH 100             /* parse nesting, value nesting */
+#define VTL_MAX_MEMORY (64u << 20)    /* bytes of strings and containers one render makes */
 
 typedef struct vtl_tpl vtl_tpl;
 
