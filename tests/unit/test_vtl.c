@@ -390,7 +390,7 @@ static void test_errors(void)
     bad("#if(1 +)#end", "unexpected character ')'");
     bad("#set($a = $b.c[1)", "expected ']'");
     bad("a\nb #set($x = @)", "line 2, column 13");
-    bad("#set($a = \"$x.y(\")", "expression");
+    bad("#set($a = \"$x.y(\")", "column 6 of a string literal");
     bad("#set($a = 99999999999999999999999999999999999999999999999999999999999999999)", "number too long");
     char deep[400];
     memset(deep, '(', 300);

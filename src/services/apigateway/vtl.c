@@ -92,6 +92,7 @@ typedef struct ps {
     size_t n, i, basen;
     int depth;
     bool bad;
+    bool in_string;           /* parsing an interpolated string literal */
     char *err;
     size_t errlen;
 } ps;
@@ -120,7 +121,8 @@ static void perr(ps *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(p->err, p->errlen, "Invalid mapping template: %s at line %d, column %d", msg, line, col);
+    snprintf(p->err, p->errlen, "Invalid mapping template: %s at line %d, column %d%s", msg, line, col,
+             p->in_string ? " of a string literal" : "");
 }
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -318,9 +320,10 @@ static node *parse_string(ps *p)
     e->s = b.data ? b.data : nb_strdup("");
     if (interp) {
         ps sub = *p;
-        sub.s = e->s;
-        sub.n = e->n;
+        sub.s = sub.base = e->s;
+        sub.n = sub.basen = e->n;
         sub.i = 0;
+        sub.in_string = true;
         int t;
         e->kind = E_ISTR;
         e->a = parse_block(&sub, &t);
