@@ -41,7 +41,7 @@
 
 enum {
     N_TEXT, N_REF, N_ESCREF, N_SET, N_IF, N_FOREACH, N_BREAK, N_STOP,
-    E_STR, E_ISTR, E_INT, E_DBL, E_BOOL, E_LIST, E_RANGE, E_MAP, E_BIN, E_NOT, E_NEG,
+    E_STR, E_ISTR, E_INT, E_DBL, E_BOOL, E_LIST, E_RANGE, E_MAP, E_BIN, E_OPND, E_NOT, E_NEG,
     S_PROP, S_CALL, S_INDEX,
 };
 enum { OP_OR, OP_AND, OP_EQ, OP_NE, OP_LT, OP_GT, OP_LE, OP_GE, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD };
@@ -555,25 +555,33 @@ static int match_op(ps *p, int level)
     }
 }
 
+/* One precedence level: a left-associative chain is one E_BIN node (a: the
+ * first operand, b: E_OPND nodes holding each operator and operand), so a
+ * long `1 + 1 + ...` needs no recursion to evaluate or free. */
 static node *parse_level(ps *p, int level)
 {
     if (level > 5)
         return parse_unary(p);
-    node *l = parse_level(p, level + 1);
+    node *l = parse_level(p, level + 1), *chain = NULL, **tail = NULL;
     int op;
     while (l && (op = match_op(p, level)) >= 0) {
         node *r = parse_level(p, level + 1);
         if (!r) {
-            free_nodes(l);
+            free_nodes(chain ? chain : l);
             return NULL;
         }
-        node *e = mk(E_BIN);
-        e->op = op;
-        e->a = l;
-        e->b = r;
-        l = e;
+        if (!chain) {
+            chain = mk(E_BIN);
+            chain->a = l;
+            tail = &chain->b;
+        }
+        node *o = mk(E_OPND);
+        o->op = op;
+        o->a = r;
+        *tail = o;
+        tail = &o->next;
     }
-    return l;
+    return chain ? chain : l;
 }
 
 static node *parse_expr(ps *p)
@@ -1161,7 +1169,10 @@ static void to_str(rs *r, val v, nb_buf *b, int depth)
         nb_buf_add(b, json_object_get_string(j), (size_t)json_object_get_string_len(j));
         break;
     case json_type_int:
-        nb_buf_printf(b, "%lld", (long long)json_object_get_int64(j));
+        if (json_object_get_int64(j) == INT64_MAX) /* json-c keeps larger JSON integers unsigned */
+            nb_buf_printf(b, "%llu", (unsigned long long)json_object_get_uint64(j));
+        else
+            nb_buf_printf(b, "%lld", (long long)json_object_get_int64(j));
         break;
     case json_type_double:
         fmt_double(b, json_object_get_double(j));
@@ -2251,44 +2262,52 @@ static val arith(rs *r, int op, val a, val b)
     return vj(json_object_new_double(d));
 }
 
-static val eval_bin(rs *r, const node *e)
+static val binop(rs *r, int op, val a, val b)
 {
-    val a = eval(r, e->a);
-    if (r->failed)
-        return vput(a), VNULL;
-    if (e->op == OP_OR || e->op == OP_AND) {
-        bool t = truthy(a);
-        vput(a);
-        if (t == (e->op == OP_OR))
-            return vbool(t);
-        val b = eval(r, e->b);
-        t = truthy(b);
-        vput(b);
-        return r->failed ? VNULL : vbool(t);
-    }
-    val b = eval(r, e->b), res = VNULL;
-    if (r->failed) {
-        /* nothing */
-    } else if (e->op == OP_EQ || e->op == OP_NE) {
-        res = vbool(vequal(r, a, b, 0) == (e->op == OP_EQ));
-    } else if (e->op >= OP_LT && e->op <= OP_GE) {
-        bool ia, ib;
+    if (op == OP_EQ || op == OP_NE)
+        return vbool(vequal(r, a, b, 0) == (op == OP_EQ));
+    if (op >= OP_LT && op <= OP_GE) {
+        bool ia, ib, t = false;
         int64_t xa = 0, xb = 0;
         double da, db;
-        bool t = false;
         if (num_of(a, &ia, &xa, &da) && num_of(b, &ib, &xb, &db)) {
             int cmp = ia && ib ? (xa > xb) - (xa < xb) : (da > db) - (da < db);
-            t = e->op == OP_LT ? cmp < 0 : e->op == OP_GT ? cmp > 0 : e->op == OP_LE ? cmp <= 0 : cmp >= 0;
+            t = op == OP_LT ? cmp < 0 : op == OP_GT ? cmp > 0 : op == OP_LE ? cmp <= 0 : cmp >= 0;
             if (isnan(da) || isnan(db))
                 t = false;
         }
-        res = vbool(t);
-    } else {
-        res = arith(r, e->op, a, b);
+        return vbool(t);
     }
-    vput(a);
-    vput(b);
-    return res;
+    return arith(r, op, a, b);
+}
+
+/* A chain of one precedence level, folded left; && and || short-circuit. */
+static val eval_bin(rs *r, const node *e)
+{
+    val acc = eval(r, e->a);
+    for (const node *o = e->b; o && tick(r); o = o->next) {
+        if (o->op == OP_OR || o->op == OP_AND) {
+            bool t = truthy(acc);
+            vput(acc);
+            if (t != (o->op == OP_OR)) {
+                val b = eval(r, o->a);
+                t = truthy(b);
+                vput(b);
+            }
+            acc = vbool(t);
+            continue;
+        }
+        val b = eval(r, o->a);
+        val res = r->failed ? VNULL : binop(r, o->op, acc, b);
+        vput(acc);
+        vput(b);
+        acc = res;
+    }
+    if (r->failed) {
+        vput(acc);
+        return VNULL;
+    }
+    return acc;
 }
 
 static val eval_range(rs *r, const node *e)
