@@ -425,6 +425,8 @@ static void test_limits(void)
     fails("#set($x = [])#foreach($i in [1..200])#set($d = $x.add([]))#set($x = $x[0])#end", "nested");
     fails("#set($m = {})#foreach($i in [1..200])#set($m.k = {'v': $m})#end", "nested");
     ok("#set($a = [])#foreach($i in [1..20])#set($a = [$a])#end$a.size()", "1");
+    fails("#set($l = [1, 2])#foreach($i in [1..1000])#set($d = $l.addAll($l))#end", "");
+    fails("#set($l = [1..1000])#foreach($i in [1..1000])#foreach($j in [1..1000])#set($d = $l == $l)#end#end", "steps");
     /* a long operator chain is one node: no deep recursion */
     size_t cap = 16 + 50000 * 4, o = 0;
     char *chain = malloc(cap);

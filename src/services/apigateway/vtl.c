@@ -1268,6 +1268,8 @@ static bool int_of(val v, int64_t *out)
 /* Velocity 1.7 ==: numbers by value, same types by equals, else by toString. */
 static bool vequal(rs *r, val a, val b, int depth)
 {
+    if (!tick(r))
+        return false;
     if (a.t == V_NULL || b.t == V_NULL)
         return a.t == b.t;
     if (a.t != V_JSON || b.t != V_JSON)
@@ -1278,7 +1280,7 @@ static bool vequal(rs *r, val a, val b, int depth)
     if (num_of(a, &ia, &xa, &da) && num_of(b, &ib, &xb, &db))
         return ia && ib ? xa == xb : da == db;
     json_type ta = vty(a), tb = vty(b);
-    if (!tick(r) || depth > 2 * VTL_MAX_DEPTH)
+    if (depth > 2 * VTL_MAX_DEPTH)
         return false;
     if (ta == tb && ta == json_type_array) {
         size_t n = json_object_array_length(a.j);
@@ -1741,7 +1743,7 @@ static val list_method(rs *r, json_object *j, const call *c)
     if (is(c, "get", 1) && int0)
         return vj(json_object_get(json_object_array_get_idx(j, (size_t)i0)));
     if (is(c, "add", 1)) {
-        json_object *x = vstore(r, j, c->a[0]);
+        json_object *x = charge(r, 16) ? vstore(r, j, c->a[0]) : NULL;
         if (r->failed) {
             json_object_put(x);
             return VNULL;
@@ -1775,7 +1777,7 @@ static val list_method(rs *r, json_object *j, const call *c)
         json_object *src = c->a[0].j;
         size_t sn = json_object_array_length(src);
         json_object *tmp = json_object_new_array();
-        for (size_t k = 0; k < sn && !r->failed; k++)
+        for (size_t k = 0; k < sn && tick(r) && charge(r, 16); k++)
             json_object_array_add(tmp, vcopy(r, json_object_array_get_idx(src, k), level_of(j) + 1));
         for (size_t k = 0; k < sn && !r->failed; k++)
             json_object_array_add(j, json_object_get(json_object_array_get_idx(tmp, k)));
@@ -1794,7 +1796,7 @@ static val list_method(rs *r, json_object *j, const call *c)
             return VNULL;
         }
         json_object *sub = json_object_new_array();
-        for (int64_t k = i0; k < i1; k++)
+        for (int64_t k = i0; k < i1 && tick(r) && charge(r, 16); k++)
             json_object_array_add(sub, json_object_get(json_object_array_get_idx(j, (size_t)k)));
         return vj(sub);
     }
@@ -1833,7 +1835,7 @@ static val map_method(rs *r, json_object *j, const call *c)
     } else if (is(c, "keySet", 0) || is(c, "values", 0) || is(c, "entrySet", 0)) {
         json_object *arr = json_object_new_array();
         json_object_object_foreach(j, k, v) {
-            if (!tick(r))
+            if (!tick(r) || !charge(r, strlen(k) + 64))
                 break;
             if (c->name[0] == 'k') {
                 json_object_array_add(arr, json_object_new_string(k));
@@ -1967,6 +1969,12 @@ static val input_method(rs *r, const call *c)
         bool ok;
         json_object *root = body_json(r, &ok), *out = NULL;
         int rc = ok ? asl_path_get(root, arg, &out) : 1;
+        if (rc == 0 && strchr(arg, '*') && json_object_is_type(out, json_type_array)) { /* matches cost */
+            size_t m = json_object_array_length(out);
+            r->steps += (long)m;
+            charge(r, m * 16);
+            tick(r);
+        }
         if (ok && rc < 0)
             rfail(r, -1, "Invalid JSONPath expression: %s", arg);
         if (c->name[0] == 'p') {
