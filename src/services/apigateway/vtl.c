@@ -20,7 +20,10 @@
  *
  * Limits: parse nesting VTL_MAX_DEPTH; VTL_MAX_LOOP iterations per #foreach
  * (later items are skipped, as with Velocity's directive.foreach.maxloops);
- * VTL_MAX_STEPS evaluation steps and VTL_MAX_OUTPUT bytes per render (fail).
+ * VTL_MAX_STEPS evaluation steps, VTL_MAX_OUTPUT bytes of output or of one
+ * string, VTL_MAX_MEMORY bytes made and VTL_MAX_REGEX_STEPS regex VM steps
+ * per render (fail).  Regular expressions run on the Pike VM below, not on
+ * glibc's matcher, whose time is not bounded.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -1392,6 +1395,11 @@ typedef struct rx {
     const char *p; /* pattern being parsed */
     size_t pn, pi;
     const char *bad;
+    /* search buffers, made at the first search and reused (marks use a
+     * generation counter, so nothing is cleared between searches) */
+    unsigned *mark, gen;
+    int *stack;
+    void *cl, *nl;
 } rx;
 
 static int rx_node(rx *x, int k)
@@ -1755,6 +1763,10 @@ static void rx_gen(rx *x, int id, int depth)
 
 static void rx_free(rx *x)
 {
+    free(x->mark);
+    free(x->stack);
+    free(x->cl);
+    free(x->nl);
     free(x->prog);
     free(x->rng);
     free(x->nodes);
@@ -1796,56 +1808,54 @@ typedef struct rxt {
 
 typedef struct rxvm {
     rs *r;
-    const rx *x;
+    rx *x;
     const char *s;
     size_t n;
-    unsigned *mark, gen;
-    int *stack;
 } rxvm;
 
 /* Follows the empty transitions from pc at pos, appending the threads that
  * wait for a character (or match) to list, in priority order. */
 static void rx_add(rxvm *v, rxt *list, int *nl, int pc, int *caps, size_t pos)
 {
-    int sp = 0;
-    v->stack[sp++] = pc;
+    int sp = 0, *stack = v->x->stack;
+    stack[sp++] = pc;
     while (sp > 0) {
-        int e = v->stack[--sp];
+        int e = stack[--sp];
         if (e < 0) { /* restore a capture slot: -(slot+1) then the value */
             int slot = -e - 1;
-            caps[slot] = v->stack[--sp];
+            caps[slot] = stack[--sp];
             continue;
         }
-        if (v->mark[e] == v->gen)
+        if (v->x->mark[e] == v->x->gen)
             continue;
-        v->mark[e] = v->gen;
+        v->x->mark[e] = v->x->gen;
         v->r->rx_steps++;
         const rxi *in = &v->x->prog[e];
         switch (in->op) {
         case RX_JMP:
-            v->stack[sp++] = in->x;
+            stack[sp++] = in->x;
             break;
         case RX_SPLIT:
-            v->stack[sp++] = in->y;
-            v->stack[sp++] = in->x;
+            stack[sp++] = in->y;
+            stack[sp++] = in->x;
             break;
         case RX_SAVE:
-            v->stack[sp++] = caps[in->x];
-            v->stack[sp++] = -(in->x + 1);
+            stack[sp++] = caps[in->x];
+            stack[sp++] = -(in->x + 1);
             caps[in->x] = (int)pos;
-            v->stack[sp++] = e + 1;
+            stack[sp++] = e + 1;
             break;
         case RX_BOL:
             if (pos == 0)
-                v->stack[sp++] = e + 1;
+                stack[sp++] = e + 1;
             break;
         case RX_EOL:
             if (pos == v->n || (pos + 1 == v->n && v->s[pos] == '\n'))
-                v->stack[sp++] = e + 1;
+                stack[sp++] = e + 1;
             break;
         case RX_END:
             if (pos == v->n)
-                v->stack[sp++] = e + 1;
+                stack[sp++] = e + 1;
             break;
         default:
             list[*nl].pc = e;
@@ -1865,13 +1875,20 @@ static bool rx_class_has(const rx *x, const rxi *in, uint32_t cp)
 
 /* Leftmost-first match at or after off (only at off when anchored): 1 with
  * caps (byte offsets, -1 for unset groups), 0 none, -1 the budget ran out. */
-static int rx_search(rs *r, const rx *x, const char *s, size_t n, size_t off, bool anchored, int *out)
+static int rx_search(rs *r, rx *x, const char *s, size_t n, size_t off, bool anchored, int *out)
 {
     size_t m = (size_t)x->n;
-    rxvm v = {r, x, s, n, nb_calloc(m, sizeof(unsigned)), 1, nb_malloc((3 * m + 8) * sizeof(int))};
-    rxt *cl = nb_malloc(m * sizeof *cl), *nl = nb_malloc(m * sizeof *nl);
+    if (!x->mark) {
+        x->mark = nb_calloc(m, sizeof(unsigned));
+        x->stack = nb_malloc((3 * m + 8) * sizeof(int));
+        x->cl = nb_malloc(m * sizeof(rxt));
+        x->nl = nb_malloc(m * sizeof(rxt));
+    }
+    rxvm v = {r, x, s, n};
+    rxt *cl = x->cl, *nl = x->nl;
     int ncl = 0, nnl, caps[RX_CAPS];
     bool matched = false;
+    x->gen++;
     for (int k = 0; k < RX_CAPS; k++)
         caps[k] = -1;
     rx_add(&v, cl, &ncl, 0, caps, off);
@@ -1884,7 +1901,7 @@ static int rx_search(rs *r, const rx *x, const char *s, size_t n, size_t off, bo
             break;
         size_t next = pos;
         uint32_t cp = pos < n ? u8_next((const unsigned char *)s, n, &next) : 0;
-        v.gen++;
+        x->gen++;
         nnl = 0;
         for (int k = 0; k < ncl; k++) {
             const rxi *in = &x->prog[cl[k].pc];
@@ -1915,10 +1932,6 @@ static int rx_search(rs *r, const rx *x, const char *s, size_t n, size_t off, bo
             rx_add(&v, cl, &ncl, 0, caps, pos);
         }
     }
-    free(v.mark);
-    free(v.stack);
-    free(cl);
-    free(nl);
     if (r->failed)
         return -1;
     return matched;
