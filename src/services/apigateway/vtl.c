@@ -21,10 +21,11 @@
  * Limits: parse nesting VTL_MAX_DEPTH; VTL_MAX_LOOP iterations per #foreach
  * (later items are skipped, as with Velocity's directive.foreach.maxloops);
  * VTL_MAX_STEPS evaluation steps, VTL_MAX_OUTPUT bytes of output or of one
- * string, VTL_MAX_MEMORY bytes made and VTL_MAX_REGEX_STEPS regex VM steps
- * per render (fail).  Regular expressions run on the Pike VM below, not on
- * glibc's matcher, whose time is not bounded.
+ * string and VTL_MAX_MEMORY bytes made per render (fail); regular
+ * expressions (PCRE2) run under match, depth and heap limits per search.
  */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -1359,417 +1360,28 @@ static uint32_t u8_next(const unsigned char *s, size_t n, size_t *k)
 
 /* ---- regular expressions ------------------------------------------------------ */
 
-/* Java's regex syntax (the subset templates use: literals, `.`, classes with
- * ranges and \d \w \s, ^ $, groups and (?:), |, * + ? {n,m} and their lazy
- * forms), compiled to a Pike VM: a Thompson NFA with captures that keeps
- * java.util.regex's leftmost-first priorities.  A search costs at most
- * subject length x program size steps, counted against VTL_MAX_REGEX_STEPS
- * per render, so no pattern can hang a render. */
-#define RX_MAX_PROG 10000
+/* Java's regex syntax through PCRE2 (Debian's libpcre2), which reads the
+ * same syntax for everything templates use (classes, \\d \\w \\s \\b, groups,
+ * lazy and possessive quantifiers, lookaround, backreferences, (?i)) and
+ * picks matches in the same leftmost-first order.  Every search runs under
+ * PCRE2's match, depth and heap limits, so no pattern can hang a render or
+ * exhaust memory: a search that reaches them fails the render. */
 #define RX_CAPS 20 /* $0..$9 */
-#define VTL_MAX_REGEX_STEPS 20000000L
-
-enum { RX_CHAR, RX_ANY, RX_CLASS, RX_SPLIT, RX_JMP, RX_SAVE, RX_BOL, RX_EOL, RX_END, RX_MATCH };
-enum { K_LIT, K_ANY, K_CLS, K_CAT, K_ALT, K_REP, K_GRP, K_BOL, K_EOL, K_EMPTY };
-
-typedef struct rxi {
-    int op, x, y; /* SPLIT/JMP targets; CLASS: first range, count; SAVE: slot */
-    uint32_t c;   /* CHAR: code point; CLASS: negated */
-} rxi;
-
-typedef struct rxn {
-    int k, a, b, lo, hi, group; /* children are indexes; hi < 0: unbounded */
-    bool lazy, neg;
-    uint32_t c;
-    int rs, rn; /* K_CLS ranges */
-} rxn;
+#define VTL_MAX_REGEX_MATCH 1000000u /* backtracking steps per search */
+#define VTL_MAX_REGEX_DEPTH 2000u
+#define VTL_MAX_REGEX_HEAP 16384u /* KiB */
 
 typedef struct rx {
-    rxi *prog;
-    int n, cap;
-    uint32_t *rng; /* class ranges as lo, hi pairs */
-    int nr, rcap;
-    rxn *nodes;
-    int nn, ncap, groups, depth;
-    long work; /* rx_gen calls: empty nested repetitions emit nothing but cost */
-    const char *p; /* pattern being parsed */
-    size_t pn, pi;
-    const char *bad;
-    /* search buffers, made at the first search and reused (marks use a
-     * generation counter, so nothing is cleared between searches) */
-    unsigned *mark, gen;
-    int *stack;
-    void *cl, *nl;
+    pcre2_code *code;
+    pcre2_match_data *md;
+    pcre2_match_context *mc;
 } rx;
-
-static int rx_node(rx *x, int k)
-{
-    if (x->nn == x->ncap) {
-        x->ncap = x->ncap ? x->ncap * 2 : 32;
-        x->nodes = nb_realloc(x->nodes, (size_t)x->ncap * sizeof *x->nodes);
-    }
-    x->nodes[x->nn] = (rxn){.k = k, .a = -1, .b = -1, .group = -1};
-    return x->nn++;
-}
-
-static void rx_range(rx *x, uint32_t lo, uint32_t hi)
-{
-    if (x->nr + 2 > x->rcap) {
-        x->rcap = x->rcap ? x->rcap * 2 : 32;
-        x->rng = nb_realloc(x->rng, (size_t)x->rcap * sizeof *x->rng);
-    }
-    x->rng[x->nr++] = lo;
-    x->rng[x->nr++] = hi;
-}
-
-/* \d \w \s (and, negated, \D \W \S) as ranges. */
-static bool rx_perl_class(rx *x, char e)
-{
-    static const uint32_t d[] = {'0', '9'}, w[] = {'0', '9', 'A', 'Z', '_', '_', 'a', 'z'},
-                          sp[] = {'\t', '\r', ' ', ' '};
-    const uint32_t *t = NULL;
-    int n = 0;
-    switch (tolower((unsigned char)e)) {
-    case 'd': t = d, n = 2; break;
-    case 'w': t = w, n = 8; break;
-    case 's': t = sp, n = 4; break;
-    default: return false;
-    }
-    if (islower((unsigned char)e)) {
-        for (int k = 0; k < n; k += 2)
-            rx_range(x, t[k], t[k + 1]);
-    } else { /* the complement of sorted ranges */
-        uint32_t from = 0;
-        for (int k = 0; k < n; k += 2) {
-            if (t[k] > from)
-                rx_range(x, from, t[k] - 1);
-            from = t[k + 1] + 1;
-        }
-        rx_range(x, from, 0x10FFFF);
-    }
-    return true;
-}
-
-static uint32_t rx_cp(rx *x)
-{
-    return u8_next((const unsigned char *)x->p, x->pn, &x->pi);
-}
-
-/* An escaped character after `\` (not a class); false when unsupported. */
-static bool rx_escape(rx *x, uint32_t *c)
-{
-    char e = x->p[x->pi++];
-    if (e == 'n' || e == 't' || e == 'r' || e == 'f' || e == 'e' || e == 'a') {
-        *c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'f' ? '\f' : e == 'e' ? 27 : 7;
-        return true;
-    }
-    if (isalnum((unsigned char)e)) {
-        x->bad = "unsupported escape";
-        return false;
-    }
-    x->pi--;
-    *c = rx_cp(x);
-    return true;
-}
-
-static int rx_class(rx *x)
-{
-    int id = rx_node(x, K_CLS);
-    int start = x->nr;
-    bool neg = x->pi < x->pn && x->p[x->pi] == '^', first = true;
-    if (neg)
-        x->pi++;
-    for (;;) {
-        if (x->pi >= x->pn) {
-            x->bad = "unclosed character class";
-            return -1;
-        }
-        if (x->p[x->pi] == ']' && !first) {
-            x->pi++;
-            break;
-        }
-        first = false;
-        uint32_t lo;
-        if (x->p[x->pi] == '[' || (x->p[x->pi] == '&' && x->pi + 1 < x->pn && x->p[x->pi + 1] == '&')) {
-            x->bad = "nested classes are not supported";
-            return -1;
-        }
-        if (x->p[x->pi] == '\\' && x->pi + 1 < x->pn) {
-            x->pi++;
-            if (rx_perl_class(x, x->p[x->pi])) {
-                x->pi++;
-                continue;
-            }
-            if (!rx_escape(x, &lo))
-                return -1;
-        } else {
-            lo = rx_cp(x);
-        }
-        uint32_t hi = lo;
-        if (x->pi + 1 < x->pn && x->p[x->pi] == '-' && x->p[x->pi + 1] != ']') {
-            x->pi++;
-            if (x->p[x->pi] == '\\' && x->pi + 1 < x->pn) {
-                x->pi++;
-                if (!rx_escape(x, &hi))
-                    return -1;
-            } else {
-                hi = rx_cp(x);
-            }
-            if (hi < lo) {
-                x->bad = "illegal character range";
-                return -1;
-            }
-        }
-        rx_range(x, lo, hi);
-    }
-    x->nodes[id].rs = start;
-    x->nodes[id].rn = (x->nr - start) / 2;
-    x->nodes[id].neg = neg;
-    return id;
-}
-
-static int rx_alt(rx *x);
-
-static int rx_atom(rx *x)
-{
-    char c = x->p[x->pi];
-    if (c == '(') {
-        x->pi++;
-        int g = -1;
-        if (x->pi + 1 < x->pn && x->p[x->pi] == '?') {
-            if (x->p[x->pi + 1] != ':') {
-                x->bad = "(? groups other than (?: are not supported";
-                return -1;
-            }
-            x->pi += 2;
-        } else {
-            g = ++x->groups;
-        }
-        if (++x->depth > VTL_MAX_DEPTH) {
-            x->bad = "nested too deeply";
-            return -1;
-        }
-        int in = rx_alt(x);
-        x->depth--;
-        if (in < 0)
-            return -1;
-        if (x->pi >= x->pn || x->p[x->pi] != ')') {
-            x->bad = "unclosed group";
-            return -1;
-        }
-        x->pi++;
-        int id = rx_node(x, K_GRP);
-        x->nodes[id].a = in;
-        x->nodes[id].group = g;
-        return id;
-    }
-    x->pi++;
-    if (c == '[')
-        return rx_class(x);
-    if (c == '.')
-        return rx_node(x, K_ANY);
-    if (c == '^')
-        return rx_node(x, K_BOL);
-    if (c == '$')
-        return rx_node(x, K_EOL);
-    if (c == '*' || c == '+' || c == '?' || c == '{' || c == ')') {
-        x->bad = "dangling metacharacter";
-        return -1;
-    }
-    uint32_t cp;
-    if (c == '\\') {
-        if (x->pi >= x->pn) {
-            x->bad = "trailing backslash";
-            return -1;
-        }
-        int before = x->nr;
-        if (rx_perl_class(x, x->p[x->pi])) {
-            int id = rx_node(x, K_CLS);
-            x->nodes[id].rs = before;
-            x->nodes[id].rn = (x->nr - before) / 2;
-            x->pi++;
-            return id;
-        }
-        if (!rx_escape(x, &cp))
-            return -1;
-    } else {
-        x->pi--;
-        cp = rx_cp(x);
-    }
-    int id = rx_node(x, K_LIT);
-    x->nodes[id].c = cp;
-    return id;
-}
-
-/* Atom with its quantifiers. */
-static int rx_rep(rx *x)
-{
-    int a = rx_atom(x);
-    if (a < 0)
-        return -1;
-    while (x->pi < x->pn && strchr("*+?{", x->p[x->pi])) {
-        char q = x->p[x->pi++];
-        int lo = q == '+' ? 1 : 0, hi = q == '?' ? 1 : -1;
-        if (q == '{') {
-            char *end;
-            char num[16];
-            size_t l = 0;
-            while (x->pi + l < x->pn && l < sizeof num - 1 && strchr("0123456789,", x->p[x->pi + l]))
-                l++;
-            memcpy(num, x->p + x->pi, l);
-            num[l] = 0;
-            if (!l || x->pi + l >= x->pn || x->p[x->pi + l] != '}' || !isdigit((unsigned char)num[0])) {
-                x->bad = "bad repetition";
-                return -1;
-            }
-            x->pi += l + 1;
-            lo = (int)strtol(num, &end, 10);
-            hi = *end == ',' ? (end[1] ? (int)strtol(end + 1, NULL, 10) : -1) : lo;
-            if (lo > 1000 || hi > 1000 || (hi >= 0 && hi < lo)) {
-                x->bad = "bad repetition count";
-                return -1;
-            }
-        }
-        int id = rx_node(x, K_REP);
-        x->nodes[id].a = a;
-        x->nodes[id].lo = lo;
-        x->nodes[id].hi = hi;
-        if (x->pi < x->pn && x->p[x->pi] == '?') {
-            x->nodes[id].lazy = true;
-            x->pi++;
-        } else if (x->pi < x->pn && x->p[x->pi] == '+') {
-            x->bad = "possessive quantifiers are not supported";
-            return -1;
-        }
-        a = id;
-    }
-    return a;
-}
-
-static int rx_cat(rx *x)
-{
-    int acc = rx_node(x, K_EMPTY);
-    while (x->pi < x->pn && x->p[x->pi] != '|' && x->p[x->pi] != ')') {
-        int r = rx_rep(x);
-        if (r < 0)
-            return -1;
-        int id = rx_node(x, K_CAT);
-        x->nodes[id].a = acc;
-        x->nodes[id].b = r;
-        acc = id;
-    }
-    return acc;
-}
-
-static int rx_alt(rx *x)
-{
-    int l = rx_cat(x);
-    while (l >= 0 && x->pi < x->pn && x->p[x->pi] == '|') {
-        x->pi++;
-        int r = rx_cat(x);
-        if (r < 0)
-            return -1;
-        int id = rx_node(x, K_ALT);
-        x->nodes[id].a = l;
-        x->nodes[id].b = r;
-        l = id;
-    }
-    return l;
-}
-
-static int rx_emit(rx *x, int op, int a, int b, uint32_t c)
-{
-    if (x->n >= RX_MAX_PROG) {
-        x->bad = "pattern too complex";
-        return x->n;
-    }
-    if (x->n == x->cap) {
-        x->cap = x->cap ? x->cap * 2 : 64;
-        x->prog = nb_realloc(x->prog, (size_t)x->cap * sizeof *x->prog);
-    }
-    x->prog[x->n] = (rxi){op, a, b, c};
-    return x->n++;
-}
-
-static void rx_gen(rx *x, int id, int depth)
-{
-    if (x->bad)
-        return;
-    if (++x->work > 200000 || depth > 4 * VTL_MAX_DEPTH + 2000) {
-        x->bad = "pattern too complex";
-        return;
-    }
-    const rxn *nd = &x->nodes[id];
-    int s, j;
-    switch (nd->k) {
-    case K_LIT: rx_emit(x, RX_CHAR, 0, 0, nd->c); break;
-    case K_ANY: rx_emit(x, RX_ANY, 0, 0, 0); break;
-    case K_CLS: rx_emit(x, RX_CLASS, nd->rs, nd->rn, nd->neg); break;
-    case K_BOL: rx_emit(x, RX_BOL, 0, 0, 0); break;
-    case K_EOL: rx_emit(x, RX_EOL, 0, 0, 0); break;
-    case K_EMPTY: break;
-    case K_CAT:
-        rx_gen(x, nd->a, depth + 1);
-        rx_gen(x, nd->b, depth + 1);
-        break;
-    case K_ALT:
-        s = rx_emit(x, RX_SPLIT, 0, 0, 0);
-        if (x->bad)
-            return;
-        x->prog[s].x = x->n;
-        rx_gen(x, nd->a, depth + 1);
-        j = rx_emit(x, RX_JMP, 0, 0, 0);
-        if (x->bad)
-            return;
-        x->prog[s].y = x->n;
-        rx_gen(x, nd->b, depth + 1);
-        x->prog[j].x = x->n;
-        break;
-    case K_GRP:
-        if (nd->group > 0 && nd->group < RX_CAPS / 2)
-            rx_emit(x, RX_SAVE, 2 * nd->group, 0, 0);
-        rx_gen(x, nd->a, depth + 1);
-        if (nd->group > 0 && nd->group < RX_CAPS / 2)
-            rx_emit(x, RX_SAVE, 2 * nd->group + 1, 0, 0);
-        break;
-    case K_REP: {
-        int lo = nd->lo, hi = nd->hi, a = nd->a;
-        bool lazy = nd->lazy;
-        for (int k = 0; k < lo && !x->bad; k++)
-            rx_gen(x, a, depth + 1);
-        if (hi < 0) { /* L1: split L2, L3; L2: a; jmp L1; L3: */
-            int l1 = rx_emit(x, RX_SPLIT, 0, 0, 0);
-            if (x->bad)
-                return;
-            rx_gen(x, a, depth + 1);
-            rx_emit(x, RX_JMP, l1, 0, 0);
-            if (x->bad)
-                return;
-            x->prog[l1].x = lazy ? x->n : l1 + 1;
-            x->prog[l1].y = lazy ? l1 + 1 : x->n;
-        }
-        for (int k = lo; hi >= 0 && k < hi && !x->bad; k++) { /* split L1, L2; L1: a; L2: */
-            s = rx_emit(x, RX_SPLIT, 0, 0, 0);
-            if (x->bad)
-                return;
-            rx_gen(x, a, depth + 1);
-            x->prog[s].x = lazy ? x->n : s + 1;
-            x->prog[s].y = lazy ? s + 1 : x->n;
-        }
-        break;
-    }
-    }
-}
 
 static void rx_free(rx *x)
 {
-    free(x->mark);
-    free(x->stack);
-    free(x->cl);
-    free(x->nl);
-    free(x->prog);
-    free(x->rng);
-    free(x->nodes);
+    pcre2_match_context_free(x->mc);
+    pcre2_match_data_free(x->md);
+    pcre2_code_free(x->code);
 }
 
 /* Compiles pattern p; `whole` anchors it at both ends (String.matches). */
@@ -1780,161 +1392,57 @@ static bool rx_compile(rs *r, rx *x, const char *p, size_t n, bool whole)
         rfail(r, -1, "Regular expression too long");
         return false;
     }
-    x->p = p;
-    x->pn = n;
-    int root = rx_alt(x);
-    if (root >= 0 && !x->bad && x->pi < x->pn)
-        x->bad = "unmatched ')'";
-    if (root >= 0 && !x->bad) {
-        rx_emit(x, RX_SAVE, 0, 0, 0);
-        rx_gen(x, root, 0);
-        if (whole)
-            rx_emit(x, RX_END, 0, 0, 0);
-        rx_emit(x, RX_SAVE, 1, 0, 0);
-        rx_emit(x, RX_MATCH, 0, 0, 0);
-    }
-    if (x->bad || root < 0) {
-        rfail(r, -1, "Invalid regular expression: %s", x->bad ? x->bad : "syntax error");
-        rx_free(x);
+    int err;
+    PCRE2_SIZE at;
+    uint32_t opts = PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C | (whole ? PCRE2_ANCHORED | PCRE2_ENDANCHORED : 0);
+    pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+    pcre2_set_newline(cc, PCRE2_NEWLINE_ANY); /* Java's line terminators for . and $ */
+    pcre2_set_parens_nest_limit(cc, 100);
+    x->code = pcre2_compile((PCRE2_SPTR)p, n, opts, &err, &at, cc);
+    pcre2_compile_context_free(cc);
+    if (!x->code) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        rfail(r, -1, "Invalid regular expression: %s at offset %zu", (const char *)msg, (size_t)at);
         return false;
     }
+    x->md = pcre2_match_data_create(RX_CAPS / 2, NULL);
+    x->mc = pcre2_match_context_create(NULL);
+    pcre2_set_match_limit(x->mc, VTL_MAX_REGEX_MATCH);
+    pcre2_set_depth_limit(x->mc, VTL_MAX_REGEX_DEPTH);
+    pcre2_set_heap_limit(x->mc, VTL_MAX_REGEX_HEAP);
     return true;
 }
 
-typedef struct rxt {
-    int pc;
-    int caps[RX_CAPS];
-} rxt;
-
-typedef struct rxvm {
-    rs *r;
-    rx *x;
-    const char *s;
-    size_t n;
-} rxvm;
-
-/* Follows the empty transitions from pc at pos, appending the threads that
- * wait for a character (or match) to list, in priority order. */
-static void rx_add(rxvm *v, rxt *list, int *nl, int pc, int *caps, size_t pos)
-{
-    int sp = 0, *stack = v->x->stack;
-    stack[sp++] = pc;
-    while (sp > 0) {
-        int e = stack[--sp];
-        if (e < 0) { /* restore a capture slot: -(slot+1) then the value */
-            int slot = -e - 1;
-            caps[slot] = stack[--sp];
-            continue;
-        }
-        if (v->x->mark[e] == v->x->gen)
-            continue;
-        v->x->mark[e] = v->x->gen;
-        v->r->rx_steps++;
-        const rxi *in = &v->x->prog[e];
-        switch (in->op) {
-        case RX_JMP:
-            stack[sp++] = in->x;
-            break;
-        case RX_SPLIT:
-            stack[sp++] = in->y;
-            stack[sp++] = in->x;
-            break;
-        case RX_SAVE:
-            stack[sp++] = caps[in->x];
-            stack[sp++] = -(in->x + 1);
-            caps[in->x] = (int)pos;
-            stack[sp++] = e + 1;
-            break;
-        case RX_BOL:
-            if (pos == 0)
-                stack[sp++] = e + 1;
-            break;
-        case RX_EOL:
-            if (pos == v->n || (pos + 1 == v->n && v->s[pos] == '\n'))
-                stack[sp++] = e + 1;
-            break;
-        case RX_END:
-            if (pos == v->n)
-                stack[sp++] = e + 1;
-            break;
-        default:
-            list[*nl].pc = e;
-            memcpy(list[*nl].caps, caps, sizeof list[*nl].caps);
-            (*nl)++;
-        }
-    }
-}
-
-static bool rx_class_has(const rx *x, const rxi *in, uint32_t cp)
-{
-    bool in_ = false;
-    for (int k = 0; k < in->y && !in_; k++)
-        in_ = cp >= x->rng[in->x + 2 * k] && cp <= x->rng[in->x + 2 * k + 1];
-    return in_ != (in->c != 0);
-}
-
 /* Leftmost-first match at or after off (only at off when anchored): 1 with
- * caps (byte offsets, -1 for unset groups), 0 none, -1 the budget ran out. */
+ * caps (byte offsets, -1 for unset groups), 0 none, -1 failed (a limit, or
+ * a subject that is not UTF-8).  Searches of one subject start at 0, which
+ * checks its UTF-8 once; later offsets skip the check. */
 static int rx_search(rs *r, rx *x, const char *s, size_t n, size_t off, bool anchored, int *out)
 {
-    size_t m = (size_t)x->n;
-    if (!x->mark) {
-        x->mark = nb_calloc(m, sizeof(unsigned));
-        x->stack = nb_malloc((3 * m + 8) * sizeof(int));
-        x->cl = nb_malloc(m * sizeof(rxt));
-        x->nl = nb_malloc(m * sizeof(rxt));
-    }
-    rxvm v = {r, x, s, n};
-    rxt *cl = x->cl, *nl = x->nl;
-    int ncl = 0, nnl, caps[RX_CAPS];
-    bool matched = false;
-    x->gen++;
-    for (int k = 0; k < RX_CAPS; k++)
-        caps[k] = -1;
-    rx_add(&v, cl, &ncl, 0, caps, off);
-    for (size_t pos = off;;) {
-        if (r->rx_steps > VTL_MAX_REGEX_STEPS) {
+    r->rx_steps++;
+    uint32_t opts = (anchored ? PCRE2_ANCHORED : 0) | (off > 0 ? PCRE2_NO_UTF_CHECK : 0);
+    int rc = pcre2_match(x->code, (PCRE2_SPTR)s, n, off, opts, x->md, x->mc);
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    if (rc < 0) {
+        if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT) {
             rfail(r, -1, "Regular expression evaluation exceeded its step budget");
-            break;
+        } else {
+            PCRE2_UCHAR msg[160];
+            pcre2_get_error_message(rc, msg, sizeof msg);
+            rfail(r, -1, "Regular expression failed: %s", (const char *)msg);
         }
-        if (ncl == 0 && (matched || anchored))
-            break;
-        size_t next = pos;
-        uint32_t cp = pos < n ? u8_next((const unsigned char *)s, n, &next) : 0;
-        x->gen++;
-        nnl = 0;
-        for (int k = 0; k < ncl; k++) {
-            const rxi *in = &x->prog[cl[k].pc];
-            bool ok = false;
-            r->rx_steps++;
-            if (in->op == RX_MATCH) {
-                matched = true;
-                memcpy(out, cl[k].caps, sizeof caps);
-                break; /* lower-priority threads lose */
-            }
-            if (pos < n)
-                ok = in->op == RX_CHAR ? cp == in->c
-                   : in->op == RX_ANY  ? cp != '\n' && cp != '\r'
-                                       : rx_class_has(x, in, cp);
-            if (ok)
-                rx_add(&v, nl, &nnl, cl[k].pc + 1, cl[k].caps, next);
-        }
-        if (pos >= n)
-            break;
-        pos = next;
-        rxt *t = cl;
-        cl = nl;
-        nl = t;
-        ncl = nnl;
-        if (!matched && !anchored) {
-            for (int k = 0; k < RX_CAPS; k++)
-                caps[k] = -1;
-            rx_add(&v, cl, &ncl, 0, caps, pos);
-        }
-    }
-    if (r->failed)
         return -1;
-    return matched;
+    }
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(x->md);
+    uint32_t pairs = pcre2_get_ovector_count(x->md);
+    for (uint32_t k = 0; k < RX_CAPS / 2; k++) {
+        bool set = k < pairs && k < (uint32_t)rc && ov[2 * k] != PCRE2_UNSET;
+        out[2 * k] = set ? (int)ov[2 * k] : -1;
+        out[2 * k + 1] = set ? (int)ov[2 * k + 1] : -1;
+    }
+    return 1;
 }
 
 /* True when the Java pattern matches only itself; its text in lit. */
@@ -1951,7 +1459,7 @@ static bool jre_literal(const char *pat, size_t n, nb_buf *lit)
     return true;
 }
 
-/* glibc's matcher is not linear for every pattern: bound its input. */
+/* Regular expressions work on strings of at most 1 MiB. */
 #define VTL_MAX_REGEX_SUBJECT (1u << 20)
 static bool regex_subject_ok(rs *r, size_t n)
 {
