@@ -14,6 +14,7 @@
 #include "apigw_internal.h"
 #include "core/http.h"
 #include "core/store.h"
+#include "services/apigateway/ar_internal.h"
 #include "services/lambda/lambda_internal.h"
 
 #define AG_PATH_PREFIX "/_aws/execute-api/"
@@ -345,6 +346,8 @@ bool nb_apigw_serve(nb_req *r)
         internal(r);
         return true;
     }
+    if (nb_apigw_rest_serve(r, id, path, plen)) /* a REST API (v1) id */
+        return true;
     bool v1 = false;
     nb_store_call_begin();
     json_object *in = serve(r, id, path, plen, host_form, &v1);

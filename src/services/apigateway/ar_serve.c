@@ -1,0 +1,596 @@
+/*
+ * ar_serve.c — the REST API data plane.  A request for a REST API id
+ * arrives through API Gateway v2's execute-api front door (Host
+ * "{id}.execute-api.*" or "/_aws/execute-api/{id}/...", which offers
+ * every id to nb_apigw_rest_serve first) or as
+ * "/restapis/{id}/{stage}/_user_request_/{path}" (dispatch.c).  The first
+ * path segment names the stage; the stage's deployment snapshot gives the
+ * resource tree, matched as REST APIs do (literal over {param} over
+ * {proxy+}, a named method over ANY; apigw_route.c's matcher).  No
+ * resource or method: 403 "Missing Authentication Token".
+ *
+ * Integrations: MOCK (request template → statusCode → integration
+ * response by selectionPattern → response parameters and template),
+ * AWS_PROXY to Lambda (payload format 1.0, the function's answer mapped
+ * as REST APIs do, malformed → 502) and AWS to Lambda (request template
+ * as the payload, integration response selected by the errorMessage).
+ * Lambda runs through nb_invoke while the request is parked.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ar_internal.h"
+#include "core/http.h"
+#include "core/store.h"
+#include "services/lambda/lambda_internal.h"
+
+#define USER_REQUEST "/_user_request_"
+
+typedef struct {
+    nb_req *r;          /* NULL once the client went away */
+    bool proxy;         /* AWS_PROXY; else AWS (mapped) */
+    json_object *integ; /* AWS: the integration (owned) */
+    json_object *ctx;   /* AWS: the mapping context (owned) */
+} ar_wait;
+
+static void put(json_object *o, const char *k, json_object *v) { json_object_object_add(o, k, v); }
+static json_object *jn(const char *s, size_t n) { return json_object_new_string_len(s, (int)n); }
+
+static void finish(nb_req *r, int status, const char *type, const char *body)
+{
+    r->status = status;
+    r->content_type = "application/json";
+    if (type)
+        nb_resp_header(r, "x-amzn-ErrorType", type);
+    nb_buf_add(&r->rbody, body, strlen(body));
+    nb_req_finish(r);
+}
+
+static void missing_token(nb_req *r)
+{
+    finish(r, 403, "MissingAuthenticationTokenException", "{\"message\":\"Missing Authentication Token\"}");
+}
+
+static void internal(nb_req *r, int status)
+{
+    finish(r, status, "InternalServerErrorException", "{\"message\": \"Internal server error\"}");
+}
+
+/* ---- request pieces ------------------------------------------------------------ */
+
+static json_object *decode(const char *s, size_t n)
+{
+    nb_buf d = {0};
+    if (nb_url_decode(&d, s, n, 1) != 0) {
+        d.len = 0;
+        nb_buf_add(&d, s, n);
+    }
+    json_object *o = jn(d.data ? d.data : "", d.len);
+    nb_buf_free(&d);
+    return o;
+}
+
+/* The query string as {name: last value} and {name: [values]}. */
+static void query_maps(const nb_req *r, json_object **single, json_object **multi)
+{
+    *single = json_object_new_object();
+    *multi = json_object_new_object();
+    const char *p = r->query, *end = r->query + r->query_len;
+    while (p && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p)), *e = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(e - p)), *ke = eq ? eq : e;
+        if (ke > p) {
+            json_object *k = decode(p, (size_t)(ke - p));
+            json_object *v = eq ? decode(eq + 1, (size_t)(e - eq - 1)) : json_object_new_string("");
+            const char *name = json_object_get_string(k);
+            json_object *arr = nb_get(*multi, name);
+            if (!arr) {
+                arr = json_object_new_array();
+                put(*multi, name, arr);
+            }
+            json_object_array_add(arr, json_object_get(v));
+            put(*single, name, v);
+            json_object_put(k);
+        }
+        p = e + 1;
+    }
+}
+
+/* Headers as {name: last value} and {name: [values]} (names lower-case),
+ * plus the x-forwarded-* and trace headers API Gateway adds. */
+static void header_maps(const nb_req *r, const char *ip, json_object **single, json_object **multi)
+{
+    *single = lm_http_headers(r, NULL, ip);
+    *multi = json_object_new_object();
+    for (int i = 0; i < r->nheaders; i++) {
+        const nb_header *h = &r->headers[i];
+        if (!h->name[0])
+            continue;
+        json_object *arr = nb_get(*multi, h->name);
+        if (!arr) {
+            arr = json_object_new_array();
+            put(*multi, h->name, arr);
+        }
+        json_object_array_add(arr, jn(h->value, h->vlen));
+        put(*single, h->name, jn(h->value, h->vlen));
+    }
+    json_object_object_foreach(*single, k, v) {
+        if (!nb_get(*multi, k)) {
+            json_object *arr = json_object_new_array();
+            json_object_array_add(arr, json_object_get(v));
+            put(*multi, k, arr);
+        }
+    }
+}
+
+/* Everything a request's mapping can refer to. */
+typedef struct {
+    json_object *params;  /* {"path", "querystring", "header"} */
+    json_object *mvq, *mvh;
+    json_object *context; /* $context */
+    json_object *svars;   /* stage variables (borrowed from the stage) */
+} ar_request;
+
+static void request_free(ar_request *q)
+{
+    json_object_put(q->params);
+    json_object_put(q->mvq);
+    json_object_put(q->mvh);
+    json_object_put(q->context);
+}
+
+static void build_request(nb_req *r, const char *api, const char *stage, json_object *res,
+                          const char *full_path, size_t fn, json_object *pathp, ar_request *q)
+{
+    nb_call *c = &r->call;
+    char ip[64], domain[320], tm[64];
+    nb_req_peer(r, ip, sizeof ip);
+    json_object *qs, *hs;
+    query_maps(r, &qs, &q->mvq);
+    header_maps(r, ip, &hs, &q->mvh);
+    q->params = json_object_new_object();
+    put(q->params, "path", json_object_get(pathp));
+    put(q->params, "querystring", qs);
+    put(q->params, "header", hs);
+
+    size_t hl = 0;
+    const char *host = nb_req_header(r, "host", &hl);
+    snprintf(domain, sizeof domain, "%.*s", host ? (int)hl : 0, host ? host : "");
+    char *colon = strrchr(domain, ':');
+    if (colon)
+        *colon = 0;
+    const char *dot = strchr(domain, '.');
+    time_t secs = (time_t)(c->now_ms / 1000);
+    struct tm g;
+    gmtime_r(&secs, &g);
+    strftime(tm, sizeof tm, "%d/%b/%Y:%H:%M:%S +0000", &g);
+    size_t ul = 0;
+    const char *ua = nb_req_header(r, "user-agent", &ul);
+
+    json_object *ctx = json_object_new_object(), *id = json_object_new_object();
+    static const char *const NULLS[] = {"cognitoIdentityPoolId", "accountId", "cognitoIdentityId",
+                                        "caller", "principalOrgId", "accessKey",
+                                        "cognitoAuthenticationType",
+                                        "cognitoAuthenticationProvider", "userArn", "user", NULL};
+    for (int i = 0; NULLS[i]; i++)
+        put(id, NULLS[i], NULL);
+    put(id, "sourceIp", json_object_new_string(ip));
+    put(id, "userAgent", ua ? jn(ua, ul) : json_object_new_string(""));
+    put(ctx, "resourceId", json_object_new_string(nb_str(res, "id")));
+    put(ctx, "resourcePath", json_object_new_string(nb_str(res, "path")));
+    put(ctx, "httpMethod", json_object_new_string(r->method));
+    put(ctx, "extendedRequestId", json_object_new_string(c->request_id));
+    put(ctx, "requestTime", json_object_new_string(tm));
+    put(ctx, "path", jn(full_path, fn));
+    put(ctx, "accountId", json_object_new_string(c->account));
+    put(ctx, "protocol", json_object_new_string("HTTP/1.1"));
+    put(ctx, "stage", json_object_new_string(stage));
+    put(ctx, "domainPrefix", dot ? jn(domain, (size_t)(dot - domain)) : json_object_new_string(domain));
+    put(ctx, "requestTimeEpoch", json_object_new_int64(c->now_ms));
+    put(ctx, "requestId", json_object_new_string(c->request_id));
+    put(ctx, "identity", id);
+    put(ctx, "domainName", json_object_new_string(domain));
+    put(ctx, "apiId", json_object_new_string(api));
+    q->context = ctx;
+}
+
+/* The payload format 1.0 event of a Lambda proxy integration (text). */
+static char *proxy_event(nb_req *r, json_object *res, const char *path, size_t pn, ar_request *q)
+{
+    json_object *ev = json_object_new_object();
+    json_object *pp = nb_get(q->params, "path"), *qs = nb_get(q->params, "querystring");
+    bool has_q = json_object_object_length(qs) > 0;
+    put(ev, "resource", json_object_new_string(nb_str(res, "path")));
+    put(ev, "path", jn(path, pn));
+    put(ev, "httpMethod", json_object_new_string(r->method));
+    put(ev, "headers", json_object_get(nb_get(q->params, "header")));
+    put(ev, "multiValueHeaders", json_object_get(q->mvh));
+    put(ev, "queryStringParameters", has_q ? json_object_get(qs) : NULL);
+    put(ev, "multiValueQueryStringParameters", has_q ? json_object_get(q->mvq) : NULL);
+    put(ev, "pathParameters", json_object_object_length(pp) ? json_object_get(pp) : NULL);
+    put(ev, "stageVariables", q->svars && json_object_object_length(q->svars)
+                                  ? json_object_get(q->svars) : NULL);
+    put(ev, "requestContext", json_object_get(q->context));
+    put(ev, "body", NULL);
+    lm_http_body(ev, r);
+    char *s = nb_strdup(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(ev);
+    return s;
+}
+
+/* ---- mapping templates -------------------------------------------------------------- */
+
+/* Render template tpl against the request (and, for responses, the
+ * integration's body) into out.  Until nimbus has a Velocity engine the
+ * template's text is the result: static templates work, references and
+ * directives are left as they are. */
+static bool render(const char *tpl, const char *body, size_t blen, nb_buf *out)
+{
+    (void)body;
+    (void)blen;
+    nb_buf_adds(out, tpl);
+    return true;
+}
+
+/* The response template of an integration response for the request's
+ * Accept header (else application/json, else the first); NULL if none. */
+static const char *response_template(json_object *ir, nb_req *r, const char **ctype)
+{
+    json_object *ts = nb_get(ir, "responseTemplates");
+    if (!ts || !json_object_is_type(ts, json_type_object) || json_object_object_length(ts) == 0)
+        return NULL;
+    size_t an = 0;
+    const char *accept = r ? nb_req_header(r, "accept", &an) : NULL;
+    const char *first = NULL, *json = NULL, *hit = NULL;
+    json_object_object_foreach(ts, k, v) {
+        (void)v;
+        if (!first) {
+            first = k;
+            *ctype = k;
+        }
+        if (accept && strlen(k) == an && strncasecmp(k, accept, an) == 0)
+            hit = k;
+        if (strcasecmp(k, "application/json") == 0)
+            json = k;
+    }
+    *ctype = hit ? hit : json ? json : first;
+    json_object *t = nb_get(ts, *ctype);
+    return t && !json_object_is_type(t, json_type_null) ? json_object_get_string(t) : "";
+}
+
+/* Answer r from integration response ir: status, responseParameters
+ * (sources from ctx), the response template or else the integration's
+ * body. */
+static void mapped_response(nb_req *r, json_object *ir, ar_request *q, json_object *iheaders,
+                            const char *body, size_t blen)
+{
+    if (!ir) {
+        internal(r, 500);
+        return;
+    }
+    const char *sc = nb_str(ir, "statusCode");
+    json_object *src = json_object_new_object();
+    put(src, "request", json_object_get(q->params));
+    put(src, "integration_headers", iheaders ? json_object_get(iheaders) : json_object_new_object());
+    put(src, "integration_body", jn(body ? body : "", blen));
+    put(src, "stage", q->svars ? json_object_get(q->svars) : json_object_new_object());
+    put(src, "context", json_object_get(q->context));
+    json_object *rp = nb_get(ir, "responseParameters");
+    if (rp && json_object_is_type(rp, json_type_object)) {
+        json_object_object_foreach(rp, k, v) {
+            char buf[1024];
+            const char *val = ar_param_value(json_object_get_string(v), src, buf, sizeof buf);
+            if (val && !strpbrk(val, "\r\n") && strncmp(k, "method.response.header.", 23) == 0)
+                nb_resp_header(r, k + 23, val);
+        }
+    }
+    json_object_put(src);
+    const char *ctype = "application/json";
+    const char *tpl = response_template(ir, r, &ctype);
+    nb_buf out = {0};
+    if (tpl)
+        render(tpl, body, blen, &out);
+    else if (body)
+        nb_buf_add(&out, body, blen);
+    r->status = sc ? atoi(sc) : 200;
+    if (r->status < 100 || r->status > 599)
+        r->status = 500;
+    r->content_type = ctype;
+    if (out.len)
+        nb_buf_add(&r->rbody, out.data, out.len);
+    nb_buf_free(&out);
+    nb_req_finish(r);
+}
+
+/* The request body after the integration's request template, or false
+ * after answering 415. */
+static bool map_request(nb_req *r, json_object *ig, nb_buf *out)
+{
+    size_t cn = 0;
+    const char *ct = nb_req_header(r, "content-type", &cn);
+    const char *tpl = NULL;
+    switch (ar_pick_request_template(nb_get(ig, "requestTemplates"), ct, cn,
+                                     nb_str(ig, "passthroughBehavior"), &tpl)) {
+    case AR_TPL_UNSUPPORTED:
+        finish(r, 415, "UnsupportedMediaTypeException", "{\"message\": \"Unsupported Media Type\"}");
+        return false;
+    case AR_TPL_OK:
+        return render(tpl ? tpl : "", r->body.data, r->body.len, out);
+    case AR_TPL_PASSTHROUGH:
+        break;
+    }
+    if (r->body.len)
+        nb_buf_add(out, r->body.data, r->body.len);
+    return true;
+}
+
+/* ---- Lambda answers ------------------------------------------------------------------ */
+
+static void proxy_respond(nb_req *r, nb_call *call, nb_status st)
+{
+    json_object *pl = st == NB_OK ? nb_get(call->out, "Payload") : NULL;
+    if (!pl || nb_get(call->out, "FunctionError")) {
+        internal(r, 502);
+        return;
+    }
+    json_object *o = lm_http_parse_json(json_object_get_string(pl),
+                                        (size_t)json_object_get_string_len(pl));
+    json_object *body = o ? nb_get(o, "body") : NULL;
+    bool ok = json_object_is_type(o, json_type_object) && nb_get(o, "statusCode") &&
+              (!body || json_object_is_type(body, json_type_string));
+    if (!ok || !lm_http_structured(r, o))
+        internal(r, 502);
+    json_object_put(o);
+}
+
+static void aws_respond(nb_req *r, ar_wait *w, nb_call *call, nb_status st)
+{
+    json_object *pl = st == NB_OK ? nb_get(call->out, "Payload") : NULL;
+    if (!pl) {
+        internal(r, 500);
+        return;
+    }
+    const char *p = json_object_get_string(pl);
+    size_t n = (size_t)json_object_get_string_len(pl);
+    char subject[1024] = "";
+    if (nb_get(call->out, "FunctionError")) {
+        json_object *o = lm_http_parse_json(p, n);
+        const char *m = o ? nb_str(o, "errorMessage") : NULL;
+        snprintf(subject, sizeof subject, "%s", m ? m : "");
+        json_object_put(o);
+    }
+    ar_request q = {.params = nb_get(w->ctx, "params"), .context = nb_get(w->ctx, "context"),
+                    .svars = nb_get(w->ctx, "stage")};
+    json_object *ir = ar_pick_integration_response(nb_get(w->integ, "integrationResponses"), subject);
+    mapped_response(r, ir, &q, NULL, p, n);
+}
+
+static void invoked(nb_call *call, nb_status st, void *arg)
+{
+    ar_wait *w = arg;
+    if (w->r) {
+        nb_req *r = w->r;
+        r->call.on_cancel = NULL;
+        r->call.park = NULL;
+        if (w->proxy)
+            proxy_respond(r, call, st);
+        else
+            aws_respond(r, w, call, st);
+    }
+    json_object_put(w->integ);
+    json_object_put(w->ctx);
+    free(w);
+}
+
+static void cancelled(nb_call *call)
+{
+    ar_wait *w = call->park;
+    w->r = NULL;
+}
+
+/* ---- serving --------------------------------------------------------------------------- */
+
+/* The resource and method of the snapshot for the request (borrowed), or
+ * false. */
+static bool match(json_object *snap, const char *method, const char *path, size_t pn,
+                  json_object **res, json_object **m, json_object *params)
+{
+    char *best = NULL, key[4200];
+    *res = *m = NULL;
+    json_object_object_foreach(snap, id, rs) {
+        (void)id;
+        json_object *ms = nb_get(rs, "resourceMethods");
+        const char *rp = nb_str(rs, "path");
+        if (!ms || !rp)
+            continue;
+        json_object_object_foreach(ms, hm, mo) {
+            snprintf(key, sizeof key, "%s %s", hm, rp);
+            char *s = ag_route_match(key, method, path, pn, NULL);
+            if (s && (!best || strcmp(s, best) > 0)) {
+                free(best);
+                best = s;
+                *res = rs;
+                *m = mo;
+            } else {
+                free(s);
+            }
+        }
+    }
+    if (!best)
+        return false;
+    free(best);
+    snprintf(key, sizeof key, "ANY %s", nb_str(*res, "path"));
+    free(ag_route_match(key, method, path, pn, params));
+    return true;
+}
+
+static void apigw_id(nb_req *r)
+{
+    uint64_t x[2] = {nb_rand64(), nb_rand64()};
+    size_t n;
+    char *b = nb_base64_encode(x, 12, &n);
+    b[15] = '=';
+    nb_resp_header(r, "x-amz-apigw-id", b);
+    free(b);
+}
+
+static void serve_mock(nb_req *r, json_object *ig, ar_request *q)
+{
+    nb_buf body = {0};
+    if (!map_request(r, ig, &body)) {
+        nb_buf_free(&body);
+        return;
+    }
+    char status[8];
+    snprintf(status, sizeof status, "%d", ar_mock_status(body.data ? body.data : "", body.len));
+    nb_buf_free(&body);
+    json_object *ir = ar_pick_integration_response(nb_get(ig, "integrationResponses"), status);
+    mapped_response(r, ir, q, NULL, NULL, 0);
+}
+
+/* Answers r, or returns the Invoke input to run (outside the store call)
+ * with w filled. */
+static json_object *serve(nb_req *r, json_object *api, const char *id, const char *path,
+                          size_t plen, ar_wait *w)
+{
+    nb_call *c = &r->call;
+    const char *owner = nb_str(api, AR_OWNER), *slash = owner ? strchr(owner, '/') : NULL;
+    if (slash) {
+        snprintf(c->account, sizeof c->account, "%.*s", (int)(slash - owner), owner);
+        snprintf(c->region, sizeof c->region, "%s", slash + 1);
+    }
+    nb_resp_header(r, "x-amzn-RequestId", c->request_id);
+    apigw_id(r);
+    lm_http_trace_id(r);
+    const char *s = plen && path[0] == '/' ? path + 1 : path, *end = path + plen;
+    const char *sl = memchr(s, '/', (size_t)(end - s));
+    size_t sn = (size_t)((sl ? sl : end) - s);
+    char sname[130];
+    json_object *stage = NULL, *dep = NULL, *in = NULL;
+    if (sn > 0 && sn < sizeof sname) {
+        nb_copy(sname, sizeof sname, s, sn);
+        stage = ag_load(id, AR_KIND_STAGE, sname);
+    }
+    const char *dep_id = stage ? nb_str(stage, "deploymentId") : NULL;
+    if (dep_id)
+        dep = ag_load(id, AR_KIND_DEPLOY, dep_id);
+    json_object *snap = dep ? nb_get(dep, AR_SNAPSHOT) : NULL, *res, *m;
+    const char *rest = sl ? sl : "/";
+    size_t rn = sl ? (size_t)(end - sl) : 1;
+    json_object *pathp = json_object_new_object();
+    if (!snap || !match(snap, r->method, rest, rn, &res, &m, pathp)) {
+        missing_token(r);
+        goto out;
+    }
+    ar_request q = {0};
+    build_request(r, id, sname, res, path, plen, pathp, &q);
+    q.svars = nb_get(stage, "variables");
+    json_object *ig = nb_get(m, "methodIntegration");
+    const char *type = ig ? nb_str(ig, "type") : NULL;
+    char fn[512];
+    const char *uri = ig ? nb_str(ig, "uri") : NULL;
+    bool lambda = uri && ag_lambda_target(uri, fn, sizeof fn);
+    if (type && strcmp(type, "MOCK") == 0) {
+        serve_mock(r, ig, &q);
+    } else if (type && strcmp(type, "AWS_PROXY") == 0 && lambda) {
+        char *ev = proxy_event(r, res, rest, rn, &q);
+        in = json_object_new_object();
+        put(in, "FunctionName", json_object_new_string(fn));
+        put(in, "Payload", json_object_new_string(ev));
+        free(ev);
+        w->proxy = true;
+    } else if (type && strcmp(type, "AWS") == 0 && lambda) {
+        nb_buf body = {0};
+        if (map_request(r, ig, &body)) {
+            in = json_object_new_object();
+            put(in, "FunctionName", json_object_new_string(fn));
+            put(in, "Payload", body.len ? jn(body.data, body.len) : json_object_new_string("{}"));
+            w->integ = json_object_get(ig);
+            w->ctx = json_object_new_object();
+            put(w->ctx, "params", json_object_get(q.params));
+            put(w->ctx, "context", json_object_get(q.context));
+            put(w->ctx, "stage", q.svars ? json_object_get(q.svars) : NULL);
+        }
+        nb_buf_free(&body);
+    } else {
+        internal(r, 500); /* HTTP integrations and other AWS services: not yet */
+    }
+    request_free(&q);
+out:
+    json_object_put(pathp);
+    json_object_put(stage);
+    json_object_put(dep);
+    return in;
+}
+
+static bool serve_api(nb_req *r, const char *id, const char *path, size_t plen)
+{
+    nb_store_call_begin();
+    json_object *api = strlen(id) < 64 ? ag_load(id, AR_KIND_API, id) : NULL;
+    json_object *in = NULL;
+    ar_wait *w = NULL;
+    if (api) {
+        w = nb_calloc(1, sizeof *w);
+        in = serve(r, api, id, path, plen, w);
+    }
+    nb_store_call_end(true);
+    json_object_put(api);
+    if (in) {
+        w->r = r;
+        r->call.park = w;
+        r->call.on_cancel = cancelled;
+        nb_invoke(&r->call, "lambda", "Invoke", in, invoked, w);
+        json_object_put(in);
+    } else if (w) {
+        json_object_put(w->integ);
+        json_object_put(w->ctx);
+        free(w);
+    }
+    return api != NULL;
+}
+
+bool nb_apigw_rest_serve(nb_req *r, const char *id, const char *path, size_t plen)
+{
+    return serve_api(r, id, path, plen);
+}
+
+bool nb_apigw_rest_user_request(nb_req *r)
+{
+    static const char PREFIX[] = "/restapis/";
+    size_t k = sizeof PREFIX - 1;
+    if (r->path_len <= k || memcmp(r->path, PREFIX, k) != 0)
+        return false;
+    const char *end = r->path + r->path_len, *id = r->path + k;
+    const char *ur = memmem(id, (size_t)(end - id), USER_REQUEST, sizeof USER_REQUEST - 1);
+    const char *after = ur ? ur + sizeof USER_REQUEST - 1 : NULL;
+    if (!ur || (after < end && *after != '/'))
+        return false;
+    const char *slash = memchr(id, '/', (size_t)(end - id));
+    if (!slash || slash >= ur)
+        return false;
+    char api[64];
+    size_t idn = (size_t)(slash - id);
+    if (idn == 0 || idn >= sizeof api)
+        return false;
+    nb_copy(api, sizeof api, id, idn);
+    if (!nb_services_started() && nb_services_start() != 0) {
+        internal(r, 500);
+        return true;
+    }
+    /* "/{stage}" + the path after _user_request_ */
+    nb_buf p = {0};
+    nb_buf_add(&p, slash, (size_t)(ur - slash));
+    if (after < end)
+        nb_buf_add(&p, after, (size_t)(end - after));
+    else
+        nb_buf_addc(&p, '/');
+    if (!serve_api(r, api, p.data, p.len))
+        finish(r, 404, NULL, "{\"message\":\"Not Found\"}");
+    nb_buf_free(&p);
+    return true;
+}

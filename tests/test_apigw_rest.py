@@ -1,0 +1,556 @@
+"""API Gateway REST APIs (v1): the control plane through boto3's
+"apigateway" client (errors as AWS words them), and the data plane:
+MOCK and Lambda (AWS_PROXY, AWS) integrations reached by the Host form
+"{id}.execute-api.localhost", "/_aws/execute-api/{id}/..." and
+"/restapis/{id}/{stage}/_user_request_/..."."""
+import http.client
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from test_lambda_invoke import make_fn
+
+
+@pytest.fixture
+def gw(client):
+    return client("apigateway")
+
+
+@pytest.fixture
+def lmb(client):
+    return client("lambda")
+
+
+def err(excinfo):
+    e = excinfo.value.response
+    return e["Error"]["Code"], e["Error"]["Message"], e["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def req(nimbus, method, path, host=None, body=None, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", nimbus.port, timeout=30)
+    h = dict(headers or {})
+    if host:
+        h["Host"] = host
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+
+
+def root_of(gw, api):
+    return [r["id"] for r in gw.get_resources(restApiId=api)["items"] if r["path"] == "/"][0]
+
+
+# ---- REST APIs ------------------------------------------------------------------
+
+
+def test_rest_api_crud(gw):
+    a = gw.create_rest_api(name="pets", description="d", tags={"k": "v"},
+                           binaryMediaTypes=["image/png"])
+    api = a["id"]
+    assert len(api) == 10 and a["name"] == "pets" and a["description"] == "d"
+    assert a["apiKeySource"] == "HEADER" and a["endpointConfiguration"]["types"] == ["EDGE"]
+    assert a["disableExecuteApiEndpoint"] is False and a["tags"] == {"k": "v"}
+    assert a["binaryMediaTypes"] == ["image/png"]
+    res = gw.get_resources(restApiId=api)["items"]
+    assert len(res) == 1 and res[0]["path"] == "/" and len(res[0]["id"]) == 10
+    if "rootResourceId" in a:  # newer models only
+        assert a["rootResourceId"] == res[0]["id"]
+    assert gw.get_rest_api(restApiId=api)["name"] == "pets"
+    gw.create_rest_api(name="second")
+    names = [x["name"] for x in gw.get_rest_apis()["items"]]
+    assert names == ["pets", "second"]
+    page = gw.get_rest_apis(limit=1)
+    assert len(page["items"]) == 1 and page["position"]
+    assert gw.get_rest_apis(position=page["position"])["items"][0]["name"] == "second"
+    u = gw.update_rest_api(restApiId=api, patchOperations=[
+        {"op": "replace", "path": "/name", "value": "cats"},
+        {"op": "replace", "path": "/description", "value": "new"},
+        {"op": "add", "path": "/binaryMediaTypes/image~1gif"},
+        {"op": "remove", "path": "/binaryMediaTypes/image~1png"},
+        {"op": "replace", "path": "/minimumCompressionSize", "value": "1024"},
+        {"op": "replace", "path": "/disableExecuteApiEndpoint", "value": "true"}])
+    assert u["name"] == "cats" and u["description"] == "new"
+    assert u["binaryMediaTypes"] == ["image/gif"] and u["minimumCompressionSize"] == 1024
+    assert u["disableExecuteApiEndpoint"] is True
+    gw.delete_rest_api(restApiId=api)
+    with pytest.raises(ClientError) as e:
+        gw.get_rest_api(restApiId=api)
+    assert err(e) == ("NotFoundException",
+                      f"Invalid API identifier specified 000000000000:{api}", 404)
+    with pytest.raises(ClientError) as e:
+        gw.delete_rest_api(restApiId=api)
+    assert err(e)[0] == "NotFoundException"
+
+
+def test_bad_patch_operations(gw):
+    api = gw.create_rest_api(name="p")["id"]
+    with pytest.raises(ClientError) as e:
+        gw.update_rest_api(restApiId=api, patchOperations=[
+            {"op": "replace", "path": "/nope", "value": "x"}])
+    code, msg, st = err(e)
+    assert code == "BadRequestException" and st == 400
+    assert msg.startswith("Invalid patch path  '/nope' specified for op 'replace'. Must be one of:")
+    assert "/name" in msg
+    with pytest.raises(ClientError) as e:
+        gw.update_rest_api(restApiId=api, patchOperations=[
+            {"op": "add", "path": "/name", "value": "x"}])
+    assert err(e)[:2] == ("BadRequestException", "Invalid patch path  '/name' specified for op "
+                          "'add'. Please choose supported operations")
+    with pytest.raises(ClientError) as e:
+        gw.update_rest_api(restApiId=api, patchOperations=[
+            {"op": "move", "path": "/name", "from": "/description"}])
+    assert err(e)[0] == "BadRequestException"
+    with pytest.raises(ClientError) as e:
+        gw.update_rest_api(restApiId=api, patchOperations=[
+            {"op": "replace", "path": "/apiKeySource", "value": "NOPE"}])
+    assert err(e)[0] == "BadRequestException"
+    with pytest.raises(ClientError) as e:
+        gw.update_rest_api(restApiId=api, patchOperations=[
+            {"op": "replace", "path": "/disableExecuteApiEndpoint", "value": "maybe"}])
+    assert err(e)[0] == "BadRequestException"
+    # nothing of a failed patch stays
+    assert gw.get_rest_api(restApiId=api)["apiKeySource"] == "HEADER"
+
+
+# ---- resources ---------------------------------------------------------------------
+
+
+def test_resources(gw):
+    api = gw.create_rest_api(name="r")["id"]
+    root = root_of(gw, api)
+    pets = gw.create_resource(restApiId=api, parentId=root, pathPart="pets")
+    assert pets["path"] == "/pets" and pets["parentId"] == root and pets["pathPart"] == "pets"
+    pid = gw.create_resource(restApiId=api, parentId=pets["id"], pathPart="{petId}")
+    assert pid["path"] == "/pets/{petId}"
+    proxy = gw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")
+    assert proxy["path"] == "/{proxy+}"
+    with pytest.raises(ClientError) as e:
+        gw.create_resource(restApiId=api, parentId=root, pathPart="pets")
+    assert err(e) == ("ConflictException",
+                      "Another resource with the same parent already has this name: pets", 409)
+    with pytest.raises(ClientError) as e:
+        gw.create_resource(restApiId=api, parentId=pets["id"], pathPart="{other}")
+    assert err(e)[:2] == ("BadRequestException", "A sibling ({petId}) of this resource already "
+                          "has a variable path part -- only one is allowed")
+    with pytest.raises(ClientError) as e:
+        gw.create_resource(restApiId=api, parentId=root, pathPart="a b")
+    assert err(e)[0] == "BadRequestException" and "path part only allow" in err(e)[1]
+    with pytest.raises(ClientError) as e:
+        gw.create_resource(restApiId=api, parentId=proxy["id"], pathPart="x")
+    assert err(e)[0] == "BadRequestException"
+    with pytest.raises(ClientError) as e:
+        gw.create_resource(restApiId=api, parentId="nothere", pathPart="x")
+    assert err(e) == ("NotFoundException", "Invalid Resource identifier specified", 404)
+    with pytest.raises(ClientError) as e:
+        gw.get_resource(restApiId=api, resourceId="nothere")
+    assert err(e) == ("NotFoundException", "Invalid Resource identifier specified", 404)
+    gw.put_method(restApiId=api, resourceId=pid["id"], httpMethod="GET", authorizationType="NONE")
+    got = gw.get_resource(restApiId=api, resourceId=pid["id"])
+    assert got["resourceMethods"] == {"GET": {}}
+    got = gw.get_resource(restApiId=api, resourceId=pid["id"], embed=["methods"])
+    assert got["resourceMethods"]["GET"]["authorizationType"] == "NONE"
+    items = {x["path"]: x for x in gw.get_resources(restApiId=api, embed=["methods"])["items"]}
+    assert set(items) == {"/", "/pets", "/pets/{petId}", "/{proxy+}"}
+    assert items["/pets/{petId}"]["resourceMethods"]["GET"]["httpMethod"] == "GET"
+    # rename moves the children's paths
+    u = gw.update_resource(restApiId=api, resourceId=pets["id"], patchOperations=[
+        {"op": "replace", "path": "/pathPart", "value": "dogs"}])
+    assert u["path"] == "/dogs"
+    assert gw.get_resource(restApiId=api, resourceId=pid["id"])["path"] == "/dogs/{petId}"
+    with pytest.raises(ClientError) as e:
+        gw.update_resource(restApiId=api, resourceId=pets["id"], patchOperations=[
+            {"op": "replace", "path": "/nope", "value": "x"}])
+    assert err(e)[0] == "BadRequestException"
+    with pytest.raises(ClientError) as e:
+        gw.delete_resource(restApiId=api, resourceId=root)
+    assert err(e)[0] == "BadRequestException"
+    gw.delete_resource(restApiId=api, resourceId=pets["id"])
+    paths = {x["path"] for x in gw.get_resources(restApiId=api)["items"]}
+    assert paths == {"/", "/{proxy+}"}
+
+
+# ---- methods, responses, integrations -------------------------------------------------
+
+
+def test_methods_and_integrations(gw):
+    api = gw.create_rest_api(name="m")["id"]
+    root = root_of(gw, api)
+    m = gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE",
+                      apiKeyRequired=True, requestParameters={"method.request.header.X-A": True},
+                      requestModels={"application/json": "Empty"}, requestValidatorId="v1")
+    assert m["httpMethod"] == "POST" and m["apiKeyRequired"] is True
+    assert m["requestParameters"] == {"method.request.header.X-A": True}
+    assert m["requestModels"] == {"application/json": "Empty"} and m["requestValidatorId"] == "v1"
+    with pytest.raises(ClientError) as e:
+        gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE")
+    assert err(e) == ("ConflictException", "Method already exists for this resource", 409)
+    with pytest.raises(ClientError) as e:
+        gw.put_method(restApiId=api, resourceId=root, httpMethod="FETCH", authorizationType="NONE")
+    assert err(e)[0] == "BadRequestException"
+    with pytest.raises(ClientError) as e:
+        gw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="CUSTOM")
+    assert err(e)[0] == "BadRequestException"
+    with pytest.raises(ClientError) as e:
+        gw.get_method(restApiId=api, resourceId=root, httpMethod="GET")
+    assert err(e) == ("NotFoundException", "Invalid Method identifier specified", 404)
+    u = gw.update_method(restApiId=api, resourceId=root, httpMethod="POST", patchOperations=[
+        {"op": "replace", "path": "/apiKeyRequired", "value": "false"},
+        {"op": "add", "path": "/requestParameters/method.request.querystring.q", "value": "true"},
+        {"op": "remove", "path": "/requestParameters/method.request.header.X-A"},
+        {"op": "replace", "path": "/operationName", "value": "Make"}])
+    assert u["apiKeyRequired"] is False and u["operationName"] == "Make"
+    assert u["requestParameters"] == {"method.request.querystring.q": True}
+    with pytest.raises(ClientError) as e:
+        gw.update_method(restApiId=api, resourceId=root, httpMethod="POST", patchOperations=[
+            {"op": "replace", "path": "/httpMethod", "value": "GET"}])
+    assert err(e)[0] == "BadRequestException"
+
+    # method responses
+    mr = gw.put_method_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="200",
+                                responseParameters={"method.response.header.X-B": False})
+    assert mr["statusCode"] == "200" and mr["responseParameters"] == {"method.response.header.X-B": False}
+    assert gw.get_method_response(restApiId=api, resourceId=root, httpMethod="POST",
+                                  statusCode="200")["statusCode"] == "200"
+    with pytest.raises(ClientError) as e:
+        gw.get_method_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="404")
+    assert err(e) == ("NotFoundException", "Invalid Response status code specified", 404)
+
+    # integrations
+    with pytest.raises(ClientError) as e:
+        gw.get_integration(restApiId=api, resourceId=root, httpMethod="POST")
+    assert err(e) == ("NotFoundException", "No integration defined for method", 404)
+    for kw, msg in [
+        (dict(type="MOCK", timeoutInMillis=29001), "Timeout should be between 50 ms and 29000 ms"),
+        (dict(type="MOCK", timeoutInMillis=49), "Timeout should be between 50 ms and 29000 ms"),
+        (dict(type="AWS_PROXY", uri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+              "arn:aws:lambda:us-east-1:000000000000:function:f/invocations"),
+         "Enumeration value for HttpMethod must be non-empty"),
+        (dict(type="HTTP", integrationHttpMethod="GET", uri="ftp://x"),
+         "Invalid HTTP endpoint specified for URI"),
+        (dict(type="AWS", integrationHttpMethod="POST", uri="arn:aws:apigateway:us-east-1:sqs"),
+         "AWS ARN for integration must contain path or action"),
+        (dict(type="MOCK", passthroughBehavior="SOMETIMES"), None),
+    ]:
+        with pytest.raises(ClientError) as e:
+            gw.put_integration(restApiId=api, resourceId=root, httpMethod="POST", **kw)
+        assert err(e)[0] == "BadRequestException", kw
+        if msg:
+            assert err(e)[1] == msg
+    ig = gw.put_integration(restApiId=api, resourceId=root, httpMethod="POST", type="MOCK",
+                            requestTemplates={"application/json": '{"statusCode": 200}'})
+    assert ig["type"] == "MOCK" and ig["passthroughBehavior"] == "WHEN_NO_MATCH"
+    assert ig["timeoutInMillis"] == 29000 and ig["cacheNamespace"] == root
+    assert ig["requestTemplates"] == {"application/json": '{"statusCode": 200}'}
+    u = gw.update_integration(restApiId=api, resourceId=root, httpMethod="POST", patchOperations=[
+        {"op": "replace", "path": "/timeoutInMillis", "value": "1000"},
+        {"op": "replace", "path": "/passthroughBehavior", "value": "NEVER"},
+        {"op": "add", "path": "/requestTemplates/text~1plain", "value": "t"}])
+    assert u["timeoutInMillis"] == 1000 and u["passthroughBehavior"] == "NEVER"
+    assert u["requestTemplates"]["text/plain"] == "t"
+    with pytest.raises(ClientError) as e:
+        gw.update_integration(restApiId=api, resourceId=root, httpMethod="POST", patchOperations=[
+            {"op": "replace", "path": "/timeoutInMillis", "value": "30000"}])
+    assert err(e)[:2] == ("BadRequestException", "Timeout should be between 50 ms and 29000 ms")
+    assert gw.get_integration(restApiId=api, resourceId=root, httpMethod="POST")["timeoutInMillis"] == 1000
+
+    # integration responses
+    ir = gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="POST",
+                                     statusCode="200", selectionPattern="2\\d\\d",
+                                     responseTemplates={"application/json": "{}"},
+                                     responseParameters={"method.response.header.X-B": "'b'"})
+    assert ir["statusCode"] == "200" and ir["selectionPattern"] == "2\\d\\d"
+    got = gw.get_integration_response(restApiId=api, resourceId=root, httpMethod="POST",
+                                      statusCode="200")
+    assert got["responseParameters"] == {"method.response.header.X-B": "'b'"}
+    assert gw.get_integration(restApiId=api, resourceId=root,
+                              httpMethod="POST")["integrationResponses"]["200"]["statusCode"] == "200"
+    with pytest.raises(ClientError) as e:
+        gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="POST",
+                                    statusCode="400", responseParameters={"bogus": "'x'"})
+    assert err(e)[0] == "BadRequestException"
+    with pytest.raises(ClientError) as e:
+        gw.get_integration_response(restApiId=api, resourceId=root, httpMethod="POST",
+                                    statusCode="500")
+    assert err(e) == ("NotFoundException", "Invalid Response status code specified", 404)
+    gw.delete_integration_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="200")
+    with pytest.raises(ClientError) as e:
+        gw.delete_integration_response(restApiId=api, resourceId=root, httpMethod="POST",
+                                       statusCode="200")
+    assert err(e)[0] == "NotFoundException"
+    gw.delete_integration(restApiId=api, resourceId=root, httpMethod="POST")
+    with pytest.raises(ClientError) as e:
+        gw.get_integration(restApiId=api, resourceId=root, httpMethod="POST")
+    assert err(e)[0] == "NotFoundException"
+    gw.delete_method_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="200")
+    gw.delete_method(restApiId=api, resourceId=root, httpMethod="POST")
+    with pytest.raises(ClientError) as e:
+        gw.delete_method(restApiId=api, resourceId=root, httpMethod="POST")
+    assert err(e) == ("NotFoundException", "Invalid Method identifier specified", 404)
+
+
+# ---- deployments, stages, tags ----------------------------------------------------------
+
+
+def mock_api(gw, name="mock", template='{"statusCode": 200}', body='{"ok": true}'):
+    api = gw.create_rest_api(name=name)["id"]
+    root = root_of(gw, api)
+    gw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK",
+                       requestTemplates={"application/json": template})
+    gw.put_method_response(restApiId=api, resourceId=root, httpMethod="GET", statusCode="200")
+    gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="GET", statusCode="200",
+                                responseTemplates={"application/json": body})
+    return api, root
+
+
+def test_deployments_and_stages(gw):
+    api = gw.create_rest_api(name="d")["id"]
+    root = root_of(gw, api)
+    with pytest.raises(ClientError) as e:
+        gw.create_deployment(restApiId=api, stageName="prod")
+    assert err(e) == ("BadRequestException", "The REST API doesn't contain any methods", 400)
+    gw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    with pytest.raises(ClientError) as e:
+        gw.create_deployment(restApiId=api, stageName="prod")
+    assert err(e) == ("BadRequestException", "No integration defined for method", 400)
+    gw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    d = gw.create_deployment(restApiId=api, stageName="prod", description="first",
+                             stageDescription="the stage", variables={"v": "1"})
+    assert len(d["id"]) == 6 and d["description"] == "first" and "createdDate" in d
+    s = gw.get_stage(restApiId=api, stageName="prod")
+    assert s["deploymentId"] == d["id"] and s["description"] == "the stage"
+    assert s["variables"] == {"v": "1"} and s["cacheClusterEnabled"] is False
+    assert gw.get_deployment(restApiId=api, deploymentId=d["id"])["id"] == d["id"]
+    d2 = gw.create_deployment(restApiId=api, stageName="prod", variables={"w": "2"})
+    s = gw.get_stage(restApiId=api, stageName="prod")
+    assert s["deploymentId"] == d2["id"] and s["variables"] == {"v": "1", "w": "2"}
+    assert [x["id"] for x in gw.get_deployments(restApiId=api)["items"]] == [d["id"], d2["id"]]
+    with pytest.raises(ClientError) as e:
+        gw.delete_deployment(restApiId=api, deploymentId=d2["id"])
+    assert err(e) == ("BadRequestException",
+                      "Active stages pointing to this deployment must be moved or deleted", 400)
+    with pytest.raises(ClientError) as e:
+        gw.get_deployment(restApiId=api, deploymentId="zzzzzz")
+    assert err(e) == ("NotFoundException", "Invalid Deployment identifier specified", 404)
+    gw.delete_deployment(restApiId=api, deploymentId=d["id"])
+
+    st = gw.create_stage(restApiId=api, stageName="dev", deploymentId=d2["id"], description="x",
+                         variables={"a": "b"}, tags={"t": "1"})
+    assert st["stageName"] == "dev" and st["variables"] == {"a": "b"} and st["tags"] == {"t": "1"}
+    with pytest.raises(ClientError) as e:
+        gw.create_stage(restApiId=api, stageName="dev", deploymentId=d2["id"])
+    assert err(e) == ("ConflictException", "Stage already exists", 409)
+    with pytest.raises(ClientError) as e:
+        gw.create_stage(restApiId=api, stageName="qa", deploymentId="nope00")
+    assert err(e)[0] == "BadRequestException"
+    with pytest.raises(ClientError) as e:
+        gw.create_stage(restApiId=api, stageName="bad name", deploymentId=d2["id"])
+    assert err(e)[0] == "BadRequestException"
+    assert sorted(x["stageName"] for x in gw.get_stages(restApiId=api)["item"]) == ["dev", "prod"]
+    u = gw.update_stage(restApiId=api, stageName="dev", patchOperations=[
+        {"op": "replace", "path": "/description", "value": "y"},
+        {"op": "replace", "path": "/variables/a", "value": "c"},
+        {"op": "add", "path": "/variables/n", "value": "1"}])
+    assert u["description"] == "y" and u["variables"] == {"a": "c", "n": "1"}
+    u = gw.update_stage(restApiId=api, stageName="dev", patchOperations=[
+        {"op": "remove", "path": "/variables/a"}])
+    assert u["variables"] == {"n": "1"}
+    with pytest.raises(ClientError) as e:
+        gw.update_stage(restApiId=api, stageName="dev", patchOperations=[
+            {"op": "replace", "path": "/deploymentId", "value": "nope00"}])
+    assert err(e)[0] == "BadRequestException"
+    with pytest.raises(ClientError) as e:
+        gw.update_stage(restApiId=api, stageName="dev", patchOperations=[
+            {"op": "replace", "path": "/stageName", "value": "x"}])
+    assert err(e)[0] == "BadRequestException"
+    gw.delete_stage(restApiId=api, stageName="dev")
+    with pytest.raises(ClientError) as e:
+        gw.get_stage(restApiId=api, stageName="dev")
+    assert err(e) == ("NotFoundException", "Invalid Stage identifier specified", 404)
+    with pytest.raises(ClientError) as e:
+        gw.delete_stage(restApiId=api, stageName="dev")
+    assert err(e)[0] == "NotFoundException"
+
+
+def test_tags(gw):
+    api = gw.create_rest_api(name="t", tags={"a": "1"})["id"]
+    arn = f"arn:aws:apigateway:us-east-1::/restapis/{api}"
+    gw.tag_resource(resourceArn=arn, tags={"b": "2"})
+    assert gw.get_tags(resourceArn=arn)["tags"] == {"a": "1", "b": "2"}
+    gw.untag_resource(resourceArn=arn, tagKeys=["a"])
+    assert gw.get_tags(resourceArn=arn)["tags"] == {"b": "2"}
+    assert gw.get_rest_api(restApiId=api)["tags"] == {"b": "2"}
+    root = root_of(gw, api)
+    gw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    gw.create_deployment(restApiId=api, stageName="s1")
+    sarn = arn + "/stages/s1"
+    gw.tag_resource(resourceArn=sarn, tags={"s": "x"})
+    assert gw.get_tags(resourceArn=sarn)["tags"] == {"s": "x"}
+    assert gw.get_stage(restApiId=api, stageName="s1")["tags"] == {"s": "x"}
+    for bad in [f"arn:aws:apigateway:us-east-1::/restapis/zzzzzzzzzz", arn + "/stages/none"]:
+        with pytest.raises(ClientError) as e:
+            gw.get_tags(resourceArn=bad)
+        assert err(e)[0] == "NotFoundException"
+
+
+def test_v1_and_v2_share_signing_name(gw, apigwv2):
+    v2 = apigwv2.create_api(Name="h", ProtocolType="HTTP")["ApiId"]
+    v1 = gw.create_rest_api(name="r")["id"]
+    assert [x["ApiId"] for x in apigwv2.get_apis()["Items"]] == [v2]
+    assert [x["id"] for x in gw.get_rest_apis()["items"]] == [v1]
+    with pytest.raises(ClientError) as e:
+        gw.get_rest_api(restApiId=v2)
+    assert err(e)[0] == "NotFoundException"
+
+
+# ---- data plane ----------------------------------------------------------------------------
+
+
+def test_mock_endpoint(nimbus, gw):
+    api, root = mock_api(gw, body='{"hello": "world"}')
+    gw.put_method_response(restApiId=api, resourceId=root, httpMethod="GET", statusCode="200",
+                           responseParameters={"method.response.header.X-Static": False,
+                                               "method.response.header.X-Echo": False})
+    gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="GET", statusCode="200",
+                                responseTemplates={"application/json": '{"hello": "world"}'},
+                                responseParameters={
+                                    "method.response.header.X-Static": "'fixed'",
+                                    "method.response.header.X-Echo": "method.request.header.X-In"})
+    # not deployed yet: no stage
+    host = f"{api}.execute-api.localhost:{nimbus.port}"
+    st, h, b = req(nimbus, "GET", "/prod/", host=host)
+    assert st == 403 and json.loads(b) == {"message": "Missing Authentication Token"}
+    gw.create_deployment(restApiId=api, stageName="prod")
+    st, h, b = req(nimbus, "GET", "/prod/", host=host, headers={"X-In": "abc"})
+    assert st == 200, b
+    assert json.loads(b) == {"hello": "world"} and h["content-type"] == "application/json"
+    assert h["x-static"] == "fixed" and h["x-echo"] == "abc"
+    assert h["x-amzn-requestid"] and h["x-amz-apigw-id"]
+    # the other URL forms
+    st, h, b = req(nimbus, "GET", "/prod", host=f"{api}.execute-api.localhost.localstack.cloud:{nimbus.port}")
+    assert st == 200 and json.loads(b) == {"hello": "world"}
+    st, h, b = req(nimbus, "GET", f"/_aws/execute-api/{api}/prod/")
+    assert st == 200 and json.loads(b) == {"hello": "world"}
+    st, h, b = req(nimbus, "GET", f"/restapis/{api}/prod/_user_request_/")
+    assert st == 200 and json.loads(b) == {"hello": "world"}
+    # unknown path, method, stage
+    for m, p in [("GET", "/prod/nope"), ("POST", "/prod/"), ("GET", "/dev/")]:
+        st, h, b = req(nimbus, m, p, host=host)
+        assert st == 403 and json.loads(b) == {"message": "Missing Authentication Token"}, p
+        assert h["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+    # edits show only after a redeploy
+    gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="GET", statusCode="200",
+                                responseTemplates={"application/json": '{"v": 2}'})
+    assert json.loads(req(nimbus, "GET", "/prod/", host=host)[2]) == {"hello": "world"}
+    gw.create_deployment(restApiId=api, stageName="prod")
+    assert json.loads(req(nimbus, "GET", "/prod/", host=host)[2]) == {"v": 2}
+
+
+def test_mock_status_selection_and_passthrough(nimbus, gw):
+    api, root = mock_api(gw, template='{"statusCode": 404}')
+    gw.put_method_response(restApiId=api, resourceId=root, httpMethod="GET", statusCode="404")
+    gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="GET", statusCode="404",
+                                selectionPattern="4\\d\\d",
+                                responseTemplates={"application/json": '{"missing": true}'})
+    res = gw.create_resource(restApiId=api, parentId=root, pathPart="strict")
+    gw.put_method(restApiId=api, resourceId=res["id"], httpMethod="POST", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=res["id"], httpMethod="POST", type="MOCK",
+                       passthroughBehavior="WHEN_NO_TEMPLATES",
+                       requestTemplates={"application/json": '{"statusCode": 200}'})
+    gw.put_integration_response(restApiId=api, resourceId=res["id"], httpMethod="POST",
+                                statusCode="200", responseTemplates={"application/json": "{}"})
+    never = gw.create_resource(restApiId=api, parentId=root, pathPart="never")
+    gw.put_method(restApiId=api, resourceId=never["id"], httpMethod="POST", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=never["id"], httpMethod="POST", type="MOCK",
+                       passthroughBehavior="NEVER")
+    gw.put_integration_response(restApiId=api, resourceId=never["id"], httpMethod="POST",
+                                statusCode="200")
+    nores = gw.create_resource(restApiId=api, parentId=root, pathPart="noresp")
+    gw.put_method(restApiId=api, resourceId=nores["id"], httpMethod="GET", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=nores["id"], httpMethod="GET", type="MOCK",
+                       requestTemplates={"application/json": '{"statusCode": 503}'})
+    gw.put_integration_response(restApiId=api, resourceId=nores["id"], httpMethod="GET",
+                                statusCode="200", selectionPattern="2\\d\\d")
+    gw.create_deployment(restApiId=api, stageName="v1")
+    p = f"/_aws/execute-api/{api}/v1"
+    st, h, b = req(nimbus, "GET", p + "/")
+    assert st == 404 and json.loads(b) == {"missing": True}
+    st, h, b = req(nimbus, "POST", p + "/strict", body=b"{}", headers={"Content-Type": "application/json"})
+    assert st == 200 and b == b"{}"
+    st, h, b = req(nimbus, "POST", p + "/strict", body=b"x", headers={"Content-Type": "text/plain"})
+    assert st == 415 and json.loads(b) == {"message": "Unsupported Media Type"}
+    st, h, b = req(nimbus, "POST", p + "/never", body=b"{}", headers={"Content-Type": "application/json"})
+    assert st == 415
+    st, h, b = req(nimbus, "GET", p + "/noresp")
+    assert st == 500 and json.loads(b) == {"message": "Internal server error"}
+
+
+ECHO = '''
+import json
+def handler(event, context):
+    q = (event.get("queryStringParameters") or {}).get("kind")
+    if q == "bad":
+        return {"nope": 1}
+    if q == "raise":
+        raise ValueError("boom")
+    return {"statusCode": 201, "headers": {"Content-Type": "application/json", "X-Fn": "1"},
+            "multiValueHeaders": {"X-Multi": ["a", "b"]}, "body": json.dumps(event)}
+'''
+
+
+def test_lambda_proxy(nimbus, gw, lmb):
+    make_fn(lmb, "restfn", {"app.py": ECHO})
+    arn = lmb.get_function(FunctionName="restfn")["Configuration"]["FunctionArn"]
+    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+    api = gw.create_rest_api(name="lp")["id"]
+    root = root_of(gw, api)
+    pets = gw.create_resource(restApiId=api, parentId=root, pathPart="pets")
+    pid = gw.create_resource(restApiId=api, parentId=pets["id"], pathPart="{id}")
+    dog = gw.create_resource(restApiId=api, parentId=pets["id"], pathPart="dog")
+    proxy = gw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")
+    for r, m in [(pid, "GET"), (dog, "GET"), (proxy, "ANY")]:
+        gw.put_method(restApiId=api, resourceId=r["id"], httpMethod=m, authorizationType="NONE")
+        gw.put_integration(restApiId=api, resourceId=r["id"], httpMethod=m, type="AWS_PROXY",
+                           integrationHttpMethod="POST", uri=uri)
+    gw.create_deployment(restApiId=api, stageName="prod", variables={"sv": "1"})
+    host = f"{api}.execute-api.localhost:{nimbus.port}"
+    st, h, b = req(nimbus, "GET", "/prod/pets/42?a=1&a=2&b=x", host=host,
+                   headers={"User-Agent": "ua/1", "X-H": "v"})
+    assert st == 201, b
+    assert h["x-fn"] == "1" and h["x-amzn-requestid"] and h["x-amz-apigw-id"]
+    ev = json.loads(b)
+    assert ev["resource"] == "/pets/{id}" and ev["path"] == "/pets/42"
+    assert ev["httpMethod"] == "GET" and ev["pathParameters"] == {"id": "42"}
+    assert ev["queryStringParameters"] == {"a": "2", "b": "x"}
+    assert ev["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": ["x"]}
+    assert ev["headers"]["x-h"] == "v" and ev["multiValueHeaders"]["x-h"] == ["v"]
+    assert ev["stageVariables"] == {"sv": "1"} and ev["body"] is None
+    assert ev["isBase64Encoded"] is False
+    rc = ev["requestContext"]
+    assert rc["resourceId"] == pid["id"] and rc["resourcePath"] == "/pets/{id}"
+    assert rc["stage"] == "prod" and rc["path"] == "/prod/pets/42" and rc["apiId"] == api
+    assert rc["requestId"] == h["x-amzn-requestid"] and rc["accountId"] == "000000000000"
+    assert rc["identity"]["sourceIp"] == "127.0.0.1" and rc["identity"]["userAgent"] == "ua/1"
+    assert rc["httpMethod"] == "GET" and rc["domainName"] == f"{api}.execute-api.localhost"
+    # a literal beats {id}; {proxy+} takes the rest, any method
+    ev = json.loads(req(nimbus, "GET", "/prod/pets/dog", host=host)[2])
+    assert ev["resource"] == "/pets/dog" and ev["pathParameters"] is None
+    st, h, b = req(nimbus, "POST", "/prod/a/b/c.txt", host=host, body=b"hi",
+                   headers={"Content-Type": "text/plain"})
+    ev = json.loads(b)
+    assert st == 201 and ev["resource"] == "/{proxy+}" and ev["pathParameters"] == {"proxy": "a/b/c.txt"}
+    assert ev["body"] == "hi" and ev["httpMethod"] == "POST"
+    # the path form and _user_request_
+    st, h, b = req(nimbus, "GET", f"/restapis/{api}/prod/_user_request_/pets/7")
+    assert st == 201 and json.loads(b)["pathParameters"] == {"id": "7"}
+    # malformed answers and errors
+    for kind in ["bad", "raise"]:
+        st, h, b = req(nimbus, "GET", f"/prod/pets/1?kind={kind}", host=host)
+        assert st == 502 and json.loads(b) == {"message": "Internal server error"}, kind
+    # no such resource: 403; the root has no method
+    st, h, b = req(nimbus, "GET", "/prod/", host=host)
+    assert st == 403 and json.loads(b) == {"message": "Missing Authentication Token"}
