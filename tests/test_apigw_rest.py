@@ -3,12 +3,12 @@
 MOCK and Lambda (AWS_PROXY, AWS) integrations reached by the Host form
 "{id}.execute-api.localhost", "/_aws/execute-api/{id}/..." and
 "/restapis/{id}/{stage}/_user_request_/..."."""
-import http.client
 import json
 
 import pytest
 from botocore.exceptions import ClientError
 
+from test_apigwv2_data import lmb, req  # noqa: F401 (lmb is a fixture)
 from test_lambda_invoke import make_fn
 
 
@@ -17,26 +17,9 @@ def gw(client):
     return client("apigateway")
 
 
-@pytest.fixture
-def lmb(client):
-    return client("lambda")
-
-
 def err(excinfo):
     e = excinfo.value.response
     return e["Error"]["Code"], e["Error"]["Message"], e["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def req(nimbus, method, path, host=None, body=None, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", nimbus.port, timeout=30)
-    h = dict(headers or {})
-    if host:
-        h["Host"] = host
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
 
 
 def root_of(gw, api):
@@ -554,3 +537,34 @@ def test_lambda_proxy(nimbus, gw, lmb):
     # no such resource: 403; the root has no method
     st, h, b = req(nimbus, "GET", "/prod/", host=host)
     assert st == 403 and json.loads(b) == {"message": "Missing Authentication Token"}
+
+
+PLAIN = '''
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("bad input: " + event["fail"])
+    return {"got": event}
+'''
+
+
+def test_lambda_aws_integration(nimbus, gw, lmb):
+    make_fn(lmb, "restplain", {"app.py": PLAIN})
+    arn = lmb.get_function(FunctionName="restplain")["Configuration"]["FunctionArn"]
+    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+    api = gw.create_rest_api(name="aws")["id"]
+    root = root_of(gw, api)
+    gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=root, httpMethod="POST", type="AWS",
+                       integrationHttpMethod="POST", uri=uri)
+    gw.put_method_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="200")
+    gw.put_method_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="400")
+    gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="200")
+    gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="400",
+                                selectionPattern="bad input: .*",
+                                responseTemplates={"application/json": '{"error": true}'})
+    gw.create_deployment(restApiId=api, stageName="s")
+    p = f"/_aws/execute-api/{api}/s/"
+    st, h, b = req(nimbus, "POST", p, body=b'{"a": 1}', headers={"Content-Type": "application/json"})
+    assert st == 200 and json.loads(b) == {"got": {"a": 1}}, b
+    st, h, b = req(nimbus, "POST", p, body=b'{"fail": "x"}', headers={"Content-Type": "application/json"})
+    assert st == 400 and json.loads(b) == {"error": True}, b

@@ -74,25 +74,6 @@ static nb_status page(nb_call *call, json_object *in, json_object *arr, const ch
     return NB_OK;
 }
 
-static bool check_tags(nb_call *call, json_object *tags)
-{
-    if (!tags)
-        return true;
-    if (json_object_object_length(tags) > 50) {
-        ag_bad(call, "Too many tags: at most 50 are allowed");
-        return false;
-    }
-    json_object_object_foreach(tags, k, v) {
-        size_t n = strlen(k);
-        if (n == 0 || n > 128 || strncmp(k, "aws:", 4) == 0 ||
-            json_object_get_string_len(v) > 256) {
-            ag_bad(call, "Invalid tag key or value: %s", k);
-            return false;
-        }
-    }
-    return true;
-}
-
 /* ---- resources, methods, integrations: lookups -------------------------------- */
 
 static json_object *resources(json_object *api)
@@ -337,7 +318,7 @@ static json_object *new_resource(const char *parent, const char *part)
 
 nb_status ar_op_create_rest_api(nb_call *call, json_object *in)
 {
-    if (!check_tags(call, nb_get(in, "tags")))
+    if (!ag_check_tags(call, nb_get(in, "tags")))
         return NB_ERROR;
     json_object *from = NULL;
     const char *clone = nb_str(in, "cloneFrom");
@@ -614,15 +595,6 @@ nb_status ar_op_put_method(nb_call *call, json_object *in)
     return save_and_out(call, &t, m);
 }
 
-nb_status ar_op_get_method(nb_call *call, json_object *in)
-{
-    ar_target t;
-    if (!load_target(call, in, &t, true))
-        return NB_ERROR;
-    call->out = ar_public(t.method);
-    json_object_put(t.api);
-    return NB_OK;
-}
 
 static const ar_patch_path METHOD_PATHS[] = {
     {"/authorizationType", "authorizationType", AR_STR, AR_OP_REPLACE},
@@ -636,32 +608,7 @@ static const ar_patch_path METHOD_PATHS[] = {
     {NULL, NULL, AR_STR, 0},
 };
 
-nb_status ar_op_update_method(nb_call *call, json_object *in)
-{
-    ar_target t;
-    if (!load_target(call, in, &t, true))
-        return NB_ERROR;
-    json_object *copy = ag_copy(t.method);
-    if (!ar_patch(call, copy, nb_get(in, "patchOperations"), METHOD_PATHS) ||
-        !check_method(call, copy)) {
-        json_object_put(copy);
-        json_object_put(t.api);
-        return NB_ERROR;
-    }
-    set(nb_get(t.res, "resourceMethods"), nb_str(in, "httpMethod"), copy);
-    return save_and_out(call, &t, copy);
-}
 
-nb_status ar_op_delete_method(nb_call *call, json_object *in)
-{
-    ar_target t;
-    if (!load_target(call, in, &t, true))
-        return NB_ERROR;
-    json_object_object_del(nb_get(t.res, "resourceMethods"), nb_str(in, "httpMethod"));
-    ar_save_api(call, t.api);
-    json_object_put(t.api);
-    return NB_OK;
-}
 
 /* ---- method responses --------------------------------------------------------------- */
 
@@ -701,39 +648,8 @@ nb_status ar_op_put_method_response(nb_call *call, json_object *in)
     return save_and_out(call, &t, mr);
 }
 
-static json_object *method_response(nb_call *call, json_object *m, const char *code)
-{
-    json_object *mr = nb_get(nb_get(m, "methodResponses"), code);
-    if (!mr)
-        ag_not_found(call, "Invalid Response status code specified");
-    return mr;
-}
 
-nb_status ar_op_get_method_response(nb_call *call, json_object *in)
-{
-    ar_target t;
-    if (!load_target(call, in, &t, true))
-        return NB_ERROR;
-    json_object *mr = method_response(call, t.method, nb_str(in, "statusCode"));
-    if (mr)
-        call->out = ar_public(mr);
-    json_object_put(t.api);
-    return mr ? NB_OK : NB_ERROR;
-}
 
-nb_status ar_op_delete_method_response(nb_call *call, json_object *in)
-{
-    ar_target t;
-    if (!load_target(call, in, &t, true))
-        return NB_ERROR;
-    json_object *mr = method_response(call, t.method, nb_str(in, "statusCode"));
-    if (mr) {
-        json_object_object_del(nb_get(t.method, "methodResponses"), nb_str(in, "statusCode"));
-        ar_save_api(call, t.api);
-    }
-    json_object_put(t.api);
-    return mr ? NB_OK : NB_ERROR;
-}
 
 /* ---- integrations --------------------------------------------------------------------- */
 
@@ -829,17 +745,6 @@ nb_status ar_op_put_integration(nb_call *call, json_object *in)
     return save_and_out(call, &t, ig);
 }
 
-nb_status ar_op_get_integration(nb_call *call, json_object *in)
-{
-    ar_target t;
-    if (!load_target(call, in, &t, true))
-        return NB_ERROR;
-    json_object *ig = integration_of(call, t.method);
-    if (ig)
-        call->out = ar_public(ig);
-    json_object_put(t.api);
-    return ig ? NB_OK : NB_ERROR;
-}
 
 static const ar_patch_path INTEGRATION_PATHS[] = {
     {"/uri", "uri", AR_STR, AR_OP_REPLACE},
@@ -857,36 +762,7 @@ static const ar_patch_path INTEGRATION_PATHS[] = {
     {NULL, NULL, AR_STR, 0},
 };
 
-nb_status ar_op_update_integration(nb_call *call, json_object *in)
-{
-    ar_target t;
-    if (!load_target(call, in, &t, true))
-        return NB_ERROR;
-    json_object *ig = integration_of(call, t.method);
-    json_object *copy = ig ? ag_copy(ig) : NULL;
-    if (!copy || !ar_patch(call, copy, nb_get(in, "patchOperations"), INTEGRATION_PATHS) ||
-        !check_integration(call, copy)) {
-        json_object_put(copy);
-        json_object_put(t.api);
-        return NB_ERROR;
-    }
-    set(t.method, "methodIntegration", copy);
-    return save_and_out(call, &t, copy);
-}
 
-nb_status ar_op_delete_integration(nb_call *call, json_object *in)
-{
-    ar_target t;
-    if (!load_target(call, in, &t, true))
-        return NB_ERROR;
-    json_object *ig = integration_of(call, t.method);
-    if (ig) {
-        json_object_object_del(t.method, "methodIntegration");
-        ar_save_api(call, t.api);
-    }
-    json_object_put(t.api);
-    return ig ? NB_OK : NB_ERROR;
-}
 
 /* ---- integration responses --------------------------------------------------------------- */
 
@@ -945,40 +821,112 @@ nb_status ar_op_put_integration_response(nb_call *call, json_object *in)
     return save_and_out(call, &t, ir);
 }
 
-static json_object *integration_response(nb_call *call, json_object *m, const char *code)
+
+
+
+/* ---- the parts of a method: Get and Delete ----------------------------------------- */
+
+/* A part of method m the request names, with the object holding it and
+ * its key there; NULL after failing the call. */
+typedef json_object *(*part_fn)(nb_call *call, json_object *m, json_object *in,
+                                json_object **holder, const char **key);
+
+static json_object *part_method(nb_call *call, json_object *m, json_object *in,
+                                json_object **holder, const char **key)
+{
+    (void)call;
+    (void)holder;
+    *key = nb_str(in, "httpMethod");
+    return m;
+}
+
+static json_object *part_method_response(nb_call *call, json_object *m, json_object *in,
+                                         json_object **holder, const char **key)
+{
+    *key = nb_str(in, "statusCode");
+    *holder = nb_get(m, "methodResponses");
+    json_object *mr = nb_get(*holder, *key);
+    if (!mr)
+        ag_not_found(call, "Invalid Response status code specified");
+    return mr;
+}
+
+static json_object *part_integration(nb_call *call, json_object *m, json_object *in,
+                                     json_object **holder, const char **key)
+{
+    (void)in;
+    *holder = m;
+    *key = "methodIntegration";
+    return integration_of(call, m);
+}
+
+static json_object *part_integration_response(nb_call *call, json_object *m, json_object *in,
+                                              json_object **holder, const char **key)
 {
     json_object *ig = integration_of(call, m);
-    json_object *ir = ig ? nb_get(nb_get(ig, "integrationResponses"), code) : NULL;
+    *key = nb_str(in, "statusCode");
+    *holder = nb_get(ig, "integrationResponses");
+    json_object *ir = ig ? nb_get(*holder, *key) : NULL;
     if (ig && !ir)
         ag_not_found(call, "Invalid Response status code specified");
     return ir;
 }
 
-nb_status ar_op_get_integration_response(nb_call *call, json_object *in)
+static nb_status part_op(nb_call *call, json_object *in, part_fn find, bool del)
 {
     ar_target t;
     if (!load_target(call, in, &t, true))
         return NB_ERROR;
-    json_object *ir = integration_response(call, t.method, nb_str(in, "statusCode"));
-    if (ir)
-        call->out = ar_public(ir);
-    json_object_put(t.api);
-    return ir ? NB_OK : NB_ERROR;
-}
-
-nb_status ar_op_delete_integration_response(nb_call *call, json_object *in)
-{
-    ar_target t;
-    if (!load_target(call, in, &t, true))
-        return NB_ERROR;
-    json_object *ir = integration_response(call, t.method, nb_str(in, "statusCode"));
-    if (ir) {
-        json_object_object_del(nb_get(nb_get(t.method, "methodIntegration"), "integrationResponses"),
-                               nb_str(in, "statusCode"));
+    json_object *holder = nb_get(t.res, "resourceMethods");
+    const char *key = NULL;
+    json_object *part = find(call, t.method, in, &holder, &key);
+    if (part && del) {
+        json_object_object_del(holder, key);
         ar_save_api(call, t.api);
+    } else if (part) {
+        call->out = ar_public(part);
     }
     json_object_put(t.api);
-    return ir ? NB_OK : NB_ERROR;
+    return part ? NB_OK : NB_ERROR;
+}
+
+#define AR_PART_OPS(name, fn)                                                                      \
+    nb_status ar_op_get_##name(nb_call *call, json_object *in) { return part_op(call, in, fn, false); } \
+    nb_status ar_op_delete_##name(nb_call *call, json_object *in) { return part_op(call, in, fn, true); }
+AR_PART_OPS(method, part_method)
+AR_PART_OPS(method_response, part_method_response)
+AR_PART_OPS(integration, part_integration)
+AR_PART_OPS(integration_response, part_integration_response)
+#undef AR_PART_OPS
+
+/* Update*: PatchOperations on a copy of the part, checked, then stored. */
+static nb_status patch_part(nb_call *call, json_object *in, part_fn find,
+                            const ar_patch_path *table, bool (*check)(nb_call *, json_object *))
+{
+    ar_target t;
+    if (!load_target(call, in, &t, true))
+        return NB_ERROR;
+    json_object *holder = nb_get(t.res, "resourceMethods");
+    const char *key = NULL;
+    json_object *part = find(call, t.method, in, &holder, &key);
+    json_object *copy = part ? ag_copy(part) : NULL;
+    if (!copy || !ar_patch(call, copy, nb_get(in, "patchOperations"), table) || !check(call, copy)) {
+        json_object_put(copy);
+        json_object_put(t.api);
+        return NB_ERROR;
+    }
+    set(holder, key, copy);
+    return save_and_out(call, &t, copy);
+}
+
+nb_status ar_op_update_method(nb_call *call, json_object *in)
+{
+    return patch_part(call, in, part_method, METHOD_PATHS, check_method);
+}
+
+nb_status ar_op_update_integration(nb_call *call, json_object *in)
+{
+    return patch_part(call, in, part_integration, INTEGRATION_PATHS, check_integration);
 }
 
 /* ---- stages ---------------------------------------------------------------------------- */
@@ -1054,7 +1002,7 @@ nb_status ar_op_create_stage(nb_call *call, json_object *in)
         return NB_ERROR;
     json_object_put(a);
     if (!check_stage_name(call, name) || !check_variables(call, nb_get(in, "variables")) ||
-        !check_tags(call, nb_get(in, "tags")))
+        !ag_check_tags(call, nb_get(in, "tags")))
         return NB_ERROR;
     json_object *d = strlen(dep) < 64 ? ag_load(api, AR_KIND_DEPLOY, dep) : NULL;
     if (!d)
@@ -1310,7 +1258,7 @@ nb_status ar_op_tag_resource(nb_call *call, json_object *in)
     if (add) {
         json_object_object_foreach(add, k, v) set(tags, k, json_object_get(v));
     }
-    bool ok = check_tags(call, tags);
+    bool ok = ag_check_tags(call, tags);
     if (ok)
         ag_save(call, api, kind, key, doc);
     json_object_put(doc);
