@@ -568,3 +568,26 @@ def test_lambda_aws_integration(nimbus, gw, lmb):
     assert st == 200 and json.loads(b) == {"got": {"a": 1}}, b
     st, h, b = req(nimbus, "POST", p, body=b'{"fail": "x"}', headers={"Content-Type": "application/json"})
     assert st == 400 and json.loads(b) == {"error": True}, b
+
+
+def test_selection_pattern_limits(gw):
+    api, root = mock_api(gw)
+    for bad in ["a{1000}{1000}", "(", "x" * 600]:
+        with pytest.raises(ClientError) as e:
+            gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="GET",
+                                        statusCode="500", selectionPattern=bad)
+        assert err(e)[0] == "BadRequestException", bad
+
+
+def test_durable(nimbus_fresh):
+    n = nimbus_fresh(durable=True)
+    gw = n.client("apigateway")
+    api, root = mock_api(gw, body='{"kept": 1}')
+    gw.create_deployment(restApiId=api, stageName="prod")
+    n.kill9()
+    n.start(n.port)
+    gw = n.client("apigateway")
+    assert gw.get_rest_api(restApiId=api)["name"] == "mock"
+    assert gw.get_stage(restApiId=api, stageName="prod")["deploymentId"]
+    st, h, b = req(n, "GET", f"/_aws/execute-api/{api}/prod/")
+    assert st == 200 and json.loads(b) == {"kept": 1}

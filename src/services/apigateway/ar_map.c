@@ -16,6 +16,7 @@
 #include "core/buf.h"
 
 #define DEFAULT_CT "application/json"
+#define AR_MAX_PATTERN 512
 
 ar_tpl_pick ar_pick_request_template(json_object *templates, const char *ct, size_t ctn,
                                      const char *pb, const char **tpl)
@@ -54,6 +55,38 @@ ar_tpl_pick ar_pick_request_template(json_object *templates, const char *ct, siz
     return AR_TPL_PASSTHROUGH;
 }
 
+/* Whether pattern is small enough to compile: glibc expands bounded
+ * repetition ("a{1000}{1000}", and "+" as two copies) into copies of
+ * the repeated tree, so the product of all bounds and the length are
+ * capped. */
+static bool bounded(const char *pattern)
+{
+    if (strlen(pattern) > AR_MAX_PATTERN)
+        return false;
+    double product = 1;
+    for (const char *p = pattern; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+            continue;
+        }
+        if (*p == '+')
+            product *= 2; /* "x+" is compiled as "xx*" */
+        if (product > 4096)
+            return false;
+        if (*p != '{')
+            continue;
+        long hi = 0, v = 0;
+        for (const char *q = p + 1; *q && *q != '}'; q++) {
+            v = isdigit((unsigned char)*q) ? (v < 100000 ? v * 10 + (*q - '0') : v) : 0;
+            hi = v > hi ? v : hi;
+        }
+        product *= (double)(hi + 1);
+        if (product > 4096)
+            return false;
+    }
+    return true;
+}
+
 int ar_regcomp(regex_t *re, const char *pattern, bool anchored)
 {
     /* Java's class escapes, which selection patterns use ("2\\d{2}"), as
@@ -66,15 +99,18 @@ int ar_regcomp(regex_t *re, const char *pattern, bool anchored)
         {'w', "[A-Za-z0-9_]", "A-Za-z0-9_"}, {'W', "[^A-Za-z0-9_]", NULL},
         {'s', "[[:space:]]", "[:space:]"}, {'S', "[^[:space:]]", NULL},
     };
+    if (!bounded(pattern))
+        return REG_ESIZE;
     nb_buf b = {0};
     if (anchored)
         nb_buf_adds(&b, "^(");
-    bool in_br = false;
+    bool in_br = false, after_q = false;
     for (const char *p = pattern; *p; p++) {
         if (*p == '\\' && p[1]) {
             size_t i = 0;
             while (i < sizeof CLS / sizeof CLS[0] && CLS[i].esc != p[1])
                 i++;
+            after_q = false;
             if (i < sizeof CLS / sizeof CLS[0] && (in_br ? CLS[i].in != NULL : true)) {
                 nb_buf_adds(&b, in_br ? CLS[i].in : CLS[i].out);
                 p++;
@@ -88,6 +124,14 @@ int ar_regcomp(regex_t *re, const char *pattern, bool anchored)
             in_br = true;
         else if (*p == ']' && in_br)
             in_br = false;
+        bool quant = !in_br && (*p == '*' || *p == '+' || *p == '?');
+        if (quant && after_q)
+            continue; /* Java's lazy "+?" and possessive "++": POSIX has one kind */
+        if (!in_br && *p == '{' && after_q) {
+            nb_buf_free(&b);
+            return REG_BADRPT;
+        }
+        after_q = quant || (!in_br && *p == '}');
         nb_buf_addc(&b, *p);
     }
     if (anchored)
