@@ -263,11 +263,19 @@ static const nb_op_entry OPS[] = {
     {NULL, NULL},
 };
 
+static void ar_drop_caches(void)
+{
+    ar_cache_clear();
+    ar_regex_cache_clear();
+}
+
 /* No init: the documents live in apigw_docs, which API Gateway v2's init
  * creates and registers for reset (it is listed before this service). */
 const nb_service nb_service_apigateway = {
     .name = "apigateway",
     .model = &nb_model_apigateway,
     .ops = OPS,
+    .reset = ar_drop_caches,
+    .shutdown = ar_drop_caches,
     .validation_code = "BadRequestException",
 };

@@ -97,6 +97,8 @@ json_object *ar_pick_integration_response(json_object *responses, const char *su
  * anchored, matching the whole subject only.  regcomp's result. */
 #include <regex.h>
 int ar_regcomp(regex_t *re, const char *pattern, bool anchored);
+/* Free the compiled selection patterns ar_pick_integration_response keeps. */
+void ar_regex_cache_clear(void);
 
 /* The statusCode a MOCK request template (rendered) asks for: its JSON
  * "statusCode" member; 200 when the text is not JSON or has none. */
@@ -121,5 +123,7 @@ bool nb_apigw_rest_serve(struct nb_req *r, const char *id, const char *path, siz
 /* The LocalStack-style form /restapis/{id}/{stage}/_user_request_/{path}
  * (dispatch.c's front door): true when it answered r. */
 bool nb_apigw_rest_user_request(struct nb_req *r);
+/* Drop the data plane's cached deployments (reset, shutdown). */
+void ar_cache_clear(void);
 
 #endif

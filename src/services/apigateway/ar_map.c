@@ -142,16 +142,48 @@ int ar_regcomp(regex_t *re, const char *pattern, bool anchored)
     return rc;
 }
 
+/* Compiled anchored selection patterns, the least recently used of
+ * RE_CACHE replaced first (patterns come from deployments, so few). */
+#define RE_CACHE 32
+static struct {
+    char *pattern;
+    regex_t re;
+    bool ok;
+    uint64_t used;
+} re_cache[RE_CACHE];
+static uint64_t re_clock;
+
+void ar_regex_cache_clear(void)
+{
+    for (int i = 0; i < RE_CACHE; i++) {
+        if (re_cache[i].pattern && re_cache[i].ok)
+            regfree(&re_cache[i].re);
+        free(re_cache[i].pattern);
+        re_cache[i].pattern = NULL;
+        re_cache[i].used = 0;
+    }
+}
+
 /* Whether pattern matches all of subject. */
 static bool full_match(const char *pattern, const char *subject)
 {
-    regex_t re;
-    bool ok = false;
-    if (ar_regcomp(&re, pattern, true) == 0) {
-        ok = regexec(&re, subject, 0, NULL, 0) == 0;
-        regfree(&re);
+    int slot = 0;
+    for (int i = 0; i < RE_CACHE; i++) {
+        if (re_cache[i].pattern && strcmp(re_cache[i].pattern, pattern) == 0) {
+            slot = i;
+            goto found;
+        }
+        if (re_cache[i].used < re_cache[slot].used)
+            slot = i;
     }
-    return ok;
+    if (re_cache[slot].pattern && re_cache[slot].ok)
+        regfree(&re_cache[slot].re);
+    free(re_cache[slot].pattern);
+    re_cache[slot].pattern = nb_strdup(pattern);
+    re_cache[slot].ok = ar_regcomp(&re_cache[slot].re, pattern, true) == 0;
+found:
+    re_cache[slot].used = ++re_clock;
+    return re_cache[slot].ok && regexec(&re_cache[slot].re, subject, 0, NULL, 0) == 0;
 }
 
 json_object *ar_pick_integration_response(json_object *responses, const char *subject)

@@ -393,6 +393,63 @@ static void cancelled(nb_call *call)
     w->r = NULL;
 }
 
+/* ---- deployment cache ------------------------------------------------------------ */
+
+/* Deployments never change once made, so their parsed snapshots (and the
+ * owner of their API) are kept, the least recently used of AR_CACHE
+ * dropped first.  A stage is still read per request, so a redeploy or a
+ * deleted stage shows at once; a deleted API's entries are never reached
+ * again (ids are random) and go with age, ar_cache_clear or shutdown. */
+#define AR_CACHE 32
+typedef struct {
+    char key[96]; /* "api/deployment" */
+    char owner[64];
+    json_object *snap;
+    uint64_t used;
+} ar_cached;
+static ar_cached cache[AR_CACHE];
+static uint64_t cache_clock;
+
+void ar_cache_clear(void)
+{
+    for (int i = 0; i < AR_CACHE; i++) {
+        json_object_put(cache[i].snap);
+        memset(&cache[i], 0, sizeof cache[i]);
+    }
+}
+
+/* The cached deployment dep of API id (borrowed), loading it on a miss;
+ * NULL when the API or the deployment is gone. */
+static ar_cached *deployment(const char *id, const char *dep)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s/%s", id, dep);
+    ar_cached *victim = &cache[0];
+    for (int i = 0; i < AR_CACHE; i++) {
+        if (cache[i].snap && strcmp(cache[i].key, key) == 0) {
+            cache[i].used = ++cache_clock;
+            return &cache[i];
+        }
+        if (cache[i].used < victim->used)
+            victim = &cache[i];
+    }
+    json_object *d = ag_load(id, AR_KIND_DEPLOY, dep), *api = d ? ag_load(id, AR_KIND_API, id) : NULL;
+    json_object *snap = d ? nb_get(d, AR_SNAPSHOT) : NULL;
+    const char *owner = api ? nb_str(api, AR_OWNER) : NULL;
+    ar_cached *e = NULL;
+    if (snap && owner) {
+        json_object_put(victim->snap);
+        e = victim;
+        nb_copy(e->key, sizeof e->key, key, strlen(key));
+        nb_copy(e->owner, sizeof e->owner, owner, strlen(owner));
+        e->snap = json_object_get(snap);
+        e->used = ++cache_clock;
+    }
+    json_object_put(d);
+    json_object_put(api);
+    return e;
+}
+
 /* ---- serving --------------------------------------------------------------------------- */
 
 /* The resource and method of the snapshot for the request (borrowed), or
@@ -454,32 +511,39 @@ static void serve_mock(nb_req *r, json_object *ig, ar_request *q)
 }
 
 /* Answers r, or returns the Invoke input to run (outside the store call)
- * with w filled. */
-static json_object *serve(nb_req *r, json_object *api, const char *id, const char *path,
-                          size_t plen, ar_wait *w)
+ * with w filled; *mine is false when id is no REST API (r untouched). */
+static json_object *serve(nb_req *r, const char *id, const char *path, size_t plen, ar_wait *w,
+                          bool *mine)
 {
     nb_call *c = &r->call;
-    const char *owner = nb_str(api, AR_OWNER), *slash = owner ? strchr(owner, '/') : NULL;
-    if (slash) {
-        snprintf(c->account, sizeof c->account, "%.*s", (int)(slash - owner), owner);
-        snprintf(c->region, sizeof c->region, "%s", slash + 1);
-    }
-    nb_resp_header(r, "x-amzn-RequestId", c->request_id);
-    apigw_id(r);
-    lm_http_trace_id(r);
     const char *s = plen && path[0] == '/' ? path + 1 : path, *end = path + plen;
     const char *sl = memchr(s, '/', (size_t)(end - s));
     size_t sn = (size_t)((sl ? sl : end) - s);
     char sname[130];
-    json_object *stage = NULL, *dep = NULL, *in = NULL;
+    json_object *stage = NULL, *in = NULL;
     if (sn > 0 && sn < sizeof sname) {
         nb_copy(sname, sizeof sname, s, sn);
         stage = ag_load(id, AR_KIND_STAGE, sname);
     }
+    if (!stage) {
+        json_object *api = ag_load(id, AR_KIND_API, id);
+        *mine = api != NULL;
+        json_object_put(api);
+        if (!*mine)
+            return NULL;
+    }
+    *mine = true;
+    nb_resp_header(r, "x-amzn-RequestId", c->request_id);
+    apigw_id(r);
+    lm_http_trace_id(r);
     const char *dep_id = stage ? nb_str(stage, "deploymentId") : NULL;
-    if (dep_id)
-        dep = ag_load(id, AR_KIND_DEPLOY, dep_id);
-    json_object *snap = dep ? nb_get(dep, AR_SNAPSHOT) : NULL, *res, *m;
+    ar_cached *dep = dep_id ? deployment(id, dep_id) : NULL;
+    json_object *snap = dep ? dep->snap : NULL, *res, *m;
+    const char *slash = dep ? strchr(dep->owner, '/') : NULL;
+    if (slash) {
+        snprintf(c->account, sizeof c->account, "%.*s", (int)(slash - dep->owner), dep->owner);
+        snprintf(c->region, sizeof c->region, "%s", slash + 1);
+    }
     const char *rest = sl ? sl : "/";
     size_t rn = sl ? (size_t)(end - sl) : 1;
     json_object *pathp = json_object_new_object();
@@ -524,34 +588,30 @@ static json_object *serve(nb_req *r, json_object *api, const char *id, const cha
 out:
     json_object_put(pathp);
     json_object_put(stage);
-    json_object_put(dep);
     return in;
 }
 
 static bool serve_api(nb_req *r, const char *id, const char *path, size_t plen)
 {
+    if (strlen(id) >= 64)
+        return false;
+    bool mine = false;
+    ar_wait *w = nb_calloc(1, sizeof *w);
     nb_store_call_begin();
-    json_object *api = strlen(id) < 64 ? ag_load(id, AR_KIND_API, id) : NULL;
-    json_object *in = NULL;
-    ar_wait *w = NULL;
-    if (api) {
-        w = nb_calloc(1, sizeof *w);
-        in = serve(r, api, id, path, plen, w);
-    }
+    json_object *in = serve(r, id, path, plen, w, &mine);
     nb_store_call_end(true);
-    json_object_put(api);
     if (in) {
         w->r = r;
         r->call.park = w;
         r->call.on_cancel = cancelled;
         nb_invoke(&r->call, "lambda", "Invoke", in, invoked, w);
         json_object_put(in);
-    } else if (w) {
+    } else {
         json_object_put(w->integ);
         json_object_put(w->ctx);
         free(w);
     }
-    return api != NULL;
+    return mine;
 }
 
 bool nb_apigw_rest_serve(nb_req *r, const char *id, const char *path, size_t plen)
