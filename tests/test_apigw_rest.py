@@ -591,3 +591,53 @@ def test_durable(nimbus_fresh):
     assert gw.get_stage(restApiId=api, stageName="prod")["deploymentId"]
     st, h, b = req(n, "GET", f"/_aws/execute-api/{api}/prod/")
     assert st == 200 and json.loads(b) == {"kept": 1}
+
+
+def test_mock_velocity_templates(nimbus, gw):
+    api = gw.create_rest_api(name="vtl")["id"]
+    root = root_of(gw, api)
+    res = gw.create_resource(restApiId=api, parentId=root, pathPart="{id}")["id"]
+    gw.put_method(restApiId=api, resourceId=res, httpMethod="GET", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=res, httpMethod="GET", type="MOCK", requestTemplates={
+        "application/json": "#if($input.params('mode') == 'missing')"
+                            '{"statusCode": 404}#else{"statusCode": 200}#end'})
+    gw.put_integration_response(
+        restApiId=api, resourceId=res, httpMethod="GET", statusCode="200",
+        responseTemplates={"application/json":
+                           '{"id": "$input.params(\'id\')", "name": "$input.params(\'name\')", '
+                           '"stage": "$context.stage", "v": "$stageVariables.v", '
+                           '"path": "$context.resourcePath"}'})
+    gw.put_integration_response(
+        restApiId=api, resourceId=res, httpMethod="GET", statusCode="404", selectionPattern="404",
+        responseTemplates={"application/json":
+                           '#set($context.responseOverride.header.X-Over = "o")'
+                           '#set($context.responseOverride.status = 410){"missing": true}'})
+    gw.create_deployment(restApiId=api, stageName="prod", variables={"v": "sv"})
+    p = f"/_aws/execute-api/{api}/prod"
+    st, h, b = req(nimbus, "GET", p + "/42?name=rex")
+    assert st == 200, b
+    assert json.loads(b) == {"id": "42", "name": "rex", "stage": "prod", "v": "sv", "path": "/{id}"}
+    st, h, b = req(nimbus, "GET", p + "/42?mode=missing")
+    assert st == 410 and json.loads(b) == {"missing": True} and h["x-over"] == "o"
+
+
+def test_aws_integration_templates(nimbus, gw, lmb):
+    make_fn(lmb, "resttpl", {"app.py": PLAIN})
+    arn = lmb.get_function(FunctionName="resttpl")["Configuration"]["FunctionArn"]
+    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+    api = gw.create_rest_api(name="awst")["id"]
+    root = root_of(gw, api)
+    gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=root, httpMethod="POST", type="AWS",
+                       integrationHttpMethod="POST", uri=uri, requestTemplates={
+                           "application/json": '{"n": $input.json(\'$.a\'), "q": "$input.params(\'q\')"}'})
+    gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="200",
+                                responseTemplates={"application/json":
+                                                   '{"n": $input.json(\'$.got.n\'), '
+                                                   '"q": "$input.path(\'$.got.q\')"}'})
+    gw.create_deployment(restApiId=api, stageName="s")
+    p = f"/_aws/execute-api/{api}/s/?q=hello"
+    st, h, b = req(nimbus, "POST", p, body=b'{"a": [1, 2]}', headers={"Content-Type": "application/json"})
+    assert st == 200 and json.loads(b) == {"n": [1, 2], "q": "hello"}, b
+    st, h, b = req(nimbus, "POST", p, body=b'not json', headers={"Content-Type": "application/json"})
+    assert st == 400 and "Could not parse request body into json" in json.loads(b)["message"], b

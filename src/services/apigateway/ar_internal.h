@@ -34,6 +34,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/nimbus.h"
 #include "core/service.h"
@@ -97,6 +98,23 @@ json_object *ar_pick_integration_response(json_object *responses, const char *su
  * anchored, matching the whole subject only.  regcomp's result. */
 #include <regex.h>
 int ar_regcomp(regex_t *re, const char *pattern, bool anchored);
+
+/* A small cache of values made from a string key (selection patterns
+ * compiled, templates parsed, deployment snapshots parsed): AR_LRU_N
+ * slots, the least recently used replaced.  make builds a value (NULL:
+ * nothing is cached); drop frees one. */
+#define AR_LRU_N 32
+typedef struct {
+    struct {
+        char *key;
+        void *val;
+        uint64_t used;
+    } slot[AR_LRU_N];
+    uint64_t clock;
+    void (*drop)(void *val);
+} ar_lru;
+void *ar_lru_get(ar_lru *c, const char *key, void *(*make)(const char *key, void *arg), void *arg);
+void ar_lru_clear(ar_lru *c);
 /* Free the compiled selection patterns ar_pick_integration_response keeps. */
 void ar_regex_cache_clear(void);
 

@@ -142,48 +142,68 @@ int ar_regcomp(regex_t *re, const char *pattern, bool anchored)
     return rc;
 }
 
-/* Compiled anchored selection patterns, the least recently used of
- * RE_CACHE replaced first (patterns come from deployments, so few). */
-#define RE_CACHE 32
-static struct {
-    char *pattern;
-    regex_t re;
-    bool ok;
-    uint64_t used;
-} re_cache[RE_CACHE];
-static uint64_t re_clock;
+/* ---- caches ---------------------------------------------------------------------- */
 
-void ar_regex_cache_clear(void)
+void *ar_lru_get(ar_lru *c, const char *key, void *(*make)(const char *key, void *arg), void *arg)
 {
-    for (int i = 0; i < RE_CACHE; i++) {
-        if (re_cache[i].pattern && re_cache[i].ok)
-            regfree(&re_cache[i].re);
-        free(re_cache[i].pattern);
-        re_cache[i].pattern = NULL;
-        re_cache[i].used = 0;
+    int victim = 0;
+    for (int i = 0; i < AR_LRU_N; i++) {
+        if (c->slot[i].key && strcmp(c->slot[i].key, key) == 0) {
+            c->slot[i].used = ++c->clock;
+            return c->slot[i].val;
+        }
+        if (c->slot[i].used < c->slot[victim].used)
+            victim = i;
+    }
+    void *val = make(key, arg);
+    if (!val)
+        return NULL;
+    if (c->slot[victim].key)
+        c->drop(c->slot[victim].val);
+    free(c->slot[victim].key);
+    c->slot[victim].key = nb_strdup(key);
+    c->slot[victim].val = val;
+    c->slot[victim].used = ++c->clock;
+    return val;
+}
+
+void ar_lru_clear(ar_lru *c)
+{
+    for (int i = 0; i < AR_LRU_N; i++) {
+        if (c->slot[i].key)
+            c->drop(c->slot[i].val);
+        free(c->slot[i].key);
+        c->slot[i].key = NULL;
+        c->slot[i].val = NULL;
+        c->slot[i].used = 0;
     }
 }
+
+static void *re_make(const char *pattern, void *arg)
+{
+    (void)arg;
+    regex_t *re = nb_malloc(sizeof *re);
+    if (ar_regcomp(re, pattern, true) == 0)
+        return re;
+    free(re);
+    return NULL;
+}
+
+static void re_drop(void *v)
+{
+    regfree(v);
+    free(v);
+}
+
+static ar_lru patterns = {.drop = re_drop};
+
+void ar_regex_cache_clear(void) { ar_lru_clear(&patterns); }
 
 /* Whether pattern matches all of subject. */
 static bool full_match(const char *pattern, const char *subject)
 {
-    int slot = 0;
-    for (int i = 0; i < RE_CACHE; i++) {
-        if (re_cache[i].pattern && strcmp(re_cache[i].pattern, pattern) == 0) {
-            slot = i;
-            goto found;
-        }
-        if (re_cache[i].used < re_cache[slot].used)
-            slot = i;
-    }
-    if (re_cache[slot].pattern && re_cache[slot].ok)
-        regfree(&re_cache[slot].re);
-    free(re_cache[slot].pattern);
-    re_cache[slot].pattern = nb_strdup(pattern);
-    re_cache[slot].ok = ar_regcomp(&re_cache[slot].re, pattern, true) == 0;
-found:
-    re_cache[slot].used = ++re_clock;
-    return re_cache[slot].ok && regexec(&re_cache[slot].re, subject, 0, NULL, 0) == 0;
+    regex_t *re = ar_lru_get(&patterns, pattern, re_make, NULL);
+    return re && regexec(re, subject, 0, NULL, 0) == 0;
 }
 
 json_object *ar_pick_integration_response(json_object *responses, const char *subject)

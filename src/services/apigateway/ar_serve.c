@@ -27,6 +27,7 @@
 #include "core/http.h"
 #include "core/store.h"
 #include "services/lambda/lambda_internal.h"
+#include "vtl.h"
 
 #define USER_REQUEST "/_user_request_"
 
@@ -223,18 +224,92 @@ static char *proxy_event(nb_req *r, json_object *res, const char *path, size_t p
     return s;
 }
 
+/* ---- caches: deployments, parsed templates --------------------------------------- */
+
+/* Deployments never change once made, so their parsed snapshots (and the
+ * owner of their API) are kept in an ar_lru keyed "api/deployment".  A
+ * stage is still read per request, so a redeploy or a deleted stage shows
+ * at once; a deleted API's entries are never reached again (ids are
+ * random) and go with age, a reset or shutdown. */
+typedef struct {
+    char owner[64];
+    json_object *snap;
+} ar_deployed;
+
+static void *deployed_make(const char *key, void *arg)
+{
+    (void)arg;
+    char id[64];
+    const char *slash = strchr(key, '/');
+    nb_copy(id, sizeof id, key, (size_t)(slash - key));
+    json_object *d = ag_load(id, AR_KIND_DEPLOY, slash + 1);
+    json_object *api = d ? ag_load(id, AR_KIND_API, id) : NULL;
+    json_object *snap = d ? nb_get(d, AR_SNAPSHOT) : NULL;
+    const char *owner = api ? nb_str(api, AR_OWNER) : NULL;
+    ar_deployed *e = NULL;
+    if (snap && owner) {
+        e = nb_calloc(1, sizeof *e);
+        nb_copy(e->owner, sizeof e->owner, owner, strlen(owner));
+        e->snap = json_object_get(snap);
+    }
+    json_object_put(d);
+    json_object_put(api);
+    return e;
+}
+
+static void deployed_drop(void *v)
+{
+    ar_deployed *e = v;
+    json_object_put(e->snap);
+    free(e);
+}
+
+static void *tpl_make(const char *src, void *arg)
+{
+    (void)arg;
+    char err[VTL_ERRMAX];
+    return vtl_parse(src, strlen(src), err, sizeof err);
+}
+
+static void tpl_drop(void *v) { vtl_free(v); }
+
+static ar_lru deployments = {.drop = deployed_drop};
+static ar_lru templates = {.drop = tpl_drop};
+
+void ar_cache_clear(void)
+{
+    ar_lru_clear(&deployments);
+    ar_lru_clear(&templates);
+}
+
+static ar_deployed *deployment(const char *id, const char *dep)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s/%s", id, dep);
+    return ar_lru_get(&deployments, key, deployed_make, NULL);
+}
+
 /* ---- mapping templates -------------------------------------------------------------- */
 
-/* Render template tpl against the request (and, for responses, the
- * integration's body) into out.  Until nimbus has a Velocity engine the
- * template's text is the result: static templates work, references and
- * directives are left as they are. */
-static bool render(const char *tpl, const char *body, size_t blen, nb_buf *out)
+/* Render template tpl (parsed once, cached) with $input over body and the
+ * request's parameters, $context and $stageVariables, into out.
+ * vtl_render_ex's result (0, -1, VTL_EBODY) with err set; *ovr gets
+ * what the template set under $context.responseOverride. */
+static int render(const char *tpl, const char *body, size_t blen, const ar_request *q, nb_buf *out,
+                  json_object **ovr, char *err, size_t errn)
 {
-    (void)body;
-    (void)blen;
-    nb_buf_adds(out, tpl);
-    return true;
+    if (!strpbrk(tpl, "$#")) { /* no reference or directive: the text is the result */
+        nb_buf_adds(out, tpl);
+        return 0;
+    }
+    vtl_tpl *t = ar_lru_get(&templates, tpl, tpl_make, NULL);
+    if (!t) {
+        snprintf(err, errn, "Invalid mapping template");
+        return -1;
+    }
+    vtl_input in = {.body = body ? body : "", .body_len = body ? blen : 0, .params = q->params,
+                    .context = q->context, .stage_vars = q->svars};
+    return vtl_render_ex(t, &in, out, ovr, err, errn);
 }
 
 /* The response template of an integration response for the request's
@@ -293,23 +368,42 @@ static void mapped_response(nb_req *r, json_object *ir, ar_request *q, json_obje
     const char *ctype = "application/json";
     const char *tpl = response_template(ir, r, &ctype);
     nb_buf out = {0};
-    if (tpl)
-        render(tpl, body, blen, &out);
-    else if (body)
+    json_object *ovr = NULL;
+    char err[VTL_ERRMAX];
+    if (tpl && render(tpl, body, blen, q, &out, &ovr, err, sizeof err) != 0) {
+        nb_buf_free(&out);
+        json_object_put(ovr);
+        internal(r, 500);
+        return;
+    }
+    if (!tpl && body)
         nb_buf_add(&out, body, blen);
     r->status = sc ? atoi(sc) : 200;
+    json_object *ro = nb_get(ovr, "responseOverride"), *oh = nb_get(ro, "header");
+    int64_t os = 0;
+    if (nb_int(ro, "status", &os))
+        r->status = (int)os;
     if (r->status < 100 || r->status > 599)
         r->status = 500;
+    if (oh && json_object_is_type(oh, json_type_object)) {
+        json_object_object_foreach(oh, k, v) {
+            const char *val = json_object_get_string(v);
+            if (val && !strpbrk(val, "\r\n") && !strpbrk(k, "\r\n: "))
+                nb_resp_header(r, k, val);
+        }
+    }
     r->content_type = ctype;
     if (out.len)
         nb_buf_add(&r->rbody, out.data, out.len);
     nb_buf_free(&out);
     nb_req_finish(r);
+    json_object_put(ovr);
 }
 
 /* The request body after the integration's request template, or false
- * after answering 415. */
-static bool map_request(nb_req *r, json_object *ig, nb_buf *out)
+ * after answering 415 (no template for the content type), 400 (the
+ * template needed a JSON body) or 500 (the template failed). */
+static bool map_request(nb_req *r, json_object *ig, const ar_request *q, nb_buf *out)
 {
     size_t cn = 0;
     const char *ct = nb_req_header(r, "content-type", &cn);
@@ -319,8 +413,19 @@ static bool map_request(nb_req *r, json_object *ig, nb_buf *out)
     case AR_TPL_UNSUPPORTED:
         finish(r, 415, "UnsupportedMediaTypeException", "{\"message\": \"Unsupported Media Type\"}");
         return false;
-    case AR_TPL_OK:
-        return render(tpl ? tpl : "", r->body.data, r->body.len, out);
+    case AR_TPL_OK: {
+        char err[VTL_ERRMAX];
+        int rc = render(tpl ? tpl : "", r->body.data, r->body.len, q, out, NULL, err, sizeof err);
+        if (rc == VTL_EBODY) {
+            json_object *m = json_object_new_object();
+            put(m, "message", json_object_new_string(err));
+            finish(r, 400, "BadRequestException", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN));
+            json_object_put(m);
+        } else if (rc != 0) {
+            internal(r, 500);
+        }
+        return rc == 0;
+    }
     case AR_TPL_PASSTHROUGH:
         break;
     }
@@ -393,63 +498,6 @@ static void cancelled(nb_call *call)
     w->r = NULL;
 }
 
-/* ---- deployment cache ------------------------------------------------------------ */
-
-/* Deployments never change once made, so their parsed snapshots (and the
- * owner of their API) are kept, the least recently used of AR_CACHE
- * dropped first.  A stage is still read per request, so a redeploy or a
- * deleted stage shows at once; a deleted API's entries are never reached
- * again (ids are random) and go with age, ar_cache_clear or shutdown. */
-#define AR_CACHE 32
-typedef struct {
-    char key[96]; /* "api/deployment" */
-    char owner[64];
-    json_object *snap;
-    uint64_t used;
-} ar_cached;
-static ar_cached cache[AR_CACHE];
-static uint64_t cache_clock;
-
-void ar_cache_clear(void)
-{
-    for (int i = 0; i < AR_CACHE; i++) {
-        json_object_put(cache[i].snap);
-        memset(&cache[i], 0, sizeof cache[i]);
-    }
-}
-
-/* The cached deployment dep of API id (borrowed), loading it on a miss;
- * NULL when the API or the deployment is gone. */
-static ar_cached *deployment(const char *id, const char *dep)
-{
-    char key[96];
-    snprintf(key, sizeof key, "%s/%s", id, dep);
-    ar_cached *victim = &cache[0];
-    for (int i = 0; i < AR_CACHE; i++) {
-        if (cache[i].snap && strcmp(cache[i].key, key) == 0) {
-            cache[i].used = ++cache_clock;
-            return &cache[i];
-        }
-        if (cache[i].used < victim->used)
-            victim = &cache[i];
-    }
-    json_object *d = ag_load(id, AR_KIND_DEPLOY, dep), *api = d ? ag_load(id, AR_KIND_API, id) : NULL;
-    json_object *snap = d ? nb_get(d, AR_SNAPSHOT) : NULL;
-    const char *owner = api ? nb_str(api, AR_OWNER) : NULL;
-    ar_cached *e = NULL;
-    if (snap && owner) {
-        json_object_put(victim->snap);
-        e = victim;
-        nb_copy(e->key, sizeof e->key, key, strlen(key));
-        nb_copy(e->owner, sizeof e->owner, owner, strlen(owner));
-        e->snap = json_object_get(snap);
-        e->used = ++cache_clock;
-    }
-    json_object_put(d);
-    json_object_put(api);
-    return e;
-}
-
 /* ---- serving --------------------------------------------------------------------------- */
 
 /* The resource and method of the snapshot for the request (borrowed), or
@@ -499,7 +547,7 @@ static void apigw_id(nb_req *r)
 static void serve_mock(nb_req *r, json_object *ig, ar_request *q)
 {
     nb_buf body = {0};
-    if (!map_request(r, ig, &body)) {
+    if (!map_request(r, ig, q, &body)) {
         nb_buf_free(&body);
         return;
     }
@@ -537,7 +585,7 @@ static json_object *serve(nb_req *r, const char *id, const char *path, size_t pl
     apigw_id(r);
     lm_http_trace_id(r);
     const char *dep_id = stage ? nb_str(stage, "deploymentId") : NULL;
-    ar_cached *dep = dep_id ? deployment(id, dep_id) : NULL;
+    ar_deployed *dep = dep_id ? deployment(id, dep_id) : NULL;
     json_object *snap = dep ? dep->snap : NULL, *res, *m;
     const char *slash = dep ? strchr(dep->owner, '/') : NULL;
     if (slash) {
@@ -570,7 +618,7 @@ static json_object *serve(nb_req *r, const char *id, const char *path, size_t pl
         w->proxy = true;
     } else if (type && strcmp(type, "AWS") == 0 && lambda) {
         nb_buf body = {0};
-        if (map_request(r, ig, &body)) {
+        if (map_request(r, ig, &q, &body)) {
             in = json_object_new_object();
             put(in, "FunctionName", json_object_new_string(fn));
             put(in, "Payload", body.len ? jn(body.data, body.len) : json_object_new_string("{}"));
