@@ -641,3 +641,64 @@ def test_aws_integration_templates(nimbus, gw, lmb):
     assert st == 200 and json.loads(b) == {"n": [1, 2], "q": "hello"}, b
     st, h, b = req(nimbus, "POST", p, body=b'not json', headers={"Content-Type": "application/json"})
     assert st == 400 and "Could not parse request body into json" in json.loads(b)["message"], b
+
+
+@pytest.fixture
+def backend():
+    """A local HTTP server answering with what it received."""
+    import http.server
+    import threading
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def handle_one(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n).decode() if n else ""
+            out = json.dumps({"method": self.command, "path": self.path, "body": body,
+                              "x": self.headers.get("X-H")}).encode()
+            self.send_response(404 if "missing" in self.path else 200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        do_GET = do_POST = do_PUT = do_DELETE = handle_one
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def test_http_integrations(nimbus, gw, backend):
+    api = gw.create_rest_api(name="http")["id"]
+    root = root_of(gw, api)
+    proxy = gw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
+    gw.put_method(restApiId=api, resourceId=proxy, httpMethod="ANY", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=proxy, httpMethod="ANY", type="HTTP_PROXY",
+                       integrationHttpMethod="ANY", uri=backend + "/up/{proxy}")
+    gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=root, httpMethod="POST", type="HTTP",
+                       integrationHttpMethod="PUT", uri=backend + "/mapped",
+                       requestTemplates={"application/json": '{"wrapped": $input.body}'})
+    gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="200",
+                                responseTemplates={"application/json":
+                                                   '{"saw": $input.json(\'$.method\')}'})
+    gw.create_deployment(restApiId=api, stageName="p")
+    p = f"/_aws/execute-api/{api}/p"
+    st, h, b = req(nimbus, "DELETE", p + "/a/b?k=v", headers={"X-H": "1"}, body=b"data")
+    assert st == 200, b
+    assert json.loads(b) == {"method": "DELETE", "path": "/up/a/b?k=v", "body": "data", "x": "1"}
+    st, h, b = req(nimbus, "GET", p + "/missing")
+    assert st == 404 and json.loads(b)["path"] == "/up/missing"
+    st, h, b = req(nimbus, "POST", p + "/", body=b'{"n": 1}', headers={"Content-Type": "application/json"})
+    assert st == 200 and json.loads(b) == {"saw": "PUT"}, b
+    # an endpoint that refuses connections
+    gw.update_integration(restApiId=api, resourceId=proxy, httpMethod="ANY", patchOperations=[
+        {"op": "replace", "path": "/uri", "value": "http://127.0.0.1:1/{proxy}"}])
+    gw.create_deployment(restApiId=api, stageName="p")
+    st, h, b = req(nimbus, "GET", p + "/x")
+    assert st == 500 and json.loads(b) == {"message": "Internal server error"}

@@ -25,6 +25,7 @@
 
 #include "ar_internal.h"
 #include "core/http.h"
+#include "core/http_client.h"
 #include "core/store.h"
 #include "services/lambda/lambda_internal.h"
 #include "vtl.h"
@@ -33,10 +34,20 @@
 
 typedef struct {
     nb_req *r;          /* NULL once the client went away */
-    bool proxy;         /* AWS_PROXY; else AWS (mapped) */
-    json_object *integ; /* AWS: the integration (owned) */
-    json_object *ctx;   /* AWS: the mapping context (owned) */
+    bool proxy;         /* AWS_PROXY / HTTP_PROXY; else AWS / HTTP (mapped) */
+    json_object *integ; /* mapped: the integration (owned) */
+    json_object *ctx;   /* mapped: the mapping context (owned) */
+    json_object *http;  /* HTTP*: the request to send {method, url, body, headers, timeout} */
+    nb_http_fetch *fetch;
 } ar_wait;
+
+static void wait_free(ar_wait *w)
+{
+    json_object_put(w->integ);
+    json_object_put(w->ctx);
+    json_object_put(w->http);
+    free(w);
+}
 
 static void put(json_object *o, const char *k, json_object *v) { json_object_object_add(o, k, v); }
 static json_object *jn(const char *s, size_t n) { return json_object_new_string_len(s, (int)n); }
@@ -487,15 +498,153 @@ static void invoked(nb_call *call, nb_status st, void *arg)
         else
             aws_respond(r, w, call, st);
     }
-    json_object_put(w->integ);
-    json_object_put(w->ctx);
-    free(w);
+    wait_free(w);
 }
 
 static void cancelled(nb_call *call)
 {
     ar_wait *w = call->park;
     w->r = NULL;
+}
+
+/* ---- HTTP integrations ------------------------------------------------------------------ */
+
+/* The mapping context of a deferred mapped answer. */
+static void keep_context(ar_wait *w, json_object *ig, const ar_request *q)
+{
+    w->integ = json_object_get(ig);
+    w->ctx = json_object_new_object();
+    put(w->ctx, "params", json_object_get(q->params));
+    put(w->ctx, "context", json_object_get(q->context));
+    put(w->ctx, "stage", q->svars ? json_object_get(q->svars) : NULL);
+}
+
+/* uri with its {name} / {name+} placeholders filled: from the
+ * integration's requestParameters "integration.request.path.NAME" source,
+ * else the path parameter NAME. */
+static void fill_uri(const char *uri, json_object *ig, const ar_request *q, nb_buf *out)
+{
+    json_object *src = json_object_new_object();
+    put(src, "request", json_object_get(q->params));
+    put(src, "context", json_object_get(q->context));
+    put(src, "stage", q->svars ? json_object_get(q->svars) : NULL);
+    for (const char *p = uri; *p; p++) {
+        const char *close = *p == '{' ? strchr(p, '}') : NULL;
+        if (!close || close - p > 128) {
+            nb_buf_addc(out, *p);
+            continue;
+        }
+        char name[130], key[160], buf[1024];
+        size_t n = (size_t)(close - p - 1);
+        nb_copy(name, sizeof name, p + 1, n && p[n] == '+' ? n - 1 : n);
+        snprintf(key, sizeof key, "integration.request.path.%s", name);
+        const char *expr = nb_str(nb_get(ig, "requestParameters"), key);
+        const char *v = expr ? ar_param_value(expr, src, buf, sizeof buf)
+                             : nb_str(nb_get(q->params, "path"), name);
+        nb_buf_adds(out, v ? v : "");
+        p = close;
+    }
+    json_object_put(src);
+}
+
+/* The request an HTTP or HTTP_PROXY integration sends (owned). */
+static json_object *http_spec(nb_req *r, json_object *ig, const char *uri, const ar_request *q,
+                              bool proxy, const nb_buf *body)
+{
+    nb_buf url = {0};
+    fill_uri(uri, ig, q, &url);
+    if (proxy && r->query_len) {
+        nb_buf_addc(&url, strchr(uri, '?') ? '&' : '?');
+        nb_buf_add(&url, r->query, r->query_len);
+    }
+    json_object *spec = json_object_new_object(), *hs = json_object_new_array();
+    const char *hm = nb_str(ig, "httpMethod");
+    put(spec, "method", json_object_new_string(!hm || !strcmp(hm, "ANY") ? r->method : hm));
+    put(spec, "url", jn(url.data ? url.data : "", url.len));
+    put(spec, "body", jn(body->data ? body->data : "", body->len));
+    int64_t to = 29000;
+    nb_int(ig, "timeoutInMillis", &to);
+    put(spec, "timeout", json_object_new_int64(to));
+    static const char *const SKIP[] = {"host", "connection", "content-length", "transfer-encoding",
+                                       "expect", "keep-alive", NULL};
+    for (int i = 0; proxy && i < r->nheaders; i++) {
+        const nb_header *h = &r->headers[i];
+        bool skip = !h->name[0];
+        for (int k = 0; !skip && SKIP[k]; k++)
+            skip = strcmp(h->name, SKIP[k]) == 0;
+        if (skip)
+            continue;
+        json_object *pair = json_object_new_array();
+        json_object_array_add(pair, json_object_new_string(h->name));
+        json_object_array_add(pair, jn(h->value, h->vlen));
+        json_object_array_add(hs, pair);
+    }
+    if (!proxy) {
+        json_object *pair = json_object_new_array();
+        json_object_array_add(pair, json_object_new_string("content-type"));
+        json_object_array_add(pair, json_object_new_string("application/json"));
+        json_object_array_add(hs, pair);
+    }
+    put(spec, "headers", hs);
+    nb_buf_free(&url);
+    return spec;
+}
+
+static void http_done(const nb_http_result *res, void *arg)
+{
+    ar_wait *w = arg;
+    nb_req *r = w->r;
+    r->call.on_cancel = NULL;
+    r->call.park = NULL;
+    if (res->error == NB_HTTP_E_TIMEOUT) {
+        finish(r, 504, "InternalServerErrorException", "{\"message\": \"Endpoint request timed out\"}");
+    } else if (res->error != NB_HTTP_OK) {
+        internal(r, 500);
+    } else if (w->proxy) {
+        r->status = res->status;
+        r->content_type = "application/json";
+        nb_buf_add(&r->rbody, res->body, res->body_len);
+        nb_req_finish(r);
+    } else {
+        char status[8];
+        snprintf(status, sizeof status, "%d", res->status);
+        ar_request q = {.params = nb_get(w->ctx, "params"), .context = nb_get(w->ctx, "context"),
+                        .svars = nb_get(w->ctx, "stage")};
+        json_object *ir = ar_pick_integration_response(nb_get(w->integ, "integrationResponses"), status);
+        mapped_response(r, ir, &q, NULL, res->body, res->body_len);
+    }
+    wait_free(w);
+}
+
+static void http_cancelled(nb_call *call)
+{
+    ar_wait *w = call->park;
+    nb_http_cancel(w->fetch);
+    wait_free(w);
+}
+
+static void http_start(nb_req *r, ar_wait *w)
+{
+    json_object *hs = nb_get(w->http, "headers");
+    size_t n = json_object_array_length(hs);
+    nb_http_header *h = nb_calloc(n ? n : 1, sizeof *h);
+    for (size_t i = 0; i < n; i++) {
+        json_object *pair = json_object_array_get_idx(hs, i);
+        h[i].name = json_object_get_string(json_object_array_get_idx(pair, 0));
+        h[i].value = json_object_get_string(json_object_array_get_idx(pair, 1));
+    }
+    int64_t to = 29000;
+    nb_int(w->http, "timeout", &to);
+    json_object *body = nb_get(w->http, "body");
+    nb_http_request req = {.method = nb_str(w->http, "method"), .url = nb_str(w->http, "url"),
+                           .headers = h, .n_headers = n, .body = json_object_get_string(body),
+                           .body_len = (size_t)json_object_get_string_len(body),
+                           .timeout_ms = (uint64_t)to, .max_body = 10u << 20};
+    w->r = r;
+    r->call.park = w;
+    r->call.on_cancel = http_cancelled;
+    w->fetch = nb_http_fetch_start(&req, http_done, w);
+    free(h);
 }
 
 /* ---- serving --------------------------------------------------------------------------- */
@@ -622,15 +771,23 @@ static json_object *serve(nb_req *r, const char *id, const char *path, size_t pl
             in = json_object_new_object();
             put(in, "FunctionName", json_object_new_string(fn));
             put(in, "Payload", body.len ? jn(body.data, body.len) : json_object_new_string("{}"));
-            w->integ = json_object_get(ig);
-            w->ctx = json_object_new_object();
-            put(w->ctx, "params", json_object_get(q.params));
-            put(w->ctx, "context", json_object_get(q.context));
-            put(w->ctx, "stage", q.svars ? json_object_get(q.svars) : NULL);
+            keep_context(w, ig, &q);
+        }
+        nb_buf_free(&body);
+    } else if (type && !strncmp(type, "HTTP", 4) && uri) {
+        bool proxy = strcmp(type, "HTTP_PROXY") == 0;
+        nb_buf body = {0};
+        if (proxy && r->body.len)
+            nb_buf_add(&body, r->body.data, r->body.len);
+        if (proxy || map_request(r, ig, &q, &body)) {
+            w->http = http_spec(r, ig, uri, &q, proxy, &body);
+            w->proxy = proxy;
+            if (!proxy)
+                keep_context(w, ig, &q);
         }
         nb_buf_free(&body);
     } else {
-        internal(r, 500); /* HTTP integrations and other AWS services: not yet */
+        internal(r, 500); /* AWS integrations with services other than Lambda: not yet */
     }
     request_free(&q);
 out:
@@ -654,10 +811,10 @@ static bool serve_api(nb_req *r, const char *id, const char *path, size_t plen)
         r->call.on_cancel = cancelled;
         nb_invoke(&r->call, "lambda", "Invoke", in, invoked, w);
         json_object_put(in);
+    } else if (w->http) {
+        http_start(r, w);
     } else {
-        json_object_put(w->integ);
-        json_object_put(w->ctx);
-        free(w);
+        wait_free(w);
     }
     return mine;
 }
