@@ -306,7 +306,10 @@ def test_deployments_and_stages(gw):
     s = gw.get_stage(restApiId=api, stageName="prod")
     assert s["deploymentId"] == d["id"] and s["description"] == "the stage"
     assert s["variables"] == {"v": "1"} and s["cacheClusterEnabled"] is False
-    assert gw.get_deployment(restApiId=api, deploymentId=d["id"])["id"] == d["id"]
+    got = gw.get_deployment(restApiId=api, deploymentId=d["id"])
+    assert got["id"] == d["id"] and "apiSummary" not in got
+    got = gw.get_deployment(restApiId=api, deploymentId=d["id"], embed=["apisummary"])
+    assert got["apiSummary"] == {"/": {"GET": {"authorizationType": "NONE", "apiKeyRequired": False}}}
     d2 = gw.create_deployment(restApiId=api, stageName="prod", variables={"w": "2"})
     s = gw.get_stage(restApiId=api, stageName="prod")
     assert s["deploymentId"] == d2["id"] and s["variables"] == {"v": "1", "w": "2"}

@@ -1165,6 +1165,29 @@ nb_status ar_op_create_deployment(nb_call *call, json_object *in)
     return out(call, d);
 }
 
+/* {path: {METHOD: {authorizationType, apiKeyRequired}}} of a snapshot. */
+static json_object *api_summary(json_object *snap)
+{
+    json_object *sum = json_object_new_object();
+    json_object_object_foreach(snap, k, r) {
+        (void)k;
+        json_object *ms = nb_get(r, "resourceMethods");
+        if (!ms || !json_object_object_length(ms))
+            continue;
+        json_object *byp = json_object_new_object();
+        json_object_object_foreach(ms, hm, m) {
+            json_object *x = json_object_new_object();
+            set_str(x, "authorizationType", nb_str(m, "authorizationType") ? nb_str(m, "authorizationType") : "NONE");
+            bool akr = false;
+            nb_bool(m, "apiKeyRequired", &akr);
+            set(x, "apiKeyRequired", json_object_new_boolean(akr));
+            set(byp, hm, x);
+        }
+        set(sum, nb_str(r, "path") ? nb_str(r, "path") : "/", byp);
+    }
+    return sum;
+}
+
 nb_status ar_op_get_deployment(nb_call *call, json_object *in)
 {
     const char *api = nb_str(in, "restApiId"), *id = nb_str(in, "deploymentId");
@@ -1175,6 +1198,10 @@ nb_status ar_op_get_deployment(nb_call *call, json_object *in)
     json_object *d = strlen(id) < 64 ? ag_load(api, AR_KIND_DEPLOY, id) : NULL;
     if (!d)
         return ag_not_found(call, "Invalid Deployment identifier specified");
+    json_object *em = nb_get(in, "embed");
+    for (size_t i = 0; em && i < json_object_array_length(em); i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(em, i)), "apisummary") == 0)
+            set(d, "apiSummary", api_summary(nb_get(d, AR_SNAPSHOT)));
     return out(call, d);
 }
 
