@@ -271,6 +271,10 @@ static void test_input(void)
     e.body = " 42 ";
     e.body_len = 4;
     ok_in("$input.json('$')|$input.path('$')", &e, "42|42");
+    e.body = "{\"big\": 18446744073709551615, \"neg\": -9223372036854775808, \"d\": 1e3, \"f\": 10.50}";
+    e.body_len = strlen(e.body);
+    ok_in("$input.path('$.big') $input.path('$.neg') $input.path('$.d') $input.path('$.f') $input.json('$.f')", &e,
+          "18446744073709551615 -9223372036854775808 1000.0 10.5 10.50");
     e.body = "{\"a\": 1} x";
     e.body_len = strlen(e.body);
     fails_in("$input.path('$.a')", &e, VTL_EBODY, "Could not parse");
@@ -421,6 +425,18 @@ static void test_limits(void)
     fails("#set($x = [])#foreach($i in [1..200])#set($d = $x.add([]))#set($x = $x[0])#end", "nested");
     fails("#set($m = {})#foreach($i in [1..200])#set($m.k = {'v': $m})#end", "nested");
     ok("#set($a = [])#foreach($i in [1..20])#set($a = [$a])#end$a.size()", "1");
+    fails("#set($l = [1, 2])#foreach($i in [1..1000])#set($d = $l.addAll($l))#end", "");
+    fails("#set($l = [1..1000])#foreach($i in [1..1000])#foreach($j in [1..1000])#set($d = $l == $l)#end#end", "steps");
+    /* a long operator chain is one node: no deep recursion */
+    size_t cap = 16 + 50000 * 4, o = 0;
+    char *chain = malloc(cap);
+    o += (size_t)snprintf(chain, cap, "#set($x = 1");
+    for (int i = 0; i < 50000; i++)
+        o += (size_t)snprintf(chain + o, cap - o, " + 1");
+    snprintf(chain + o, cap - o, ")$x");
+    ok(chain, "50001");
+    free(chain);
+    ok("#if(1 == 1 && 2 == 2 && !false || $x.y()) y #end#set($z = 1 - 2 - 3)$z #set($z = 2 * 3 % 4 / 2)$z", " y -4 1");
 }
 
 int main(void)

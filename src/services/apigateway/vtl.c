@@ -41,7 +41,7 @@
 
 enum {
     N_TEXT, N_REF, N_ESCREF, N_SET, N_IF, N_FOREACH, N_BREAK, N_STOP,
-    E_STR, E_ISTR, E_INT, E_DBL, E_BOOL, E_LIST, E_RANGE, E_MAP, E_BIN, E_NOT, E_NEG,
+    E_STR, E_ISTR, E_INT, E_DBL, E_BOOL, E_LIST, E_RANGE, E_MAP, E_BIN, E_OPND, E_NOT, E_NEG,
     S_PROP, S_CALL, S_INDEX,
 };
 enum { OP_OR, OP_AND, OP_EQ, OP_NE, OP_LT, OP_GT, OP_LE, OP_GE, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD };
@@ -555,25 +555,33 @@ static int match_op(ps *p, int level)
     }
 }
 
+/* One precedence level: a left-associative chain is one E_BIN node (a: the
+ * first operand, b: E_OPND nodes holding each operator and operand), so a
+ * long `1 + 1 + ...` needs no recursion to evaluate or free. */
 static node *parse_level(ps *p, int level)
 {
     if (level > 5)
         return parse_unary(p);
-    node *l = parse_level(p, level + 1);
+    node *l = parse_level(p, level + 1), *chain = NULL, **tail = NULL;
     int op;
     while (l && (op = match_op(p, level)) >= 0) {
         node *r = parse_level(p, level + 1);
         if (!r) {
-            free_nodes(l);
+            free_nodes(chain ? chain : l);
             return NULL;
         }
-        node *e = mk(E_BIN);
-        e->op = op;
-        e->a = l;
-        e->b = r;
-        l = e;
+        if (!chain) {
+            chain = mk(E_BIN);
+            chain->a = l;
+            tail = &chain->b;
+        }
+        node *o = mk(E_OPND);
+        o->op = op;
+        o->a = r;
+        *tail = o;
+        tail = &o->next;
     }
-    return l;
+    return chain ? chain : l;
 }
 
 static node *parse_expr(ps *p)
@@ -1161,7 +1169,10 @@ static void to_str(rs *r, val v, nb_buf *b, int depth)
         nb_buf_add(b, json_object_get_string(j), (size_t)json_object_get_string_len(j));
         break;
     case json_type_int:
-        nb_buf_printf(b, "%lld", (long long)json_object_get_int64(j));
+        if (json_object_get_int64(j) == INT64_MAX) /* json-c keeps larger JSON integers unsigned */
+            nb_buf_printf(b, "%llu", (unsigned long long)json_object_get_uint64(j));
+        else
+            nb_buf_printf(b, "%lld", (long long)json_object_get_int64(j));
         break;
     case json_type_double:
         fmt_double(b, json_object_get_double(j));
@@ -1257,6 +1268,8 @@ static bool int_of(val v, int64_t *out)
 /* Velocity 1.7 ==: numbers by value, same types by equals, else by toString. */
 static bool vequal(rs *r, val a, val b, int depth)
 {
+    if (!tick(r))
+        return false;
     if (a.t == V_NULL || b.t == V_NULL)
         return a.t == b.t;
     if (a.t != V_JSON || b.t != V_JSON)
@@ -1267,7 +1280,7 @@ static bool vequal(rs *r, val a, val b, int depth)
     if (num_of(a, &ia, &xa, &da) && num_of(b, &ib, &xb, &db))
         return ia && ib ? xa == xb : da == db;
     json_type ta = vty(a), tb = vty(b);
-    if (!tick(r) || depth > 2 * VTL_MAX_DEPTH)
+    if (depth > 2 * VTL_MAX_DEPTH)
         return false;
     if (ta == tb && ta == json_type_array) {
         size_t n = json_object_array_length(a.j);
@@ -1730,7 +1743,7 @@ static val list_method(rs *r, json_object *j, const call *c)
     if (is(c, "get", 1) && int0)
         return vj(json_object_get(json_object_array_get_idx(j, (size_t)i0)));
     if (is(c, "add", 1)) {
-        json_object *x = vstore(r, j, c->a[0]);
+        json_object *x = charge(r, 16) ? vstore(r, j, c->a[0]) : NULL;
         if (r->failed) {
             json_object_put(x);
             return VNULL;
@@ -1764,7 +1777,7 @@ static val list_method(rs *r, json_object *j, const call *c)
         json_object *src = c->a[0].j;
         size_t sn = json_object_array_length(src);
         json_object *tmp = json_object_new_array();
-        for (size_t k = 0; k < sn && !r->failed; k++)
+        for (size_t k = 0; k < sn && tick(r) && charge(r, 16); k++)
             json_object_array_add(tmp, vcopy(r, json_object_array_get_idx(src, k), level_of(j) + 1));
         for (size_t k = 0; k < sn && !r->failed; k++)
             json_object_array_add(j, json_object_get(json_object_array_get_idx(tmp, k)));
@@ -1783,7 +1796,7 @@ static val list_method(rs *r, json_object *j, const call *c)
             return VNULL;
         }
         json_object *sub = json_object_new_array();
-        for (int64_t k = i0; k < i1; k++)
+        for (int64_t k = i0; k < i1 && tick(r) && charge(r, 16); k++)
             json_object_array_add(sub, json_object_get(json_object_array_get_idx(j, (size_t)k)));
         return vj(sub);
     }
@@ -1822,7 +1835,7 @@ static val map_method(rs *r, json_object *j, const call *c)
     } else if (is(c, "keySet", 0) || is(c, "values", 0) || is(c, "entrySet", 0)) {
         json_object *arr = json_object_new_array();
         json_object_object_foreach(j, k, v) {
-            if (!tick(r))
+            if (!tick(r) || !charge(r, strlen(k) + 64))
                 break;
             if (c->name[0] == 'k') {
                 json_object_array_add(arr, json_object_new_string(k));
@@ -1956,6 +1969,12 @@ static val input_method(rs *r, const call *c)
         bool ok;
         json_object *root = body_json(r, &ok), *out = NULL;
         int rc = ok ? asl_path_get(root, arg, &out) : 1;
+        if (rc == 0 && strchr(arg, '*') && json_object_is_type(out, json_type_array)) { /* matches cost */
+            size_t m = json_object_array_length(out);
+            r->steps += (long)m;
+            charge(r, m * 16);
+            tick(r);
+        }
         if (ok && rc < 0)
             rfail(r, -1, "Invalid JSONPath expression: %s", arg);
         if (c->name[0] == 'p') {
@@ -2251,44 +2270,52 @@ static val arith(rs *r, int op, val a, val b)
     return vj(json_object_new_double(d));
 }
 
-static val eval_bin(rs *r, const node *e)
+static val binop(rs *r, int op, val a, val b)
 {
-    val a = eval(r, e->a);
-    if (r->failed)
-        return vput(a), VNULL;
-    if (e->op == OP_OR || e->op == OP_AND) {
-        bool t = truthy(a);
-        vput(a);
-        if (t == (e->op == OP_OR))
-            return vbool(t);
-        val b = eval(r, e->b);
-        t = truthy(b);
-        vput(b);
-        return r->failed ? VNULL : vbool(t);
-    }
-    val b = eval(r, e->b), res = VNULL;
-    if (r->failed) {
-        /* nothing */
-    } else if (e->op == OP_EQ || e->op == OP_NE) {
-        res = vbool(vequal(r, a, b, 0) == (e->op == OP_EQ));
-    } else if (e->op >= OP_LT && e->op <= OP_GE) {
-        bool ia, ib;
+    if (op == OP_EQ || op == OP_NE)
+        return vbool(vequal(r, a, b, 0) == (op == OP_EQ));
+    if (op >= OP_LT && op <= OP_GE) {
+        bool ia, ib, t = false;
         int64_t xa = 0, xb = 0;
         double da, db;
-        bool t = false;
         if (num_of(a, &ia, &xa, &da) && num_of(b, &ib, &xb, &db)) {
             int cmp = ia && ib ? (xa > xb) - (xa < xb) : (da > db) - (da < db);
-            t = e->op == OP_LT ? cmp < 0 : e->op == OP_GT ? cmp > 0 : e->op == OP_LE ? cmp <= 0 : cmp >= 0;
+            t = op == OP_LT ? cmp < 0 : op == OP_GT ? cmp > 0 : op == OP_LE ? cmp <= 0 : cmp >= 0;
             if (isnan(da) || isnan(db))
                 t = false;
         }
-        res = vbool(t);
-    } else {
-        res = arith(r, e->op, a, b);
+        return vbool(t);
     }
-    vput(a);
-    vput(b);
-    return res;
+    return arith(r, op, a, b);
+}
+
+/* A chain of one precedence level, folded left; && and || short-circuit. */
+static val eval_bin(rs *r, const node *e)
+{
+    val acc = eval(r, e->a);
+    for (const node *o = e->b; o && tick(r); o = o->next) {
+        if (o->op == OP_OR || o->op == OP_AND) {
+            bool t = truthy(acc);
+            vput(acc);
+            if (t != (o->op == OP_OR)) {
+                val b = eval(r, o->a);
+                t = truthy(b);
+                vput(b);
+            }
+            acc = vbool(t);
+            continue;
+        }
+        val b = eval(r, o->a);
+        val res = r->failed ? VNULL : binop(r, o->op, acc, b);
+        vput(acc);
+        vput(b);
+        acc = res;
+    }
+    if (r->failed) {
+        vput(acc);
+        return VNULL;
+    }
+    return acc;
 }
 
 static val eval_range(rs *r, const node *e)
