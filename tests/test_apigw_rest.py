@@ -705,3 +705,16 @@ def test_http_integrations(nimbus, gw, backend):
     gw.create_deployment(restApiId=api, stageName="p")
     st, h, b = req(nimbus, "GET", p + "/x")
     assert st == 500 and json.loads(b) == {"message": "Internal server error"}
+
+
+def test_aws_cli(aws_cli):
+    api = aws_cli("apigateway", "create-rest-api", "--name", "cli")["id"]
+    items = aws_cli("apigateway", "get-resources", "--rest-api-id", api)["items"]
+    assert [x["path"] for x in items] == ["/"]
+    aws_cli("apigateway", "put-method", "--rest-api-id", api, "--resource-id", items[0]["id"],
+            "--http-method", "GET", "--authorization-type", "NONE")
+    ig = aws_cli("apigateway", "put-integration", "--rest-api-id", api, "--resource-id",
+                 items[0]["id"], "--http-method", "GET", "--type", "MOCK")
+    assert ig["type"] == "MOCK"
+    p = aws_cli("apigateway", "get-rest-api", "--rest-api-id", "nope", ok=False)
+    assert p.returncode != 0 and "NotFoundException" in p.stderr
