@@ -22,6 +22,13 @@ def err(excinfo):
     return e["Error"]["Code"], e["Error"]["Message"], e["ResponseMetadata"]["HTTPStatusCode"]
 
 
+def lambda_uri(lmb, name, code):
+    """A Python function made from code, as an API Gateway integration URI."""
+    make_fn(lmb, name, {"app.py": code})
+    arn = lmb.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    return f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+
+
 def root_of(gw, api):
     return [r["id"] for r in gw.get_resources(restApiId=api)["items"] if r["path"] == "/"][0]
 
@@ -489,9 +496,7 @@ def handler(event, context):
 
 
 def test_lambda_proxy(nimbus, gw, lmb):
-    make_fn(lmb, "restfn", {"app.py": ECHO})
-    arn = lmb.get_function(FunctionName="restfn")["Configuration"]["FunctionArn"]
-    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+    uri = lambda_uri(lmb, "restfn", ECHO)
     api = gw.create_rest_api(name="lp")["id"]
     root = root_of(gw, api)
     pets = gw.create_resource(restApiId=api, parentId=root, pathPart="pets")
@@ -551,9 +556,7 @@ def handler(event, context):
 
 
 def test_lambda_aws_integration(nimbus, gw, lmb):
-    make_fn(lmb, "restplain", {"app.py": PLAIN})
-    arn = lmb.get_function(FunctionName="restplain")["Configuration"]["FunctionArn"]
-    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+    uri = lambda_uri(lmb, "restplain", PLAIN)
     api = gw.create_rest_api(name="aws")["id"]
     root = root_of(gw, api)
     gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE")
@@ -625,9 +628,7 @@ def test_mock_velocity_templates(nimbus, gw):
 
 
 def test_aws_integration_templates(nimbus, gw, lmb):
-    make_fn(lmb, "resttpl", {"app.py": PLAIN})
-    arn = lmb.get_function(FunctionName="resttpl")["Configuration"]["FunctionArn"]
-    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+    uri = lambda_uri(lmb, "resttpl", PLAIN)
     api = gw.create_rest_api(name="awst")["id"]
     root = root_of(gw, api)
     gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE")

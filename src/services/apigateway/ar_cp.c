@@ -595,7 +595,6 @@ nb_status ar_op_put_method(nb_call *call, json_object *in)
     return save_and_out(call, &t, m);
 }
 
-
 static const ar_patch_path METHOD_PATHS[] = {
     {"/authorizationType", "authorizationType", AR_STR, AR_OP_REPLACE},
     {"/authorizerId", "authorizerId", AR_STR, AR_OP_REPLACE},
@@ -607,8 +606,6 @@ static const ar_patch_path METHOD_PATHS[] = {
     {"/authorizationScopes/", "authorizationScopes", AR_LIST_STR, AR_OP_ADD | AR_OP_REMOVE},
     {NULL, NULL, AR_STR, 0},
 };
-
-
 
 /* ---- method responses --------------------------------------------------------------- */
 
@@ -647,9 +644,6 @@ nb_status ar_op_put_method_response(nb_call *call, json_object *in)
     set(sub_map(t.method, "methodResponses"), nb_str(in, "statusCode"), mr);
     return save_and_out(call, &t, mr);
 }
-
-
-
 
 /* ---- integrations --------------------------------------------------------------------- */
 
@@ -745,7 +739,6 @@ nb_status ar_op_put_integration(nb_call *call, json_object *in)
     return save_and_out(call, &t, ig);
 }
 
-
 static const ar_patch_path INTEGRATION_PATHS[] = {
     {"/uri", "uri", AR_STR, AR_OP_REPLACE},
     {"/httpMethod", "httpMethod", AR_STR, AR_OP_REPLACE},
@@ -761,8 +754,6 @@ static const ar_patch_path INTEGRATION_PATHS[] = {
     {"/cacheKeyParameters/", "cacheKeyParameters", AR_LIST_STR, AR_OP_ADD | AR_OP_REMOVE},
     {NULL, NULL, AR_STR, 0},
 };
-
-
 
 /* ---- integration responses --------------------------------------------------------------- */
 
@@ -820,9 +811,6 @@ nb_status ar_op_put_integration_response(nb_call *call, json_object *in)
     set(sub_map(ig, "integrationResponses"), nb_str(in, "statusCode"), ir);
     return save_and_out(call, &t, ir);
 }
-
-
-
 
 /* ---- the parts of a method: Get and Delete ----------------------------------------- */
 
