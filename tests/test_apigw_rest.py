@@ -538,6 +538,15 @@ def test_lambda_proxy(nimbus, gw, lmb):
     # the path form and _user_request_
     st, h, b = req(nimbus, "GET", f"/restapis/{api}/prod/_user_request_/pets/7")
     assert st == 201 and json.loads(b)["pathParameters"] == {"id": "7"}
+    # a stage variable names the function
+    sv = gw.create_resource(restApiId=api, parentId=root, pathPart="sv")["id"]
+    gw.put_method(restApiId=api, resourceId=sv, httpMethod="GET", authorizationType="NONE")
+    gw.put_integration(restApiId=api, resourceId=sv, httpMethod="GET", type="AWS_PROXY",
+                       integrationHttpMethod="POST",
+                       uri=uri.replace("function:restfn", "function:${stageVariables.fn}"))
+    gw.create_deployment(restApiId=api, stageName="prod", variables={"fn": "restfn"})
+    st, h, b = req(nimbus, "GET", "/prod/sv", host=host)
+    assert st == 201 and json.loads(b)["resource"] == "/sv", b
     # malformed answers and errors
     for kind in ["bad", "raise"]:
         st, h, b = req(nimbus, "GET", f"/prod/pets/1?kind={kind}", host=host)

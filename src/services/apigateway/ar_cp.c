@@ -693,7 +693,8 @@ static bool check_integration(nb_call *call, json_object *ig)
         return false;
     }
     char fn[320];
-    if (strcmp(type, "AWS_PROXY") == 0 && !ag_lambda_target(uri, fn, sizeof fn)) {
+    if (strcmp(type, "AWS_PROXY") == 0 && !strstr(uri, "${stageVariables.") &&
+        !ag_lambda_target(uri, fn, sizeof fn)) {
         ag_bad(call, "Integrations of type 'AWS_PROXY' currently only supports Lambda function "
                      "and Firehose stream invocations.");
         return false;

@@ -647,6 +647,28 @@ static void http_start(nb_req *r, ar_wait *w)
     free(h);
 }
 
+/* uri with "${stageVariables.NAME}" replaced by the stage's variables
+ * (an unset one by nothing), as API Gateway does in integration URIs. */
+static void expand_stage_vars(const char *uri, json_object *svars, nb_buf *out)
+{
+    static const char MARK[] = "${stageVariables.";
+    const char *p = uri;
+    for (const char *m; (m = strstr(p, MARK));) {
+        const char *close = strchr(m, '}');
+        if (!close)
+            break;
+        nb_buf_add(out, p, (size_t)(m - p));
+        char name[130];
+        size_t n = (size_t)(close - m) - (sizeof MARK - 1);
+        nb_copy(name, sizeof name, m + sizeof MARK - 1, n);
+        const char *v = nb_str(svars, name);
+        nb_buf_adds(out, v ? v : "");
+        p = close + 1;
+    }
+    nb_buf_adds(out, p);
+    nb_buf_addc(out, 0);
+}
+
 /* ---- serving --------------------------------------------------------------------------- */
 
 /* The resource and method of the snapshot for the request (borrowed), or
@@ -754,7 +776,10 @@ static json_object *serve(nb_req *r, const char *id, const char *path, size_t pl
     json_object *ig = nb_get(m, "methodIntegration");
     const char *type = ig ? nb_str(ig, "type") : NULL;
     char fn[512];
-    const char *uri = ig ? nb_str(ig, "uri") : NULL;
+    nb_buf ubuf = {0};
+    if (ig && nb_str(ig, "uri"))
+        expand_stage_vars(nb_str(ig, "uri"), q.svars, &ubuf);
+    const char *uri = ubuf.data;
     bool lambda = uri && ag_lambda_target(uri, fn, sizeof fn);
     if (type && strcmp(type, "MOCK") == 0) {
         serve_mock(r, ig, &q);
@@ -790,6 +815,7 @@ static json_object *serve(nb_req *r, const char *id, const char *path, size_t pl
         internal(r, 500); /* AWS integrations with services other than Lambda: not yet */
     }
     request_free(&q);
+    nb_buf_free(&ubuf);
 out:
     json_object_put(pathp);
     json_object_put(stage);
