@@ -696,10 +696,15 @@ def test_http_integrations(nimbus, gw, backend):
     gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE")
     gw.put_integration(restApiId=api, resourceId=root, httpMethod="POST", type="HTTP",
                        integrationHttpMethod="PUT", uri=backend + "/mapped",
+                       requestParameters={"integration.request.header.X-H": "'fixed'",
+                                          "integration.request.querystring.who":
+                                              "method.request.querystring.name"},
                        requestTemplates={"application/json": '{"wrapped": $input.body}'})
     gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="POST", statusCode="200",
                                 responseTemplates={"application/json":
-                                                   '{"saw": $input.json(\'$.method\')}'})
+                                                   '{"saw": $input.json(\'$.method\'), '
+                                                   '"path": $input.json(\'$.path\'), '
+                                                   '"x": $input.json(\'$.x\')}'})
     gw.create_deployment(restApiId=api, stageName="p")
     p = f"/_aws/execute-api/{api}/p"
     st, h, b = req(nimbus, "DELETE", p + "/a/b?k=v", headers={"X-H": "1"}, body=b"data")
@@ -707,8 +712,9 @@ def test_http_integrations(nimbus, gw, backend):
     assert json.loads(b) == {"method": "DELETE", "path": "/up/a/b?k=v", "body": "data", "x": "1"}
     st, h, b = req(nimbus, "GET", p + "/missing")
     assert st == 404 and json.loads(b)["path"] == "/up/missing"
-    st, h, b = req(nimbus, "POST", p + "/", body=b'{"n": 1}', headers={"Content-Type": "application/json"})
-    assert st == 200 and json.loads(b) == {"saw": "PUT"}, b
+    st, h, b = req(nimbus, "POST", p + "/?name=a%20b", body=b'{"n": 1}',
+                   headers={"Content-Type": "application/json"})
+    assert st == 200 and json.loads(b) == {"saw": "PUT", "path": "/mapped?who=a%20b", "x": "fixed"}, b
     # an endpoint that refuses connections
     gw.update_integration(restApiId=api, resourceId=proxy, httpMethod="ANY", patchOperations=[
         {"op": "replace", "path": "/uri", "value": "http://127.0.0.1:1/{proxy}"}])

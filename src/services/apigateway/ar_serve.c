@@ -519,15 +519,22 @@ static void keep_context(ar_wait *w, json_object *ig, const ar_request *q)
     put(w->ctx, "stage", q->svars ? json_object_get(q->svars) : NULL);
 }
 
-/* uri with its {name} / {name+} placeholders filled: from the
- * integration's requestParameters "integration.request.path.NAME" source,
- * else the path parameter NAME. */
-static void fill_uri(const char *uri, json_object *ig, const ar_request *q, nb_buf *out)
+/* The sources integration request parameters read (owned). */
+static json_object *param_sources(const ar_request *q)
 {
     json_object *src = json_object_new_object();
     put(src, "request", json_object_get(q->params));
     put(src, "context", json_object_get(q->context));
     put(src, "stage", q->svars ? json_object_get(q->svars) : NULL);
+    return src;
+}
+
+/* uri with its {name} / {name+} placeholders filled: from the
+ * integration's requestParameters "integration.request.path.NAME" source,
+ * else the path parameter NAME. */
+static void fill_uri(const char *uri, json_object *ig, const ar_request *q, json_object *src,
+                     nb_buf *out)
+{
     for (const char *p = uri; *p; p++) {
         const char *close = *p == '{' ? strchr(p, '}') : NULL;
         if (!close || close - p > 128) {
@@ -544,7 +551,38 @@ static void fill_uri(const char *uri, json_object *ig, const ar_request *q, nb_b
         nb_buf_adds(out, v ? v : "");
         p = close;
     }
-    json_object_put(src);
+}
+
+static void add_pair(json_object *arr, const char *name, const char *value)
+{
+    json_object *pair = json_object_new_array();
+    json_object_array_add(pair, json_object_new_string(name));
+    json_object_array_add(pair, json_object_new_string(value));
+    json_object_array_add(arr, pair);
+}
+
+/* The integration's header and query string requestParameters. */
+static void map_parameters(json_object *ig, json_object *src, json_object *hs, nb_buf *url,
+                           bool has_query)
+{
+    json_object *rp = nb_get(ig, "requestParameters");
+    if (!rp || !json_object_is_type(rp, json_type_object))
+        return;
+    json_object_object_foreach(rp, k, v) {
+        char buf[1024];
+        const char *val = ar_param_value(json_object_get_string(v), src, buf, sizeof buf);
+        if (!val)
+            continue;
+        if (!strncmp(k, "integration.request.header.", 27) && k[27] && !strpbrk(val, "\r\n")) {
+            add_pair(hs, k + 27, val);
+        } else if (!strncmp(k, "integration.request.querystring.", 32) && k[32]) {
+            nb_buf_addc(url, has_query ? '&' : '?');
+            has_query = true;
+            nb_url_encode(url, k + 32);
+            nb_buf_addc(url, '=');
+            nb_url_encode(url, val);
+        }
+    }
 }
 
 /* The request an HTTP or HTTP_PROXY integration sends (owned). */
@@ -552,16 +590,17 @@ static json_object *http_spec(nb_req *r, json_object *ig, const char *uri, const
                               bool proxy, const nb_buf *body)
 {
     nb_buf url = {0};
-    fill_uri(uri, ig, q, &url);
+    json_object *src = param_sources(q);
+    fill_uri(uri, ig, q, src, &url);
+    bool has_query = strchr(uri, '?') != NULL;
     if (proxy && r->query_len) {
-        nb_buf_addc(&url, strchr(uri, '?') ? '&' : '?');
+        nb_buf_addc(&url, has_query ? '&' : '?');
         nb_buf_add(&url, r->query, r->query_len);
+        has_query = true;
     }
     json_object *spec = json_object_new_object(), *hs = json_object_new_array();
     const char *hm = nb_str(ig, "httpMethod");
     put(spec, "method", json_object_new_string(!hm || !strcmp(hm, "ANY") ? r->method : hm));
-    put(spec, "url", jn(url.data ? url.data : "", url.len));
-    put(spec, "body", jn(body->data ? body->data : "", body->len));
     int64_t to = 29000;
     nb_int(ig, "timeoutInMillis", &to);
     put(spec, "timeout", json_object_new_int64(to));
@@ -572,21 +611,17 @@ static json_object *http_spec(nb_req *r, json_object *ig, const char *uri, const
         bool skip = !h->name[0];
         for (int k = 0; !skip && SKIP[k]; k++)
             skip = strcmp(h->name, SKIP[k]) == 0;
-        if (skip)
-            continue;
-        json_object *pair = json_object_new_array();
-        json_object_array_add(pair, json_object_new_string(h->name));
-        json_object_array_add(pair, jn(h->value, h->vlen));
-        json_object_array_add(hs, pair);
+        if (!skip)
+            add_pair(hs, h->name, h->value);
     }
-    if (!proxy) {
-        json_object *pair = json_object_new_array();
-        json_object_array_add(pair, json_object_new_string("content-type"));
-        json_object_array_add(pair, json_object_new_string("application/json"));
-        json_object_array_add(hs, pair);
-    }
+    if (!proxy)
+        add_pair(hs, "content-type", "application/json");
+    map_parameters(ig, src, hs, &url, has_query);
+    put(spec, "url", jn(url.data ? url.data : "", url.len));
+    put(spec, "body", jn(body->data ? body->data : "", body->len));
     put(spec, "headers", hs);
     nb_buf_free(&url);
+    json_object_put(src);
     return spec;
 }
 
