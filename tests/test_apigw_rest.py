@@ -435,6 +435,14 @@ def test_mock_endpoint(nimbus, gw):
         st, h, b = req(nimbus, m, p, host=host)
         assert st == 403 and json.loads(b) == {"message": "Missing Authentication Token"}, p
         assert h["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+    # the default endpoint can be switched off, at once
+    gw.update_rest_api(restApiId=api, patchOperations=[
+        {"op": "replace", "path": "/disableExecuteApiEndpoint", "value": "true"}])
+    st, h, b = req(nimbus, "GET", "/prod/", host=host)
+    assert st == 403 and json.loads(b) == {"message": "Forbidden"}
+    gw.update_rest_api(restApiId=api, patchOperations=[
+        {"op": "replace", "path": "/disableExecuteApiEndpoint", "value": "false"}])
+    assert req(nimbus, "GET", "/prod/", host=host)[0] == 200
     # edits show only after a redeploy
     gw.put_integration_response(restApiId=api, resourceId=root, httpMethod="GET", statusCode="200",
                                 responseTemplates={"application/json": '{"v": 2}'})

@@ -389,6 +389,7 @@ nb_status ar_op_update_rest_api(nb_call *call, json_object *in)
         return NB_ERROR;
     }
     ar_save_api(call, a);
+    ar_cache_clear(); /* the data plane caches API settings with deployments */
     return out(call, a);
 }
 

@@ -244,6 +244,7 @@ static char *proxy_event(nb_req *r, json_object *res, const char *path, size_t p
  * random) and go with age, a reset or shutdown. */
 typedef struct {
     char owner[64];
+    bool disabled; /* the API's disableExecuteApiEndpoint (UpdateRestApi clears the cache) */
     json_object *snap;
 } ar_deployed;
 
@@ -262,6 +263,7 @@ static void *deployed_make(const char *key, void *arg)
         e = nb_calloc(1, sizeof *e);
         nb_copy(e->owner, sizeof e->owner, owner, strlen(owner));
         e->snap = json_object_get(snap);
+        nb_bool(api, "disableExecuteApiEndpoint", &e->disabled);
     }
     json_object_put(d);
     json_object_put(api);
@@ -801,6 +803,10 @@ static json_object *serve(nb_req *r, const char *id, const char *path, size_t pl
     const char *rest = sl ? sl : "/";
     size_t rn = sl ? (size_t)(end - sl) : 1;
     json_object *pathp = json_object_new_object();
+    if (dep && dep->disabled) {
+        finish(r, 403, "ForbiddenException", "{\"message\":\"Forbidden\"}");
+        goto out;
+    }
     if (!snap || !match(snap, r->method, rest, rn, &res, &m, pathp)) {
         missing_token(r);
         goto out;
