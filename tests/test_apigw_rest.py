@@ -168,12 +168,18 @@ def test_resources(gw):
 def test_methods_and_integrations(gw):
     api = gw.create_rest_api(name="m")["id"]
     root = root_of(gw, api)
+    with pytest.raises(ClientError) as e:
+        gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE",
+                      requestValidatorId="nope00")
+    assert err(e)[:2] == ("BadRequestException", "Invalid Request Validator identifier specified")
+    v1 = gw.create_request_validator(restApiId=api, name="params",
+                                     validateRequestParameters=True)["id"]
     m = gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE",
                       apiKeyRequired=True, requestParameters={"method.request.header.X-A": True},
-                      requestModels={"application/json": "Empty"}, requestValidatorId="v1")
+                      requestModels={"application/json": "Empty"}, requestValidatorId=v1)
     assert m["httpMethod"] == "POST" and m["apiKeyRequired"] is True
     assert m["requestParameters"] == {"method.request.header.X-A": True}
-    assert m["requestModels"] == {"application/json": "Empty"} and m["requestValidatorId"] == "v1"
+    assert m["requestModels"] == {"application/json": "Empty"} and m["requestValidatorId"] == v1
     with pytest.raises(ClientError) as e:
         gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE")
     assert err(e) == ("ConflictException", "Method already exists for this resource", 409)
@@ -742,3 +748,38 @@ def test_aws_cli(aws_cli):
     assert ig["type"] == "MOCK"
     p = aws_cli("apigateway", "get-rest-api", "--rest-api-id", "nope", ok=False)
     assert p.returncode != 0 and "NotFoundException" in p.stderr
+
+
+def test_request_validators(nimbus, gw):
+    api, root = mock_api(gw)
+    v = gw.create_request_validator(restApiId=api, name="p", validateRequestParameters=True)
+    assert v["name"] == "p" and v["validateRequestParameters"] is True
+    assert v["validateRequestBody"] is False
+    assert gw.get_request_validator(restApiId=api, requestValidatorId=v["id"])["name"] == "p"
+    assert [x["id"] for x in gw.get_request_validators(restApiId=api)["items"]] == [v["id"]]
+    u = gw.update_request_validator(restApiId=api, requestValidatorId=v["id"], patchOperations=[
+        {"op": "replace", "path": "/name", "value": "q"}])
+    assert u["name"] == "q"
+    with pytest.raises(ClientError) as e:
+        gw.get_request_validator(restApiId=api, requestValidatorId="nope00")
+    assert err(e) == ("NotFoundException", "Invalid Request Validator identifier specified", 404)
+    gw.update_method(restApiId=api, resourceId=root, httpMethod="GET", patchOperations=[
+        {"op": "replace", "path": "/requestValidatorId", "value": v["id"]},
+        {"op": "add", "path": "/requestParameters/method.request.querystring.q", "value": "true"},
+        {"op": "add", "path": "/requestParameters/method.request.header.X-Need", "value": "true"},
+        {"op": "add", "path": "/requestParameters/method.request.querystring.opt", "value": "false"}])
+    with pytest.raises(ClientError) as e:
+        gw.update_method(restApiId=api, resourceId=root, httpMethod="GET", patchOperations=[
+            {"op": "replace", "path": "/requestValidatorId", "value": "nope00"}])
+    assert err(e)[0] == "BadRequestException"
+    gw.create_deployment(restApiId=api, stageName="prod")
+    p = f"/_aws/execute-api/{api}/prod/"
+    st, h, b = req(nimbus, "GET", p)
+    assert st == 400 and json.loads(b)["message"].startswith("Missing required request parameters: [")
+    assert "q" in json.loads(b)["message"] and "X-Need" in json.loads(b)["message"]
+    st, h, b = req(nimbus, "GET", p + "?q=1", headers={"X-Need": "y"})
+    assert st == 200, b
+    gw.delete_request_validator(restApiId=api, requestValidatorId=v["id"])
+    with pytest.raises(ClientError) as e:
+        gw.delete_request_validator(restApiId=api, requestValidatorId=v["id"])
+    assert err(e)[0] == "NotFoundException"

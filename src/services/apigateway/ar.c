@@ -250,7 +250,12 @@ bool ar_patch(nb_call *call, json_object *doc, json_object *ops, const ar_patch_
     X(GetDeployments, get_deployments) X(DeleteDeployment, delete_deployment)                      \
     X(CreateStage, create_stage) X(GetStage, get_stage) X(GetStages, get_stages)                   \
     X(UpdateStage, update_stage) X(DeleteStage, delete_stage) X(TagResource, tag_resource)         \
-    X(UntagResource, untag_resource) X(GetTags, get_tags)
+    X(UntagResource, untag_resource) X(GetTags, get_tags)                                          \
+    X(CreateRequestValidator, create_request_validator)                                            \
+    X(GetRequestValidator, get_request_validator)                                                  \
+    X(GetRequestValidators, get_request_validators)                                                \
+    X(UpdateRequestValidator, update_request_validator)                                            \
+    X(DeleteRequestValidator, delete_request_validator)
 
 #define AR_DECL(op, fn) nb_status ar_op_##fn(nb_call *call, json_object *in);
 AR_HANDLERS(AR_DECL)

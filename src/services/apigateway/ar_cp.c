@@ -76,6 +76,17 @@ static nb_status page(nb_call *call, json_object *in, json_object *arr, const ch
 
 /* ---- resources, methods, integrations: lookups -------------------------------- */
 
+/* Member k of o, made an empty object when missing. */
+static json_object *sub_map_of(json_object *o, const char *k)
+{
+    json_object *m = nb_get(o, k);
+    if (!m) {
+        m = json_object_new_object();
+        set(o, k, m);
+    }
+    return m;
+}
+
 static json_object *resources(json_object *api)
 {
     json_object *r = nb_get(api, AR_RESOURCES);
@@ -556,6 +567,17 @@ static bool check_method(nb_call *call, json_object *m)
     return true;
 }
 
+/* A method's requestValidatorId names a validator of the API. */
+static bool check_validator_ref(nb_call *call, json_object *api, json_object *m)
+{
+    const char *rv = nb_str(m, "requestValidatorId");
+    if (rv && rv[0] && !nb_get(nb_get(api, AR_VALIDATORS), rv)) {
+        ag_bad(call, "Invalid Request Validator identifier specified");
+        return false;
+    }
+    return true;
+}
+
 nb_status ar_op_put_method(nb_call *call, json_object *in)
 {
     ar_target t;
@@ -583,7 +605,7 @@ nb_status ar_op_put_method(nb_call *call, json_object *in)
                                        "authorizationScopes", NULL};
     for (int i = 0; COPY[i]; i++)
         take(m, in, COPY[i]);
-    if (!check_method(call, m)) {
+    if (!check_method(call, m) || !check_validator_ref(call, t.api, m)) {
         json_object_put(m);
         json_object_put(t.api);
         return NB_ERROR;
@@ -814,6 +836,103 @@ nb_status ar_op_put_integration_response(nb_call *call, json_object *in)
     return save_and_out(call, &t, ir);
 }
 
+/* ---- request validators ---------------------------------------------------------------- */
+
+static json_object *validators(json_object *api) { return sub_map_of(api, AR_VALIDATORS); }
+
+static json_object *validator(nb_call *call, json_object *api, const char *id)
+{
+    json_object *v = id ? nb_get(validators(api), id) : NULL;
+    if (!v)
+        ag_not_found(call, "Invalid Request Validator identifier specified");
+    return v;
+}
+
+nb_status ar_op_create_request_validator(nb_call *call, json_object *in)
+{
+    json_object *a = ar_api(call, nb_str(in, "restApiId"));
+    if (!a)
+        return NB_ERROR;
+    char id[DEPLOY_ID_LEN + 1];
+    ag_new_id(id, DEPLOY_ID_LEN);
+    json_object *v = json_object_new_object();
+    set_str(v, "id", id);
+    take(v, in, "name");
+    bool b = false, p = false;
+    nb_bool(in, "validateRequestBody", &b);
+    nb_bool(in, "validateRequestParameters", &p);
+    set(v, "validateRequestBody", json_object_new_boolean(b));
+    set(v, "validateRequestParameters", json_object_new_boolean(p));
+    set(validators(a), id, v);
+    ar_target t = {.api = a};
+    return save_and_out(call, &t, v);
+}
+
+nb_status ar_op_get_request_validator(nb_call *call, json_object *in)
+{
+    json_object *a = ar_api(call, nb_str(in, "restApiId"));
+    if (!a)
+        return NB_ERROR;
+    json_object *v = validator(call, a, nb_str(in, "requestValidatorId"));
+    if (v)
+        call->out = ar_public(v);
+    json_object_put(a);
+    return v ? NB_OK : NB_ERROR;
+}
+
+nb_status ar_op_get_request_validators(nb_call *call, json_object *in)
+{
+    json_object *a = ar_api(call, nb_str(in, "restApiId"));
+    if (!a)
+        return NB_ERROR;
+    json_object *arr = json_object_new_array();
+    json_object_object_foreach(validators(a), k, v) {
+        (void)k;
+        json_object_array_add(arr, json_object_get(v));
+    }
+    json_object_put(a);
+    return page(call, in, arr, "items");
+}
+
+static const ar_patch_path VALIDATOR_PATHS[] = {
+    {"/name", "name", AR_STR, AR_OP_REPLACE},
+    {"/validateRequestBody", "validateRequestBody", AR_BOOL, AR_OP_REPLACE},
+    {"/validateRequestParameters", "validateRequestParameters", AR_BOOL, AR_OP_REPLACE},
+    {NULL, NULL, AR_STR, 0},
+};
+
+nb_status ar_op_update_request_validator(nb_call *call, json_object *in)
+{
+    json_object *a = ar_api(call, nb_str(in, "restApiId"));
+    if (!a)
+        return NB_ERROR;
+    const char *id = nb_str(in, "requestValidatorId");
+    json_object *v = validator(call, a, id), *copy = v ? ag_copy(v) : NULL;
+    if (!copy || !ar_patch(call, copy, nb_get(in, "patchOperations"), VALIDATOR_PATHS)) {
+        json_object_put(copy);
+        json_object_put(a);
+        return NB_ERROR;
+    }
+    set(validators(a), id, copy);
+    ar_target t = {.api = a};
+    return save_and_out(call, &t, copy);
+}
+
+nb_status ar_op_delete_request_validator(nb_call *call, json_object *in)
+{
+    json_object *a = ar_api(call, nb_str(in, "restApiId"));
+    if (!a)
+        return NB_ERROR;
+    const char *id = nb_str(in, "requestValidatorId");
+    json_object *v = validator(call, a, id);
+    if (v) {
+        json_object_object_del(validators(a), id);
+        ar_save_api(call, a);
+    }
+    json_object_put(a);
+    return v ? NB_OK : NB_ERROR;
+}
+
 /* ---- the parts of a method: Get and Delete ----------------------------------------- */
 
 /* A part of method m the request names, with the object holding it and
@@ -891,7 +1010,8 @@ AR_PART_OPS(integration_response, part_integration_response)
 
 /* Update*: PatchOperations on a copy of the part, checked, then stored. */
 static nb_status patch_part(nb_call *call, json_object *in, part_fn find,
-                            const ar_patch_path *table, bool (*check)(nb_call *, json_object *))
+                            const ar_patch_path *table,
+                            bool (*check)(nb_call *, json_object *api, json_object *part))
 {
     ar_target t;
     if (!load_target(call, in, &t, true))
@@ -900,7 +1020,8 @@ static nb_status patch_part(nb_call *call, json_object *in, part_fn find,
     const char *key = NULL;
     json_object *part = find(call, t.method, in, &holder, &key);
     json_object *copy = part ? ag_copy(part) : NULL;
-    if (!copy || !ar_patch(call, copy, nb_get(in, "patchOperations"), table) || !check(call, copy)) {
+    if (!copy || !ar_patch(call, copy, nb_get(in, "patchOperations"), table) ||
+        !check(call, t.api, copy)) {
         json_object_put(copy);
         json_object_put(t.api);
         return NB_ERROR;
@@ -909,14 +1030,25 @@ static nb_status patch_part(nb_call *call, json_object *in, part_fn find,
     return save_and_out(call, &t, copy);
 }
 
+static bool method_ok(nb_call *call, json_object *api, json_object *m)
+{
+    return check_method(call, m) && check_validator_ref(call, api, m);
+}
+
+static bool integration_ok(nb_call *call, json_object *api, json_object *ig)
+{
+    (void)api;
+    return check_integration(call, ig);
+}
+
 nb_status ar_op_update_method(nb_call *call, json_object *in)
 {
-    return patch_part(call, in, part_method, METHOD_PATHS, check_method);
+    return patch_part(call, in, part_method, METHOD_PATHS, method_ok);
 }
 
 nb_status ar_op_update_integration(nb_call *call, json_object *in)
 {
-    return patch_part(call, in, part_integration, INTEGRATION_PATHS, check_integration);
+    return patch_part(call, in, part_integration, INTEGRATION_PATHS, integration_ok);
 }
 
 /* ---- stages ---------------------------------------------------------------------------- */
@@ -1128,6 +1260,7 @@ nb_status ar_op_create_deployment(nb_call *call, json_object *in)
     take(d, in, "description");
     set(d, "createdDate", json_object_new_double(ag_now(call)));
     set(d, AR_SNAPSHOT, json_object_get(resources(a)));
+    set(d, AR_VALIDATORS, json_object_get(validators(a)));
     ag_save(call, api, AR_KIND_DEPLOY, id, d);
     json_object_put(a);
     if (stage) {

@@ -20,10 +20,12 @@
  *                  returns it, plus "_owner" ("account/region") and
  *                  "_resources": {resourceId: Resource}, each Resource with
  *                  its full resourceMethods (Method with methodResponses
- *                  and methodIntegration with integrationResponses).
+ *                  and methodIntegration with integrationResponses), and
+ *                  "_validators": {id: RequestValidator}.
  *   kind "rstage"  (id = stage name): the Stage.
  *   kind "rdeploy" (id = deployment id): the Deployment plus "_snapshot",
- *                  a copy of "_resources" when it was created.  A stage
+ *                  a copy of "_resources" when it was created, and
+ *                  "_validators", a copy of the API's.  A stage
  *                  serves its deployment's snapshot, so edits change
  *                  nothing until redeployed, as on AWS.
  * Members starting with "_" never leave.
@@ -46,6 +48,7 @@
 #define AR_RESOURCES "_resources"
 #define AR_SNAPSHOT "_snapshot"
 #define AR_OWNER "_owner"
+#define AR_VALIDATORS "_validators" /* {id: RequestValidator}, in the API and deployments */
 
 /* ---- ar.c ------------------------------------------------------------------ */
 

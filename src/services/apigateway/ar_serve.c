@@ -246,6 +246,7 @@ typedef struct {
     char owner[64];
     bool disabled; /* the API's disableExecuteApiEndpoint (UpdateRestApi clears the cache) */
     json_object *snap;
+    json_object *validators;
 } ar_deployed;
 
 static void *deployed_make(const char *key, void *arg)
@@ -263,6 +264,7 @@ static void *deployed_make(const char *key, void *arg)
         e = nb_calloc(1, sizeof *e);
         nb_copy(e->owner, sizeof e->owner, owner, strlen(owner));
         e->snap = json_object_get(snap);
+        e->validators = json_object_get(nb_get(d, AR_VALIDATORS));
         nb_bool(api, "disableExecuteApiEndpoint", &e->disabled);
     }
     json_object_put(d);
@@ -274,6 +276,7 @@ static void deployed_drop(void *v)
 {
     ar_deployed *e = v;
     json_object_put(e->snap);
+    json_object_put(e->validators);
     free(e);
 }
 
@@ -706,6 +709,46 @@ static void expand_stage_vars(const char *uri, json_object *svars, nb_buf *out)
     nb_buf_addc(out, 0);
 }
 
+/* The method's request validator's parameter check: false after answering
+ * 400 with the required parameters the request lacks. */
+static bool validate_params(nb_req *r, json_object *m, json_object *validators, const ar_request *q)
+{
+    const char *vid = nb_str(m, "requestValidatorId");
+    json_object *v = vid ? nb_get(validators, vid) : NULL, *rp = nb_get(m, "requestParameters");
+    bool on = false;
+    if (!v || !nb_bool(v, "validateRequestParameters", &on) || !on || !rp)
+        return true;
+    nb_buf missing = {0};
+    json_object *src = json_object_new_object();
+    put(src, "request", json_object_get(q->params));
+    json_object_object_foreach(rp, k, req) {
+        char buf[8];
+        bool known = !strncmp(k, "method.request.querystring.", 27) ||
+                     !strncmp(k, "method.request.header.", 22) || !strncmp(k, "method.request.path.", 20);
+        if (json_object_get_boolean(req) && known &&
+            !ar_param_value(k, src, buf, sizeof buf)) {
+            const char *dot = strrchr(k, '.');
+            nb_buf_adds(&missing, missing.len ? ", " : "");
+            nb_buf_adds(&missing, dot + 1);
+        }
+    }
+    json_object_put(src);
+    if (missing.len) {
+        nb_buf msg = {0};
+        nb_buf_adds(&msg, "Missing required request parameters: [");
+        nb_buf_add(&msg, missing.data, missing.len);
+        nb_buf_addc(&msg, ']');
+        json_object *o = json_object_new_object();
+        put(o, "message", jn(msg.data, msg.len));
+        finish(r, 400, "BadRequestException", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        nb_buf_free(&msg);
+    }
+    bool ok = missing.len == 0;
+    nb_buf_free(&missing);
+    return ok;
+}
+
 /* ---- serving --------------------------------------------------------------------------- */
 
 /* The resource and method of the snapshot for the request (borrowed), or
@@ -822,7 +865,9 @@ static json_object *serve(nb_req *r, const char *id, const char *path, size_t pl
         expand_stage_vars(nb_str(ig, "uri"), q.svars, &ubuf);
     const char *uri = ubuf.data;
     bool lambda = uri && ag_lambda_target(uri, fn, sizeof fn);
-    if (type && strcmp(type, "MOCK") == 0) {
+    if (!validate_params(r, m, dep->validators, &q)) {
+        /* answered 400 */
+    } else if (type && strcmp(type, "MOCK") == 0) {
         serve_mock(r, ig, &q);
     } else if (type && strcmp(type, "AWS_PROXY") == 0 && lambda) {
         char *ev = proxy_event(r, res, rest, rn, &q);
