@@ -4,6 +4,8 @@ MOCK and Lambda (AWS_PROXY, AWS) integrations reached by the Host form
 "{id}.execute-api.localhost", "/_aws/execute-api/{id}/..." and
 "/restapis/{id}/{stage}/_user_request_/..."."""
 import json
+import socket
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -681,6 +683,8 @@ def backend():
             pass
 
         def handle_one(self):
+            if "slow" in self.path:
+                time.sleep(0.6)
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n).decode() if n else ""
             out = json.dumps({"method": self.command, "path": self.path, "body": body,
@@ -729,6 +733,16 @@ def test_http_integrations(nimbus, gw, backend):
     st, h, b = req(nimbus, "POST", p + "/?name=a%20b", body=b'{"n": 1}',
                    headers={"Content-Type": "application/json"})
     assert st == 200 and json.loads(b) == {"saw": "PUT", "path": "/mapped?who=a%20b", "x": "fixed"}, b
+    # a client that hangs up while the endpoint is slow, then the integration timeout
+    c = socket.create_connection(("127.0.0.1", nimbus.port))
+    c.sendall(f"GET {p}/slow HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    time.sleep(0.1)
+    c.close()
+    gw.update_integration(restApiId=api, resourceId=proxy, httpMethod="ANY", patchOperations=[
+        {"op": "replace", "path": "/timeoutInMillis", "value": "200"}])
+    gw.create_deployment(restApiId=api, stageName="p")
+    st, h, b = req(nimbus, "GET", p + "/slow")
+    assert st == 504 and json.loads(b) == {"message": "Endpoint request timed out"}, b
     # an endpoint that refuses connections
     gw.update_integration(restApiId=api, resourceId=proxy, httpMethod="ANY", patchOperations=[
         {"op": "replace", "path": "/uri", "value": "http://127.0.0.1:1/{proxy}"}])
