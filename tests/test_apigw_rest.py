@@ -797,3 +797,39 @@ def test_request_validators(nimbus, gw):
     with pytest.raises(ClientError) as e:
         gw.delete_request_validator(restApiId=api, requestValidatorId=v["id"])
     assert err(e)[0] == "NotFoundException"
+
+
+def test_models(gw):
+    api = gw.create_rest_api(name="models")["id"]
+    names = sorted(m["name"] for m in gw.get_models(restApiId=api)["items"])
+    assert names == ["Empty", "Error"]
+    assert json.loads(gw.get_model(restApiId=api, modelName="Error")["schema"])["title"] == "Error Schema"
+    schema = json.dumps({"type": "object", "properties": {"n": {"type": "integer"}}})
+    m = gw.create_model(restApiId=api, name="Pet", contentType="application/json", schema=schema,
+                        description="a pet")
+    assert m["name"] == "Pet" and m["schema"] == schema and m["id"]
+    with pytest.raises(ClientError) as e:
+        gw.create_model(restApiId=api, name="Pet", contentType="application/json", schema=schema)
+    assert err(e) == ("ConflictException", "Model name already exists for this REST API", 409)
+    for bad in [dict(name="Bad-Name", schema=schema), dict(name="Bad", schema="{nope")]:
+        with pytest.raises(ClientError) as e:
+            gw.create_model(restApiId=api, contentType="application/json", **bad)
+        assert err(e)[0] == "BadRequestException", bad
+    u = gw.update_model(restApiId=api, modelName="Pet", patchOperations=[
+        {"op": "replace", "path": "/description", "value": "b"}])
+    assert u["description"] == "b"
+    root = root_of(gw, api)
+    with pytest.raises(ClientError) as e:
+        gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE",
+                      requestModels={"application/json": "Nope"})
+    assert err(e)[:2] == ("BadRequestException", "Invalid model identifier specified: Nope")
+    gw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE",
+                  requestModels={"application/json": "Pet"})
+    with pytest.raises(ClientError) as e:
+        gw.delete_model(restApiId=api, modelName="Pet")
+    assert err(e)[0] == "ConflictException"
+    gw.delete_method(restApiId=api, resourceId=root, httpMethod="POST")
+    gw.delete_model(restApiId=api, modelName="Pet")
+    with pytest.raises(ClientError) as e:
+        gw.get_model(restApiId=api, modelName="Pet")
+    assert err(e) == ("NotFoundException", "Invalid model name specified: Pet", 404)

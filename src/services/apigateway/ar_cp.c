@@ -280,6 +280,169 @@ static bool wants_methods(json_object *in)
     return false;
 }
 
+/* ---- models -------------------------------------------------------------------------- */
+
+static json_object *models(json_object *api) { return sub_map_of(api, AR_MODELS); }
+
+static json_object *model_new(const char *name, const char *desc, const char *schema)
+{
+    char id[DEPLOY_ID_LEN + 1];
+    ag_new_id(id, DEPLOY_ID_LEN);
+    json_object *m = json_object_new_object();
+    set_str(m, "id", id);
+    set_str(m, "name", name);
+    if (desc)
+        set_str(m, "description", desc);
+    if (schema)
+        set_str(m, "schema", schema);
+    set_str(m, "contentType", "application/json");
+    return m;
+}
+
+/* The models every new REST API has, as on AWS. */
+static void default_models(json_object *api)
+{
+    set(models(api), "Empty", model_new("Empty", "This is a default empty schema model",
+        "{\n  \"$schema\": \"http://json-schema.org/draft-04/schema#\",\n  \"title\" : "
+        "\"Empty Schema\",\n  \"type\" : \"object\"\n}"));
+    set(models(api), "Error", model_new("Error", "This is a default error schema model",
+        "{\n  \"$schema\" : \"http://json-schema.org/draft-04/schema#\",\n  \"title\" : "
+        "\"Error Schema\",\n  \"type\" : \"object\",\n  \"properties\" : {\n    "
+        "\"message\" : { \"type\" : \"string\" }\n  }\n}"));
+}
+
+static bool check_model(nb_call *call, json_object *m)
+{
+    const char *name = nb_str(m, "name"), *schema = nb_str(m, "schema");
+    bool ok = name && name[0];
+    for (size_t i = 0; ok && name[i]; i++)
+        ok = isalnum((unsigned char)name[i]);
+    if (!ok) {
+        ag_bad(call, "Model name must be alphanumeric: %s", name ? name : "");
+        return false;
+    }
+    json_object *parsed = schema ? json_tokener_parse(schema) : NULL;
+    if (schema && !parsed) {
+        ag_bad(call, "Invalid model specified: Validation Result: warnings : [], errors : "
+                     "[Invalid model schema specified. Unsupported keyword(s): [] ]");
+        return false;
+    }
+    json_object_put(parsed);
+    return true;
+}
+
+static json_object *model_of(nb_call *call, json_object *api, const char *name)
+{
+    json_object *m = name ? nb_get(models(api), name) : NULL;
+    if (!m)
+        ag_not_found(call, "Invalid model name specified: %s", name ? name : "");
+    return m;
+}
+
+nb_status ar_op_create_model(nb_call *call, json_object *in)
+{
+    json_object *a = ar_api(call, nb_str(in, "restApiId"));
+    if (!a)
+        return NB_ERROR;
+    const char *name = nb_str(in, "name");
+    json_object *m = model_new(name, nb_str(in, "description"), nb_str(in, "schema"));
+    set_str(m, "contentType", nb_str(in, "contentType"));
+    if (!check_model(call, m) ||
+        (nb_get(models(a), name) && ag_conflict(call, "Model name already exists for this REST API"))) {
+        json_object_put(m);
+        json_object_put(a);
+        return NB_ERROR;
+    }
+    set(models(a), name, m);
+    ar_target t = {.api = a};
+    return save_and_out(call, &t, m);
+}
+
+nb_status ar_op_get_model(nb_call *call, json_object *in)
+{
+    json_object *a = ar_api(call, nb_str(in, "restApiId"));
+    if (!a)
+        return NB_ERROR;
+    json_object *m = model_of(call, a, nb_str(in, "modelName"));
+    if (m)
+        call->out = ar_public(m);
+    json_object_put(a);
+    return m ? NB_OK : NB_ERROR;
+}
+
+nb_status ar_op_get_models(nb_call *call, json_object *in)
+{
+    json_object *a = ar_api(call, nb_str(in, "restApiId"));
+    if (!a)
+        return NB_ERROR;
+    json_object *arr = json_object_new_array();
+    json_object_object_foreach(models(a), k, m) {
+        (void)k;
+        json_object_array_add(arr, json_object_get(m));
+    }
+    json_object_put(a);
+    return page(call, in, arr, "items");
+}
+
+static const ar_patch_path MODEL_PATHS[] = {
+    {"/schema", "schema", AR_STR, AR_OP_REPLACE},
+    {"/description", "description", AR_STR, AR_OP_REPLACE},
+    {NULL, NULL, AR_STR, 0},
+};
+
+nb_status ar_op_update_model(nb_call *call, json_object *in)
+{
+    json_object *a = ar_api(call, nb_str(in, "restApiId"));
+    if (!a)
+        return NB_ERROR;
+    const char *name = nb_str(in, "modelName");
+    json_object *m = model_of(call, a, name), *copy = m ? ag_copy(m) : NULL;
+    if (!copy || !ar_patch(call, copy, nb_get(in, "patchOperations"), MODEL_PATHS) ||
+        !check_model(call, copy)) {
+        json_object_put(copy);
+        json_object_put(a);
+        return NB_ERROR;
+    }
+    set(models(a), name, copy);
+    ar_target t = {.api = a};
+    return save_and_out(call, &t, copy);
+}
+
+nb_status ar_op_delete_model(nb_call *call, json_object *in)
+{
+    json_object *a = ar_api(call, nb_str(in, "restApiId"));
+    if (!a)
+        return NB_ERROR;
+    const char *name = nb_str(in, "modelName");
+    json_object *m = model_of(call, a, name);
+    bool ok = m != NULL;
+    json_object_object_foreach(resources(a), rk, r) {
+        (void)rk;
+        json_object *ms = nb_get(r, "resourceMethods");
+        if (!ok || !ms)
+            continue;
+        json_object_object_foreach(ms, hm, me) {
+            json_object *rm = nb_get(me, "requestModels");
+            if (!ok || !rm)
+                continue;
+            json_object_object_foreach(rm, ct, v) {
+                (void)ct;
+                if (ok && strcmp(json_object_get_string(v), name) == 0) {
+                    ag_conflict(call, "Cannot delete model '%s', is referenced in method request: "
+                                      "%s/%s", name, nb_str(r, "path"), hm);
+                    ok = false;
+                }
+            }
+        }
+    }
+    if (ok) {
+        json_object_object_del(models(a), name);
+        ar_save_api(call, a);
+    }
+    json_object_put(a);
+    return ok ? NB_OK : NB_ERROR;
+}
+
 /* ---- REST APIs ------------------------------------------------------------------ */
 
 static const ar_patch_path API_PATHS[] = {
@@ -366,6 +529,8 @@ nb_status ar_op_create_rest_api(nb_call *call, json_object *in)
     }
     if (from) {
         set(doc, AR_RESOURCES, ag_copy(nb_get(from, AR_RESOURCES)));
+        set(doc, AR_MODELS, ag_copy(nb_get(from, AR_MODELS)));
+        set(doc, AR_VALIDATORS, ag_copy(nb_get(from, AR_VALIDATORS)));
         set_str(doc, "rootResourceId", nb_str(from, "rootResourceId"));
         json_object_put(from);
     } else {
@@ -374,6 +539,7 @@ nb_status ar_op_create_rest_api(nb_call *call, json_object *in)
         json_object *rs = json_object_new_object();
         set(rs, nb_str(root, "id"), root);
         set(doc, AR_RESOURCES, rs);
+        default_models(doc);
     }
     ar_save_api(call, doc);
     return out(call, doc);
@@ -567,13 +733,25 @@ static bool check_method(nb_call *call, json_object *m)
     return true;
 }
 
-/* A method's requestValidatorId names a validator of the API. */
+/* A method's requestValidatorId names a validator of the API, its
+ * requestModels models of the API. */
 static bool check_validator_ref(nb_call *call, json_object *api, json_object *m)
 {
     const char *rv = nb_str(m, "requestValidatorId");
     if (rv && rv[0] && !nb_get(nb_get(api, AR_VALIDATORS), rv)) {
         ag_bad(call, "Invalid Request Validator identifier specified");
         return false;
+    }
+    json_object *rm = nb_get(m, "requestModels");
+    if (rm && json_object_is_type(rm, json_type_object)) {
+        json_object_object_foreach(rm, ct, v) {
+            (void)ct;
+            const char *name = json_object_get_string(v);
+            if (!nb_get(nb_get(api, AR_MODELS), name)) {
+                ag_bad(call, "Invalid model identifier specified: %s", name);
+                return false;
+            }
+        }
     }
     return true;
 }

@@ -21,7 +21,8 @@
  *                  "_resources": {resourceId: Resource}, each Resource with
  *                  its full resourceMethods (Method with methodResponses
  *                  and methodIntegration with integrationResponses), and
- *                  "_validators": {id: RequestValidator}.
+ *                  "_validators": {id: RequestValidator}, "_models":
+ *                  {name: Model} (Empty and Error made with the API).
  *   kind "rstage"  (id = stage name): the Stage.
  *   kind "rdeploy" (id = deployment id): the Deployment plus "_snapshot",
  *                  a copy of "_resources" when it was created, and
@@ -49,6 +50,7 @@
 #define AR_SNAPSHOT "_snapshot"
 #define AR_OWNER "_owner"
 #define AR_VALIDATORS "_validators" /* {id: RequestValidator}, in the API and deployments */
+#define AR_MODELS "_models"         /* {name: Model}, in the API */
 
 /* ---- ar.c ------------------------------------------------------------------ */
 
