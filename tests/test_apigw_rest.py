@@ -833,3 +833,17 @@ def test_models(gw):
     with pytest.raises(ClientError) as e:
         gw.get_model(restApiId=api, modelName="Pet")
     assert err(e) == ("NotFoundException", "Invalid model name specified: Pet", 404)
+
+
+def test_clone_from(gw):
+    src, root = mock_api(gw, name="src")
+    gw.create_resource(restApiId=src, parentId=root, pathPart="child")
+    c = gw.create_rest_api(name="copy", cloneFrom=src)
+    assert c["id"] != src and c["name"] == "copy"
+    paths = sorted(r["path"] for r in gw.get_resources(restApiId=c["id"])["items"])
+    assert paths == ["/", "/child"]
+    ig = gw.get_integration(restApiId=c["id"], resourceId=root, httpMethod="GET")
+    assert ig["type"] == "MOCK"
+    with pytest.raises(ClientError) as e:
+        gw.create_rest_api(name="x", cloneFrom="zzzzzzzzzz")
+    assert err(e)[0] == "NotFoundException"
