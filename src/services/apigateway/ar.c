@@ -257,7 +257,10 @@ bool ar_patch(nb_call *call, json_object *doc, json_object *ops, const ar_patch_
     X(UpdateRequestValidator, update_request_validator)                                            \
     X(DeleteRequestValidator, delete_request_validator)                                            \
     X(CreateModel, create_model) X(GetModel, get_model) X(GetModels, get_models)                   \
-    X(UpdateModel, update_model) X(DeleteModel, delete_model)
+    X(UpdateModel, update_model) X(DeleteModel, delete_model)                                      \
+    X(CreateAuthorizer, create_authorizer) X(GetAuthorizer, get_authorizer)                        \
+    X(GetAuthorizers, get_authorizers) X(UpdateAuthorizer, update_authorizer)                      \
+    X(DeleteAuthorizer, delete_authorizer)
 
 #define AR_DECL(op, fn) nb_status ar_op_##fn(nb_call *call, json_object *in);
 AR_HANDLERS(AR_DECL)

@@ -531,6 +531,7 @@ nb_status ar_op_create_rest_api(nb_call *call, json_object *in)
         set(doc, AR_RESOURCES, ag_copy(nb_get(from, AR_RESOURCES)));
         set(doc, AR_MODELS, ag_copy(nb_get(from, AR_MODELS)));
         set(doc, AR_VALIDATORS, ag_copy(nb_get(from, AR_VALIDATORS)));
+        set(doc, AR_AUTHORIZERS, ag_copy(nb_get(from, AR_AUTHORIZERS)));
         set_str(doc, "rootResourceId", nb_str(from, "rootResourceId"));
         json_object_put(from);
     } else {
@@ -711,12 +712,6 @@ static bool check_method(nb_call *call, json_object *m)
                      "CUSTOM, COGNITO_USER_POOLS");
         return false;
     }
-    if ((strcmp(at, "CUSTOM") == 0 || strcmp(at, "COGNITO_USER_POOLS") == 0)) {
-        /* nimbus has no authorizers yet, so no authorizer id is valid */
-        ag_bad(call, "Invalid authorizer ID specified. Setting the authorization type to %s "
-                     "requires a valid authorizer.", at);
-        return false;
-    }
     json_object *rp = nb_get(m, "requestParameters");
     if (rp) {
         json_object_object_foreach(rp, k, v) {
@@ -737,7 +732,16 @@ static bool check_method(nb_call *call, json_object *m)
  * requestModels models of the API. */
 static bool check_validator_ref(nb_call *call, json_object *api, json_object *m)
 {
-    const char *rv = nb_str(m, "requestValidatorId");
+    const char *rv = nb_str(m, "requestValidatorId"), *at = nb_str(m, "authorizationType");
+    const char *az = nb_str(m, "authorizerId");
+    json_object *z = az ? nb_get(nb_get(api, AR_AUTHORIZERS), az) : NULL;
+    bool custom = at && !strcmp(at, "CUSTOM"), cognito = at && !strcmp(at, "COGNITO_USER_POOLS");
+    const char *ztype = z ? nb_str(z, "type") : NULL;
+    if ((custom || cognito) && (!ztype || (!strcmp(ztype, "COGNITO_USER_POOLS") != cognito))) {
+        ag_bad(call, "Invalid authorizer ID specified. Setting the authorization type to %s "
+                     "requires a valid authorizer.", at);
+        return false;
+    }
     if (rv && rv[0] && !nb_get(nb_get(api, AR_VALIDATORS), rv)) {
         ag_bad(call, "Invalid Request Validator identifier specified");
         return false;
@@ -1018,58 +1022,73 @@ nb_status ar_op_put_integration_response(nb_call *call, json_object *in)
 
 static json_object *validators(json_object *api) { return sub_map_of(api, AR_VALIDATORS); }
 
-static json_object *validator(nb_call *call, json_object *api, const char *id)
-{
-    json_object *v = id ? nb_get(validators(api), id) : NULL;
-    if (!v)
-        ag_not_found(call, "Invalid Request Validator identifier specified");
-    return v;
-}
+/* Validators and authorizers: {id: doc} collections of the API document
+ * with one Get/GetAll/Update/Delete path; an ar_coll names the member,
+ * the input's id member, the not-found message, patch paths and checker. */
+typedef struct {
+    const char *member, *id_arg, *missing;
+    const ar_patch_path *paths;
+    bool (*check)(nb_call *call, json_object *doc);
+} ar_coll;
 
-nb_status ar_op_create_request_validator(nb_call *call, json_object *in)
+/* Add doc (taken) to the collection under a new id and answer it. */
+static nb_status coll_add(nb_call *call, json_object *a, const ar_coll *k, json_object *doc)
 {
-    json_object *a = ar_api(call, nb_str(in, "restApiId"));
-    if (!a)
-        return NB_ERROR;
     char id[DEPLOY_ID_LEN + 1];
     ag_new_id(id, DEPLOY_ID_LEN);
-    json_object *v = json_object_new_object();
-    set_str(v, "id", id);
-    take(v, in, "name");
-    bool b = false, p = false;
-    nb_bool(in, "validateRequestBody", &b);
-    nb_bool(in, "validateRequestParameters", &p);
-    set(v, "validateRequestBody", json_object_new_boolean(b));
-    set(v, "validateRequestParameters", json_object_new_boolean(p));
-    set(validators(a), id, v);
+    set_str(doc, "id", id);
+    if (k->check && !k->check(call, doc)) {
+        json_object_put(doc);
+        json_object_put(a);
+        return NB_ERROR;
+    }
+    set(sub_map_of(a, k->member), id, doc);
     ar_target t = {.api = a};
-    return save_and_out(call, &t, v);
+    return save_and_out(call, &t, doc);
 }
 
-nb_status ar_op_get_request_validator(nb_call *call, json_object *in)
+typedef enum { COLL_GET, COLL_LIST, COLL_UPDATE, COLL_DELETE } coll_op;
+
+static nb_status coll(nb_call *call, json_object *in, const ar_coll *k, coll_op op)
 {
     json_object *a = ar_api(call, nb_str(in, "restApiId"));
     if (!a)
         return NB_ERROR;
-    json_object *v = validator(call, a, nb_str(in, "requestValidatorId"));
-    if (v)
+    json_object *items = sub_map_of(a, k->member);
+    if (op == COLL_LIST) {
+        json_object *arr = json_object_new_array();
+        json_object_object_foreach(items, key, v) {
+            (void)key;
+            json_object_array_add(arr, json_object_get(v));
+        }
+        json_object_put(a);
+        return page(call, in, arr, "items");
+    }
+    const char *id = nb_str(in, k->id_arg);
+    json_object *v = id ? nb_get(items, id) : NULL;
+    if (!v) {
+        json_object_put(a);
+        return ag_not_found(call, "%s", k->missing);
+    }
+    if (op == COLL_GET) {
         call->out = ar_public(v);
-    json_object_put(a);
-    return v ? NB_OK : NB_ERROR;
-}
-
-nb_status ar_op_get_request_validators(nb_call *call, json_object *in)
-{
-    json_object *a = ar_api(call, nb_str(in, "restApiId"));
-    if (!a)
-        return NB_ERROR;
-    json_object *arr = json_object_new_array();
-    json_object_object_foreach(validators(a), k, v) {
-        (void)k;
-        json_object_array_add(arr, json_object_get(v));
+    } else if (op == COLL_DELETE) {
+        json_object_object_del(items, id);
+        ar_save_api(call, a);
+    } else {
+        json_object *copy = ag_copy(v);
+        if (!ar_patch(call, copy, nb_get(in, "patchOperations"), k->paths) ||
+            (k->check && !k->check(call, copy))) {
+            json_object_put(copy);
+            json_object_put(a);
+            return NB_ERROR;
+        }
+        set(items, id, copy);
+        ar_target t = {.api = a};
+        return save_and_out(call, &t, copy);
     }
     json_object_put(a);
-    return page(call, in, arr, "items");
+    return NB_OK;
 }
 
 static const ar_patch_path VALIDATOR_PATHS[] = {
@@ -1079,37 +1098,96 @@ static const ar_patch_path VALIDATOR_PATHS[] = {
     {NULL, NULL, AR_STR, 0},
 };
 
-nb_status ar_op_update_request_validator(nb_call *call, json_object *in)
+static const ar_coll VALIDATORS = {AR_VALIDATORS, "requestValidatorId",
+                                   "Invalid Request Validator identifier specified", VALIDATOR_PATHS,
+                                   NULL};
+
+nb_status ar_op_create_request_validator(nb_call *call, json_object *in)
 {
     json_object *a = ar_api(call, nb_str(in, "restApiId"));
     if (!a)
         return NB_ERROR;
-    const char *id = nb_str(in, "requestValidatorId");
-    json_object *v = validator(call, a, id), *copy = v ? ag_copy(v) : NULL;
-    if (!copy || !ar_patch(call, copy, nb_get(in, "patchOperations"), VALIDATOR_PATHS)) {
-        json_object_put(copy);
-        json_object_put(a);
-        return NB_ERROR;
-    }
-    set(validators(a), id, copy);
-    ar_target t = {.api = a};
-    return save_and_out(call, &t, copy);
+    json_object *v = json_object_new_object();
+    take(v, in, "name");
+    bool b = false, p = false;
+    nb_bool(in, "validateRequestBody", &b);
+    nb_bool(in, "validateRequestParameters", &p);
+    set(v, "validateRequestBody", json_object_new_boolean(b));
+    set(v, "validateRequestParameters", json_object_new_boolean(p));
+    return coll_add(call, a, &VALIDATORS, v);
 }
 
-nb_status ar_op_delete_request_validator(nb_call *call, json_object *in)
+/* ---- authorizers --------------------------------------------------------------------- */
+
+static bool check_authorizer(nb_call *call, json_object *z)
+{
+    const char *type = nb_str(z, "type"), *uri = nb_str(z, "authorizerUri");
+    const char *src = nb_str(z, "identitySource");
+    char fn[320];
+    int64_t ttl = 300;
+    if (nb_int(z, "authorizerResultTtlInSeconds", &ttl) && (ttl < 0 || ttl > 3600)) {
+        ag_bad(call, "Invalid TTL specified: authorizerResultTtlInSeconds must be between 0 and 3600");
+        return false;
+    }
+    if (type && strcmp(type, "COGNITO_USER_POOLS") == 0) {
+        if (!nb_get(z, "providerARNs")) {
+            ag_bad(call, "ProviderARNs are required for authorizer type COGNITO_USER_POOLS");
+            return false;
+        }
+        return true;
+    }
+    if (!uri || (!strstr(uri, "${stageVariables.") && !ag_lambda_target(uri, fn, sizeof fn))) {
+        ag_bad(call, "Invalid Authorizer URI specified: it must be a Lambda function invocation URI");
+        return false;
+    }
+    if (type && strcmp(type, "TOKEN") == 0 &&
+        (!src || strncmp(src, "method.request.header.", 22) != 0 || !src[22])) {
+        ag_bad(call, "Invalid identity source specified: a TOKEN authorizer takes one "
+                     "method.request.header.NAME");
+        return false;
+    }
+    return true;
+}
+
+static const ar_patch_path AUTHORIZER_PATHS[] = {
+    {"/name", "name", AR_STR, AR_OP_REPLACE},
+    {"/authorizerUri", "authorizerUri", AR_STR, AR_OP_REPLACE},
+    {"/identitySource", "identitySource", AR_STR, AR_OP_REPLACE},
+    {"/identityValidationExpression", "identityValidationExpression", AR_STR, AR_OP_REPLACE},
+    {"/authorizerResultTtlInSeconds", "authorizerResultTtlInSeconds", AR_INT, AR_OP_REPLACE},
+    {"/authorizerCredentials", "authorizerCredentials", AR_STR, AR_OP_REPLACE},
+    {NULL, NULL, AR_STR, 0},
+};
+
+static const ar_coll AUTHORIZERS = {AR_AUTHORIZERS, "authorizerId",
+                                    "Invalid Authorizer identifier specified", AUTHORIZER_PATHS,
+                                    check_authorizer};
+
+nb_status ar_op_create_authorizer(nb_call *call, json_object *in)
 {
     json_object *a = ar_api(call, nb_str(in, "restApiId"));
     if (!a)
         return NB_ERROR;
-    const char *id = nb_str(in, "requestValidatorId");
-    json_object *v = validator(call, a, id);
-    if (v) {
-        json_object_object_del(validators(a), id);
-        ar_save_api(call, a);
-    }
-    json_object_put(a);
-    return v ? NB_OK : NB_ERROR;
+    json_object *z = json_object_new_object();
+    static const char *const COPY[] = {"name", "type", "providerARNs", "authType", "authorizerUri",
+                                       "authorizerCredentials", "identitySource",
+                                       "identityValidationExpression", NULL};
+    for (int i = 0; COPY[i]; i++)
+        take(z, in, COPY[i]);
+    int64_t ttl = 300;
+    nb_int(in, "authorizerResultTtlInSeconds", &ttl);
+    set(z, "authorizerResultTtlInSeconds", json_object_new_int64(ttl));
+    return coll_add(call, a, &AUTHORIZERS, z);
 }
+
+#define AR_COLL_OPS(name, k)                                                                       \
+    nb_status ar_op_get_##name(nb_call *call, json_object *in) { return coll(call, in, k, COLL_GET); } \
+    nb_status ar_op_get_##name##s(nb_call *call, json_object *in) { return coll(call, in, k, COLL_LIST); } \
+    nb_status ar_op_update_##name(nb_call *call, json_object *in) { return coll(call, in, k, COLL_UPDATE); } \
+    nb_status ar_op_delete_##name(nb_call *call, json_object *in) { return coll(call, in, k, COLL_DELETE); }
+AR_COLL_OPS(request_validator, &VALIDATORS)
+AR_COLL_OPS(authorizer, &AUTHORIZERS)
+#undef AR_COLL_OPS
 
 /* ---- the parts of a method: Get and Delete ----------------------------------------- */
 
@@ -1439,6 +1517,7 @@ nb_status ar_op_create_deployment(nb_call *call, json_object *in)
     set(d, "createdDate", json_object_new_double(ag_now(call)));
     set(d, AR_SNAPSHOT, json_object_get(resources(a)));
     set(d, AR_VALIDATORS, json_object_get(validators(a)));
+    set(d, AR_AUTHORIZERS, json_object_get(sub_map_of(a, AR_AUTHORIZERS)));
     ag_save(call, api, AR_KIND_DEPLOY, id, d);
     json_object_put(a);
     if (stage) {

@@ -51,6 +51,7 @@
 #define AR_OWNER "_owner"
 #define AR_VALIDATORS "_validators" /* {id: RequestValidator}, in the API and deployments */
 #define AR_MODELS "_models"         /* {name: Model}, in the API */
+#define AR_AUTHORIZERS "_authorizers" /* {id: Authorizer}, in the API and deployments */
 
 /* ---- ar.c ------------------------------------------------------------------ */
 
