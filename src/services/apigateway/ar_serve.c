@@ -17,6 +17,7 @@
  * Lambda runs through nb_invoke while the request is parked.
  */
 #include <ctype.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +40,15 @@ typedef struct {
     json_object *ctx;   /* mapped: the mapping context (owned) */
     json_object *http;  /* HTTP*: the request to send {method, url, body, headers, timeout} */
     nb_http_fetch *fetch;
+    struct ar_route *auth; /* an authorizer call: the route to continue with (owned) */
 } ar_wait;
+
+static void route_free(struct ar_route *rt);
+static void authorized(nb_req *r, struct ar_route *rt, nb_call *call, nb_status st);
 
 static void wait_free(ar_wait *w)
 {
+    route_free(w->auth);
     json_object_put(w->integ);
     json_object_put(w->ctx);
     json_object_put(w->http);
@@ -246,7 +252,7 @@ typedef struct {
     char owner[64];
     bool disabled; /* the API's disableExecuteApiEndpoint (UpdateRestApi clears the cache) */
     json_object *snap;
-    json_object *validators;
+    json_object *validators, *authorizers;
 } ar_deployed;
 
 static void *deployed_make(const char *key, void *arg)
@@ -265,6 +271,7 @@ static void *deployed_make(const char *key, void *arg)
         nb_copy(e->owner, sizeof e->owner, owner, strlen(owner));
         e->snap = json_object_get(snap);
         e->validators = json_object_get(nb_get(d, AR_VALIDATORS));
+        e->authorizers = json_object_get(nb_get(d, AR_AUTHORIZERS));
         nb_bool(api, "disableExecuteApiEndpoint", &e->disabled);
     }
     json_object_put(d);
@@ -277,6 +284,7 @@ static void deployed_drop(void *v)
     ar_deployed *e = v;
     json_object_put(e->snap);
     json_object_put(e->validators);
+    json_object_put(e->authorizers);
     free(e);
 }
 
@@ -498,7 +506,9 @@ static void invoked(nb_call *call, nb_status st, void *arg)
         nb_req *r = w->r;
         r->call.on_cancel = NULL;
         r->call.park = NULL;
-        if (w->proxy)
+        if (w->auth)
+            authorized(r, w->auth, call, st);
+        else if (w->proxy)
             proxy_respond(r, call, st);
         else
             aws_respond(r, w, call, st);
@@ -809,17 +819,231 @@ static void serve_mock(nb_req *r, json_object *ig, ar_request *q)
     mapped_response(r, ir, q, NULL, NULL, 0);
 }
 
-/* Answers r, or returns the Invoke input to run (outside the store call)
- * with w filled; *mine is false when id is no REST API (r untouched). */
-static json_object *serve(nb_req *r, const char *id, const char *path, size_t plen, ar_wait *w,
-                          bool *mine)
+/* A matched request: what its authorizer and integration need, held by
+ * reference so it outlives the store call and a cache eviction. */
+typedef struct ar_route {
+    json_object *res, *m, *authz; /* authz: the method's Lambda authorizer, or NULL */
+    json_object *svars;           /* the stage's variables (q.svars) */
+    ar_request q;
+    const char *rest;             /* the path after the stage, into r->path */
+    size_t rn;
+    char arn[512];                /* methodArn */
+} ar_route;
+
+static void route_free(ar_route *rt)
+{
+    if (!rt)
+        return;
+    json_object_put(rt->res);
+    json_object_put(rt->m);
+    json_object_put(rt->authz);
+    json_object_put(rt->svars);
+    request_free(&rt->q);
+    free(rt);
+}
+
+/* Start what w holds: the Lambda Invoke in (taken), the HTTP request, or
+ * nothing (r was answered). */
+static void launch(nb_req *r, ar_wait *w, json_object *in)
+{
+    if (in) {
+        w->r = r;
+        r->call.park = w;
+        r->call.on_cancel = cancelled;
+        nb_invoke(&r->call, "lambda", "Invoke", in, invoked, w);
+        json_object_put(in);
+    } else if (w->http) {
+        http_start(r, w);
+    } else {
+        wait_free(w);
+    }
+}
+
+static json_object *invoke_input(const char *fn, json_object *payload)
+{
+    json_object *in = json_object_new_object();
+    put(in, "FunctionName", json_object_new_string(fn));
+    put(in, "Payload", payload);
+    return in;
+}
+
+/* Run the method's integration for a request that passed its checks. */
+static void integrate(nb_req *r, ar_route *rt)
+{
+    ar_wait *w = nb_calloc(1, sizeof *w);
+    ar_request *q = &rt->q;
+    json_object *ig = nb_get(rt->m, "methodIntegration"), *in = NULL;
+    const char *type = ig ? nb_str(ig, "type") : NULL;
+    char fn[512];
+    nb_buf ubuf = {0};
+    if (ig && nb_str(ig, "uri"))
+        expand_stage_vars(nb_str(ig, "uri"), q->svars, &ubuf);
+    const char *uri = ubuf.data;
+    bool lambda = uri && ag_lambda_target(uri, fn, sizeof fn);
+    if (type && strcmp(type, "MOCK") == 0) {
+        serve_mock(r, ig, q);
+    } else if (type && strcmp(type, "AWS_PROXY") == 0 && lambda) {
+        char *ev = proxy_event(r, rt->res, rt->rest, rt->rn, q);
+        in = invoke_input(fn, json_object_new_string(ev));
+        free(ev);
+        w->proxy = true;
+    } else if (type && strcmp(type, "AWS") == 0 && lambda) {
+        nb_buf body = {0};
+        if (map_request(r, ig, q, &body)) {
+            in = invoke_input(fn, body.len ? jn(body.data, body.len) : json_object_new_string("{}"));
+            keep_context(w, ig, q);
+        }
+        nb_buf_free(&body);
+    } else if (type && !strncmp(type, "HTTP", 4) && uri) {
+        bool proxy = strcmp(type, "HTTP_PROXY") == 0;
+        nb_buf body = {0};
+        if (proxy && r->body.len)
+            nb_buf_add(&body, r->body.data, r->body.len);
+        if (proxy || map_request(r, ig, q, &body)) {
+            w->http = http_spec(r, ig, uri, q, proxy, &body);
+            w->proxy = proxy;
+            if (!proxy)
+                keep_context(w, ig, q);
+        }
+        nb_buf_free(&body);
+    } else {
+        internal(r, 500); /* AWS integrations with services other than Lambda: not yet */
+    }
+    nb_buf_free(&ubuf);
+    launch(r, w, in);
+}
+
+/* ---- Lambda authorizers --------------------------------------------------------------- */
+
+static void unauthorized(nb_req *r)
+{
+    finish(r, 401, "UnauthorizedException", "{\"message\":\"Unauthorized\"}");
+}
+
+/* Whether a policy statement member (string or list) has a value that
+ * matches s (wildcards * and ?). */
+static bool any_match(json_object *v, const char *s)
+{
+    if (json_object_is_type(v, json_type_string))
+        return fnmatch(json_object_get_string(v), s, 0) == 0;
+    size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (any_match(json_object_array_get_idx(v, i), s))
+            return true;
+    return false;
+}
+
+/* The authorizer's answer: continue with the integration (its principal
+ * and context in $context.authorizer), or 401 / 403 / 500. */
+static void authorized(nb_req *r, ar_route *rt, nb_call *call, nb_status st)
+{
+    json_object *pl = st == NB_OK ? nb_get(call->out, "Payload") : NULL;
+    json_object *o = pl ? lm_http_parse_json(json_object_get_string(pl),
+                                             (size_t)json_object_get_string_len(pl)) : NULL;
+    if (pl && nb_get(call->out, "FunctionError")) {
+        const char *m = nb_str(o, "errorMessage");
+        if (m && strcmp(m, "Unauthorized") == 0)
+            unauthorized(r);
+        else
+            finish(r, 500, "AuthorizerConfigurationException", "{\"message\": null}");
+        json_object_put(o);
+        return;
+    }
+    json_object *doc = nb_get(o, "policyDocument"), *stmts = nb_get(doc, "Statement");
+    if (!json_object_is_type(o, json_type_object) || !doc || !stmts) {
+        finish(r, 500, "AuthorizerConfigurationException", "{\"message\": null}");
+        json_object_put(o);
+        return;
+    }
+    bool allow = false, deny = false;
+    size_t n = json_object_is_type(stmts, json_type_array) ? json_object_array_length(stmts) : 1;
+    for (size_t i = 0; i < n; i++) {
+        json_object *s = json_object_is_type(stmts, json_type_array)
+                             ? json_object_array_get_idx(stmts, i) : stmts;
+        const char *eff = nb_str(s, "Effect");
+        if (!eff || !any_match(nb_get(s, "Resource"), rt->arn) ||
+            !(any_match(nb_get(s, "Action"), "execute-api:Invoke")))
+            continue;
+        allow = allow || strcasecmp(eff, "Allow") == 0;
+        deny = deny || strcasecmp(eff, "Deny") == 0;
+    }
+    if (deny || !allow) {
+        finish(r, 403, "AccessDeniedException",
+               deny ? "{\"Message\":\"User is not authorized to access this resource with an explicit deny\"}"
+                    : "{\"Message\":\"User is not authorized to access this resource\"}");
+        json_object_put(o);
+        return;
+    }
+    json_object *az = json_object_new_object();
+    json_object *ctx = nb_get(o, "context");
+    if (json_object_is_type(ctx, json_type_object)) {
+        json_object_object_foreach(ctx, k, v) put(az, k, json_object_get(v));
+    }
+    put(az, "principalId", json_object_get(nb_get(o, "principalId")));
+    put(rt->q.context, "authorizer", az);
+    json_object_put(o);
+    integrate(r, rt);
+}
+
+/* Call the method's Lambda authorizer (TOKEN: the identity source header,
+ * 401 when it is missing; REQUEST: the proxy event), taking rt. */
+static void authorize(nb_req *r, ar_route *rt)
+{
+    const char *type = nb_str(rt->authz, "type");
+    nb_buf ubuf = {0};
+    expand_stage_vars(nb_str(rt->authz, "authorizerUri") ? nb_str(rt->authz, "authorizerUri") : "",
+                      rt->q.svars, &ubuf);
+    char fn[512];
+    if (!type || !strcmp(type, "COGNITO_USER_POOLS") || !ag_lambda_target(ubuf.data, fn, sizeof fn)) {
+        nb_buf_free(&ubuf);
+        route_free(rt);
+        finish(r, 500, "AuthorizerConfigurationException", "{\"message\": null}");
+        return;
+    }
+    nb_buf_free(&ubuf);
+    json_object *ev;
+    if (strcmp(type, "TOKEN") == 0) {
+        json_object *src = json_object_new_object();
+        put(src, "request", json_object_get(rt->q.params));
+        char buf[4096];
+        const char *is = nb_str(rt->authz, "identitySource");
+        const char *tok = is ? ar_param_value(is, src, buf, sizeof buf) : NULL;
+        json_object_put(src);
+        if (!tok || !tok[0]) {
+            route_free(rt);
+            unauthorized(r);
+            return;
+        }
+        ev = json_object_new_object();
+        put(ev, "type", json_object_new_string("TOKEN"));
+        put(ev, "authorizationToken", json_object_new_string(tok));
+    } else {
+        char *s = proxy_event(r, rt->res, rt->rest, rt->rn, &rt->q);
+        ev = json_tokener_parse(s);
+        free(s);
+        put(ev, "type", json_object_new_string("REQUEST"));
+    }
+    put(ev, "methodArn", json_object_new_string(rt->arn));
+    ar_wait *w = nb_calloc(1, sizeof *w);
+    w->auth = rt;
+    launch(r, w, invoke_input(fn, json_object_new_string(
+                                  json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE))));
+    json_object_put(ev);
+}
+
+/* Matches r to a method of the stage's deployment and checks it: the
+ * route (owned) to authorize and integrate, or NULL after answering r or,
+ * with *mine false, when id is no REST API (r untouched). */
+static ar_route *serve(nb_req *r, const char *id, const char *path, size_t plen, bool *mine)
 {
     nb_call *c = &r->call;
     const char *s = plen && path[0] == '/' ? path + 1 : path, *end = path + plen;
     const char *sl = memchr(s, '/', (size_t)(end - s));
     size_t sn = (size_t)((sl ? sl : end) - s);
     char sname[130];
-    json_object *stage = NULL, *in = NULL;
+    json_object *stage = NULL;
+    ar_route *rt = NULL;
     if (sn > 0 && sn < sizeof sname) {
         nb_copy(sname, sizeof sname, s, sn);
         stage = ag_load(id, AR_KIND_STAGE, sname);
@@ -848,64 +1072,30 @@ static json_object *serve(nb_req *r, const char *id, const char *path, size_t pl
     json_object *pathp = json_object_new_object();
     if (dep && dep->disabled) {
         finish(r, 403, "ForbiddenException", "{\"message\":\"Forbidden\"}");
-        goto out;
-    }
-    if (!snap || !match(snap, r->method, rest, rn, &res, &m, pathp)) {
+    } else if (!snap || !match(snap, r->method, rest, rn, &res, &m, pathp)) {
         missing_token(r);
-        goto out;
-    }
-    ar_request q = {0};
-    build_request(r, id, sname, res, path, plen, pathp, &q);
-    q.svars = nb_get(stage, "variables");
-    json_object *ig = nb_get(m, "methodIntegration");
-    const char *type = ig ? nb_str(ig, "type") : NULL;
-    char fn[512];
-    nb_buf ubuf = {0};
-    if (ig && nb_str(ig, "uri"))
-        expand_stage_vars(nb_str(ig, "uri"), q.svars, &ubuf);
-    const char *uri = ubuf.data;
-    bool lambda = uri && ag_lambda_target(uri, fn, sizeof fn);
-    if (!validate_params(r, m, dep->validators, &q)) {
-        /* answered 400 */
-    } else if (type && strcmp(type, "MOCK") == 0) {
-        serve_mock(r, ig, &q);
-    } else if (type && strcmp(type, "AWS_PROXY") == 0 && lambda) {
-        char *ev = proxy_event(r, res, rest, rn, &q);
-        in = json_object_new_object();
-        put(in, "FunctionName", json_object_new_string(fn));
-        put(in, "Payload", json_object_new_string(ev));
-        free(ev);
-        w->proxy = true;
-    } else if (type && strcmp(type, "AWS") == 0 && lambda) {
-        nb_buf body = {0};
-        if (map_request(r, ig, &q, &body)) {
-            in = json_object_new_object();
-            put(in, "FunctionName", json_object_new_string(fn));
-            put(in, "Payload", body.len ? jn(body.data, body.len) : json_object_new_string("{}"));
-            keep_context(w, ig, &q);
-        }
-        nb_buf_free(&body);
-    } else if (type && !strncmp(type, "HTTP", 4) && uri) {
-        bool proxy = strcmp(type, "HTTP_PROXY") == 0;
-        nb_buf body = {0};
-        if (proxy && r->body.len)
-            nb_buf_add(&body, r->body.data, r->body.len);
-        if (proxy || map_request(r, ig, &q, &body)) {
-            w->http = http_spec(r, ig, uri, &q, proxy, &body);
-            w->proxy = proxy;
-            if (!proxy)
-                keep_context(w, ig, &q);
-        }
-        nb_buf_free(&body);
     } else {
-        internal(r, 500); /* AWS integrations with services other than Lambda: not yet */
+        rt = nb_calloc(1, sizeof *rt);
+        rt->res = json_object_get(res);
+        rt->m = json_object_get(m);
+        rt->svars = json_object_get(nb_get(stage, "variables"));
+        rt->rest = rest;
+        rt->rn = rn;
+        build_request(r, id, sname, res, path, plen, pathp, &rt->q);
+        rt->q.svars = rt->svars;
+        snprintf(rt->arn, sizeof rt->arn, "arn:aws:execute-api:%s:%s:%s/%s/%s%.*s", c->region,
+                 c->account, id, sname, r->method, (int)rn, rest);
+        const char *at = nb_str(m, "authorizationType"), *az = nb_str(m, "authorizerId");
+        if (at && strcmp(at, "NONE") && strcmp(at, "AWS_IAM") && az)
+            rt->authz = json_object_get(nb_get(dep->authorizers, az));
+        if (!validate_params(r, m, dep->validators, &rt->q)) {
+            route_free(rt);
+            rt = NULL;
+        }
     }
-    request_free(&q);
-    nb_buf_free(&ubuf);
-out:
     json_object_put(pathp);
     json_object_put(stage);
-    return in;
+    return rt;
 }
 
 static bool serve_api(nb_req *r, const char *id, const char *path, size_t plen)
@@ -913,20 +1103,14 @@ static bool serve_api(nb_req *r, const char *id, const char *path, size_t plen)
     if (strlen(id) >= 64)
         return false;
     bool mine = false;
-    ar_wait *w = nb_calloc(1, sizeof *w);
     nb_store_call_begin();
-    json_object *in = serve(r, id, path, plen, w, &mine);
+    ar_route *rt = serve(r, id, path, plen, &mine);
     nb_store_call_end(true);
-    if (in) {
-        w->r = r;
-        r->call.park = w;
-        r->call.on_cancel = cancelled;
-        nb_invoke(&r->call, "lambda", "Invoke", in, invoked, w);
-        json_object_put(in);
-    } else if (w->http) {
-        http_start(r, w);
-    } else {
-        wait_free(w);
+    if (rt && rt->authz) {
+        authorize(r, rt);
+    } else if (rt) {
+        integrate(r, rt);
+        route_free(rt);
     }
     return mine;
 }
