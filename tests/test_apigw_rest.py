@@ -847,3 +847,76 @@ def test_clone_from(gw):
     with pytest.raises(ClientError) as e:
         gw.create_rest_api(name="x", cloneFrom="zzzzzzzzzz")
     assert err(e)[0] == "NotFoundException"
+
+
+AUTHZ = '''
+def handler(event, context):
+    tok = event.get("authorizationToken") or (event.get("headers") or {}).get("x-tok")
+    if tok == "boom":
+        raise Exception("Unauthorized")
+    if tok == "broken":
+        return {"nope": 1}
+    eff = "Allow" if tok in ("good", "req") else "Deny"
+    return {"principalId": "user-" + str(tok),
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": eff,
+                 "Resource": event["methodArn"].split("/")[0] + "/*"}]},
+            "context": {"k": "v", "type": event["type"], "arn": event["methodArn"]}}
+'''
+
+
+def test_lambda_authorizers(nimbus, gw, lmb):
+    uri = lambda_uri(lmb, "authz", AUTHZ)
+    api = gw.create_rest_api(name="auth")["id"]
+    root = root_of(gw, api)
+    with pytest.raises(ClientError) as e:
+        gw.create_authorizer(restApiId=api, name="t", type="TOKEN", authorizerUri="nope",
+                             identitySource="method.request.header.Authorization")
+    assert err(e)[0] == "BadRequestException"
+    tok = gw.create_authorizer(restApiId=api, name="t", type="TOKEN", authorizerUri=uri,
+                               identitySource="method.request.header.Authorization")
+    assert tok["type"] == "TOKEN" and tok["authorizerResultTtlInSeconds"] == 300
+    rq = gw.create_authorizer(restApiId=api, name="r", type="REQUEST", authorizerUri=uri,
+                              identitySource="method.request.header.X-Tok")
+    assert sorted(x["name"] for x in gw.get_authorizers(restApiId=api)["items"]) == ["r", "t"]
+    assert gw.update_authorizer(restApiId=api, authorizerId=tok["id"], patchOperations=[
+        {"op": "replace", "path": "/authorizerResultTtlInSeconds", "value": "0"}])[
+        "authorizerResultTtlInSeconds"] == 0
+    with pytest.raises(ClientError) as e:
+        gw.get_authorizer(restApiId=api, authorizerId="nope00")
+    assert err(e) == ("NotFoundException", "Invalid Authorizer identifier specified", 404)
+    for pp, az in [("t", tok["id"]), ("r", rq["id"])]:
+        res = gw.create_resource(restApiId=api, parentId=root, pathPart=pp)["id"]
+        gw.put_method(restApiId=api, resourceId=res, httpMethod="GET", authorizationType="CUSTOM",
+                      authorizerId=az)
+        gw.put_integration(restApiId=api, resourceId=res, httpMethod="GET", type="MOCK",
+                           requestTemplates={"application/json": '{"statusCode": 200}'})
+        gw.put_integration_response(
+            restApiId=api, resourceId=res, httpMethod="GET", statusCode="200",
+            responseTemplates={"application/json":
+                               '{"p": "$context.authorizer.principalId", '
+                               '"k": "$context.authorizer.k", "type": "$context.authorizer.type", '
+                               '"arn": "$context.authorizer.arn"}'})
+    gw.create_deployment(restApiId=api, stageName="prod")
+    p = f"/_aws/execute-api/{api}/prod"
+    st, h, b = req(nimbus, "GET", p + "/t", headers={"Authorization": "good"})
+    assert st == 200, b
+    got = json.loads(b)
+    assert got["p"] == "user-good" and got["k"] == "v" and got["type"] == "TOKEN"
+    assert got["arn"] == f"arn:aws:execute-api:us-east-1:000000000000:{api}/prod/GET/t"
+    st, h, b = req(nimbus, "GET", p + "/t")
+    assert st == 401 and json.loads(b) == {"message": "Unauthorized"}
+    st, h, b = req(nimbus, "GET", p + "/t", headers={"Authorization": "bad"})
+    assert st == 403 and "explicit deny" in json.loads(b)["Message"]
+    st, h, b = req(nimbus, "GET", p + "/t", headers={"Authorization": "boom"})
+    assert st == 401 and json.loads(b) == {"message": "Unauthorized"}
+    st, h, b = req(nimbus, "GET", p + "/t", headers={"Authorization": "broken"})
+    assert st == 500
+    st, h, b = req(nimbus, "GET", p + "/r", headers={"X-Tok": "req"})
+    assert st == 200 and json.loads(b)["type"] == "REQUEST", b
+    st, h, b = req(nimbus, "GET", p + "/r", headers={"X-Tok": "no"})
+    assert st == 403
+    gw.delete_authorizer(restApiId=api, authorizerId=rq["id"])
+    with pytest.raises(ClientError) as e:
+        gw.delete_authorizer(restApiId=api, authorizerId=rq["id"])
+    assert err(e)[0] == "NotFoundException"
