@@ -659,15 +659,15 @@ nb_status ar_op_update_resource(nb_call *call, json_object *in)
 /* Drop resource id and everything below it. */
 static void drop_tree(json_object *rs, const char *id)
 {
-    char ids[256][ID_LEN + 2];
-    int n = 0;
+    json_object *kids = json_object_new_array();
     json_object_object_foreach(rs, k, r) {
         const char *p = nb_str(r, "parentId");
-        if (p && strcmp(p, id) == 0 && n < 256)
-            nb_copy(ids[n++], sizeof ids[0], k, strlen(k));
+        if (p && strcmp(p, id) == 0)
+            json_object_array_add(kids, json_object_new_string(k));
     }
-    for (int i = 0; i < n; i++)
-        drop_tree(rs, ids[i]);
+    for (size_t i = 0; i < json_object_array_length(kids); i++)
+        drop_tree(rs, json_object_get_string(json_object_array_get_idx(kids, i)));
+    json_object_put(kids);
     json_object_object_del(rs, id);
 }
 
