@@ -920,3 +920,57 @@ def test_lambda_authorizers(nimbus, gw, lmb):
     with pytest.raises(ClientError) as e:
         gw.delete_authorizer(restApiId=api, authorizerId=rq["id"])
     assert err(e)[0] == "NotFoundException"
+
+
+def test_api_keys_and_usage_plans(nimbus, gw):
+    api, root = mock_api(gw)
+    gw.update_method(restApiId=api, resourceId=root, httpMethod="GET", patchOperations=[
+        {"op": "replace", "path": "/apiKeyRequired", "value": "true"}])
+    gw.create_deployment(restApiId=api, stageName="prod")
+    p = f"/_aws/execute-api/{api}/prod/"
+    st, h, b = req(nimbus, "GET", p)
+    assert st == 403 and json.loads(b) == {"message": "Forbidden"}
+    with pytest.raises(ClientError) as e:
+        gw.create_api_key(name="short", value="tooshort")
+    assert err(e)[0] == "BadRequestException"
+    k = gw.create_api_key(name="k1", enabled=True, value="a" * 24)
+    assert k["value"] == "a" * 24 and k["enabled"] is True
+    assert "value" not in gw.get_api_key(apiKey=k["id"])
+    assert gw.get_api_key(apiKey=k["id"], includeValue=True)["value"] == "a" * 24
+    gen = gw.create_api_key(name="k2")
+    assert len(gw.get_api_key(apiKey=gen["id"], includeValue=True)["value"]) == 40
+    assert [x["name"] for x in gw.get_api_keys(nameQuery="k1")["items"]] == ["k1"]
+    with pytest.raises(ClientError) as e:
+        gw.get_api_key(apiKey="nope")
+    assert err(e) == ("NotFoundException", "Invalid API Key identifier specified", 404)
+    # a key outside any plan is not enough
+    st, h, b = req(nimbus, "GET", p, headers={"x-api-key": "a" * 24})
+    assert st == 403
+    with pytest.raises(ClientError) as e:
+        gw.create_usage_plan(name="bad", apiStages=[{"apiId": api, "stage": "nope"}])
+    assert err(e)[0] == "BadRequestException"
+    plan = gw.create_usage_plan(name="plan", apiStages=[{"apiId": api, "stage": "prod"}])
+    pk = gw.create_usage_plan_key(usagePlanId=plan["id"], keyId=k["id"], keyType="API_KEY")
+    assert pk["id"] == k["id"] and pk["type"] == "API_KEY"
+    with pytest.raises(ClientError) as e:
+        gw.create_usage_plan_key(usagePlanId=plan["id"], keyId=k["id"], keyType="API_KEY")
+    assert err(e)[0] == "ConflictException"
+    assert [x["id"] for x in gw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [k["id"]]
+    assert [x["id"] for x in gw.get_usage_plans(keyId=k["id"])["items"]] == [plan["id"]]
+    st, h, b = req(nimbus, "GET", p, headers={"x-api-key": "a" * 24})
+    assert st == 200, b
+    st, h, b = req(nimbus, "GET", p, headers={"x-api-key": "b" * 24})
+    assert st == 403
+    gw.update_api_key(apiKey=k["id"], patchOperations=[{"op": "replace", "path": "/enabled",
+                                                         "value": "false"}])
+    assert req(nimbus, "GET", p, headers={"x-api-key": "a" * 24})[0] == 403
+    gw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=k["id"])
+    assert gw.get_usage_plan_keys(usagePlanId=plan["id"])["items"] == []
+    gw.delete_usage_plan(usagePlanId=plan["id"])
+    with pytest.raises(ClientError) as e:
+        gw.get_usage_plan(usagePlanId=plan["id"])
+    assert err(e) == ("NotFoundException", "Invalid Usage Plan ID specified", 404)
+    gw.delete_api_key(apiKey=k["id"])
+    with pytest.raises(ClientError) as e:
+        gw.delete_api_key(apiKey=k["id"])
+    assert err(e)[0] == "NotFoundException"

@@ -260,7 +260,12 @@ bool ar_patch(nb_call *call, json_object *doc, json_object *ops, const ar_patch_
     X(UpdateModel, update_model) X(DeleteModel, delete_model)                                      \
     X(CreateAuthorizer, create_authorizer) X(GetAuthorizer, get_authorizer)                        \
     X(GetAuthorizers, get_authorizers) X(UpdateAuthorizer, update_authorizer)                      \
-    X(DeleteAuthorizer, delete_authorizer)
+    X(DeleteAuthorizer, delete_authorizer) X(CreateApiKey, create_api_key)                         \
+    X(GetApiKey, get_api_key) X(GetApiKeys, get_api_keys) X(UpdateApiKey, update_api_key)          \
+    X(DeleteApiKey, delete_api_key) X(CreateUsagePlan, create_usage_plan)                          \
+    X(GetUsagePlan, get_usage_plan) X(GetUsagePlans, get_usage_plans)                              \
+    X(DeleteUsagePlan, delete_usage_plan) X(CreateUsagePlanKey, create_usage_plan_key)             \
+    X(GetUsagePlanKeys, get_usage_plan_keys) X(DeleteUsagePlanKey, delete_usage_plan_key)
 
 #define AR_DECL(op, fn) nb_status ar_op_##fn(nb_call *call, json_object *in);
 AR_HANDLERS(AR_DECL)

@@ -9,6 +9,7 @@
  *   ar_serve.c  the data plane: execute-api requests → stage →
  *               deployment snapshot → resource/method → MOCK or
  *               AWS_PROXY (Lambda, payload format 1.0) integration
+ *   ar_keys.c   API keys and usage plans (account-level rows), the key check
  *   ar_map.c    request/response mapping: template selection by content
  *               type and passthrough behaviour, integration response
  *               selection, response parameters (pure)
@@ -80,6 +81,13 @@ typedef struct {
  * false after failing the call with BadRequestException (doc may be half
  * changed: callers discard it). */
 bool ar_patch(nb_call *call, json_object *doc, json_object *ops, const ar_patch_path *table);
+
+/* ---- ar_keys.c ---------------------------------------------------------------- */
+
+/* Whether value (an x-api-key header) is an enabled API key of owner
+ * ("account/region") in a usage plan that lists the API's stage.  Reads
+ * the store (inside a store call). */
+bool ar_api_key_ok(const char *owner, const char *api, const char *stage, const char *value);
 
 /* ---- ar_map.c (pure) ---------------------------------------------------------- */
 

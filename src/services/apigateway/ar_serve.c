@@ -1088,7 +1088,17 @@ static ar_route *serve(nb_req *r, const char *id, const char *path, size_t plen,
         const char *at = nb_str(m, "authorizationType"), *az = nb_str(m, "authorizerId");
         if (at && strcmp(at, "NONE") && strcmp(at, "AWS_IAM") && az)
             rt->authz = json_object_get(nb_get(dep->authorizers, az));
-        if (!validate_params(r, m, dep->validators, &rt->q)) {
+        bool akr = false;
+        nb_bool(m, "apiKeyRequired", &akr);
+        size_t kn = 0;
+        const char *key = akr ? nb_req_header(r, "x-api-key", &kn) : NULL;
+        char kbuf[256];
+        nb_copy(kbuf, sizeof kbuf, key ? key : "", key ? kn : 0);
+        if (akr && !ar_api_key_ok(dep->owner, id, sname, kbuf)) {
+            finish(r, 403, "ForbiddenException", "{\"message\":\"Forbidden\"}");
+            route_free(rt);
+            rt = NULL;
+        } else if (!validate_params(r, m, dep->validators, &rt->q)) {
             route_free(rt);
             rt = NULL;
         }
