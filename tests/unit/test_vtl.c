@@ -179,6 +179,28 @@ static void test_string_methods(void)
     ok("#set($s = 'abc')$s.replace('', '-') $s.concat('d') $s.indexOf('c', 1) $s.indexOf('z') $s.toString()",
        "-a-b-c- abcd 2 -1 abc");
     ok("#set($s = 'AbC')$s.equalsIgnoreCase('abc') $s.equals(1) $s.nope() $s.substring(1)", "true false $s.nope() bC");
+    /* the regex engine: Java's leftmost-first priorities, lazy quantifiers, (?:), counts, anchors */
+    ok("#set($s = 'abcabc')$s.replaceAll('a|ab', 'X') $s.replaceAll('(?:ab)+', '-') $s.replaceFirst('b.*?c', '_') "
+       "$s.replaceFirst('b.*c', '_') $s.replaceAll('^a', '^') $s.replaceAll('c$', '$') $s.matches('(abc){2}') "
+       "$s.matches('(abc){3}') $s.matches('[a-c]{2,6}') $s.replaceAll('[^b]', '.')",
+       "XbcXbc -c-c a_abc a_ ^bcabc abcab$ true false true .b..b.");
+    ok("#set($s = 'héllo wörld')$s.replaceAll('.', '*') $s.replaceAll('\\w+', 'W') $s.split('\\s') "
+       "$s.replaceAll('(\\S)(\\S*)', '$2$1') $s.matches('.*\\d.*') $s.replaceAll('[éö]', 'E')",
+       "*********** WéW WöW [héllo, wörld] élloh örldw false hEllo wErld");
+    ok("#set($s = 'a1b2')$s.replaceAll('\\D', '') $s.replaceAll('[\\d]', '#') $s.replaceAll('x*', '-') "
+       "$s.replaceAll('(a)|(b)', '[$1$2]') $s.split('') $s.replaceAll('\\.|\\[', '')",
+       "12 a#b# -a-1-b-2- [a]1[b]2 [a, 1, b, 2] a1b2");
+    fails("#set($s = 'ab')$s.replaceAll('a{5000}', '')", "repetition");
+    fails("#set($s = 'ab')$s.replaceAll('((a{1000}){1000}){1000}', '')", "too complex");
+    fails("#set($s = 'ab')$s.replaceAll('((){1000}){1000}', '')", "too complex");
+    fails("#set($s = 'ab')$s.replaceAll('a++', '')", "possessive");
+    fails("#set($s = 'ab')$s.replaceAll('(a', '')", "unclosed group");
+    fails("#set($s = 'ab')$s.replaceAll('a)', '')", "unmatched");
+    fails("#set($s = 'ab')$s.replaceAll('*a', '')", "dangling");
+    fails("#set($s = 'ab')$s.replaceAll('[z-a]', '')", "range");
+    /* a pattern glibc's matcher takes quadratic time on: bounded steps */
+    fails("#set($s = 'ab')#foreach($i in [1..19])#set($s = \"$s$s\")#end$s.replaceAll('(a|b)*(a|b)*c', 'x')",
+          "step budget");
     ok("#set($s = 'a.b.c')$s.replaceAll('\\.', '/') $s.replaceFirst('.', '-') $s.replaceAll('', '-') "
        "$s.replaceFirst('', '-') $s.split('\\.') $s.replaceAll('\\.', '$0$0')",
        "a/b/c -.b.c -a-.-b-.-c- -a.b.c [a, b, c] a..b..c");

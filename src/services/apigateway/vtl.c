@@ -20,12 +20,14 @@
  *
  * Limits: parse nesting VTL_MAX_DEPTH; VTL_MAX_LOOP iterations per #foreach
  * (later items are skipped, as with Velocity's directive.foreach.maxloops);
- * VTL_MAX_STEPS evaluation steps and VTL_MAX_OUTPUT bytes per render (fail).
+ * VTL_MAX_STEPS evaluation steps, VTL_MAX_OUTPUT bytes of output or of one
+ * string, VTL_MAX_MEMORY bytes made and VTL_MAX_REGEX_STEPS regex VM steps
+ * per render (fail).  Regular expressions run on the Pike VM below, not on
+ * glibc's matcher, whose time is not bounded.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -966,7 +968,7 @@ typedef struct rs {
     json_object *ctx, *params, *stage, *body, *body_str;
     bool body_parsed, failed, brk, stop;
     int rc;
-    long steps;
+    long steps, rx_steps;
     size_t bytes;
     char *err;
     size_t errlen;
@@ -1355,79 +1357,584 @@ static uint32_t u8_next(const unsigned char *s, size_t n, size_t *k)
     return cp;
 }
 
-/* Java regular expressions, translated to POSIX extended ones: \d \D \s \S
- * \w \W and escapes of ordinary characters are mapped; back references,
- * (?...) groups and large repetition counts are refused. */
-static bool jre_compile(rs *r, const char *pat, size_t n, bool whole, regex_t *re)
+/* ---- regular expressions ------------------------------------------------------ */
+
+/* Java's regex syntax (the subset templates use: literals, `.`, classes with
+ * ranges and \d \w \s, ^ $, groups and (?:), |, * + ? {n,m} and their lazy
+ * forms), compiled to a Pike VM: a Thompson NFA with captures that keeps
+ * java.util.regex's leftmost-first priorities.  A search costs at most
+ * subject length x program size steps, counted against VTL_MAX_REGEX_STEPS
+ * per render, so no pattern can hang a render. */
+#define RX_MAX_PROG 10000
+#define RX_CAPS 20 /* $0..$9 */
+#define VTL_MAX_REGEX_STEPS 20000000L
+
+enum { RX_CHAR, RX_ANY, RX_CLASS, RX_SPLIT, RX_JMP, RX_SAVE, RX_BOL, RX_EOL, RX_END, RX_MATCH };
+enum { K_LIT, K_ANY, K_CLS, K_CAT, K_ALT, K_REP, K_GRP, K_BOL, K_EOL, K_EMPTY };
+
+typedef struct rxi {
+    int op, x, y; /* SPLIT/JMP targets; CLASS: first range, count; SAVE: slot */
+    uint32_t c;   /* CHAR: code point; CLASS: negated */
+} rxi;
+
+typedef struct rxn {
+    int k, a, b, lo, hi, group; /* children are indexes; hi < 0: unbounded */
+    bool lazy, neg;
+    uint32_t c;
+    int rs, rn; /* K_CLS ranges */
+} rxn;
+
+typedef struct rx {
+    rxi *prog;
+    int n, cap;
+    uint32_t *rng; /* class ranges as lo, hi pairs */
+    int nr, rcap;
+    rxn *nodes;
+    int nn, ncap, groups, depth;
+    long work; /* rx_gen calls: empty nested repetitions emit nothing but cost */
+    const char *p; /* pattern being parsed */
+    size_t pn, pi;
+    const char *bad;
+    /* search buffers, made at the first search and reused (marks use a
+     * generation counter, so nothing is cleared between searches) */
+    unsigned *mark, gen;
+    int *stack;
+    void *cl, *nl;
+} rx;
+
+static int rx_node(rx *x, int k)
 {
+    if (x->nn == x->ncap) {
+        x->ncap = x->ncap ? x->ncap * 2 : 32;
+        x->nodes = nb_realloc(x->nodes, (size_t)x->ncap * sizeof *x->nodes);
+    }
+    x->nodes[x->nn] = (rxn){.k = k, .a = -1, .b = -1, .group = -1};
+    return x->nn++;
+}
+
+static void rx_range(rx *x, uint32_t lo, uint32_t hi)
+{
+    if (x->nr + 2 > x->rcap) {
+        x->rcap = x->rcap ? x->rcap * 2 : 32;
+        x->rng = nb_realloc(x->rng, (size_t)x->rcap * sizeof *x->rng);
+    }
+    x->rng[x->nr++] = lo;
+    x->rng[x->nr++] = hi;
+}
+
+/* \d \w \s (and, negated, \D \W \S) as ranges. */
+static bool rx_perl_class(rx *x, char e)
+{
+    static const uint32_t d[] = {'0', '9'}, w[] = {'0', '9', 'A', 'Z', '_', '_', 'a', 'z'},
+                          sp[] = {'\t', '\r', ' ', ' '};
+    const uint32_t *t = NULL;
+    int n = 0;
+    switch (tolower((unsigned char)e)) {
+    case 'd': t = d, n = 2; break;
+    case 'w': t = w, n = 8; break;
+    case 's': t = sp, n = 4; break;
+    default: return false;
+    }
+    if (islower((unsigned char)e)) {
+        for (int k = 0; k < n; k += 2)
+            rx_range(x, t[k], t[k + 1]);
+    } else { /* the complement of sorted ranges */
+        uint32_t from = 0;
+        for (int k = 0; k < n; k += 2) {
+            if (t[k] > from)
+                rx_range(x, from, t[k] - 1);
+            from = t[k + 1] + 1;
+        }
+        rx_range(x, from, 0x10FFFF);
+    }
+    return true;
+}
+
+static uint32_t rx_cp(rx *x)
+{
+    return u8_next((const unsigned char *)x->p, x->pn, &x->pi);
+}
+
+/* An escaped character after `\` (not a class); false when unsupported. */
+static bool rx_escape(rx *x, uint32_t *c)
+{
+    char e = x->p[x->pi++];
+    if (e == 'n' || e == 't' || e == 'r' || e == 'f' || e == 'e' || e == 'a') {
+        *c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'f' ? '\f' : e == 'e' ? 27 : 7;
+        return true;
+    }
+    if (isalnum((unsigned char)e)) {
+        x->bad = "unsupported escape";
+        return false;
+    }
+    x->pi--;
+    *c = rx_cp(x);
+    return true;
+}
+
+static int rx_class(rx *x)
+{
+    int id = rx_node(x, K_CLS);
+    int start = x->nr;
+    bool neg = x->pi < x->pn && x->p[x->pi] == '^', first = true;
+    if (neg)
+        x->pi++;
+    for (;;) {
+        if (x->pi >= x->pn) {
+            x->bad = "unclosed character class";
+            return -1;
+        }
+        if (x->p[x->pi] == ']' && !first) {
+            x->pi++;
+            break;
+        }
+        first = false;
+        uint32_t lo;
+        if (x->p[x->pi] == '[' || (x->p[x->pi] == '&' && x->pi + 1 < x->pn && x->p[x->pi + 1] == '&')) {
+            x->bad = "nested classes are not supported";
+            return -1;
+        }
+        if (x->p[x->pi] == '\\' && x->pi + 1 < x->pn) {
+            x->pi++;
+            if (rx_perl_class(x, x->p[x->pi])) {
+                x->pi++;
+                continue;
+            }
+            if (!rx_escape(x, &lo))
+                return -1;
+        } else {
+            lo = rx_cp(x);
+        }
+        uint32_t hi = lo;
+        if (x->pi + 1 < x->pn && x->p[x->pi] == '-' && x->p[x->pi + 1] != ']') {
+            x->pi++;
+            if (x->p[x->pi] == '\\' && x->pi + 1 < x->pn) {
+                x->pi++;
+                if (!rx_escape(x, &hi))
+                    return -1;
+            } else {
+                hi = rx_cp(x);
+            }
+            if (hi < lo) {
+                x->bad = "illegal character range";
+                return -1;
+            }
+        }
+        rx_range(x, lo, hi);
+    }
+    x->nodes[id].rs = start;
+    x->nodes[id].rn = (x->nr - start) / 2;
+    x->nodes[id].neg = neg;
+    return id;
+}
+
+static int rx_alt(rx *x);
+
+static int rx_atom(rx *x)
+{
+    char c = x->p[x->pi];
+    if (c == '(') {
+        x->pi++;
+        int g = -1;
+        if (x->pi + 1 < x->pn && x->p[x->pi] == '?') {
+            if (x->p[x->pi + 1] != ':') {
+                x->bad = "(? groups other than (?: are not supported";
+                return -1;
+            }
+            x->pi += 2;
+        } else {
+            g = ++x->groups;
+        }
+        if (++x->depth > VTL_MAX_DEPTH) {
+            x->bad = "nested too deeply";
+            return -1;
+        }
+        int in = rx_alt(x);
+        x->depth--;
+        if (in < 0)
+            return -1;
+        if (x->pi >= x->pn || x->p[x->pi] != ')') {
+            x->bad = "unclosed group";
+            return -1;
+        }
+        x->pi++;
+        int id = rx_node(x, K_GRP);
+        x->nodes[id].a = in;
+        x->nodes[id].group = g;
+        return id;
+    }
+    x->pi++;
+    if (c == '[')
+        return rx_class(x);
+    if (c == '.')
+        return rx_node(x, K_ANY);
+    if (c == '^')
+        return rx_node(x, K_BOL);
+    if (c == '$')
+        return rx_node(x, K_EOL);
+    if (c == '*' || c == '+' || c == '?' || c == '{' || c == ')') {
+        x->bad = "dangling metacharacter";
+        return -1;
+    }
+    uint32_t cp;
+    if (c == '\\') {
+        if (x->pi >= x->pn) {
+            x->bad = "trailing backslash";
+            return -1;
+        }
+        int before = x->nr;
+        if (rx_perl_class(x, x->p[x->pi])) {
+            int id = rx_node(x, K_CLS);
+            x->nodes[id].rs = before;
+            x->nodes[id].rn = (x->nr - before) / 2;
+            x->pi++;
+            return id;
+        }
+        if (!rx_escape(x, &cp))
+            return -1;
+    } else {
+        x->pi--;
+        cp = rx_cp(x);
+    }
+    int id = rx_node(x, K_LIT);
+    x->nodes[id].c = cp;
+    return id;
+}
+
+/* Atom with its quantifiers. */
+static int rx_rep(rx *x)
+{
+    int a = rx_atom(x);
+    if (a < 0)
+        return -1;
+    while (x->pi < x->pn && strchr("*+?{", x->p[x->pi])) {
+        char q = x->p[x->pi++];
+        int lo = q == '+' ? 1 : 0, hi = q == '?' ? 1 : -1;
+        if (q == '{') {
+            char *end;
+            char num[16];
+            size_t l = 0;
+            while (x->pi + l < x->pn && l < sizeof num - 1 && strchr("0123456789,", x->p[x->pi + l]))
+                l++;
+            memcpy(num, x->p + x->pi, l);
+            num[l] = 0;
+            if (!l || x->pi + l >= x->pn || x->p[x->pi + l] != '}' || !isdigit((unsigned char)num[0])) {
+                x->bad = "bad repetition";
+                return -1;
+            }
+            x->pi += l + 1;
+            lo = (int)strtol(num, &end, 10);
+            hi = *end == ',' ? (end[1] ? (int)strtol(end + 1, NULL, 10) : -1) : lo;
+            if (lo > 1000 || hi > 1000 || (hi >= 0 && hi < lo)) {
+                x->bad = "bad repetition count";
+                return -1;
+            }
+        }
+        int id = rx_node(x, K_REP);
+        x->nodes[id].a = a;
+        x->nodes[id].lo = lo;
+        x->nodes[id].hi = hi;
+        if (x->pi < x->pn && x->p[x->pi] == '?') {
+            x->nodes[id].lazy = true;
+            x->pi++;
+        } else if (x->pi < x->pn && x->p[x->pi] == '+') {
+            x->bad = "possessive quantifiers are not supported";
+            return -1;
+        }
+        a = id;
+    }
+    return a;
+}
+
+static int rx_cat(rx *x)
+{
+    int acc = rx_node(x, K_EMPTY);
+    while (x->pi < x->pn && x->p[x->pi] != '|' && x->p[x->pi] != ')') {
+        int r = rx_rep(x);
+        if (r < 0)
+            return -1;
+        int id = rx_node(x, K_CAT);
+        x->nodes[id].a = acc;
+        x->nodes[id].b = r;
+        acc = id;
+    }
+    return acc;
+}
+
+static int rx_alt(rx *x)
+{
+    int l = rx_cat(x);
+    while (l >= 0 && x->pi < x->pn && x->p[x->pi] == '|') {
+        x->pi++;
+        int r = rx_cat(x);
+        if (r < 0)
+            return -1;
+        int id = rx_node(x, K_ALT);
+        x->nodes[id].a = l;
+        x->nodes[id].b = r;
+        l = id;
+    }
+    return l;
+}
+
+static int rx_emit(rx *x, int op, int a, int b, uint32_t c)
+{
+    if (x->n >= RX_MAX_PROG) {
+        x->bad = "pattern too complex";
+        return x->n;
+    }
+    if (x->n == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 64;
+        x->prog = nb_realloc(x->prog, (size_t)x->cap * sizeof *x->prog);
+    }
+    x->prog[x->n] = (rxi){op, a, b, c};
+    return x->n++;
+}
+
+static void rx_gen(rx *x, int id, int depth)
+{
+    if (x->bad)
+        return;
+    if (++x->work > 200000 || depth > 4 * VTL_MAX_DEPTH + 2000) {
+        x->bad = "pattern too complex";
+        return;
+    }
+    const rxn *nd = &x->nodes[id];
+    int s, j;
+    switch (nd->k) {
+    case K_LIT: rx_emit(x, RX_CHAR, 0, 0, nd->c); break;
+    case K_ANY: rx_emit(x, RX_ANY, 0, 0, 0); break;
+    case K_CLS: rx_emit(x, RX_CLASS, nd->rs, nd->rn, nd->neg); break;
+    case K_BOL: rx_emit(x, RX_BOL, 0, 0, 0); break;
+    case K_EOL: rx_emit(x, RX_EOL, 0, 0, 0); break;
+    case K_EMPTY: break;
+    case K_CAT:
+        rx_gen(x, nd->a, depth + 1);
+        rx_gen(x, nd->b, depth + 1);
+        break;
+    case K_ALT:
+        s = rx_emit(x, RX_SPLIT, 0, 0, 0);
+        if (x->bad)
+            return;
+        x->prog[s].x = x->n;
+        rx_gen(x, nd->a, depth + 1);
+        j = rx_emit(x, RX_JMP, 0, 0, 0);
+        if (x->bad)
+            return;
+        x->prog[s].y = x->n;
+        rx_gen(x, nd->b, depth + 1);
+        x->prog[j].x = x->n;
+        break;
+    case K_GRP:
+        if (nd->group > 0 && nd->group < RX_CAPS / 2)
+            rx_emit(x, RX_SAVE, 2 * nd->group, 0, 0);
+        rx_gen(x, nd->a, depth + 1);
+        if (nd->group > 0 && nd->group < RX_CAPS / 2)
+            rx_emit(x, RX_SAVE, 2 * nd->group + 1, 0, 0);
+        break;
+    case K_REP: {
+        int lo = nd->lo, hi = nd->hi, a = nd->a;
+        bool lazy = nd->lazy;
+        for (int k = 0; k < lo && !x->bad; k++)
+            rx_gen(x, a, depth + 1);
+        if (hi < 0) { /* L1: split L2, L3; L2: a; jmp L1; L3: */
+            int l1 = rx_emit(x, RX_SPLIT, 0, 0, 0);
+            if (x->bad)
+                return;
+            rx_gen(x, a, depth + 1);
+            rx_emit(x, RX_JMP, l1, 0, 0);
+            if (x->bad)
+                return;
+            x->prog[l1].x = lazy ? x->n : l1 + 1;
+            x->prog[l1].y = lazy ? l1 + 1 : x->n;
+        }
+        for (int k = lo; hi >= 0 && k < hi && !x->bad; k++) { /* split L1, L2; L1: a; L2: */
+            s = rx_emit(x, RX_SPLIT, 0, 0, 0);
+            if (x->bad)
+                return;
+            rx_gen(x, a, depth + 1);
+            x->prog[s].x = lazy ? x->n : s + 1;
+            x->prog[s].y = lazy ? s + 1 : x->n;
+        }
+        break;
+    }
+    }
+}
+
+static void rx_free(rx *x)
+{
+    free(x->mark);
+    free(x->stack);
+    free(x->cl);
+    free(x->nl);
+    free(x->prog);
+    free(x->rng);
+    free(x->nodes);
+}
+
+/* Compiles pattern p; `whole` anchors it at both ends (String.matches). */
+static bool rx_compile(rs *r, rx *x, const char *p, size_t n, bool whole)
+{
+    memset(x, 0, sizeof *x);
     if (n > 1000) {
         rfail(r, -1, "Regular expression too long");
         return false;
     }
-    char *pz = nb_strndup(pat, n); /* strtol below needs a terminator */
-    pat = pz;
-    nb_buf b = {0};
-    const char *bad = NULL;
-    int braces = 0;
-    bool inbr = false;
-    if (whole)
-        nb_buf_adds(&b, "^(");
-    for (size_t k = 0; k < n && !bad; k++) {
-        char c = pat[k];
-        if (c == 0) {
-            bad = "NUL character";
-        } else if (c == '\\' && k + 1 < n) {
-            char e = pat[++k];
-            const char *cls = e == 'd' ? "0-9" : e == 's' ? "[:space:]" : e == 'w' ? "[:alnum:]_" : NULL;
-            const char *ncls = e == 'D' ? "0-9" : e == 'S' ? "[:space:]" : e == 'W' ? "[:alnum:]_" : NULL;
-            if (cls && inbr) {
-                nb_buf_adds(&b, cls);
-            } else if (cls || ncls) {
-                nb_buf_printf(&b, "[%s%s]", ncls ? "^" : "", cls ? cls : ncls);
-            } else if (e == 'n' || e == 't' || e == 'r' || e == 'f') {
-                nb_buf_addc(&b, e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : '\f');
-            } else if (isalnum((unsigned char)e)) {
-                bad = "unsupported escape";
-            } else if (inbr || !strchr(".[]()*+?{}|^$\\", e)) {
-                nb_buf_addc(&b, e);
-            } else {
-                nb_buf_addc(&b, '\\');
-                nb_buf_addc(&b, e);
-            }
-        } else if (inbr) {
-            if (c == ']')
-                inbr = false;
-            nb_buf_addc(&b, c);
-        } else if (c == '[') {
-            inbr = true;
-            nb_buf_addc(&b, c);
-            if (k + 1 < n && pat[k + 1] == '^')
-                nb_buf_addc(&b, pat[++k]);
-            if (k + 1 < n && pat[k + 1] == ']')
-                nb_buf_addc(&b, pat[++k]);
-        } else if (c == '(' && k + 1 < n && pat[k + 1] == '?') {
-            bad = "(? groups are not supported";
-        } else if (c == '{') {
-            char *end;
-            long v = strtol(pat + k + 1, &end, 10);
-            if (++braces > 2 || v > 100 || (*end == ',' && strtol(end + 1, NULL, 10) > 100))
-                bad = "repetition too large";
-            nb_buf_addc(&b, c);
-        } else {
-            nb_buf_addc(&b, c);
-        }
+    x->p = p;
+    x->pn = n;
+    int root = rx_alt(x);
+    if (root >= 0 && !x->bad && x->pi < x->pn)
+        x->bad = "unmatched ')'";
+    if (root >= 0 && !x->bad) {
+        rx_emit(x, RX_SAVE, 0, 0, 0);
+        rx_gen(x, root, 0);
+        if (whole)
+            rx_emit(x, RX_END, 0, 0, 0);
+        rx_emit(x, RX_SAVE, 1, 0, 0);
+        rx_emit(x, RX_MATCH, 0, 0, 0);
     }
-    if (whole)
-        nb_buf_adds(&b, ")$");
-    nb_buf_addc(&b, 0);
-    int rc = bad ? -1 : regcomp(re, b.data, REG_EXTENDED);
-    nb_buf_free(&b);
-    free(pz);
-    if (rc != 0) {
-        rfail(r, -1, "Invalid regular expression: %s", bad ? bad : "syntax error");
+    if (x->bad || root < 0) {
+        rfail(r, -1, "Invalid regular expression: %s", x->bad ? x->bad : "syntax error");
+        rx_free(x);
         return false;
     }
     return true;
+}
+
+typedef struct rxt {
+    int pc;
+    int caps[RX_CAPS];
+} rxt;
+
+typedef struct rxvm {
+    rs *r;
+    rx *x;
+    const char *s;
+    size_t n;
+} rxvm;
+
+/* Follows the empty transitions from pc at pos, appending the threads that
+ * wait for a character (or match) to list, in priority order. */
+static void rx_add(rxvm *v, rxt *list, int *nl, int pc, int *caps, size_t pos)
+{
+    int sp = 0, *stack = v->x->stack;
+    stack[sp++] = pc;
+    while (sp > 0) {
+        int e = stack[--sp];
+        if (e < 0) { /* restore a capture slot: -(slot+1) then the value */
+            int slot = -e - 1;
+            caps[slot] = stack[--sp];
+            continue;
+        }
+        if (v->x->mark[e] == v->x->gen)
+            continue;
+        v->x->mark[e] = v->x->gen;
+        v->r->rx_steps++;
+        const rxi *in = &v->x->prog[e];
+        switch (in->op) {
+        case RX_JMP:
+            stack[sp++] = in->x;
+            break;
+        case RX_SPLIT:
+            stack[sp++] = in->y;
+            stack[sp++] = in->x;
+            break;
+        case RX_SAVE:
+            stack[sp++] = caps[in->x];
+            stack[sp++] = -(in->x + 1);
+            caps[in->x] = (int)pos;
+            stack[sp++] = e + 1;
+            break;
+        case RX_BOL:
+            if (pos == 0)
+                stack[sp++] = e + 1;
+            break;
+        case RX_EOL:
+            if (pos == v->n || (pos + 1 == v->n && v->s[pos] == '\n'))
+                stack[sp++] = e + 1;
+            break;
+        case RX_END:
+            if (pos == v->n)
+                stack[sp++] = e + 1;
+            break;
+        default:
+            list[*nl].pc = e;
+            memcpy(list[*nl].caps, caps, sizeof list[*nl].caps);
+            (*nl)++;
+        }
+    }
+}
+
+static bool rx_class_has(const rx *x, const rxi *in, uint32_t cp)
+{
+    bool in_ = false;
+    for (int k = 0; k < in->y && !in_; k++)
+        in_ = cp >= x->rng[in->x + 2 * k] && cp <= x->rng[in->x + 2 * k + 1];
+    return in_ != (in->c != 0);
+}
+
+/* Leftmost-first match at or after off (only at off when anchored): 1 with
+ * caps (byte offsets, -1 for unset groups), 0 none, -1 the budget ran out. */
+static int rx_search(rs *r, rx *x, const char *s, size_t n, size_t off, bool anchored, int *out)
+{
+    size_t m = (size_t)x->n;
+    if (!x->mark) {
+        x->mark = nb_calloc(m, sizeof(unsigned));
+        x->stack = nb_malloc((3 * m + 8) * sizeof(int));
+        x->cl = nb_malloc(m * sizeof(rxt));
+        x->nl = nb_malloc(m * sizeof(rxt));
+    }
+    rxvm v = {r, x, s, n};
+    rxt *cl = x->cl, *nl = x->nl;
+    int ncl = 0, nnl, caps[RX_CAPS];
+    bool matched = false;
+    x->gen++;
+    for (int k = 0; k < RX_CAPS; k++)
+        caps[k] = -1;
+    rx_add(&v, cl, &ncl, 0, caps, off);
+    for (size_t pos = off;;) {
+        if (r->rx_steps > VTL_MAX_REGEX_STEPS) {
+            rfail(r, -1, "Regular expression evaluation exceeded its step budget");
+            break;
+        }
+        if (ncl == 0 && (matched || anchored))
+            break;
+        size_t next = pos;
+        uint32_t cp = pos < n ? u8_next((const unsigned char *)s, n, &next) : 0;
+        x->gen++;
+        nnl = 0;
+        for (int k = 0; k < ncl; k++) {
+            const rxi *in = &x->prog[cl[k].pc];
+            bool ok = false;
+            r->rx_steps++;
+            if (in->op == RX_MATCH) {
+                matched = true;
+                memcpy(out, cl[k].caps, sizeof caps);
+                break; /* lower-priority threads lose */
+            }
+            if (pos < n)
+                ok = in->op == RX_CHAR ? cp == in->c
+                   : in->op == RX_ANY  ? cp != '\n' && cp != '\r'
+                                       : rx_class_has(x, in, cp);
+            if (ok)
+                rx_add(&v, nl, &nnl, cl[k].pc + 1, cl[k].caps, next);
+        }
+        if (pos >= n)
+            break;
+        pos = next;
+        rxt *t = cl;
+        cl = nl;
+        nl = t;
+        ncl = nnl;
+        if (!matched && !anchored) {
+            for (int k = 0; k < RX_CAPS; k++)
+                caps[k] = -1;
+            rx_add(&v, cl, &ncl, 0, caps, pos);
+        }
+    }
+    if (r->failed)
+        return -1;
+    return matched;
 }
 
 /* True when the Java pattern matches only itself; its text in lit. */
@@ -1457,55 +1964,47 @@ static bool regex_subject_ok(rs *r, size_t n)
 static val str_replace(rs *r, const char *s, size_t n, const char *a, size_t an, const char *b, size_t bn,
                        bool all);
 
-/* Next match of re in s[off..n); false when none. */
-static bool jre_exec(const regex_t *re, const char *s, size_t n, size_t off, regmatch_t *m, size_t nm)
-{
-    m[0].rm_so = (regoff_t)off;
-    m[0].rm_eo = (regoff_t)n;
-    return regexec(re, s, nm, m, REG_STARTEND | (off ? REG_NOTBOL : 0)) == 0;
-}
-
 /* replaceAll / replaceFirst with Java's $n group references and \ escapes. */
 static val str_replace_re(rs *r, const char *s, size_t n, val pat, val rep, bool all)
 {
     nb_buf tp = {0}, trp = {0}, out = {0};
     size_t pn, rn;
     const char *ps_ = sv(r, pat, &tp, &pn), *rp = sv(r, rep, &trp, &rn);
-    regex_t re;
+    rx re;
     val res = VNULL;
     nb_buf lit = {0};
     if (!r->failed && !memchr(rp, '$', rn) && !memchr(rp, '\\', rn) && jre_literal(ps_, pn, &lit)) {
         res = str_replace(r, s, n, lit.data ? lit.data : "", lit.len, rp, rn, all);
-    } else if (!r->failed && regex_subject_ok(r, n) && jre_compile(r, ps_, pn, false, &re)) {
-        regmatch_t m[10];
+    } else if (!r->failed && regex_subject_ok(r, n) && rx_compile(r, &re, ps_, pn, false)) {
+        int m[RX_CAPS];
         size_t off = 0;
-        while (off <= n && tick(r) && size_ok(r, out.len) && jre_exec(&re, s, n, off, m, 10)) {
-            size_t so = (size_t)m[0].rm_so, eo = (size_t)m[0].rm_eo;
+        while (off <= n && tick(r) && size_ok(r, out.len) && rx_search(r, &re, s, n, off, false, m) > 0) {
+            size_t so = (size_t)m[0], eo = (size_t)m[1];
             nb_buf_add(&out, s + off, so - off);
             for (size_t k = 0; k < rn; k++) {
                 if (rp[k] == '\\' && k + 1 < rn) {
                     nb_buf_addc(&out, rp[++k]);
                 } else if (rp[k] == '$' && k + 1 < rn && isdigit((unsigned char)rp[k + 1])) {
                     int g = rp[++k] - '0';
-                    if (m[g].rm_so >= 0)
-                        nb_buf_add(&out, s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+                    if (m[2 * g] >= 0 && m[2 * g + 1] >= m[2 * g])
+                        nb_buf_add(&out, s + m[2 * g], (size_t)(m[2 * g + 1] - m[2 * g]));
                 } else {
                     nb_buf_addc(&out, rp[k]);
                 }
             }
             off = eo;
-            if (eo == so) {
+            if (eo == so) { /* an empty match: keep the next character */
                 if (so >= n)
                     break;
-                nb_buf_addc(&out, s[so]);
-                off = so + 1;
+                u8_next((const unsigned char *)s, n, &off);
+                nb_buf_add(&out, s + so, off - so);
             }
             if (!all)
                 break;
         }
         if (off < n)
             nb_buf_add(&out, s + off, n - off);
-        regfree(&re);
+        rx_free(&re);
         if (size_ok(r, out.len))
             res = vstr(r, out.data, out.len);
     }
@@ -1521,21 +2020,21 @@ static val str_split(rs *r, const char *s, size_t n, val pat)
     nb_buf tp = {0};
     size_t pn;
     const char *p = sv(r, pat, &tp, &pn);
-    regex_t re;
+    rx re;
     json_object *arr = NULL;
-    if (!r->failed && regex_subject_ok(r, n) && charge(r, n) && jre_compile(r, p, pn, false, &re)) {
+    if (!r->failed && regex_subject_ok(r, n) && charge(r, n) && rx_compile(r, &re, p, pn, false)) {
         arr = json_object_new_array();
-        regmatch_t m[1];
+        int m[RX_CAPS];
         size_t off = 0, start = 0;
         bool any = false;
-        while (off < n && tick(r) && jre_exec(&re, s, n, off, m, 1)) {
-            size_t so = (size_t)m[0].rm_so, eo = (size_t)m[0].rm_eo;
+        while (off < n && tick(r) && rx_search(r, &re, s, n, off, false, m) > 0) {
+            size_t so = (size_t)m[0], eo = (size_t)m[1];
             if (eo == so) {
-                if (so == 0 || so >= n) {
-                    off = so + 1;
+                off = so;
+                if (so < n)
+                    u8_next((const unsigned char *)s, n, &off);
+                if (so == 0 || so >= n)
                     continue;
-                }
-                off = so + 1;
             } else {
                 off = eo;
             }
@@ -1552,7 +2051,7 @@ static val str_split(rs *r, const char *s, size_t n, val pat)
             while (json_object_array_length(arr) > 0 &&
                    json_object_get_string_len(json_object_array_get_idx(arr, json_object_array_length(arr) - 1)) == 0)
                 json_object_array_del_idx(arr, json_object_array_length(arr) - 1, 1);
-        regfree(&re);
+        rx_free(&re);
     }
     nb_buf_free(&tp);
     if (r->failed) {
@@ -1567,12 +2066,14 @@ static val str_matches(rs *r, const char *s, size_t n, val pat)
     nb_buf tp = {0};
     size_t pn;
     const char *p = sv(r, pat, &tp, &pn);
-    regex_t re;
+    rx re;
     val res = VNULL;
-    if (!r->failed && regex_subject_ok(r, n) && jre_compile(r, p, pn, true, &re)) {
-        regmatch_t m[1];
-        res = vbool(jre_exec(&re, s, n, 0, m, 1));
-        regfree(&re);
+    if (!r->failed && regex_subject_ok(r, n) && rx_compile(r, &re, p, pn, true)) {
+        int m[RX_CAPS];
+        int found = rx_search(r, &re, s, n, 0, true, m);
+        if (found >= 0)
+            res = vbool(found > 0);
+        rx_free(&re);
     }
     nb_buf_free(&tp);
     return res;
