@@ -974,3 +974,29 @@ def test_api_keys_and_usage_plans(nimbus, gw):
     with pytest.raises(ClientError) as e:
         gw.delete_api_key(apiKey=k["id"])
     assert err(e)[0] == "NotFoundException"
+
+
+def test_stage_method_settings(gw):
+    api, root = mock_api(gw)
+    gw.create_deployment(restApiId=api, stageName="prod")
+    u = gw.update_stage(restApiId=api, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/*/*/metrics/enabled", "value": "true"},
+        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "100.5"},
+        {"op": "replace", "path": "/~1pets/GET/logging/loglevel", "value": "INFO"},
+        {"op": "replace", "path": "/accessLogSettings/destinationArn",
+         "value": "arn:aws:logs:us-east-1:000000000000:log-group:g"},
+        {"op": "replace", "path": "/accessLogSettings/format", "value": "$context.requestId"}])
+    ms = u["methodSettings"]
+    assert ms["*/*"]["metricsEnabled"] is True and ms["*/*"]["throttlingRateLimit"] == 100.5
+    assert ms["*/*"]["throttlingBurstLimit"] == 5000 and ms["~1pets/GET"]["loggingLevel"] == "INFO"
+    assert u["accessLogSettings"] == {"destinationArn": "arn:aws:logs:us-east-1:000000000000:log-group:g",
+                                      "format": "$context.requestId"}
+    with pytest.raises(ClientError) as e:
+        gw.update_stage(restApiId=api, stageName="prod", patchOperations=[
+            {"op": "replace", "path": "/*/*/metrics/nope", "value": "true"}])
+    assert err(e)[0] == "BadRequestException"
+    u = gw.update_stage(restApiId=api, stageName="prod", patchOperations=[
+        {"op": "remove", "path": "/*/*"}, {"op": "remove", "path": "/accessLogSettings/format"}])
+    assert set(u["methodSettings"]) == {"~1pets/GET"}
+    assert u["accessLogSettings"] == {"destinationArn": "arn:aws:logs:us-east-1:000000000000:log-group:g"}
+    assert gw.get_stage(restApiId=api, stageName="prod")["methodSettings"]["~1pets/GET"]["loggingLevel"] == "INFO"

@@ -174,6 +174,16 @@ static bool apply_one(nb_call *call, json_object *doc, const ar_patch_path *e, i
         json_object_object_add(doc, e->member, json_object_new_int64(v));
         return true;
     }
+    if (e->type == AR_DOUBLE) {
+        char *end = NULL;
+        double v = value ? strtod(value, &end) : 0;
+        if (!value || !value[0] || *end || v < 0) {
+            ag_bad(call, "Invalid value for %s: %s. Must be a number", path, value ? value : "null");
+            return false;
+        }
+        json_object_object_add(doc, e->member, json_object_new_double(v));
+        return true;
+    }
     char k[512];
     unescape(key, k, sizeof k);
     if (e->type == AR_LIST_STR) {

@@ -1431,8 +1431,92 @@ static const ar_patch_path STAGE_PATHS[] = {
     {"/tracingEnabled", "tracingEnabled", AR_BOOL, AR_OP_REPLACE},
     {"/cacheClusterEnabled", "cacheClusterEnabled", AR_BOOL, AR_OP_REPLACE},
     {"/variables/", "variables", AR_MAP_STR, AR_OP_ADD | AR_OP_REMOVE | AR_OP_REPLACE},
+    {"/cacheClusterSize", "cacheClusterSize", AR_STR, AR_OP_REPLACE},
+    {"/documentationVersion", "documentationVersion", AR_STR, AR_OP_REPLACE},
+    {"/clientCertificateId", "clientCertificateId", AR_STR, AR_OP_REPLACE},
+    {"/accessLogSettings/destinationArn", "_log_arn", AR_STR, AR_OP_REPLACE | AR_OP_REMOVE},
+    {"/accessLogSettings/format", "_log_format", AR_STR, AR_OP_REPLACE | AR_OP_REMOVE},
     {NULL, NULL, AR_STR, 0},
 };
+
+/* Stage method settings: "/{resource path}/{method}/{group}/{name}" with
+ * the path's slashes as ~1 (resource path and method "*" for all);
+ * the settings live under methodSettings["{resource path}/{method}"]. */
+static const ar_patch_path SETTING_PATHS[] = {
+    {"/metrics/enabled", "metricsEnabled", AR_BOOL, AR_OP_REPLACE},
+    {"/logging/loglevel", "loggingLevel", AR_STR, AR_OP_REPLACE},
+    {"/logging/dataTrace", "dataTraceEnabled", AR_BOOL, AR_OP_REPLACE},
+    {"/throttling/burstLimit", "throttlingBurstLimit", AR_INT, AR_OP_REPLACE},
+    {"/throttling/rateLimit", "throttlingRateLimit", AR_DOUBLE, AR_OP_REPLACE},
+    {"/caching/enabled", "cachingEnabled", AR_BOOL, AR_OP_REPLACE},
+    {"/caching/ttlInSeconds", "cacheTtlInSeconds", AR_INT, AR_OP_REPLACE},
+    {"/caching/dataEncrypted", "cacheDataEncrypted", AR_BOOL, AR_OP_REPLACE},
+    {"/caching/requireAuthorizationForCacheControl", "requireAuthorizationForCacheControl", AR_BOOL,
+     AR_OP_REPLACE},
+    {"/caching/unauthorizedCacheControlHeaderStrategy", "unauthorizedCacheControlHeaderStrategy",
+     AR_STR, AR_OP_REPLACE},
+    {NULL, NULL, AR_STR, 0},
+};
+
+static json_object *method_setting_defaults(void)
+{
+    json_object *m = json_object_new_object();
+    set(m, "metricsEnabled", json_object_new_boolean(false));
+    set_str(m, "loggingLevel", "OFF");
+    set(m, "dataTraceEnabled", json_object_new_boolean(false));
+    set(m, "throttlingBurstLimit", json_object_new_int(5000));
+    set(m, "throttlingRateLimit", json_object_new_double(10000.0));
+    set(m, "cachingEnabled", json_object_new_boolean(false));
+    set(m, "cacheTtlInSeconds", json_object_new_int(300));
+    set(m, "cacheDataEncrypted", json_object_new_boolean(false));
+    set(m, "requireAuthorizationForCacheControl", json_object_new_boolean(true));
+    set_str(m, "unauthorizedCacheControlHeaderStrategy", "SUCCEED_WITH_RESPONSE_HEADER");
+    return m;
+}
+
+/* Apply the method-setting operations of ops to stage s; the others are
+ * returned (a new list) for the stage's own paths.  NULL after failing. */
+static json_object *method_settings(nb_call *call, json_object *s, json_object *ops)
+{
+    json_object *rest = json_object_new_array();
+    for (size_t i = 0; ops && i < json_object_array_length(ops); i++) {
+        json_object *o = json_object_array_get_idx(ops, i);
+        const char *path = nb_str(o, "path"), *op = nb_str(o, "op");
+        int segs = 0;
+        const char *third = NULL;
+        for (const char *c = path; c && *c; c++)
+            if (*c == '/' && ++segs == 3)
+                third = c;
+        bool remove_all = segs == 2 && op && !strcmp(op, "remove") &&
+                          strncmp(path, "/variables/", 11) && strncmp(path, "/accessLogSettings/", 19);
+        if (segs != 4 && !remove_all) {
+            json_object_array_add(rest, json_object_get(o));
+            continue;
+        }
+        json_object *ms = sub_map_of(s, "methodSettings");
+        char key[512];
+        nb_copy(key, sizeof key, path + 1, third ? (size_t)(third - path - 1) : strlen(path + 1));
+        if (remove_all) {
+            json_object_object_del(ms, key);
+            continue;
+        }
+        json_object *m = nb_get(ms, key);
+        if (!m) {
+            m = method_setting_defaults();
+            set(ms, key, m);
+        }
+        json_object *one = json_object_new_array(), *copy = ag_copy(o);
+        set_str(copy, "path", third);
+        json_object_array_add(one, copy);
+        bool ok = ar_patch(call, m, one, SETTING_PATHS);
+        json_object_put(one);
+        if (!ok) {
+            json_object_put(rest);
+            return NULL;
+        }
+    }
+    return rest;
+}
 
 nb_status ar_op_update_stage(nb_call *call, json_object *in)
 {
@@ -1444,11 +1528,37 @@ nb_status ar_op_update_stage(nb_call *call, json_object *in)
     json_object *s = stage_get(call, api, name);
     if (!s)
         return NB_ERROR;
-    if (!ar_patch(call, s, nb_get(in, "patchOperations"), STAGE_PATHS) ||
+    json_object *als = nb_get(s, "accessLogSettings"); /* patched as two flat members */
+    if (nb_str(als, "destinationArn"))
+        set_str(s, "_log_arn", nb_str(als, "destinationArn"));
+    if (nb_str(als, "format"))
+        set_str(s, "_log_format", nb_str(als, "format"));
+    json_object *ops = method_settings(call, s, nb_get(in, "patchOperations"));
+    if (ops && ar_patch(call, s, ops, STAGE_PATHS)) {
+        json_object *nl = json_object_new_object();
+        if (nb_str(s, "_log_arn"))
+            set_str(nl, "destinationArn", nb_str(s, "_log_arn"));
+        if (nb_str(s, "_log_format"))
+            set_str(nl, "format", nb_str(s, "_log_format"));
+        json_object_object_del(s, "_log_arn");
+        json_object_object_del(s, "_log_format");
+        if (json_object_object_length(nl))
+            set(s, "accessLogSettings", nl);
+        else {
+            json_object_object_del(s, "accessLogSettings");
+            json_object_put(nl);
+        }
+    } else if (ops) {
+        json_object_put(ops);
+        ops = NULL;
+    }
+    if (!ops ||
         !check_variables(call, nb_get(s, "variables"))) {
+        json_object_put(ops);
         json_object_put(s);
         return NB_ERROR;
     }
+    json_object_put(ops);
     const char *dep = nb_str(s, "deploymentId");
     json_object *d = dep && strlen(dep) < 64 ? ag_load(api, AR_KIND_DEPLOY, dep) : NULL;
     if (!d) {

@@ -66,7 +66,7 @@ json_object *ar_list_apis(const nb_call *call);
 json_object *ar_public(json_object *doc);
 
 /* One PatchOperation path a resource accepts. */
-typedef enum { AR_STR, AR_BOOL, AR_INT, AR_MAP_STR, AR_MAP_BOOL, AR_LIST_STR } ar_ptype;
+typedef enum { AR_STR, AR_BOOL, AR_INT, AR_DOUBLE, AR_MAP_STR, AR_MAP_BOOL, AR_LIST_STR } ar_ptype;
 #define AR_OP_ADD 1
 #define AR_OP_REMOVE 2
 #define AR_OP_REPLACE 4
