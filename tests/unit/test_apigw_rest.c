@@ -47,6 +47,7 @@ static void patch(const char *doc, const char *ops, const char *want_doc, const 
         {"/name", "name", AR_STR, AR_OP_REPLACE},
         {"/flag", "flag", AR_BOOL, AR_OP_REPLACE},
         {"/size", "size", AR_INT, AR_OP_REPLACE},
+        {"/rate", "rate", AR_DOUBLE, AR_OP_REPLACE},
         {"/map/", "map", AR_MAP_STR, AR_OP_ADD | AR_OP_REMOVE | AR_OP_REPLACE},
         {"/bools/", "bools", AR_MAP_BOOL, AR_OP_ADD | AR_OP_REMOVE},
         {"/list/", "list", AR_LIST_STR, AR_OP_ADD | AR_OP_REMOVE},
@@ -144,7 +145,7 @@ int main(void)
           "{\"bools\":{\"k\":true},\"list\":[\"x~y\"]}", NULL);
     patch("{}", "[{\"op\":\"replace\",\"path\":\"/nope\",\"value\":\"x\"}]", NULL,
           "Invalid patch path  '/nope' specified for op 'replace'. Must be one of: [/name, /flag, "
-          "/size, /map/*, /bools/*, /list/*]");
+          "/size, /rate, /map/*, /bools/*, /list/*]");
     patch("{}", "[{\"op\":\"add\",\"path\":\"/name\",\"value\":\"x\"}]", NULL,
           "Invalid patch path  '/name' specified for op 'add'. Please choose supported operations");
     patch("{}", "[{\"op\":\"copy\",\"path\":\"/name\",\"from\":\"/x\"}]", NULL, "Please choose supported");
@@ -153,6 +154,9 @@ int main(void)
     patch("{}", "[{\"op\":\"replace\",\"path\":\"/size\",\"value\":\"12x\"}]", NULL,
           "Must be an integer");
     patch("{}", "[{\"op\":\"replace\",\"value\":\"x\"}]", NULL, "Invalid patch path");
+    patch("{}", "[{\"op\":\"replace\",\"path\":\"/rate\",\"value\":\"2.5\"}]", "{\"rate\":2.5}", NULL);
+    patch("{}", "[{\"op\":\"replace\",\"path\":\"/rate\",\"value\":\"fast\"}]", NULL,
+          "Must be a number");
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
