@@ -6,7 +6,7 @@
  * have a host, a port in 1..65535 and a path starting with '/'.  The rest is
  * fed to the response parser twice, whole and then in pieces whose sizes
  * come from the input, with a small body limit; both runs must reach the
- * same result, status and body.
+ * same result, status, headers and body.
  *
  * Build: make fuzz-build (build/fuzz/fuzz_http_client)   Seeds: fuzz/corpus/http_client/
  */
@@ -37,9 +37,22 @@ static int run(const char *d, size_t n, size_t step, int *status, char **body, s
     if (rc == 0)
         rc = nb_http_resp_feed(p, NULL, 0, &big);
     *status = nb_http_resp_status(p);
-    const char *b = nb_http_resp_body(p, blen);
+    size_t bl, nh;
+    const char *b = nb_http_resp_body(p, &bl);
+    const nb_http_header *h = nb_http_resp_headers(p, &nh);
+    size_t hl = 0;
+    for (size_t i = 0; i < nh; i++)
+        hl += strlen(h[i].name) + strlen(h[i].value) + 2;
+    /* body, then each header as "name\0value\0" */
+    *blen = bl + hl;
     *body = malloc(*blen + 1);
-    memcpy(*body, b, *blen);
+    memcpy(*body, b, bl);
+    for (size_t i = 0, o = bl; i < nh; i++) {
+        size_t a = strlen(h[i].name) + 1, v = strlen(h[i].value) + 1;
+        memcpy(*body + o, h[i].name, a);
+        memcpy(*body + o + a, h[i].value, v);
+        o += a + v;
+    }
     nb_http_resp_free(p);
     return rc;
 }

@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 PKGS=(build-essential pkg-config clang libuv1-dev node-llhttp libjson-c-dev libsqlite3-dev
-      libssl-dev libminizip-dev zlib1g-dev nodejs python3-boto3 python3-pytest awscli
+      libssl-dev libminizip-dev zlib1g-dev libyaml-dev nodejs python3-boto3 python3-pytest python3-cryptography awscli
       openjdk-17-jdk-headless libjackson2-databind-java)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -18,7 +18,7 @@ def test_api_lifecycle(apigwv2, nimbus):
     api = a["ApiId"]
     assert len(api) == 10
     assert a["ApiEndpoint"] == f"http://{api}.execute-api.localhost:{nimbus.port}"
-    assert a["RouteSelectionExpression"] == "${request.method} ${request.path}"
+    assert a["RouteSelectionExpression"] == "$request.method $request.path"  # as AWS answers
     assert a["ApiKeySelectionExpression"] == "$request.header.x-api-key"
     assert a["Tags"] == {"k": "v"} and a["DisableExecuteApiEndpoint"] is False
     got = apigwv2.get_api(ApiId=api)
@@ -41,7 +41,7 @@ def test_websocket_refused_and_bad_input(apigwv2):
         apigwv2.create_api(Name="x", ProtocolType="HTTP", RouteKey="GET /a")
     assert err(e)[:2] == ("BadRequestException", 400)
     with pytest.raises(ClientError) as e:
-        apigwv2.create_api(Name="x", ProtocolType="HTTP", Target="https://example.com")
+        apigwv2.create_api(Name="x", ProtocolType="HTTP", Target="ftp://example.com/x")
     assert err(e)[:2] == ("BadRequestException", 400)
     assert apigwv2.get_apis()["Items"] == []  # nothing half-created
 
@@ -130,8 +130,11 @@ def test_routes_and_integrations(apigwv2):
     dict(IntegrationType="AWS_PROXY", IntegrationUri=FN, PayloadFormatVersion="2.0",
          TimeoutInMillis=30001),
     dict(IntegrationType="MOCK"),
-    dict(IntegrationType="HTTP_PROXY", IntegrationUri="https://example.com",
+    dict(IntegrationType="HTTP_PROXY", IntegrationUri="ftp://example.com",
          IntegrationMethod="GET"),
+    dict(IntegrationType="HTTP_PROXY", IntegrationUri="https://example.com"),  # no method
+    dict(IntegrationType="HTTP_PROXY", IntegrationUri="https://example.com",
+         IntegrationMethod="GET", PayloadFormatVersion="2.0"),
 ])
 def test_bad_integrations(nimbus, apigwv2, kw):
     # the server's checks, not botocore's (TimeoutInMillis=49 is below the model's min)

@@ -227,3 +227,170 @@ def test_raw_bad_inputs_get_errors_not_crashes(nimbus):
             ("DeleteApiDestination", '[]')]:
         assert 400 <= call(op, body) < 500, (op, body)
     assert call("ListConnections", "{}") == 200
+
+
+class TokenServer:
+    """An OAuth token endpoint over HTTPS: records each request and answers
+    `replies` in turn (status, JSON body), then tokens tok1, tok2, ..."""
+
+    def __init__(self, tls, replies=(), expires_in=3600):
+        import http.server
+        import ssl
+        import threading
+        self.requests, self.replies, self.issued = [], list(replies), 0
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(n).decode()
+                outer.requests.append((self.command, self.path,
+                                       {k.lower(): v for k, v in self.headers.items()}, body))
+                if outer.replies:
+                    code, doc = outer.replies.pop(0)
+                else:
+                    outer.issued += 1
+                    code, doc = 200, {"access_token": "tok%d" % outer.issued,
+                                      "token_type": "Bearer", "expires_in": expires_in}
+                data = json.dumps(doc).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST
+
+            def log_message(self, *a):
+                pass
+
+        class S(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass
+
+        self.server = S(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.url = "https://127.0.0.1:%d/oauth2/token" % self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def oauth_conn(events, token_url, name="o"):
+    return events.create_connection(Name=name, AuthorizationType="OAUTH_CLIENT_CREDENTIALS",
+                                    AuthParameters={"OAuthParameters": {
+        "AuthorizationEndpoint": token_url, "HttpMethod": "POST",
+        "ClientParameters": {"ClientID": "app-id", "ClientSecret": "app-secret"},
+        "OAuthHttpParameters": {
+            "BodyParameters": [{"Key": "grant_type", "Value": "client_credentials"},
+                               {"Key": "scope", "Value": "orders/write"}],
+            "HeaderParameters": [{"Key": "x-tenant", "Value": "t1"}],
+            "QueryStringParameters": [{"Key": "audience", "Value": "api"}]}}})
+
+
+def route_to(events, conn_arn, ep):
+    """A rule sending source "app" events to an API destination at ep."""
+    dest = events.create_api_destination(Name="d", ConnectionArn=conn_arn,
+                                         InvocationEndpoint=ep.url.split("?")[0],
+                                         HttpMethod="POST")["ApiDestinationArn"]
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["app"]}))
+    events.put_targets(Rule="r", Targets=[{"Id": "t", "Arn": dest}])
+
+
+def wait_state(events, name, want, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        d = events.describe_connection(Name=name)
+        if d["ConnectionState"] == want:
+            return d
+        time.sleep(0.05)
+    raise AssertionError("connection %s stayed %s" % (name, d["ConnectionState"]))
+
+
+def test_oauth_connection_fetches_refreshes_and_sends_bearer_tokens(nimbus_fresh, cert,
+                                                                    monkeypatch):
+    monkeypatch.setenv("NIMBUS_HTTP_CA_FILE", cert[0])
+    tokens, ep = TokenServer(cert), Endpoint(tls=cert)
+    try:
+        events = nimbus_fresh().client("events")
+        c = oauth_conn(events, tokens.url)
+        assert c["ConnectionState"] == "AUTHORIZING"
+        d = wait_state(events, "o", "AUTHORIZED")
+        assert "ClientSecret" not in d["AuthParameters"]["OAuthParameters"]["ClientParameters"]
+        assert len(tokens.requests) == 1
+        method, path, headers, body = tokens.requests[0]
+        assert method == "POST" and path == "/oauth2/token?audience=api"
+        assert headers["authorization"] == "Basic " + base64.b64encode(b"app-id:app-secret").decode()
+        assert headers["content-type"] == "application/x-www-form-urlencoded"
+        assert headers["x-tenant"] == "t1"
+        assert urllib.parse.parse_qs(body) == {"grant_type": ["client_credentials"],
+                                               "scope": ["orders/write"]}
+
+        route_to(events, c["ConnectionArn"], ep)
+        events.put_events(Entries=[{"Source": "app", "DetailType": "t", "Detail": "{}"}])
+        posts = ep.wait(1)
+        assert posts[0][1]["authorization"] == "Bearer tok1"
+        assert len(tokens.requests) == 1, "the token is reused while it lasts"
+
+        # A 401 drops the token: the retry fetches a new one and uses it.
+        ep.statuses[:] = [401]
+        events.put_events(Entries=[{"Source": "app", "DetailType": "t", "Detail": "{}"}])
+        posts = ep.wait(3, timeout=15)
+        assert len(posts) == 3
+        assert posts[1][1]["authorization"] == "Bearer tok1"
+        assert posts[2][1]["authorization"] == "Bearer tok2"
+        assert len(tokens.requests) == 2
+    finally:
+        ep.close()
+        tokens.close()
+
+
+def test_oauth_token_about_to_expire_is_refreshed_before_use(nimbus_fresh, cert, monkeypatch):
+    monkeypatch.setenv("NIMBUS_HTTP_CA_FILE", cert[0])
+    tokens, ep = TokenServer(cert, expires_in=30), Endpoint(tls=cert)  # < AWS's 60 s margin
+    try:
+        events = nimbus_fresh().client("events")
+        c = oauth_conn(events, tokens.url)
+        wait_state(events, "o", "AUTHORIZED")
+        route_to(events, c["ConnectionArn"], ep)
+        time.sleep(1.5)  # tok1 is no longer fresh, and expires within the minute
+        events.put_events(Entries=[{"Source": "app", "DetailType": "t", "Detail": "{}"}])
+        assert ep.wait(1)[0][1]["authorization"] == "Bearer tok2"
+        assert len(tokens.requests) == 2
+    finally:
+        ep.close()
+        tokens.close()
+
+
+def test_oauth_refused_credentials_deauthorize_the_connection(nimbus_fresh, cert, monkeypatch):
+    monkeypatch.setenv("NIMBUS_HTTP_CA_FILE", cert[0])
+    tokens = TokenServer(cert, replies=[(401, {"error": "invalid_client"}),
+                                        (200, {"token_type": "Bearer"})])
+    try:
+        events = nimbus_fresh().client("events")
+        oauth_conn(events, tokens.url)
+        d = wait_state(events, "o", "DEAUTHORIZED")
+        assert "401" in d["StateReason"]
+        # UpdateConnection authorizes again; a reply without access_token fails too.
+        u = events.update_connection(Name="o", AuthParameters={"OAuthParameters": {
+            "ClientParameters": {"ClientID": "app-id", "ClientSecret": "new"}}})
+        assert u["ConnectionState"] == "AUTHORIZING"
+        d = wait_state(events, "o", "DEAUTHORIZED")
+        assert "access_token" in d["StateReason"]
+        events.update_connection(Name="o", AuthParameters={"OAuthParameters": {
+            "ClientParameters": {"ClientID": "app-id", "ClientSecret": "newer"}}})
+        d = wait_state(events, "o", "AUTHORIZED")
+        assert "StateReason" not in d and "LastAuthorizedTime" in d
+        assert tokens.requests[-1][2]["authorization"] == \
+            "Basic " + base64.b64encode(b"app-id:newer").decode()
+        # An unreachable endpoint deauthorizes too.
+        tokens.close()
+        events.update_connection(Name="o", AuthParameters={"OAuthParameters": {
+            "AuthorizationEndpoint": "https://127.0.0.1:1/token"}})
+        assert "connect" in wait_state(events, "o", "DEAUTHORIZED")["StateReason"].lower()
+    finally:
+        tokens.close()

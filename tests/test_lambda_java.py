@@ -476,6 +476,30 @@ def test_java_runtime_is_built_once_and_reused_after_a_restart(nimbus_fresh, jav
     assert _builds(n.data_dir) == first  # the same directory, not rebuilt
 
 
+def test_java_build_runs_beside_the_event_loop_while_the_function_is_pending(nimbus_fresh,
+                                                                             java_code):
+    import time
+    n = nimbus_fresh()  # a fresh Lambda root: the Java runtime is not built yet
+    lam = n.client("lambda")
+    lam.create_function(FunctionName="jpend", Runtime="java21", Role=ROLE,
+                        Handler="example.Plain::greet", Code={"ZipFile": java_code["zip"]},
+                        MemorySize=512, Timeout=30)
+    cfg = lam.get_function_configuration(FunctionName="jpend")
+    assert cfg["State"] == "Pending" and cfg["StateReasonCode"] == "Creating"
+    assert cfg["LastUpdateStatus"] == "InProgress"
+    with pytest.raises(lam.exceptions.ResourceConflictException) as e:
+        lam.invoke(FunctionName="jpend", Payload=b'"x"')
+    assert "currently in the following state: Pending" in str(e.value)
+    # The build (javac, the class data sharing archive) does not hold up other requests.
+    t0 = time.monotonic()
+    lam.list_functions()
+    n.client("sqs").list_queues()
+    assert time.monotonic() - t0 < 0.5
+    lam.get_waiter("function_active_v2").wait(FunctionName="jpend")
+    assert lam.get_function(FunctionName="jpend")["Configuration"]["State"] == "Active"
+    assert invoke(lam, "jpend", "x")[1] == "hello x"
+
+
 def test_java_concurrent_first_invokes(nimbus_fresh, java_code):
     import concurrent.futures
     n = nimbus_fresh()

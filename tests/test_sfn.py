@@ -489,8 +489,10 @@ def test_restart_reruns_task_in_flight(nimbus_fresh, how):
                                                   "    return {'done': e['sleep']}\n"})
     fn = "arn:aws:lambda:us-east-1:000000000000:function:slow"
     arn = machine(c, "inflight", {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": fn, "End": True}}})
-    ex = c.start_execution(stateMachineArn=arn, input='{"sleep": 1}')["executionArn"]
-    time.sleep(0.5)
+    ex = c.start_execution(stateMachineArn=arn, input='{"sleep": 2}')["executionArn"]
+    deadline = time.time() + 10  # until the task is in flight, however loaded the machine
+    while "LambdaFunctionStarted" not in [e["type"] for e in events(c, ex)] and time.time() < deadline:
+        time.sleep(0.05)
     if how == "kill9":
         n.kill9()
     else:
@@ -501,7 +503,7 @@ def test_restart_reruns_task_in_flight(nimbus_fresh, how):
     while c.describe_execution(executionArn=ex)["status"] == "RUNNING" and time.time() < deadline:
         time.sleep(0.2)
     d = c.describe_execution(executionArn=ex)
-    assert d["status"] == "SUCCEEDED" and out(d) == {"done": 1}
+    assert d["status"] == "SUCCEEDED" and out(d) == {"done": 2}
     types = [e["type"] for e in events(c, ex)]
     assert types.count("LambdaFunctionScheduled") == 2 and types[-1] == "ExecutionSucceeded"
 

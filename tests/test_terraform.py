@@ -189,3 +189,37 @@ def test_sns_and_eventbridge_fan_out(nimbus, tmp_path):
     assert sns.list_topics()["Topics"] == []
     assert [b["Name"] for b in events.list_event_buses()["EventBuses"]] == ["default"]
     assert events.list_rules()["Rules"] == []
+
+
+def test_http_apis_from_resources_and_from_openapi(nimbus, tmp_path):
+    import http.client
+    nimbus.reset()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", "import json\ndef handler(event, context):\n"
+                   "    return {'statusCode': 200, 'body': json.dumps({'route': event['routeKey'],"
+                   " 'params': event.get('pathParameters')})}\n")
+    work, env, var = setup_workdir(nimbus, tmp_path, "apigw", {"fn.zip": buf.getvalue()})
+    out = {k: v["value"] for k, v in json.loads(tf(work, env, "output", "-json").stdout).items()}
+    gw = nimbus.client("apigatewayv2")
+    assert gw.get_api(ApiId=out["built_id"])["Tags"] == {"team": "core"}
+    assert [r["RouteKey"] for r in gw.get_routes(ApiId=out["imported_id"])["Items"]] == ["GET /hello"]
+
+    def get(api, path):
+        c = http.client.HTTPConnection("127.0.0.1", nimbus.port, timeout=30)
+        c.request("GET", path, headers={"Host": f"{api}.execute-api.localhost:{nimbus.port}"})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, json.loads(body)
+
+    assert get(out["built_id"], "/items/9") == (200, {"route": "GET /items/{id}",
+                                                      "params": {"id": "9"}})
+    assert get(out["imported_id"], "/hello") == (200, {"route": "GET /hello", "params": None})
+
+    r = tf(work, env, "plan", "-detailed-exitcode", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, "plan after apply wants changes:\n" + r.stdout + r.stderr
+
+    r = tf(work, env, "destroy", "-auto-approve", "-input=false", "-no-color", *var)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert gw.get_apis()["Items"] == []

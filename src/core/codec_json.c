@@ -785,6 +785,12 @@ static void conv_out(const nb_model *m, uint32_t si, json_object *parent, const 
             return;
         double t = json_object_get_double(v);
         char txt[40];
+        if (s->timestamp_format && !strcmp(s->timestamp_format, "iso8601")) {
+            /* a shape that says so (API Gateway v2's __timestampIso8601) */
+            nb_iso8601(t, txt);
+            replace(parent, key, idx, json_object_new_string(txt));
+            return;
+        }
         if (t == floor(t))
             snprintf(txt, sizeof txt, "%.0f", t);
         else

@@ -142,10 +142,35 @@ struct nb_http_resp_parser {
     llhttp_t p;
     llhttp_settings_t s;
     nb_buf body;
+    nb_buf hdrs;          /* "name\0value\0" pairs */
+    nb_http_header *harr; /* built by nb_http_resp_headers */
     size_t max_body;
     int status;
-    bool complete, too_large;
+    bool complete, too_large, no_body;
 };
+
+static int rp_piece(llhttp_t *h, const char *at, size_t len)
+{
+    nb_http_resp_parser *p = h->data;
+    if (p->hdrs.len + len > 65536)
+        return -1;
+    nb_buf_add(&p->hdrs, at, len);
+    return 0;
+}
+
+static int rp_piece_end(llhttp_t *h)
+{
+    nb_http_resp_parser *p = h->data;
+    nb_buf_addc(&p->hdrs, '\0');
+    return 0;
+}
+
+static int rp_headers_done(llhttp_t *h)
+{
+    nb_http_resp_parser *p = h->data;
+    int st = llhttp_get_status_code(h);
+    return p->no_body && st >= 200 ? 1 : 0; /* 1: no body follows */
+}
 
 static int rp_body(llhttp_t *h, const char *at, size_t len)
 {
@@ -164,6 +189,7 @@ static int rp_complete(llhttp_t *h)
     int st = llhttp_get_status_code(h);
     if (st >= 100 && st < 200) { /* interim: the real response follows */
         p->body.len = 0;
+        p->hdrs.len = 0;
         return 0;
     }
     p->status = st;
@@ -177,6 +203,11 @@ nb_http_resp_parser *nb_http_resp_new(size_t max_body)
     llhttp_settings_init(&p->s);
     p->s.on_body = rp_body;
     p->s.on_message_complete = rp_complete;
+    p->s.on_header_field = rp_piece;
+    p->s.on_header_value = rp_piece;
+    p->s.on_header_field_complete = rp_piece_end;
+    p->s.on_header_value_complete = rp_piece_end;
+    p->s.on_headers_complete = rp_headers_done;
     llhttp_init(&p->p, HTTP_RESPONSE, &p->s);
     p->p.data = p;
     p->max_body = max_body ? max_body : DEFAULT_MAX_BODY;
@@ -203,6 +234,30 @@ int nb_http_resp_status(const nb_http_resp_parser *p)
     return p->status;
 }
 
+void nb_http_resp_no_body(nb_http_resp_parser *p)
+{
+    p->no_body = true;
+}
+
+const nb_http_header *nb_http_resp_headers(nb_http_resp_parser *p, size_t *n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < p->hdrs.len; i++)
+        count += p->hdrs.data[i] == '\0';
+    count /= 2;
+    free(p->harr);
+    p->harr = nb_calloc(count ? count : 1, sizeof *p->harr);
+    const char *s = p->hdrs.data, *end = s ? s + p->hdrs.len : NULL;
+    for (size_t i = 0; i < count && s < end; i++) {
+        p->harr[i].name = s;
+        s += strlen(s) + 1;
+        p->harr[i].value = s;
+        s += strlen(s) + 1;
+    }
+    *n = count;
+    return p->harr;
+}
+
 const char *nb_http_resp_body(const nb_http_resp_parser *p, size_t *len)
 {
     *len = p->body.len;
@@ -214,6 +269,8 @@ void nb_http_resp_free(nb_http_resp_parser *p)
     if (!p)
         return;
     nb_buf_free(&p->body);
+    nb_buf_free(&p->hdrs);
+    free(p->harr);
     free(p);
 }
 
@@ -277,6 +334,7 @@ static void finish(nb_http_fetch *f, nb_http_error e)
             nb_buf_addc(&f->resp->body, '\0');
             f->resp->body.len--;
             r.body = nb_http_resp_body(f->resp, &r.body_len);
+            r.headers = nb_http_resp_headers(f->resp, &r.n_headers);
         } else {
             r.body = "";
         }
@@ -598,6 +656,8 @@ nb_http_fetch *nb_http_fetch_start(const nb_http_request *req, nb_http_cb cb, vo
         return f;
     }
     build_request(f, req);
+    if (req->method && strcmp(req->method, "HEAD") == 0)
+        nb_http_resp_no_body(f->resp);
     uv_timer_start(&f->timer, on_timer, req->timeout_ms ? req->timeout_ms : DEFAULT_TIMEOUT_MS, 0);
     char port[8];
     snprintf(port, sizeof port, "%d", f->url.port);

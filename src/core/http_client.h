@@ -71,6 +71,8 @@ typedef struct nb_http_result {
     int status;                    /* HTTP status when error == NB_HTTP_OK */
     const char *body;              /* response body (NUL-terminated) */
     size_t body_len;
+    const nb_http_header *headers; /* response headers in order, names as sent */
+    size_t n_headers;
 } nb_http_result;
 
 typedef void (*nb_http_cb)(const nb_http_result *res, void *arg);
@@ -90,6 +92,10 @@ nb_http_resp_parser *nb_http_resp_new(size_t max_body);
  * (*too_large tells which). */
 int nb_http_resp_feed(nb_http_resp_parser *p, const char *data, size_t len, bool *too_large);
 int nb_http_resp_status(const nb_http_resp_parser *p);
+/* The response's headers (valid until the parser is fed or freed). */
+const nb_http_header *nb_http_resp_headers(nb_http_resp_parser *p, size_t *n);
+/* The response has no body whatever its headers say (the answer to HEAD). */
+void nb_http_resp_no_body(nb_http_resp_parser *p);
 const char *nb_http_resp_body(const nb_http_resp_parser *p, size_t *len);
 void nb_http_resp_free(nb_http_resp_parser *p);
 

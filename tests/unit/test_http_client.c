@@ -99,10 +99,44 @@ static void test_responses(void)
     check(nb_http_error_name(NB_HTTP_E_TIMEOUT)[0] != '\0', "error names");
 }
 
+/* Headers in order as sent (an empty value too), reset by an interim
+ * response; a HEAD answer has no body whatever Content-Length says. */
+static void test_headers(void)
+{
+    static const char R[] = "HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
+                            "HTTP/1.1 201 Created\r\nX-A: one\r\nX-Empty:\r\n"
+                            "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok";
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        nb_http_resp_parser *p = nb_http_resp_new(0);
+        bool big;
+        int rc = 0;
+        for (size_t i = 0; bytewise && i < sizeof R - 1 && rc == 0; i++)
+            rc = nb_http_resp_feed(p, R + i, 1, &big);
+        if (!bytewise)
+            rc = nb_http_resp_feed(p, R, sizeof R - 1, &big);
+        size_t n = 0;
+        const nb_http_header *h = nb_http_resp_headers(p, &n);
+        check(rc == 1 && n == 5, "headers: %d, %zu", rc, n);
+        check(n == 5 && !strcmp(h[0].name, "X-A") && !strcmp(h[0].value, "one") &&
+                  !strcmp(h[1].name, "X-Empty") && !strcmp(h[1].value, "") &&
+                  !strcmp(h[3].value, "b=2") && !strcmp(h[4].name, "Content-Length"),
+              "header order and values");
+        nb_http_resp_free(p);
+    }
+    nb_http_resp_parser *p = nb_http_resp_new(0);
+    nb_http_resp_no_body(p);
+    bool big;
+    static const char H[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n";
+    check(nb_http_resp_feed(p, H, sizeof H - 1, &big) == 1 && nb_http_resp_status(p) == 200,
+          "HEAD answer without body");
+    nb_http_resp_free(p);
+}
+
 int main(void)
 {
     test_urls();
     test_responses();
+    test_headers();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

@@ -440,6 +440,11 @@ static void test_limits(void)
     fails("#set($s = 'xxxxxxxxxx')#foreach($i in [1..30])#set($s = $s + $s)#end", "exceeds");
     fails("#foreach($i in [1..100])#foreach($j in [1..1000])$input.body#end#end", "exceeds");
     fails("#set($a = [])#foreach($i in [1..200])#set($a = [$a])#end", "nested");
+    /* a 2 MiB string escapes (only the result is bounded by VTL_MAX_OUTPUT) */
+    ok("#set($s = 'ab')#foreach($i in [1..20])#set($s = \"$s$s\")#end$util.escapeJavaScript($s).length() "
+       "$util.urlEncode($s).length()",
+       "2097152 2097152");
+    fails("#set($s = '//////')#foreach($i in [1..20])#set($s = \"$s$s\")#end$util.escapeJavaScript($s)", "exceeds");
     fails("#set($s = 'xxxxxxxxxx')#foreach($i in [1..19])#set($s = \"$s$s\")#end"
           "#set($l = [])#foreach($i in [1..100])#set($d = $l.add(\"$s!\"))#end",
           "used more than");

@@ -1160,8 +1160,7 @@ bool nb_apigw_rest_user_request(nb_req *r)
         nb_buf_add(&p, after, (size_t)(end - after));
     else
         nb_buf_addc(&p, '/');
-    if (!serve_api(r, api, p.data, p.len))
-        finish(r, 404, NULL, "{\"message\":\"Not Found\"}");
+    bool mine = serve_api(r, api, p.data, p.len);
     nb_buf_free(&p);
-    return true;
+    return mine; /* no REST API: the REST router answers (404 UnknownOperationException) */
 }

@@ -2543,15 +2543,13 @@ static val util_method(rs *r, const call *c)
     if (r->failed) {
         /* argument rendering failed */
     } else if (strcmp(c->name, "escapeJavaScript") == 0) {
-        if (size_ok(r, n * 6)) {
-            escape_js(&o, s, n);
+        escape_js(&o, s, n); /* input is at most VTL_MAX_OUTPUT: so is the work */
+        if (size_ok(r, o.len))
             res = vstr(r, o.data, o.len);
-        }
     } else if (strcmp(c->name, "urlEncode") == 0) {
-        if (size_ok(r, n * 3)) {
-            url_encode_java(&o, s, n);
+        url_encode_java(&o, s, n);
+        if (size_ok(r, o.len))
             res = vstr(r, o.data, o.len);
-        }
     } else if (strcmp(c->name, "urlDecode") == 0) {
         if (nb_url_decode(&o, s, n, 1) != 0)
             rfail(r, -1, "$util.urlDecode: invalid percent-encoding");

@@ -71,6 +71,7 @@ void ag_save(const nb_call *call, const char *api, const char *kind, const char 
     if (sqlite3_step(st) != SQLITE_DONE)
         NB_ERR("apigatewayv2: save %s %s: %s", kind, id, sqlite3_errmsg(nb_db()));
     sqlite3_reset(st);
+    ag_cache_forget(api, false);
 }
 
 bool ag_delete(const char *api, const char *kind, const char *id)
@@ -82,6 +83,7 @@ bool ag_delete(const char *api, const char *kind, const char *id)
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_reset(st);
+    ag_cache_forget(api, false);
     return sqlite3_changes(nb_db()) > 0;
 }
 
@@ -92,6 +94,7 @@ void ag_delete_api(const char *api)
     sqlite3_bind_text(st, 1, api, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_reset(st);
+    ag_cache_forget(api, true);
 }
 
 json_object *ag_list(const char *api, const char *kind, long long after, int max,
@@ -194,19 +197,26 @@ bool ag_check_tags(nb_call *call, json_object *tags)
 
 /* ---- deployments ----------------------------------------------------------- */
 
+/* The API's documents of a kind as {id: doc}. */
+static json_object *by_id(const char *api, const char *kind, const char *idkey)
+{
+    json_object *all = json_object_new_object(), *l = ag_list(api, kind, 0, 0, NULL);
+    for (size_t i = 0; i < json_object_array_length(l); i++) {
+        json_object *x = json_object_array_get_idx(l, i);
+        const char *id = nb_str(x, idkey);
+        if (id)
+            json_object_object_add(all, id, json_object_get(x));
+    }
+    json_object_put(l);
+    return all;
+}
+
 json_object *ag_deploy(nb_call *call, const char *api, const char *description, bool automatic)
 {
-    json_object *snap = json_object_new_object(), *integs = json_object_new_object();
+    json_object *snap = json_object_new_object();
     json_object_object_add(snap, "routes", ag_list(api, "route", 0, 0, NULL));
-    json_object *il = ag_list(api, "integ", 0, 0, NULL);
-    for (size_t i = 0; i < json_object_array_length(il); i++) {
-        json_object *x = json_object_array_get_idx(il, i);
-        const char *id = nb_str(x, "IntegrationId");
-        if (id)
-            json_object_object_add(integs, id, json_object_get(x));
-    }
-    json_object_put(il);
-    json_object_object_add(snap, "integrations", integs);
+    json_object_object_add(snap, "integrations", by_id(api, "integ", "IntegrationId"));
+    json_object_object_add(snap, "authorizers", by_id(api, "authz", "AuthorizerId"));
     char id[8];
     ag_new_id(id, 6);
     json_object *d = json_object_new_object();
@@ -246,6 +256,18 @@ void ag_autodeploy(nb_call *call, const char *api)
 
 /* ---- the service ----------------------------------------------------------- */
 
+static void ag_reset(void)
+{
+    ag_cache_reset();
+    ag_auth_reset();
+}
+
+static void ag_shutdown(void)
+{
+    ag_cache_reset();
+    ag_auth_shutdown();
+}
+
 static int ag_init(struct nb_store *st)
 {
     (void)st;
@@ -265,7 +287,11 @@ static int ag_init(struct nb_store *st)
     X(GetStages, get_stages) X(UpdateStage, update_stage) X(DeleteStage, delete_stage)             \
     X(CreateDeployment, create_deployment) X(GetDeployment, get_deployment)                        \
     X(GetDeployments, get_deployments) X(DeleteDeployment, delete_deployment)                      \
-    X(TagResource, tag_resource) X(UntagResource, untag_resource) X(GetTags, get_tags)
+    X(TagResource, tag_resource) X(UntagResource, untag_resource) X(GetTags, get_tags)             \
+    X(CreateAuthorizer, create_authorizer) X(GetAuthorizer, get_authorizer)                        \
+    X(GetAuthorizers, get_authorizers) X(UpdateAuthorizer, update_authorizer)                      \
+    X(DeleteAuthorizer, delete_authorizer) X(ImportApi, import_api) X(ReimportApi, reimport_api)   \
+    X(ExportApi, export_api) X(DeleteCorsConfiguration, delete_cors_configuration)
 
 #define AG_DECL(op, fn) nb_status ag_op_##fn(nb_call *call, json_object *in);
 AG_HANDLERS(AG_DECL)
@@ -283,5 +309,7 @@ const nb_service nb_service_apigatewayv2 = {
     .model = &nb_model_apigatewayv2,
     .ops = OPS,
     .init = ag_init,
+    .reset = ag_reset,
+    .shutdown = ag_shutdown,
     .validation_code = "BadRequestException",
 };

@@ -1,6 +1,6 @@
 /*
  * apigw_cp.c — the HTTP API control plane: APIs (with quick create),
- * routes, integrations, stages, deployments and tags.  Documents are kept
+ * routes, integrations, authorizers, stages, deployments and tags.  Documents are kept
  * in the shape their Get operation returns (apigw.c stores them); members
  * starting with "_" are internal and never leave.
  *
@@ -11,10 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "apigw_internal.h"
 
-#define ROUTE_SELECTION "${request.method} ${request.path}"
+/* What AWS answers for an HTTP API; the documented "${request.method}
+ * ${request.path}" is accepted as the same expression. */
+#define ROUTE_SELECTION "$request.method $request.path"
+#define ROUTE_SELECTION_BRACED "${request.method} ${request.path}"
 #define KEY_SELECTION "$request.header.x-api-key"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -105,21 +109,17 @@ static bool integ_fill(nb_call *call, json_object *doc, json_object *in)
     const char *type = nb_str(in, "IntegrationType");
     if (!type)
         type = nb_str(doc, "IntegrationType");
-    if (!type || strcmp(type, "HTTP_PROXY") == 0) {
-        ag_bad(call, "nimbus does not support HTTP_PROXY integrations yet; use AWS_PROXY with a "
-                     "Lambda function");
-        return false;
-    }
-    if (strcmp(type, "AWS_PROXY") != 0) {
+    if (!type || (strcmp(type, "AWS_PROXY") != 0 && strcmp(type, "HTTP_PROXY") != 0)) {
         ag_bad(call, "Unsupported integration type '%s' for an HTTP API: use AWS_PROXY or "
-                     "HTTP_PROXY", type);
+                     "HTTP_PROXY", type ? type : "");
         return false;
     }
+    bool lambda = strcmp(type, "AWS_PROXY") == 0;
     const char *uri = nb_str(in, "IntegrationUri");
     if (!uri)
         uri = nb_str(doc, "IntegrationUri");
     char arn[320];
-    if (!uri || !ag_lambda_target(uri, arn, sizeof arn)) {
+    if (!uri || (lambda && !ag_lambda_target(uri, arn, sizeof arn))) {
         ag_bad(call, "Invalid integration URI specified: %s. An AWS_PROXY integration needs a "
                      "Lambda function ARN", uri ? uri : "(none)");
         return false;
@@ -127,14 +127,19 @@ static bool integ_fill(nb_call *call, json_object *doc, json_object *in)
     const char *pfv = nb_str(in, "PayloadFormatVersion");
     if (!pfv)
         pfv = nb_str(doc, "PayloadFormatVersion");
+    if (!pfv && !lambda)
+        pfv = "1.0";
     if (!pfv) {
         ag_bad(call, "PayloadFormatVersion is required for Lambda integrations: 1.0 or 2.0");
         return false;
     }
-    if (strcmp(pfv, "1.0") != 0 && strcmp(pfv, "2.0") != 0) {
-        ag_bad(call, "Invalid PayloadFormatVersion %s: it must be 1.0 or 2.0", pfv);
+    if ((strcmp(pfv, "1.0") != 0 && strcmp(pfv, "2.0") != 0) || (!lambda && strcmp(pfv, "1.0") != 0)) {
+        ag_bad(call, "Invalid PayloadFormatVersion %s: it must be %s", pfv,
+               lambda ? "1.0 or 2.0" : "1.0 for HTTP_PROXY integrations");
         return false;
     }
+    if (!ag_integ_check(call, type, uri, doc, in))
+        return false;
     const char *sub = nb_str(in, "IntegrationSubtype"), *conn = nb_str(in, "ConnectionType");
     if (sub || (conn && strcmp(conn, "INTERNET") != 0)) {
         ag_bad(call, "IntegrationSubtype and VPC_LINK connections are not supported by nimbus");
@@ -149,7 +154,8 @@ static bool integ_fill(nb_call *call, json_object *doc, json_object *in)
     set_str(doc, "IntegrationUri", uri);
     set_str(doc, "PayloadFormatVersion", pfv);
     set_str(doc, "ConnectionType", "INTERNET");
-    set_str(doc, "IntegrationMethod", "POST");
+    if (lambda)
+        set_str(doc, "IntegrationMethod", "POST");
     if (nb_get(in, "TimeoutInMillis") || !nb_get(doc, "TimeoutInMillis"))
         set(doc, "TimeoutInMillis", json_object_new_int64(t));
     take(doc, in, "Description");
@@ -236,20 +242,26 @@ nb_status ag_op_update_integration(nb_call *call, json_object *in)
     return out_doc(call, doc);
 }
 
+/* The first route whose member k is v, or NULL. */
+static json_object *route_with(const char *api, const char *k, const char *v)
+{
+    json_object *routes = ag_list(api, "route", 0, 0, NULL), *found = NULL;
+    for (size_t i = 0; !found && i < json_object_array_length(routes); i++) {
+        json_object *r = json_object_array_get_idx(routes, i);
+        const char *t = nb_str(r, k);
+        if (t && strcmp(t, v) == 0)
+            found = json_object_get(r);
+    }
+    json_object_put(routes);
+    return found;
+}
+
 /* The route that targets integration id, or NULL. */
 static json_object *route_using(const char *api, const char *id)
 {
     char target[64];
     snprintf(target, sizeof target, "integrations/%s", id);
-    json_object *routes = ag_list(api, "route", 0, 0, NULL), *found = NULL;
-    for (size_t i = 0; !found && i < json_object_array_length(routes); i++) {
-        json_object *r = json_object_array_get_idx(routes, i);
-        const char *t = nb_str(r, "Target");
-        if (t && strcmp(t, target) == 0)
-            found = json_object_get(r);
-    }
-    json_object_put(routes);
-    return found;
+    return route_with(api, "Target", target);
 }
 
 nb_status ag_op_delete_integration(nb_call *call, json_object *in)
@@ -273,6 +285,307 @@ nb_status ag_op_delete_integration(nb_call *call, json_object *in)
     ag_delete(api, "integ", id);
     ag_autodeploy(call, api);
     return NB_OK;
+}
+
+/* ---- authorizers --------------------------------------------------------------
+ *
+ * JWT authorizers (JwtConfiguration: Issuer and Audience; one identity
+ * source, default $request.header.Authorization) and Lambda REQUEST
+ * authorizers (AuthorizerUri, payload format 1.0 or 2.0, simple responses
+ * for 2.0 only, a result cache of 0..3600 s keyed by the identity
+ * sources).  A route names one by AuthorizationType JWT or CUSTOM and
+ * AuthorizerId; apigw_auth.c enforces it on the data plane.
+ */
+
+#define AUTH_DEFAULT_SOURCE "$request.header.Authorization"
+
+/* "$request.header.X", "$request.querystring.X", and for Lambda
+ * authorizers also "$context.X" and "$stageVariables.X". */
+static bool identity_source_ok(const char *s, bool jwt)
+{
+    static const char *const P[] = {"$request.header.", "$request.querystring.", "$context.",
+                                    "$stageVariables.", NULL};
+    for (int i = 0; P[i] && (!jwt || i < 2); i++) {
+        size_t n = strlen(P[i]);
+        if (strncmp(s, P[i], n) == 0 && valid_name(s + n, 256, "-_.$"))
+            return true;
+    }
+    return false;
+}
+
+static bool authz_sources(nb_call *call, json_object *doc, bool jwt)
+{
+    json_object *src = nb_get(doc, "IdentitySource");
+    size_t n = src ? json_object_array_length(src) : 0;
+    if (jwt && n == 0) {
+        src = json_object_new_array();
+        json_object_array_add(src, json_object_new_string(AUTH_DEFAULT_SOURCE));
+        set(doc, "IdentitySource", src);
+        n = 1;
+    }
+    if (jwt && n != 1) {
+        ag_bad(call, "JWT authorizers support exactly one identity source");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_object_get_string(json_object_array_get_idx(src, i));
+        if (!s || !identity_source_ok(s, jwt)) {
+            ag_bad(call, "Invalid identity source expression: %s", s ? s : "");
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool authz_check_jwt(nb_call *call, json_object *doc)
+{
+    json_object *jc = nb_get(doc, "JwtConfiguration");
+    const char *iss = nb_str(jc, "Issuer");
+    if (!jc || !iss || !iss[0]) {
+        ag_bad(call, "JwtConfiguration with an Issuer is required for authorizer type JWT");
+        return false;
+    }
+    if (strncmp(iss, "https://", 8) != 0 && strncmp(iss, "http://", 7) != 0) {
+        ag_bad(call, "Invalid issuer %s: it must be an http(s) URL", iss);
+        return false;
+    }
+    static const char *const LAMBDA_ONLY[] = {"AuthorizerUri", "AuthorizerPayloadFormatVersion",
+                                              "EnableSimpleResponses", "AuthorizerCredentialsArn",
+                                              NULL};
+    for (int i = 0; LAMBDA_ONLY[i]; i++) {
+        if (nb_get(doc, LAMBDA_ONLY[i])) {
+            ag_bad(call, "%s is only supported for REQUEST authorizers", LAMBDA_ONLY[i]);
+            return false;
+        }
+    }
+    int64_t ttl = 0;
+    if (nb_int(doc, "AuthorizerResultTtlInSeconds", &ttl) && ttl != 0) {
+        ag_bad(call, "AuthorizerResultTtlInSeconds is only supported for REQUEST authorizers");
+        return false;
+    }
+    return authz_sources(call, doc, true);
+}
+
+static bool authz_check_request(nb_call *call, json_object *doc)
+{
+    const char *uri = nb_str(doc, "AuthorizerUri");
+    char arn[320];
+    if (!uri || !ag_lambda_target(uri, arn, sizeof arn)) {
+        ag_bad(call, "Invalid Authorizer URI: %s. Authorizer URI should be a valid API Gateway "
+                     "ARN that represents a Lambda function invocation.", uri ? uri : "(none)");
+        return false;
+    }
+    const char *pfv = nb_str(doc, "AuthorizerPayloadFormatVersion");
+    if (!pfv) {
+        ag_bad(call, "AuthorizerPayloadFormatVersion is required for REQUEST authorizer");
+        return false;
+    }
+    if (strcmp(pfv, "1.0") != 0 && strcmp(pfv, "2.0") != 0) {
+        ag_bad(call, "Invalid AuthorizerPayloadFormatVersion %s: it must be 1.0 or 2.0", pfv);
+        return false;
+    }
+    bool simple = false;
+    if (nb_bool(doc, "EnableSimpleResponses", &simple) && simple && strcmp(pfv, "2.0") != 0) {
+        ag_bad(call, "EnableSimpleResponses is only supported for payload format version 2.0");
+        return false;
+    }
+    if (nb_get(doc, "JwtConfiguration")) {
+        ag_bad(call, "JwtConfiguration is only supported for JWT authorizers");
+        return false;
+    }
+    int64_t ttl = 0;
+    nb_int(doc, "AuthorizerResultTtlInSeconds", &ttl);
+    json_object *src = nb_get(doc, "IdentitySource");
+    if (ttl > 0 && (!src || json_object_array_length(src) == 0)) {
+        ag_bad(call, "Identity source must be set if authorizer caching is enabled (TTL is "
+                     "greater than 0)");
+        return false;
+    }
+    return authz_sources(call, doc, false);
+}
+
+/* Apply in's members to an authorizer doc (new or existing) and check the
+ * result as a whole. */
+static bool authz_fill(nb_call *call, json_object *doc, json_object *in)
+{
+    static const char *const COPY[] = {"AuthorizerType", "Name", "IdentitySource",
+                                       "JwtConfiguration", "AuthorizerUri",
+                                       "AuthorizerPayloadFormatVersion", "EnableSimpleResponses",
+                                       "AuthorizerResultTtlInSeconds",
+                                       "AuthorizerCredentialsArn", NULL};
+    if (nb_get(in, "IdentityValidationExpression")) {
+        ag_bad(call, "IdentityValidationExpression is not supported for HTTP APIs");
+        return false;
+    }
+    for (int i = 0; COPY[i]; i++)
+        take(doc, in, COPY[i]);
+    const char *type = nb_str(doc, "AuthorizerType");
+    if (type && strcmp(type, "JWT") == 0)
+        return authz_check_jwt(call, doc);
+    if (type && strcmp(type, "REQUEST") == 0)
+        return authz_check_request(call, doc);
+    ag_bad(call, "Unsupported authorizer type %s for an HTTP API: use JWT or REQUEST",
+           type ? type : "(none)");
+    return false;
+}
+
+/* False after failing the call when in's ApiId names no API of the caller. */
+static bool api_ok(nb_call *call, json_object *in)
+{
+    json_object *a = ag_api(call, nb_str(in, "ApiId"));
+    json_object_put(a);
+    return a != NULL;
+}
+
+static json_object *authz_get(nb_call *call, json_object *in)
+{
+    const char *id = nb_str(in, "AuthorizerId");
+    json_object *doc = ag_load(nb_str(in, "ApiId"), "authz", id);
+    if (!doc)
+        ag_not_found(call, "Invalid Authorizer identifier specified %s", id);
+    return doc;
+}
+
+nb_status ag_op_create_authorizer(nb_call *call, json_object *in)
+{
+    const char *api = nb_str(in, "ApiId");
+    if (!api_ok(call, in))
+        return NB_ERROR;
+    json_object *doc = json_object_new_object();
+    if (!authz_fill(call, doc, in)) {
+        json_object_put(doc);
+        return NB_ERROR;
+    }
+    char id[8];
+    ag_new_id(id, 6);
+    set_str(doc, "AuthorizerId", id);
+    ag_save(call, api, "authz", id, doc);
+    ag_autodeploy(call, api);
+    return out_doc(call, doc);
+}
+
+nb_status ag_op_get_authorizer(nb_call *call, json_object *in)
+{
+    if (!api_ok(call, in))
+        return NB_ERROR;
+    json_object *doc = authz_get(call, in);
+    return doc ? out_doc(call, doc) : NB_ERROR;
+}
+
+nb_status ag_op_get_authorizers(nb_call *call, json_object *in)
+{
+    if (!api_ok(call, in))
+        return NB_ERROR;
+    return out_page(call, in, nb_str(in, "ApiId"), "authz");
+}
+
+nb_status ag_op_update_authorizer(nb_call *call, json_object *in)
+{
+    const char *api = nb_str(in, "ApiId"), *id = nb_str(in, "AuthorizerId");
+    if (!api_ok(call, in))
+        return NB_ERROR;
+    json_object *doc = authz_get(call, in);
+    if (!doc)
+        return NB_ERROR;
+    const char *was = nb_str(doc, "AuthorizerType"), *now = nb_str(in, "AuthorizerType");
+    json_object *user = now && was && strcmp(now, was) != 0 ? route_with(api, "AuthorizerId", id) : NULL;
+    if (user) {
+        ag_conflict(call, "Unable to change the type of authorizer %s: route %s uses it", id,
+                    nb_str(user, "RouteKey"));
+        json_object_put(user);
+        json_object_put(doc);
+        return NB_ERROR;
+    }
+    if (!authz_fill(call, doc, in)) {
+        json_object_put(doc);
+        return NB_ERROR;
+    }
+    ag_save(call, api, "authz", id, doc);
+    ag_autodeploy(call, api);
+    return out_doc(call, doc);
+}
+
+nb_status ag_op_delete_authorizer(nb_call *call, json_object *in)
+{
+    const char *api = nb_str(in, "ApiId"), *id = nb_str(in, "AuthorizerId");
+    if (!api_ok(call, in))
+        return NB_ERROR;
+    json_object *doc = authz_get(call, in);
+    if (!doc)
+        return NB_ERROR;
+    json_object_put(doc);
+    json_object *r = route_with(api, "AuthorizerId", id);
+    if (r) {
+        ag_conflict(call, "Cannot delete authorizer '%s', is referenced in route: %s", id,
+                    nb_str(r, "RouteKey"));
+        json_object_put(r);
+        return NB_ERROR;
+    }
+    ag_delete(api, "authz", id);
+    ag_autodeploy(call, api);
+    return NB_OK;
+}
+
+/* A route's AuthorizationType, AuthorizerId and AuthorizationScopes (the
+ * merged result of doc and in): JWT and CUSTOM name an authorizer of the
+ * matching type, scopes only with JWT; NONE and AWS_IAM drop both. */
+static bool route_auth_fill(nb_call *call, const char *api, json_object *doc, json_object *in)
+{
+    const char *type = nb_str(in, "AuthorizationType");
+    if (!type)
+        type = nb_str(doc, "AuthorizationType");
+    if (!type)
+        type = "NONE";
+    static const char *const TYPES[] = {"NONE", "JWT", "CUSTOM", "AWS_IAM", NULL};
+    int t = 0;
+    while (TYPES[t] && strcmp(TYPES[t], type) != 0)
+        t++;
+    if (!TYPES[t]) {
+        ag_bad(call, "Invalid authorization type %s: use NONE, JWT, CUSTOM or AWS_IAM", type);
+        return false;
+    }
+    const char *id = nb_str(in, "AuthorizerId");
+    if (!id)
+        id = nb_str(doc, "AuthorizerId");
+    json_object *scopes = nb_get(in, "AuthorizationScopes");
+    if (!scopes)
+        scopes = nb_get(doc, "AuthorizationScopes");
+    if (t == 0 || t == 3) {
+        if (nb_str(in, "AuthorizerId")) {
+            ag_bad(call, "AuthorizerId is only supported with authorization type JWT or CUSTOM");
+            return false;
+        }
+        id = NULL;
+        scopes = NULL;
+    } else {
+        json_object *az = id && strlen(id) < 32 ? ag_load(api, "authz", id) : NULL;
+        const char *want = t == 1 ? "JWT" : "REQUEST", *got = az ? nb_str(az, "AuthorizerType") : NULL;
+        bool ok = got && strcmp(got, want) == 0;
+        json_object_put(az);
+        if (!id) {
+            ag_bad(call, "An AuthorizerId is required for authorization type %s", type);
+            return false;
+        }
+        if (!ok) {
+            ag_bad(call, "Invalid authorizer %s for authorization type %s: it must name a %s "
+                         "authorizer of this API", id, type, want);
+            return false;
+        }
+        if (t == 2 && scopes && json_object_array_length(scopes) > 0) {
+            ag_bad(call, "AuthorizationScopes are only supported for JWT authorizers");
+            return false;
+        }
+    }
+    set_str(doc, "AuthorizationType", type);
+    if (id)
+        set_str(doc, "AuthorizerId", id);
+    else
+        json_object_object_del(doc, "AuthorizerId");
+    if (scopes && json_object_array_length(scopes) > 0)
+        set(doc, "AuthorizationScopes", ag_copy(scopes));
+    else
+        json_object_object_del(doc, "AuthorizationScopes");
+    return true;
 }
 
 /* ---- routes ---------------------------------------------------------------- */
@@ -313,19 +626,14 @@ static bool route_fill(nb_call *call, const char *api, json_object *doc, json_ob
         }
         json_object_put(ig);
     }
-    const char *auth = nb_str(in, "AuthorizationType");
-    if (auth && strcmp(auth, "NONE") != 0) {
-        ag_bad(call, "AuthorizationType %s is not supported by nimbus yet; use NONE", auth);
+    if (!route_auth_fill(call, api, doc, in))
         return false;
-    }
     if (key)
         set_str(doc, "RouteKey", key);
     if (target && target[0])
         set_str(doc, "Target", target);
     else if (target)
         json_object_object_del(doc, "Target");
-    if (!nb_get(doc, "AuthorizationType"))
-        set_str(doc, "AuthorizationType", "NONE");
     if (!nb_get(doc, "ApiKeyRequired"))
         set(doc, "ApiKeyRequired", json_object_new_boolean(false));
     take(doc, in, "ApiKeyRequired");
@@ -479,6 +787,7 @@ static json_object *stage_new(nb_call *call, const char *api, json_object *in, b
     set(doc, "StageVariables", json_object_new_object());
     set(doc, "Tags", json_object_new_object());
     take(doc, in, "DefaultRouteSettings");
+    take(doc, in, "RouteSettings");
     take(doc, in, "StageVariables");
     take(doc, in, "Tags");
     take(doc, in, "Description");
@@ -557,6 +866,7 @@ nb_status ag_op_update_stage(nb_call *call, json_object *in)
     take(doc, in, "Description");
     take(doc, in, "AutoDeploy");
     take(doc, in, "DefaultRouteSettings");
+    take(doc, in, "RouteSettings");
     if (vars) {
         json_object *cur = nb_get(doc, "StageVariables");
         if (!cur) {
@@ -668,14 +978,17 @@ nb_status ag_op_delete_deployment(nb_call *call, json_object *in)
 
 /* ---- APIs ------------------------------------------------------------------ */
 
-/* Quick create: Target's integration, RouteKey's route (default
+/* Quick create: Target's integration (a Lambda function: AWS_PROXY 2.0; an
+ * http(s) URL: HTTP_PROXY, ANY), RouteKey's route (default
  * $default) and the auto-deploying $default stage. */
 static bool quick_create(nb_call *call, const char *api, json_object *in)
 {
+    const char *tgt = nb_str(in, "Target");
+    bool http = !strncasecmp(tgt, "http://", 7) || !strncasecmp(tgt, "https://", 8);
     json_object *spec = json_object_new_object();
-    set_str(spec, "IntegrationType", "AWS_PROXY");
-    set_str(spec, "IntegrationUri", nb_str(in, "Target"));
-    set_str(spec, "PayloadFormatVersion", "2.0");
+    set_str(spec, "IntegrationType", http ? "HTTP_PROXY" : "AWS_PROXY");
+    set_str(spec, "IntegrationUri", tgt);
+    set_str(spec, http ? "IntegrationMethod" : "PayloadFormatVersion", http ? "ANY" : "2.0");
     json_object *ig = integ_new(call, api, spec, true);
     json_object_put(spec);
     if (!ig)
@@ -705,7 +1018,7 @@ static bool quick_create(nb_call *call, const char *api, json_object *in)
 static bool api_fill(nb_call *call, json_object *doc, json_object *in)
 {
     const char *rse = nb_str(in, "RouteSelectionExpression");
-    if (rse && strcmp(rse, ROUTE_SELECTION) != 0) {
+    if (rse && strcmp(rse, ROUTE_SELECTION) != 0 && strcmp(rse, ROUTE_SELECTION_BRACED) != 0) {
         ag_bad(call, "The route selection expression of an HTTP API must be %s", ROUTE_SELECTION);
         return false;
     }
@@ -790,6 +1103,18 @@ nb_status ag_op_update_api(nb_call *call, json_object *in)
     }
     ag_save(call, id, "api", id, a);
     return out_doc(call, a);
+}
+
+nb_status ag_op_delete_cors_configuration(nb_call *call, json_object *in)
+{
+    const char *id = nb_str(in, "ApiId");
+    json_object *a = ag_api(call, id);
+    if (!a)
+        return NB_ERROR;
+    json_object_object_del(a, "CorsConfiguration");
+    ag_save(call, id, "api", id, a);
+    json_object_put(a);
+    return NB_OK;
 }
 
 nb_status ag_op_delete_api(nb_call *call, json_object *in)

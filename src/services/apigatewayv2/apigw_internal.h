@@ -6,16 +6,22 @@
  *   apigw_cp.c     the control-plane operations (APIs, routes,
  *                  integrations, stages, deployments, tags)
  *   apigw_route.c  route keys: parsing, validation, matching (pure)
- *   apigw_serve.c  the data plane: execute-api requests → route →
- *                  Lambda proxy integration → HTTP response
+ *   apigw_serve.c  the data plane: execute-api requests → stage → route →
+ *                  CORS, authorization, throttling → integration → HTTP
+ *                  response, and the cache of parsed APIs, stages and
+ *                  deployments
+ *   apigw_proxy.c  HTTP_PROXY integrations (the outbound request) and
+ *                  parameter mapping (requestParameters, responseParameters)
+ *   apigw_auth.c   route authorization on the data plane: JWT (JWKS
+ *                  cache, RS256/384/512) and Lambda REQUEST authorizers
  *
  * Storage: one table, apigw_docs(api, kind, id, account, region, doc),
  * primary key (api, kind, id), rowid order = creation order (pagination
  * tokens are rowids).  kind is "api" (api = id), "route", "integ",
- * "stage" or "deploy".  doc is the resource as its Get operation returns
+ * "authz" (authorizers), "stage" or "deploy".  doc is the resource as its Get operation returns
  * it (model member names; timestamps as epoch seconds).  A deployment's
  * doc also holds "_snapshot": {"routes": [route docs], "integrations":
- * {id: integration doc}} taken when it was created; it is stripped from
+ * {id: integration doc}, "authorizers": {id: authorizer doc}} taken when it was created; it is stripped from
  * responses.  A stage serves its DeploymentId's snapshot; an auto-deploy
  * stage gets a new deployment after every route or integration change.
  */
@@ -97,5 +103,95 @@ void ag_endpoint(const char *api, char *out, size_t n);
  * it then answers. */
 struct nb_req;
 bool nb_apigw_serve(struct nb_req *r);
+
+/* The cache of parsed API documents, stages and deployment snapshots the
+ * data plane serves from (apigw_serve.c).  ag_save and ag_delete call
+ * ag_cache_forget for every write: the API's document and stages are
+ * reloaded on the next request (whole: its deployments and throttling
+ * state go too, for DeleteApi).  Deployments are immutable, so they stay
+ * cached by id. */
+void ag_cache_forget(const char *api, bool whole);
+void ag_cache_reset(void);
+
+/* One data-plane request from route match to answer.  The documents are
+ * references (held while the request is in flight, whatever the control
+ * plane does meanwhile); path is the request path after the stage. */
+struct nb_http_fetch;
+typedef struct ag_exchange {
+    struct nb_req *r;            /* NULL once the client went away */
+    json_object *api, *stage;    /* documents (references) */
+    json_object *route, *integ;  /* from the deployment snapshot (references) */
+    json_object *params;         /* path parameters (decoded; owned) */
+    json_object *cors;           /* the API's CorsConfiguration or NULL */
+    char stage_name[130];
+    const char *path;            /* into r->url */
+    size_t plen;
+    bool v1;                     /* AWS_PROXY payload format 1.0 */
+    struct nb_http_fetch *fetch; /* HTTP_PROXY request in flight */
+} ag_exchange;
+
+/* Run x's integration (after routing, throttling and authorization) and
+ * answer x->r when it is done; x is freed then. */
+void ag_integrate(ag_exchange *x);
+/* Answer x->r with status and a JSON body ({"message": ...}) and free x. */
+void ag_answer(ag_exchange *x, int status, const char *body);
+void ag_exchange_free(ag_exchange *x);
+
+/* ---- HTTP_PROXY and parameter mapping (apigw_proxy.c) ---------------------- */
+
+/* Check an integration's type-specific members (HTTP_PROXY URI and method,
+ * RequestParameters, ResponseParameters) as CreateIntegration and
+ * UpdateIntegration do; false after failing the call with
+ * BadRequestException. */
+bool ag_integ_check(nb_call *call, const char *type, const char *uri, json_object *doc,
+                    json_object *in);
+/* Send x's request to its HTTP_PROXY integration (parked until it answers). */
+void ag_proxy_start(ag_exchange *x);
+/* A Lambda proxy answer ({"statusCode", "headers", ...}, changed in place)
+ * through the integration's ResponseParameters for its status code. */
+void ag_map_lambda_response(ag_exchange *x, json_object *o);
+
+/* ---- OpenAPI (apigw_openapi.c) --------------------------------------------- */
+
+/* Parses a definition (JSON or YAML) and writes it as YAML to out: 0, or
+ * -1 when it does not parse (the fuzz target's entry). */
+struct nb_buf;
+int ag_openapi_roundtrip(const char *body, struct nb_buf *out);
+
+/* ---- authorization (apigw_auth.c) ---------------------------------------- */
+
+/* The hook of the data plane, after route matching (in the request's store
+ * call).  True when the request may go on to the integration: the route
+ * needs no authorization, or this is the request being served again after
+ * its authorizer allowed it.  False when r was answered (401, 403, 500) or
+ * parked while its authorizer runs (a JWKS fetch, a Lambda function); once
+ * allowed, r is served again through nb_apigw_serve, and ag_authorize then
+ * returns true.  path/plen: the request path after the stage; params: the
+ * path parameters; stage: the stage document. */
+bool ag_authorize(struct nb_req *r, const char *api, const char *stage_name, json_object *stage,
+                  json_object *snap, json_object *route, const char *path, size_t plen,
+                  json_object *params);
+/* Adds requestContext.authorizer (ctx: the event's requestContext) for the
+ * request being served after its authorizer allowed it; nothing else. */
+void ag_auth_context(const struct nb_req *r, json_object *ctx, bool v1);
+void ag_auth_reset(void);     /* drop the JWKS and authorizer result caches */
+void ag_auth_shutdown(void);  /* the same, and close the timer */
+
+/* JWT pieces (pure; fuzzed by fuzz/fuzz_jwt.c). */
+typedef struct ag_jwt {
+    json_object *header, *claims;   /* owned */
+    unsigned char *sig;             /* owned */
+    size_t sig_len;
+    size_t signed_len;              /* bytes of "header.payload" */
+} ag_jwt;
+/* Splits and decodes a compact JWS; 0, or -1 with a reason in err. */
+int ag_jwt_parse(const char *tok, size_t n, ag_jwt *out, char *err, size_t errn);
+void ag_jwt_free(ag_jwt *j);
+/* Verifies j's signature (RS256/RS384/RS512 by its header alg) with the key of
+ * the JWKS document jwks whose kid matches; 0, or -1 with a reason in err. */
+int ag_jwt_verify(const ag_jwt *j, const char *tok, json_object *jwks, char *err, size_t errn);
+/* Checks iss, aud / client_id, exp, nbf, iat (now: epoch seconds); 0 or -1. */
+int ag_jwt_claims_check(const ag_jwt *j, const char *issuer, json_object *audiences, int64_t now,
+                        char *err, size_t errn);
 
 #endif

@@ -745,6 +745,7 @@ static int events_init(struct nb_store *st)
 
 static void events_reset(void)
 {
+    ev_api_reset();
     ev_put_reset();
 }
 

@@ -31,6 +31,8 @@
 #include "events_internal.h"
 
 #define API_TIMEOUT_MS 5000 /* AWS: 5 s per invocation */
+#define OAUTH_TOKEN_MAX 8192 /* longest access token kept */
+#define OAUTH_WAIT_MS 100    /* a delivery waiting for a token looks again after */
 
 /* ---- rows -------------------------------------------------------------------------------- */
 
@@ -142,6 +144,9 @@ static nb_status dest_missing(nb_call *call, const char *name);
 static json_object *conn_state_out(const res_row *r);
 static json_object *dest_state_out(const res_row *r);
 static const res_kind CONN = {"connection", conn_missing, conn_state_out};
+static void oauth_authorize(const char *arn, json_object *doc);
+static void oauth_drop(const char *arn);
+static void oauth_forget(const char *arn);
 static const res_kind DEST = {"api-destination", dest_missing, dest_state_out};
 
 /* The row of the call's account and region named `name`; false after
@@ -279,8 +284,15 @@ nb_status ev_create_connection(nb_call *call, json_object *in)
     copy_field(doc, in, "Description");
     copy_field(doc, in, "AuthorizationType");
     copy_field(doc, in, "AuthParameters");
-    json_object_object_add(doc, "ConnectionState", json_object_new_string("AUTHORIZED"));
-    return res_create(call, &CONN, name, arn, doc);
+    bool oauth = !strcmp(type, "OAUTH_CLIENT_CREDENTIALS");
+    json_object_object_add(doc, "ConnectionState",
+                           json_object_new_string(oauth ? "AUTHORIZING" : "AUTHORIZED"));
+    json_object *keep = oauth ? json_object_get(doc) : NULL;
+    nb_status st = res_create(call, &CONN, name, arn, doc);
+    if (st == NB_OK && oauth)
+        oauth_authorize(arn, keep);
+    json_object_put(keep);
+    return st;
 }
 
 nb_status ev_describe_connection(nb_call *call, json_object *in)
@@ -293,6 +305,7 @@ nb_status ev_describe_connection(nb_call *call, json_object *in)
     json_object_object_add(o, "Name", json_object_new_string(r.name));
     copy_field(o, r.doc, "Description");
     copy_field(o, r.doc, "AuthorizationType");
+    copy_field(o, r.doc, "StateReason");
     char secret[600];
     snprintf(secret, sizeof secret, "arn:aws:secretsmanager:%s:%s:secret:events!connection/%s",
              call->region, call->account, r.name);
@@ -340,13 +353,21 @@ nb_status ev_update_connection(nb_call *call, json_object *in)
         json_object_put(r.doc);
         return NB_ERROR;
     }
+    bool oauth = !strcmp(type, "OAUTH_CLIENT_CREDENTIALS");
     json_object_object_add(r.doc, "AuthParameters", merged);
     json_object_object_add(r.doc, "AuthorizationType", json_object_new_string(type));
     copy_field(r.doc, in, "Description");
-    json_object_object_add(r.doc, "ConnectionState", json_object_new_string("AUTHORIZED"));
-    r.authorized_ms = call->now_ms;
+    json_object_object_add(r.doc, "ConnectionState",
+                           json_object_new_string(oauth ? "AUTHORIZING" : "AUTHORIZED"));
+    json_object_object_del(r.doc, "StateReason");
+    if (!oauth)
+        r.authorized_ms = call->now_ms;
     r.modified_ms = call->now_ms;
     res_save(&r, call->now_ms);
+    if (oauth)
+        oauth_authorize(r.arn, r.doc);
+    else
+        oauth_drop(r.arn);
     return res_answer(call, &CONN, &r);
 }
 
@@ -362,6 +383,7 @@ nb_status ev_deauthorize_connection(nb_call *call, json_object *in)
                                                        : json_object_new_object();
     json_object_object_add(r.doc, "AuthParameters", pub);
     json_object_object_add(r.doc, "ConnectionState", json_object_new_string("DEAUTHORIZED"));
+    oauth_drop(r.arn);
     r.modified_ms = call->now_ms;
     res_save(&r, call->now_ms);
     return res_answer(call, &CONN, &r);
@@ -374,6 +396,7 @@ nb_status ev_delete_connection(nb_call *call, json_object *in)
     if (!res_get(call, &CONN, name, &r))
         return NB_ERROR;
     res_delete(r.id);
+    oauth_drop(r.arn);
     json_object_object_add(r.doc, "ConnectionState", json_object_new_string("DELETING"));
     return res_answer(call, &CONN, &r);
 }
@@ -592,6 +615,7 @@ typedef struct api_job {
     ev_api_cb cb;
     void (*drop)(void *arg);
     void *arg;
+    char conn_arn[400]; /* an OAuth connection's, for a 401/407 */
 } api_job;
 
 static api_job *g_jobs;
@@ -632,8 +656,11 @@ static void fetched(const nb_http_result *res, void *arg)
             int s = res->status;
             snprintf(code, sizeof code, "%d", s);
             snprintf(msg, sizeof msg, "ApiDestination returned HTTP status %d.", s);
-            /* AWS retries 401, 407, 409, 429 and 5xx. */
+            /* AWS retries 401, 407, 409, 429 and 5xx; an OAuth token
+             * refused with 401 or 407 is refreshed for the retry. */
             retry = s >= 500 || s == 401 || s == 407 || s == 409 || s == 429;
+            if (j->conn_arn[0] && (s == 401 || s == 407))
+                oauth_forget(j->conn_arn);
         }
     }
     j->cb(j->arg, ok, retry, code, msg);
@@ -650,11 +677,13 @@ static void add_query(nb_buf *b, const char *k, const char *v, bool *has_query)
     nb_url_encode(b, v);
 }
 
-/* The connection's InvocationHttpParameters list `key` (KeyValues). */
-static void add_conn_params(json_object *auth, const char *key, nb_buf *q, bool *hq,
+/* The KeyValues list `key` of an HttpParameters object (a connection's
+ * InvocationHttpParameters, or its OAuthHttpParameters): to the query
+ * (q) or the headers (h). */
+static void add_conn_params(json_object *params, const char *key, nb_buf *q, bool *hq,
                             nb_http_header *h, size_t *nh, size_t cap)
 {
-    json_object *l = nb_get(nb_get(auth, "InvocationHttpParameters"), key);
+    json_object *l = nb_get(params, key);
     for (size_t i = 0; l && i < json_object_array_length(l); i++) {
         json_object *kv = json_object_array_get_idx(l, i);
         const char *k = nb_str(kv, "Key"), *v = nb_str(kv, "Value");
@@ -665,6 +694,200 @@ static void add_conn_params(json_object *auth, const char *key, nb_buf *q, bool 
         else if (*nh < cap)
             h[(*nh)++] = (nb_http_header){k, v};
     }
+}
+
+/* ---- OAuth client credentials ------------------------------------------------------- */
+
+/* "Basic base64(user:password)" into out; false when absent or too long. */
+static bool basic_auth(const char *user, const char *pw, char *out, size_t n)
+{
+    if (!user || !pw)
+        return false;
+    char pair[1200];
+    int len = snprintf(pair, sizeof pair, "%s:%s", user, pw);
+    if (len <= 0 || (size_t)len >= sizeof pair)
+        return false;
+    char *b64 = nb_base64_encode(pair, (size_t)len, NULL);
+    int w = snprintf(out, n, "Basic %s", b64);
+    free(b64);
+    return w > 0 && (size_t)w < n;
+}
+
+/* Access tokens by connection ARN, in memory only (as AWS keeps them out
+ * of the connection's description): a restart fetches anew. */
+typedef struct oauth_tok {
+    struct oauth_tok *next;
+    char *conn_arn;
+    char *token;          /* NULL until fetched */
+    int64_t expires_ms;   /* 0: the endpoint gave no expires_in */
+    int64_t fetched_ms;
+    nb_http_fetch *fetch; /* the token request in flight */
+} oauth_tok;
+
+static oauth_tok *g_toks;
+
+static oauth_tok **tok_slot(const char *arn)
+{
+    oauth_tok **p = &g_toks;
+    while (*p && strcmp((*p)->conn_arn, arn))
+        p = &(*p)->next;
+    return p;
+}
+
+static void tok_free(oauth_tok *t)
+{
+    if (t->fetch)
+        nb_http_cancel(t->fetch);
+    free(t->conn_arn);
+    free(t->token);
+    free(t);
+}
+
+static void oauth_forget(const char *arn)
+{
+    oauth_tok **p = tok_slot(arn);
+    if (*p && !(*p)->fetch) {
+        free((*p)->token);
+        (*p)->token = NULL;
+    }
+}
+
+/* The connection (by ARN) after its token request: AUTHORIZED, or
+ * DEAUTHORIZED with the reason. */
+static void conn_authorized(const char *arn, bool ok, const char *reason)
+{
+    nb_store_call_begin();
+    res_row r;
+    if (res_load(NULL, NULL, "connection", NULL, arn, &r)) {
+        const char *st = nb_str(r.doc, "ConnectionState");
+        if (st && (!strcmp(st, "AUTHORIZING") || !strcmp(st, "AUTHORIZED"))) {
+            json_object_object_add(r.doc, "ConnectionState",
+                                   json_object_new_string(ok ? "AUTHORIZED" : "DEAUTHORIZED"));
+            if (ok) {
+                json_object_object_del(r.doc, "StateReason");
+                r.authorized_ms = nb_now_ms();
+            } else {
+                json_object_object_add(r.doc, "StateReason", json_object_new_string(reason));
+            }
+            res_save(&r, nb_now_ms());
+        }
+        json_object_put(r.doc);
+    }
+    nb_store_call_end(true);
+}
+
+static void oauth_fetched(const nb_http_result *res, void *arg)
+{
+    oauth_tok *t = arg;
+    t->fetch = NULL;
+    char reason[300] = "";
+    json_object *body = NULL;
+    if (res->error != NB_HTTP_OK) {
+        snprintf(reason, sizeof reason, "Failed to connect to the authorization endpoint: %s.",
+                 nb_http_error_name(res->error));
+    } else if (res->status < 200 || res->status > 299) {
+        snprintf(reason, sizeof reason, "The authorization endpoint returned HTTP status %d.",
+                 res->status);
+    } else {
+        body = json_tokener_parse(res->body);
+        const char *tok = nb_str(body, "access_token");
+        if (!tok || !*tok || strlen(tok) > OAUTH_TOKEN_MAX) {
+            snprintf(reason, sizeof reason,
+                     "The authorization endpoint's response has no access_token.");
+        } else {
+            free(t->token);
+            t->token = nb_strdup(tok);
+            t->fetched_ms = nb_now_ms();
+            int64_t in = 0;
+            t->expires_ms = nb_int(body, "expires_in", &in) && in > 0 ? nb_now_ms() + in * 1000 : 0;
+        }
+    }
+    json_object_put(body);
+    conn_authorized(t->conn_arn, !reason[0], reason);
+    nb_store_commit();
+}
+
+/* Starts the token request of connection doc: its AuthorizationEndpoint
+ * with HttpMethod, the client credentials as Basic authorization, and
+ * OAuthHttpParameters' headers, query string and body parameters (the
+ * body form-encoded, as a token endpoint takes them). */
+static void oauth_fetch(oauth_tok *t, json_object *doc)
+{
+    json_object *op = nb_get(nb_get(doc, "AuthParameters"), "OAuthParameters");
+    json_object *cp = nb_get(op, "ClientParameters"), *hp = nb_get(op, "OAuthHttpParameters");
+    nb_buf url = {0}, form = {0};
+    nb_buf_adds(&url, nb_str(op, "AuthorizationEndpoint") ? nb_str(op, "AuthorizationEndpoint") : "");
+    bool hq = strchr(url.data ? url.data : "", '?') != NULL;
+    add_conn_params(hp, "QueryStringParameters", &url, &hq, NULL, NULL, 0);
+    nb_buf_addc(&url, '\0');
+    nb_http_header h[44];
+    size_t nh = 0;
+    char basic[OAUTH_TOKEN_MAX];
+    if (basic_auth(nb_str(cp, "ClientID"), nb_str(cp, "ClientSecret"), basic, sizeof basic))
+        h[nh++] = (nb_http_header){"Authorization", basic};
+    h[nh++] = (nb_http_header){"Accept", "application/json"};
+    h[nh++] = (nb_http_header){"User-Agent", "Amazon/EventBridge/ApiDestinations"};
+    json_object *bl = nb_get(hp, "BodyParameters");
+    for (size_t i = 0; bl && i < json_object_array_length(bl); i++) {
+        json_object *kv = json_object_array_get_idx(bl, i);
+        if (!nb_str(kv, "Key") || !nb_str(kv, "Value"))
+            continue;
+        if (form.len)
+            nb_buf_addc(&form, '&');
+        nb_url_encode(&form, nb_str(kv, "Key"));
+        nb_buf_addc(&form, '=');
+        nb_url_encode(&form, nb_str(kv, "Value"));
+    }
+    if (form.len)
+        h[nh++] = (nb_http_header){"Content-Type", "application/x-www-form-urlencoded"};
+    add_conn_params(hp, "HeaderParameters", NULL, NULL, h, &nh, 44);
+    const char *method = nb_str(op, "HttpMethod");
+    nb_http_request req = {.method = method ? method : "POST", .url = url.data, .headers = h,
+                           .n_headers = nh, .body = form.len ? form.data : NULL,
+                           .body_len = form.len, .timeout_ms = API_TIMEOUT_MS};
+    t->fetch = nb_http_fetch_start(&req, oauth_fetched, t);
+    nb_buf_free(&url);
+    nb_buf_free(&form);
+}
+
+/* The connection's access token if it lasts another minute (AWS
+ * refreshes a token about to expire when it is used) or was fetched for
+ * this use (an endpoint issuing shorter-lived tokens); otherwise NULL,
+ * with a token request started unless one is in flight. */
+static const char *oauth_token(const char *arn, json_object *doc)
+{
+    oauth_tok **p = tok_slot(arn);
+    if (!*p) {
+        *p = nb_calloc(1, sizeof **p);
+        (*p)->conn_arn = nb_strdup(arn);
+    }
+    oauth_tok *t = *p;
+    int64_t now = nb_now_ms(), left = t->expires_ms - now;
+    if (t->token && (!t->expires_ms || left > 60 * 1000 ||
+                     (left > 0 && now - t->fetched_ms < 2 * OAUTH_WAIT_MS + 1000)))
+        return t->token;
+    if (!t->fetch)
+        oauth_fetch(t, doc);
+    return NULL;
+}
+
+/* A connection's authorization changed or it is gone: its token too. */
+static void oauth_drop(const char *arn)
+{
+    oauth_tok **p = tok_slot(arn);
+    if (*p) {
+        oauth_tok *t = *p;
+        *p = t->next;
+        tok_free(t);
+    }
+}
+
+/* A new or updated OAuth connection is AUTHORIZING until its first token
+ * arrives. */
+static void oauth_authorize(const char *arn, json_object *doc)
+{
+    oauth_drop(arn);
+    oauth_token(arn, doc);
 }
 
 static bool rate_ok(const char *arn, int64_t limit, int64_t now_ms, int64_t *retry_at)
@@ -708,8 +931,21 @@ int ev_api_invoke(const char *dest_arn, json_object *target, const char *payload
     }
     int rc = -1;
     const char *state = nb_str(c.doc, "ConnectionState");
+    const char *type = nb_str(c.doc, "AuthorizationType");
+    bool oauth = type && !strcmp(type, "OAUTH_CLIENT_CREDENTIALS");
     int64_t limit = 0;
     nb_int(d.doc, "InvocationRateLimitPerSecond", &limit);
+    const char *bearer = NULL;
+    if (oauth && state && (!strcmp(state, "AUTHORIZING") || !strcmp(state, "AUTHORIZED"))) {
+        /* Without a token that lasts another minute, one is fetched and
+         * the delivery waits for it (not an attempt). */
+        bearer = oauth_token(c.arn, c.doc);
+        if (!bearer) {
+            *retry_at = nb_now_ms() + OAUTH_WAIT_MS;
+            rc = 1;
+            goto out;
+        }
+    }
     if (!state || strcmp(state, "AUTHORIZED")) {
         snprintf(err, errlen, "The connection %s is not authorized.", c.name);
         goto out;
@@ -740,30 +976,22 @@ int ev_api_invoke(const char *dest_arn, json_object *target, const char *payload
     size_t nh = 0;
     h[nh++] = (nb_http_header){"Content-Type", "application/json; charset=utf-8"};
     h[nh++] = (nb_http_header){"User-Agent", "Amazon/EventBridge/ApiDestinations"};
-    char basic[1024] = "";
-    const char *type = nb_str(c.doc, "AuthorizationType");
+    char authz[OAUTH_TOKEN_MAX + 16] = "";
     if (type && !strcmp(type, "API_KEY")) {
         json_object *a = nb_get(auth, "ApiKeyAuthParameters");
         if (nb_str(a, "ApiKeyName") && nb_str(a, "ApiKeyValue"))
             h[nh++] = (nb_http_header){nb_str(a, "ApiKeyName"), nb_str(a, "ApiKeyValue")};
-    } else if (type && (!strcmp(type, "BASIC") || !strcmp(type, "OAUTH_CLIENT_CREDENTIALS"))) {
-        json_object *a = !strcmp(type, "BASIC") ? nb_get(auth, "BasicAuthParameters")
-                                                : nb_get(nb_get(auth, "OAuthParameters"), "ClientParameters");
-        const char *u = nb_str(a, !strcmp(type, "BASIC") ? "Username" : "ClientID");
-        const char *pw = nb_str(a, !strcmp(type, "BASIC") ? "Password" : "ClientSecret");
-        if (u && pw) {
-            char pair[600];
-            int n = snprintf(pair, sizeof pair, "%s:%s", u, pw);
-            if (n > 0 && (size_t)n < sizeof pair) {
-                char *b64 = nb_base64_encode(pair, (size_t)n, NULL);
-                snprintf(basic, sizeof basic, "Basic %s", b64);
-                free(b64);
-                h[nh++] = (nb_http_header){"Authorization", basic};
-            }
-        }
+    } else if (type && !strcmp(type, "BASIC")) {
+        json_object *a = nb_get(auth, "BasicAuthParameters");
+        if (basic_auth(nb_str(a, "Username"), nb_str(a, "Password"), authz, sizeof authz))
+            h[nh++] = (nb_http_header){"Authorization", authz};
+    } else if (bearer) {
+        snprintf(authz, sizeof authz, "Bearer %s", bearer);
+        h[nh++] = (nb_http_header){"Authorization", authz};
     }
-    add_conn_params(auth, "HeaderParameters", NULL, NULL, h, &nh, 40);
-    add_conn_params(auth, "QueryStringParameters", &url, &hq, NULL, NULL, 0);
+    json_object *inv = nb_get(auth, "InvocationHttpParameters");
+    add_conn_params(inv, "HeaderParameters", NULL, NULL, h, &nh, 40);
+    add_conn_params(inv, "QueryStringParameters", &url, &hq, NULL, NULL, 0);
     json_object *th = nb_get(hp, "HeaderParameters"), *tq = nb_get(hp, "QueryStringParameters");
     if (th && json_object_is_type(th, json_type_object)) {
         json_object_object_foreach(th, k, v)
@@ -783,6 +1011,8 @@ int ev_api_invoke(const char *dest_arn, json_object *target, const char *payload
                            .n_headers = nh, .body = body ? payload : NULL,
                            .body_len = body ? strlen(payload) : 0, .timeout_ms = API_TIMEOUT_MS};
     api_job *j = nb_calloc(1, sizeof *j);
+    if (bearer)
+        snprintf(j->conn_arn, sizeof j->conn_arn, "%s", c.arn);
     j->cb = cb;
     j->drop = drop;
     j->arg = arg;
@@ -799,6 +1029,15 @@ out:
     return rc;
 }
 
+void ev_api_reset(void)
+{
+    while (g_toks) {
+        oauth_tok *t = g_toks;
+        g_toks = t->next;
+        tok_free(t);
+    }
+}
+
 void ev_api_shutdown(void)
 {
     while (g_jobs) {
@@ -809,6 +1048,7 @@ void ev_api_shutdown(void)
             j->drop(j->arg);
         free(j);
     }
+    ev_api_reset();
     while (g_rates) {
         rate_slot *r = g_rates->next;
         free(g_rates->arn);

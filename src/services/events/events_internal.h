@@ -168,6 +168,7 @@ typedef void (*ev_api_cb)(void *arg, bool ok, bool retry, const char *code, cons
  * (err says why; not retried). */
 int ev_api_invoke(const char *dest_arn, json_object *target, const char *payload, ev_api_cb cb,
                   void (*drop)(void *arg), void *arg, int64_t *retry_at, char *err, size_t errlen);
+void ev_api_reset(void);    /* drops the OAuth tokens (the connections were cleared) */
 void ev_api_shutdown(void);
 
 /* ---- events_archive.c ----------------------------------------------------------- */

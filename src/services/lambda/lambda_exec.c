@@ -1032,8 +1032,7 @@ static const char *runtime_family(const char *rt)
  * The flags are lm_java_flags, the shim's class data sharing archive when
  * there is one, and a heap of 85% of the function's memory, as AWS sizes
  * it. */
-static bool java_argv(const lm_version *v, const char *const *layers, int nl, strv *argv,
-                      nb_call *call, bool *api_error)
+static void find_java(void)
 {
     if (!g_found_java) {
         const char *home = getenv("JAVA_HOME");
@@ -1048,7 +1047,33 @@ static bool java_argv(const lm_version *v, const char *const *layers, int nl, st
         if (g_found_java && !find_exe("javac", g_javac, sizeof g_javac))
             g_javac[0] = 0;
     }
+}
+
+void lm_exec_prepare(const char *runtime)
+{
+    if (!runtime || strncmp(runtime, "java", 4) != 0)
+        return;
+    find_java();
+    if (g_found_java && write_runtimes())
+        lm_java_prebuild(g_rtdir, g_java, g_javac);
+}
+
+bool lm_exec_pending(const char *runtime)
+{
+    return runtime && strncmp(runtime, "java", 4) == 0 && lm_java_building();
+}
+
+static bool java_argv(const lm_version *v, const char *const *layers, int nl, strv *argv,
+                      nb_call *call, bool *api_error)
+{
+    find_java();
     *api_error = true;
+    if (lm_java_building()) {
+        nb_fail(call, "ResourceConflictException",
+                "The operation cannot be performed at this time. The function is currently in "
+                "the following state: Pending");
+        return false;
+    }
     if (!g_found_java) {
         const char *own = getenv("NIMBUS_LAMBDA_JAVA");
         if (own && *own)

@@ -14,7 +14,9 @@
  * PublishVersion answer State Pending (StateReasonCode Creating), updates
  * LastUpdateStatus InProgress; the next read shows Active / Successful, so
  * the SDK waiters (function_active_v2, function_updated_v2,
- * published_version_active) finish on their first poll.
+ * published_version_active) finish on their first poll -- except while
+ * execution prepares a runtime (the Java build, lm_exec_pending): then
+ * its functions read Pending / InProgress until it is done.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -464,6 +466,7 @@ static nb_status answer(nb_call *call, const lm_ref *r, json_object *fn, json_ob
     bool created = false;
     if (publish_it)
         shown = publish(call, r, fn, ver, NULL, &created);
+    lm_exec_prepare(nb_str(ver, "Runtime"));
     call->out = pending(shown, create || created);
     if (shown != ver)
         json_object_put(shown);
@@ -576,6 +579,22 @@ nb_status lm_create_function(nb_call *call, json_object *in)
 
 /* ---- reads ------------------------------------------------------------------------------------ */
 
+/* A configuration as shown: Pending while execution prepares its runtime
+ * (the SDK's function_active waiters poll until it is Active). */
+static json_object *shown(json_object *ver)
+{
+    json_object *o = lm_public(ver);
+    if (lm_exec_pending(nb_str(ver, "Runtime"))) {
+        lm_set(o, "State", lm_jstr("Pending"));
+        lm_set(o, "StateReason", lm_jstr("The function is being created."));
+        lm_set(o, "StateReasonCode", lm_jstr("Creating"));
+        lm_set(o, "LastUpdateStatus", lm_jstr("InProgress"));
+        lm_set(o, "LastUpdateStatusReason", lm_jstr("The function is being created."));
+        lm_set(o, "LastUpdateStatusReasonCode", lm_jstr("Creating"));
+    }
+    return o;
+}
+
 nb_status lm_get_function(nb_call *call, json_object *in)
 {
     lm_ref r;
@@ -590,7 +609,7 @@ nb_status lm_get_function(nb_call *call, json_object *in)
         return NB_ERROR;
     }
     json_object *out = json_object_new_object();
-    lm_set(out, "Configuration", lm_public(ver));
+    lm_set(out, "Configuration", shown(ver));
     json_object *code = json_object_new_object();
     char url[512];
     lm_code_url(call, nb_str(ver, "CodeSha256"), url, sizeof url);
@@ -620,7 +639,7 @@ nb_status lm_get_function_configuration(nb_call *call, json_object *in)
     json_object *ver = lm_version_doc(call, &r, r.qual);
     if (!ver)
         return NB_ERROR;
-    call->out = lm_public(ver);
+    call->out = shown(ver);
     json_object_put(ver);
     return NB_OK;
 }

@@ -142,8 +142,12 @@ bool nb_lambda_url(struct nb_req *r);
  *   lm_http_structured answer r from {"statusCode", "headers",
  *                      "multiValueHeaders", "cookies", "body",
  *                      "isBase64Encoded"}; false (r untouched) when it is
- *                      malformed */
+ *                      malformed
+ *   lm_http_cors       the CORS response headers of a Cors configuration
+ *                      (AllowOrigins, ...) for r's Origin (pre: a preflight's
+ *                      set); false when r has no allowed Origin */
 void lm_http_trace_id(struct nb_req *r);
+bool lm_http_cors(struct nb_req *r, json_object *cors, bool pre);
 json_object *lm_http_headers(const struct nb_req *r, json_object *cookies, const char *source_ip);
 json_object *lm_http_query(const char *q, size_t n);
 void lm_http_body(json_object *ev, const struct nb_req *r);
@@ -262,6 +266,11 @@ void lm_poll_reset(void);
 void lm_poll_shutdown(void);
 
 void lm_exec_init(void);
+/* A function of RUNTIME was created or changed: prepares what its first
+ * start needs (the Java runtime's build, on the threadpool). */
+void lm_exec_prepare(const char *runtime);
+/* Whether functions of RUNTIME are Pending while that preparation runs. */
+bool lm_exec_pending(const char *runtime);
 void lm_exec_reset(void);     /* stop every instance (state was cleared) */
 void lm_exec_shutdown(void);  /* stop every instance, free everything */
 

@@ -16,7 +16,11 @@
  * made after the rename because it records the jar's final path),
  * javac.log and cds.log.
  *
- * The build runs synchronously (once, typically 1-4 s) in the event loop,
+ * The build (once, typically 1-4 s) runs on the libuv threadpool when a
+ * java* function is created or changed (lm_java_prebuild); java*
+ * functions read Pending meanwhile and invokes get AWS's Pending error.
+ * When there was no such build (the build failed, or the data directory
+ * was emptied) the first start builds synchronously in the event loop,
  * before the instance is spawned, so it does not count against the
  * function's init time.  A tool's output goes to its log beside the
  * build; a failed compile is reported with its first line.
@@ -301,13 +305,12 @@ const char *const lm_java_flags[] = {
     "-Djava.net.preferIPv4Stack=true", NULL,
 };
 
-const char *lm_java_classpath(const char *rtdir, const char *java, const char *javac_path,
-                              const char **jsa, const char **code, char *msg, size_t msgn)
+/* Jackson's jars as a class path into JARS (n bytes); false with an AWS
+ * error when one is missing. */
+static bool jackson(char *jars, size_t n, const char **code, char *msg, size_t msgn)
 {
-    static char cp[PATH_MAX * 4], archive[PATH_MAX];
-    static char built_key[17];
-    char jars[PATH_MAX * 3] = "";
     size_t jl = 0;
+    jars[0] = 0;
     for (int i = 0; JARS[i]; i++) {
         char p[PATH_MAX];
         snprintf(p, sizeof p, "%s/%s", LM_JACKSON_DIR, JARS[i]);
@@ -316,20 +319,101 @@ const char *lm_java_classpath(const char *rtdir, const char *java, const char *j
             snprintf(msg, msgn,
                      "nimbus's Java runtime needs Jackson (Debian package "
                      "libjackson2-databind-java): %s was not found.", p);
-            return NULL;
+            return false;
         }
-        jl += (size_t)snprintf(jars + jl, sizeof jars - jl, "%s%s", i ? ":" : "", p);
+        jl += (size_t)snprintf(jars + jl, n - jl, "%s%s", i ? ":" : "", p);
     }
+    return true;
+}
+
+/* The build directory of KEY under RTDIR, and its archive's path. */
+static bool build_paths(const char *rtdir, const char *key, char *dir, char *archive,
+                        const char **code, char *msg, size_t msgn)
+{
+    if (fmt(dir, PATH_MAX, "%s/java/build/%s", rtdir, key) &&
+        fmt(archive, PATH_MAX, "%s/shim.jsa", dir))
+        return true;
+    *code = "ServiceException";
+    snprintf(msg, msgn, "nimbus's Lambda directory path is too long for its Java runtime.");
+    return false;
+}
+
+static char g_built_key[17]; /* the build lm_java_classpath last answered */
+
+/* ---- building ahead: the threadpool ------------------------------------------------------ */
+
+typedef struct prebuild {
+    uv_work_t w;
+    char rtdir[PATH_MAX], java[PATH_MAX], javac[PATH_MAX], jars[PATH_MAX * 3], dir[PATH_MAX];
+} prebuild;
+static bool g_prebuilding;
+
+static void prebuild_work(uv_work_t *w)
+{
+    prebuild *p = w->data;
+    const char *code;
+    char msg[1024], cp[PATH_MAX * 4];
+    struct stat st;
+    if (stat(p->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        if (!build(p->rtdir, p->java, p->javac, p->jars, p->dir, &code, msg, sizeof msg))
+            return; /* the invoke builds again and reports the error */
+    }
+    if (shim_classpath(p->dir, p->jars, cp, sizeof cp))
+        cds_dump(p->java, p->dir, cp);
+}
+
+static void prebuild_done(uv_work_t *w, int status)
+{
+    (void)status;
+    g_prebuilding = false;
+    free(w->data);
+}
+
+void lm_java_prebuild(const char *rtdir, const char *java, const char *javac_path)
+{
+    if (g_prebuilding)
+        return;
+    prebuild *p = nb_calloc(1, sizeof *p);
+    const char *code;
+    char msg[1024], key[17], archive[PATH_MAX];
+    struct stat st;
+    if (!jackson(p->jars, sizeof p->jars, &code, msg, sizeof msg))
+        goto skip;
+    build_key(java, p->jars, key);
+    if (!strcmp(g_built_key, key) || !build_paths(rtdir, key, p->dir, archive, &code, msg, sizeof msg))
+        goto skip;
+    if (stat(p->dir, &st) == 0 && S_ISDIR(st.st_mode) && access(archive, R_OK) == 0)
+        goto skip; /* built by an earlier run: the invoke only reads it */
+    if (!fmt(p->rtdir, sizeof p->rtdir, "%s", rtdir) || !fmt(p->java, sizeof p->java, "%s", java) ||
+        !fmt(p->javac, sizeof p->javac, "%s", javac_path))
+        goto skip;
+    p->w.data = p;
+    if (uv_queue_work(nb_loop(), &p->w, prebuild_work, prebuild_done) == 0) {
+        g_prebuilding = true;
+        return;
+    }
+skip:
+    free(p);
+}
+
+bool lm_java_building(void)
+{
+    return g_prebuilding;
+}
+
+const char *lm_java_classpath(const char *rtdir, const char *java, const char *javac_path,
+                              const char **jsa, const char **code, char *msg, size_t msgn)
+{
+    static char cp[PATH_MAX * 4], archive[PATH_MAX];
+    char jars[PATH_MAX * 3];
+    if (!jackson(jars, sizeof jars, code, msg, msgn))
+        return NULL;
     char key[17];
     build_key(java, jars, key);
     char dir[PATH_MAX];
-    if (!fmt(dir, sizeof dir, "%s/java/build/%s", rtdir, key) ||
-        !fmt(archive, sizeof archive, "%s/shim.jsa", dir)) {
-        *code = "ServiceException";
-        snprintf(msg, msgn, "nimbus's Lambda directory path is too long for its Java runtime.");
+    if (!build_paths(rtdir, key, dir, archive, code, msg, msgn))
         return NULL;
-    }
-    if (strcmp(built_key, key) != 0) {
+    if (strcmp(g_built_key, key) != 0) {
         struct stat st;
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
             if (!build(rtdir, java, javac_path, jars, dir, code, msg, msgn))
@@ -341,7 +425,7 @@ const char *lm_java_classpath(const char *rtdir, const char *java, const char *j
             return NULL;
         }
         cds_dump(java, dir, cp);
-        snprintf(built_key, sizeof built_key, "%s", key);
+        snprintf(g_built_key, sizeof g_built_key, "%s", key);
     }
     *jsa = access(archive, R_OK) == 0 ? archive : NULL;
     return cp;

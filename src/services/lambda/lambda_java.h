@@ -26,6 +26,16 @@
 const char *lm_java_classpath(const char *rtdir, const char *java, const char *javac_path,
                               const char **jsa, const char **code, char *msg, size_t msgn);
 
+/* Builds ahead what lm_java_classpath would build, on the libuv
+ * threadpool, unless it is built already: CreateFunction of a java*
+ * function starts it so that the first invoke does not stall the event
+ * loop for the build (1-4 s).  While it runs, lm_java_building() is true
+ * and java* functions are Pending (invokes fail as AWS's do on a Pending
+ * function); afterwards lm_java_classpath finds the build.  A failed
+ * build leaves nothing, and the invoke builds again and reports why. */
+void lm_java_prebuild(const char *rtdir, const char *java, const char *javac_path);
+bool lm_java_building(void);
+
 /* The JVM flags of every instance (and of the archive's warm-up run, whose
  * flags must match): AWS's Java runtimes' for a fast cold start, C1 only,
  * serial GC, class data sharing.  NULL-terminated. */

@@ -180,7 +180,7 @@ static void add_list(nb_req *r, const char *name, json_object *arr)
 
 /* The CORS headers for a request from an allowed Origin.  False when the
  * request has no Origin or it is not allowed: no CORS headers then. */
-static bool cors_headers(nb_req *r, json_object *cors, bool pre)
+bool lm_http_cors(nb_req *r, json_object *cors, bool pre)
 {
     const char *origin = nb_req_header(r, "origin", NULL);
     json_object *origins = nb_get(cors, "AllowOrigins");
@@ -224,7 +224,7 @@ static bool preflight(nb_req *r, json_object *cors)
         !nb_req_header(r, "origin", NULL))
         return false;
     if (list_allows(nb_get(cors, "AllowMethods"), method))
-        cors_headers(r, cors, true);
+        lm_http_cors(r, cors, true);
     finish(r, 200, NULL, "", 0);
     return true;
 }
@@ -639,7 +639,7 @@ static void url_done(const lm_result *res, void *arg)
         nb_req *r = w->r;
         r->call.on_cancel = NULL;
         r->call.park = NULL;
-        cors_headers(r, w->cors, false);
+        lm_http_cors(r, w->cors, false);
         respond(r, res);
     }
     json_object_put(w->cors);
@@ -684,7 +684,7 @@ static void invoke(nb_req *r, const lm_url *u, const char *event, size_t len)
         return;
     }
     if (strcmp(u->invoke_mode, "RESPONSE_STREAM") == 0) {
-        cors_headers(r, u->cors, false);
+        lm_http_cors(r, u->cors, false);
         if (lm_url_stream(r, &v, u->qualifier, event, len) == NB_OK)
             return; /* streamed, or finished, by lambda_stream.c */
         if (strcmp(c->err.code, "TooManyRequestsException") == 0)
@@ -706,7 +706,7 @@ static void invoke(nb_req *r, const lm_url *u, const char *event, size_t len)
     c->park = NULL;
     json_object_put(w->cors);
     free(w);
-    cors_headers(r, u->cors, false);
+    lm_http_cors(r, u->cors, false);
     if (strcmp(c->err.code, "TooManyRequestsException") == 0)
         fail(r, 429, "TooManyRequestsException", "Rate Exceeded.");
     else
@@ -726,7 +726,7 @@ static void authorized(nb_req *r, const url_target *t, const lm_url *u)
     size_t len;
     char *event = make_event(r, t, iam ? &who : NULL, &len);
     if (len > URL_MAX_PAYLOAD) {
-        cors_headers(r, u->cors, false);
+        lm_http_cors(r, u->cors, false);
         fail(r, 413, "RequestEntityTooLargeException",
              "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
     } else {

@@ -149,7 +149,7 @@ static nb_status create_sm(nb_call *call, json_object *in)
     const char *type = nb_str(in, "type") ? nb_str(in, "type") : "STANDARD";
     if (!name_ok(name))
         return nb_fail(call, "InvalidName", "Invalid Name: '%s'", name);
-    if (!check_definition(call, def))
+    if (!check_definition(call, def) || !sfn_publish_check(call, in))
         return NB_ERROR;
     char arn[400];
     snprintf(arn, sizeof arn, "arn:aws:states:%s:%s:stateMachine:%s", call->region, call->account, name);
@@ -163,7 +163,7 @@ static nb_status create_sm(nb_call *call, json_object *in)
         call->out = json_object_new_object();
         json_object_object_add(call->out, "stateMachineArn", jstr(arn));
         json_object_object_add(call->out, "creationDate", jtime(created));
-        return NB_OK;
+        return sfn_publish_after(call, in, arn) ? NB_OK : NB_ERROR;
     }
     char rev[37];
     nb_uuid(rev);
@@ -180,15 +180,13 @@ static nb_status create_sm(nb_call *call, json_object *in)
     sqlite3_bind_int64(st, 8, call->now_ms);
     sqlite3_bind_int64(st, 9, call->now_ms);
     sqlite3_bind_text(st, 10, rev, -1, SQLITE_TRANSIENT);
-    if (nb_str(in, "versionDescription"))
-        sqlite3_bind_text(st, 11, nb_str(in, "versionDescription"), -1, SQLITE_TRANSIENT);
     sqlite3_step(st);
     sqlite3_reset(st);
     put_tags(arn, nb_get(in, "tags"));
     call->out = json_object_new_object();
     json_object_object_add(call->out, "stateMachineArn", jstr(arn));
     json_object_object_add(call->out, "creationDate", jtime(call->now_ms));
-    return NB_OK;
+    return sfn_publish_after(call, in, arn) ? NB_OK : NB_ERROR;
 }
 
 static void describe_into(json_object *o, const machine *m, bool for_exec)
@@ -221,9 +219,27 @@ static nb_status describe_sm(nb_call *call, json_object *in)
     const char *arn = nb_str(in, "stateMachineArn");
     if (!arn_kind(arn, "stateMachine"))
         return invalid_arn(call, arn);
+    sfn_target t;
+    int q = sfn_qualified(call, arn, false, &t);
+    if (q < 0)
+        return NB_ERROR;
     machine m;
-    if (!machine_get(arn, &m))
+    if (!machine_get(q ? t.base : arn, &m)) {
+        sfn_target_free(&t);
         return no_machine(call, arn);
+    }
+    if (q) { /* a version: its own definition, role, revision and description */
+        nb_copy(m.arn, sizeof m.arn, t.version, strlen(t.version));
+        snprintf(m.role, sizeof m.role, "%s", t.role);
+        snprintf(m.revision, sizeof m.revision, "%s", t.revision);
+        free(m.definition);
+        free(m.description);
+        m.definition = t.definition;
+        m.description = t.description;
+        m.created_ms = t.created_ms;
+        t.definition = t.description = NULL;
+        sfn_target_free(&t);
+    }
     call->out = json_object_new_object();
     describe_into(call->out, &m, false);
     machine_free(&m);
@@ -242,7 +258,7 @@ static nb_status update_sm(nb_call *call, json_object *in)
     if (!def && !role && !nb_get(in, "loggingConfiguration") && !nb_get(in, "tracingConfiguration"))
         return nb_fail(call, "MissingRequiredParameter",
                        "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified");
-    if (def && !check_definition(call, def))
+    if ((def && !check_definition(call, def)) || !sfn_publish_check(call, in))
         return NB_ERROR;
     char rev[37];
     nb_uuid(rev);
@@ -261,7 +277,7 @@ static nb_status update_sm(nb_call *call, json_object *in)
     call->out = json_object_new_object();
     json_object_object_add(call->out, "updateDate", jtime(call->now_ms));
     json_object_object_add(call->out, "revisionId", jstr(rev));
-    return NB_OK;
+    return sfn_publish_after(call, in, arn) ? NB_OK : NB_ERROR;
 }
 
 static nb_status delete_sm(nb_call *call, json_object *in)
@@ -278,6 +294,7 @@ static nb_status delete_sm(nb_call *call, json_object *in)
     sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
     sqlite3_step(st);
     sqlite3_reset(st);
+    sfn_versions_drop(arn);
     return NB_OK;
 }
 
@@ -324,6 +341,17 @@ static nb_status page_out(nb_call *call, sqlite3_stmt *st, const char *key, int6
     json_object_object_add(call->out, key, list);
     next_token(call->out, off, lim, n);
     return NB_OK;
+}
+
+bool sfn_page(nb_call *call, json_object *in, int64_t *off, int64_t *lim)
+{
+    return page(call, in, off, lim);
+}
+
+nb_status sfn_page_out(nb_call *call, sqlite3_stmt *st, const char *key, int64_t off, int64_t lim,
+                       json_object *(*row)(sqlite3_stmt *))
+{
+    return page_out(call, st, key, off, lim, row);
 }
 
 static json_object *sm_row(sqlite3_stmt *st)
@@ -464,9 +492,23 @@ static nb_status start_common(nb_call *call, json_object *in, bool sync)
     if (text && strlen(text) > SFN_MAX_PAYLOAD)
         return nb_fail(call, "InvalidExecutionInput",
                        "Invalid State Machine Execution Input: 'The input exceeds the maximum size of 262144 bytes'");
+    sfn_target ver; /* a version or alias ARN: that version runs */
+    int q = sfn_qualified(call, sm_arn, true, &ver);
+    if (q < 0)
+        return NB_ERROR;
     machine m;
-    if (!machine_get(sm_arn, &m))
+    if (!machine_get(q ? ver.base : sm_arn, &m)) {
+        sfn_target_free(&ver);
         return no_machine(call, sm_arn);
+    }
+    if (q) {
+        sm_arn = ver.base;
+        free(m.definition);
+        m.definition = ver.definition;
+        ver.definition = NULL;
+        snprintf(m.role, sizeof m.role, "%s", ver.role);
+        sfn_target_free(&ver);
+    }
     bool express = !strcmp(m.type, "EXPRESS");
     if (sync && !express) {
         machine_free(&m);
@@ -520,6 +562,8 @@ static nb_status start_common(nb_call *call, json_object *in, bool sync)
         sqlite3_step(st);
         sqlite3_reset(st);
         row = sqlite3_last_insert_rowid(nb_db());
+        if (q)
+            sfn_exec_link(arn, &ver);
     }
     sfn_start s = {.row = row, .arn = arn, .sm_arn = sm_arn, .sm_name = m.name, .name = name, .role = m.role,
                    .definition = m.definition, .input = input, .start_ms = call->now_ms, .express = express};
@@ -596,6 +640,7 @@ static nb_status describe_exec(nb_call *call, json_object *in)
     json_object_object_add(o, "startDate", jtime(sqlite3_column_int64(st, 9)));
     if (sqlite3_column_type(st, 10) != SQLITE_NULL)
         json_object_object_add(o, "stopDate", jtime(sqlite3_column_int64(st, 10)));
+    sfn_exec_link_describe(o, sfn_col(st, 1));
     json_object_object_add(o, "redriveCount", json_object_new_int(0));
     json_object_object_add(o, "redriveStatus", jstr("NOT_REDRIVABLE"));
     sqlite3_reset(st);
@@ -619,6 +664,7 @@ static nb_status describe_sm_for_exec(nb_call *call, json_object *in)
     sqlite3_reset(st);
     call->out = json_object_new_object();
     describe_into(call->out, &m, true);
+    sfn_exec_link_describe_sm(call->out, nb_str(in, "executionArn"));
     machine_free(&m);
     return NB_OK;
 }
@@ -685,6 +731,9 @@ static nb_status list_execs(nb_call *call, json_object *in)
         return nb_fail(call, "ValidationException", "Must provide a StateMachine ARN or MapRun ARN");
     if (!arn_kind(sm, "stateMachine"))
         return invalid_arn(call, sm);
+    nb_status qs;
+    if (sfn_list_execs_qualified(call, in, &qs)) /* a version or alias ARN */
+        return qs;
     machine m;
     if (!machine_get(sm, &m))
         return no_machine(call, sm);
@@ -771,6 +820,8 @@ static int sfn_init(nb_store *store)
         return -1;
     for (int i = 0; TABLES[i]; i++)
         nb_store_register_table(TABLES[i]);
+    if (sfn_version_init() != 0)
+        return -1;
     return sfn_exec_init();
 }
 
@@ -794,6 +845,15 @@ static const nb_op_entry sfn_ops[] = {
     {"SendTaskSuccess", task_success},
     {"SendTaskFailure", task_failure},
     {"SendTaskHeartbeat", task_heartbeat},
+    {"PublishStateMachineVersion", sfn_publish_version},
+    {"ListStateMachineVersions", sfn_list_versions},
+    {"DeleteStateMachineVersion", sfn_delete_version},
+    {"CreateStateMachineAlias", sfn_create_alias},
+    {"DescribeStateMachineAlias", sfn_describe_alias},
+    {"UpdateStateMachineAlias", sfn_update_alias},
+    {"DeleteStateMachineAlias", sfn_delete_alias},
+    {"ListStateMachineAliases", sfn_list_aliases},
+    {"TestState", sfn_test_state},
     {NULL, NULL},
 };
 

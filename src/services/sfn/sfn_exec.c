@@ -70,6 +70,8 @@ typedef struct sx_exec {
     int nframes, cap, next_fid;
     int64_t next_event;
     int invokes;            /* internal calls out */
+    void (*done)(void *, const char *, json_object *, const char *, const char *); /* sfn_start.done */
+    void *done_arg;
 } sx_exec;
 
 static sx_exec *g_execs;
@@ -192,6 +194,8 @@ static void compact(sx_exec *x)
 
 static void exec_free(sx_exec *x)
 {
+    if (x->done)
+        x->done(x->done_arg, NULL, NULL, NULL, NULL);
     for (int i = 0; i < x->nframes; i++)
         frame_free(x->frames[i]);
     free(x->frames);
@@ -419,6 +423,10 @@ static void finish(sx_exec *x, const char *status, json_object *output, const ch
             g_inline_done = true;
         else
             nb_call_done(c, NB_OK);
+    }
+    if (x->done) {
+        x->done(x->done_arg, status, output, error, cause);
+        x->done = NULL;
     }
     for (int i = 0; i < x->nframes; i++)
         x->frames[i]->gone = true;
@@ -1114,6 +1122,8 @@ static sx_exec *exec_new(const nb_call *ctx, const sfn_start *s, json_object *de
     if (secs > 0)
         x->deadline_ms = s->start_ms + (secs > 31622400 ? 31622400 : secs) * 1000;
     x->express = s->express;
+    x->done = s->done;
+    x->done_arg = s->done_arg;
     snprintf(x->ctx.account, sizeof x->ctx.account, "%s", ctx->account);
     snprintf(x->ctx.region, sizeof x->ctx.region, "%s", ctx->region);
     snprintf(x->ctx.host, sizeof x->ctx.host, "%s", ctx->host);

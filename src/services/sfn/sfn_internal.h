@@ -41,6 +41,12 @@ typedef struct sfn_start {
     json_object *input;        /* borrowed */
     int64_t start_ms;
     bool express;
+    /* Optional: called exactly once, when the execution ends (status set)
+     * or is dropped unfinished (status NULL, at reset or shutdown).  Used
+     * by TestState (sfn_test_state.c), which runs a one-state EXPRESS
+     * machine. */
+    void (*done)(void *arg, const char *status, json_object *output, const char *error, const char *cause);
+    void *done_arg;
 } sfn_start;
 
 int sfn_exec_start(const nb_call *ctx, const sfn_start *s, nb_call *sync);
@@ -58,5 +64,62 @@ void sfn_exec_shutdown(void);
 
 const char *sfn_col(sqlite3_stmt *st, int i);
 void sfn_iso(int64_t ms, char *out, size_t n);
+
+/* Pagination shared by the List* operations (sfn.c): nextToken is the
+ * offset; sfn_page_out emits up to lim rows of st under key. */
+bool sfn_page(nb_call *call, json_object *in, int64_t *off, int64_t *lim);
+nb_status sfn_page_out(nb_call *call, sqlite3_stmt *st, const char *key, int64_t off, int64_t lim,
+                       json_object *(*row)(sqlite3_stmt *));
+
+/* ---- versions and aliases (sfn_version.c) ----------------------------------
+ *   sfn_versions(sm_arn, version, definition, role, revision, description,
+ *                created_ms)          PK(sm_arn, version)
+ *   sfn_version_seq(sm_arn PK, last)  version numbers are never reused
+ *   sfn_aliases(arn PK, sm_arn, name, description, routing (JSON text of
+ *               routingConfiguration), created_ms, updated_ms)
+ *   sfn_exec_links(exec_arn PK, version_arn, alias_arn, revision): what a
+ *               STANDARD execution started from a version or alias ran. */
+typedef struct sfn_target {
+    char base[400];         /* the unqualified state machine ARN */
+    char version[420];      /* the version that runs */
+    char alias[420];        /* the alias it was picked by, or "" */
+    char revision[40];
+    char *definition, *role, *description; /* the version's (owned) */
+    int64_t created_ms;
+} sfn_target;
+
+int sfn_version_init(void);
+/* arn qualified by a version number (NAME:3) or, when alias_ok, an alias
+ * (NAME:prod, a version picked by the routing weights): 1 with t filled,
+ * 0 when arn is not qualified, -1 after nb_fail. */
+int sfn_qualified(nb_call *call, const char *arn, bool alias_ok, sfn_target *t);
+void sfn_target_free(sfn_target *t);
+/* CreateStateMachine/UpdateStateMachine: versionDescription needs
+ * publish (false after nb_fail); after the change, publish when asked
+ * (adds stateMachineVersionArn to call->out). */
+bool sfn_publish_check(nb_call *call, json_object *in);
+bool sfn_publish_after(nb_call *call, json_object *in, const char *arn);
+/* An execution started from t; DescribeExecution's version/alias ARNs;
+ * DeleteStateMachine drops versions and aliases. */
+void sfn_exec_link(const char *exec_arn, const sfn_target *t);
+void sfn_exec_link_describe(json_object *out, const char *exec_arn);
+/* DescribeStateMachineForExecution: the revisionId of the version that ran. */
+void sfn_exec_link_describe_sm(json_object *out, const char *exec_arn);
+void sfn_versions_drop(const char *sm_arn);
+/* ListExecutions given a version or alias ARN: true with *st set (the
+ * executions started from it, or an error). */
+bool sfn_list_execs_qualified(nb_call *call, json_object *in, nb_status *st);
+
+nb_status sfn_publish_version(nb_call *call, json_object *in);
+nb_status sfn_list_versions(nb_call *call, json_object *in);
+nb_status sfn_delete_version(nb_call *call, json_object *in);
+nb_status sfn_create_alias(nb_call *call, json_object *in);
+nb_status sfn_describe_alias(nb_call *call, json_object *in);
+nb_status sfn_update_alias(nb_call *call, json_object *in);
+nb_status sfn_delete_alias(nb_call *call, json_object *in);
+nb_status sfn_list_aliases(nb_call *call, json_object *in);
+
+/* TestState (sfn_test_state.c). */
+nb_status sfn_test_state(nb_call *call, json_object *in);
 
 #endif

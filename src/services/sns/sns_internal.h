@@ -148,6 +148,8 @@ void sns_deliver_reset(void);
 
 /* Signatures (sns_sign.c). */
 int sns_sign_init(void);
+/* Starts making the signing key on the threadpool if there is none. */
+void sns_sign_prepare(void);
 void sns_sign_free(void);
 /* Base64 signature over the canonical string of a notification or
  * subscription confirmation (version "1": SHA1withRSA, "2": SHA256). */

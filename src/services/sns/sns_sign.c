@@ -2,8 +2,8 @@
  * sns_sign.c — message signatures.
  *
  * nimbus makes one RSA-2048 key (NIMBUS_SNS_KEY_BITS) and a self-signed
- * X.509 certificate for it
- * the first time SNS starts on a store and keeps both (PEM) in sns_kv, so
+ * X.509 certificate for it, in the background when the first topic is
+ * created on a store, and keeps both (PEM) in sns_kv, so
  * they last as long as the data directory (and are not cleared by a reset).
  * Every notification and subscription confirmation is signed over AWS's
  * canonical string: the "Name\nvalue\n" pairs of its fields in AWS's order
@@ -205,39 +205,30 @@ out:
     return rc;
 }
 
-/* The key is made (or read) on first use, not at start-up: RSA key
- * generation takes tens of milliseconds. */
-int sns_sign_init(void)
+/* The stored key and certificate when they are of the size asked for;
+ * otherwise both NULL. */
+static void stored_key(char **key, char **cert)
 {
-    if (g_key)
-        return 0;
-    nb_store_call_begin();
-    char *key = sns_kv_get("signing_key"), *cert = sns_kv_get("signing_cert");
-    if (key && cert) {
+    *key = sns_kv_get("signing_key");
+    *cert = sns_kv_get("signing_cert");
+    if (*key && *cert) {
         /* A stored key of another size than asked for is replaced. */
-        BIO *kb = BIO_new_mem_buf(key, -1);
+        BIO *kb = BIO_new_mem_buf(*key, -1);
         EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
-        if (!k || EVP_PKEY_get_bits(k) != key_bits()) {
-            free(key);
-            free(cert);
-            key = cert = NULL;
-        }
+        bool ok = k && EVP_PKEY_get_bits(k) == key_bits();
         EVP_PKEY_free(k);
         BIO_free(kb);
+        if (ok)
+            return;
     }
-    if (!key || !cert) {
-        free(key);
-        free(cert);
-        key = cert = NULL;
-        if (make_key(&key, &cert) != 0) {
-            NB_ERR("sns: could not create the signing key");
-            nb_store_call_end(true);
-            return -1;
-        }
-        sns_kv_put("signing_key", key);
-        sns_kv_put("signing_cert", cert);
-    }
-    nb_store_call_end(true);
+    free(*key);
+    free(*cert);
+    *key = *cert = NULL;
+}
+
+/* Takes key and cert (PEM) as the signing key; -1 if unreadable. */
+static int adopt_key(char *key, char *cert)
+{
     BIO *b = BIO_new_mem_buf(key, -1);
     g_key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
     BIO_free(b);
@@ -251,10 +242,93 @@ int sns_sign_init(void)
     return 0;
 }
 
+/* Key generation ahead of need.  RSA key generation takes 50-300 ms, so
+ * the first CreateTopic on a store without a key starts it on the
+ * threadpool (sns_sign_prepare); the key is stored in its own transaction
+ * when it completes.  Should a signature be needed before then, it is made
+ * on the loop as before (sns_sign_init) and the background key dropped. */
+typedef struct key_job {
+    uv_work_t w;
+    char *key, *cert;
+    int rc;
+} key_job;
+static bool g_key_job;
+
+static void key_work(uv_work_t *w)
+{
+    key_job *j = w->data;
+    j->rc = make_key(&j->key, &j->cert);
+}
+
+static void key_done(uv_work_t *w, int status)
+{
+    key_job *j = w->data;
+    bool closed = g_closed;
+    g_key_job = false;
+    if (status == 0 && j->rc == 0 && !g_key && !closed) {
+        nb_store_call_begin();
+        sns_kv_put("signing_key", j->key);
+        sns_kv_put("signing_cert", j->cert);
+        nb_store_call_end(true);
+        adopt_key(j->key, j->cert);
+    } else {
+        free(j->key);
+        free(j->cert);
+        if (g_closed && !g_jobs) {
+            EVP_PKEY_free(g_key);
+            g_key = NULL;
+            g_closed = false;
+        }
+    }
+    if (!closed)
+        sns_deliver_kick(); /* deliveries that waited for the key */
+    free(j);
+}
+
+void sns_sign_prepare(void)
+{
+    if (g_key || g_key_job || g_closed)
+        return;
+    char *key, *cert;
+    stored_key(&key, &cert);
+    if (key) {
+        adopt_key(key, cert);
+        return;
+    }
+    key_job *j = nb_calloc(1, sizeof *j);
+    j->w.data = j;
+    if (uv_queue_work(nb_loop(), &j->w, key_work, key_done) == 0)
+        g_key_job = true;
+    else
+        free(j);
+}
+
+/* The key, made (or read) now if not ready. */
+int sns_sign_init(void)
+{
+    if (g_key)
+        return 0;
+    nb_store_call_begin();
+    char *key, *cert;
+    stored_key(&key, &cert);
+    if (key) {
+    } else {
+        if (make_key(&key, &cert) != 0) {
+            NB_ERR("sns: could not create the signing key");
+            nb_store_call_end(true);
+            return -1;
+        }
+        sns_kv_put("signing_key", key);
+        sns_kv_put("signing_cert", cert);
+    }
+    nb_store_call_end(true);
+    return adopt_key(key, cert);
+}
+
 void sns_sign_free(void)
 {
     sig_clear();
-    if (g_jobs) {
+    if (g_jobs || g_key_job) {
         g_closed = true; /* the last job's completion frees the key */
     } else {
         EVP_PKEY_free(g_key);
@@ -330,7 +404,7 @@ static void job_done(uv_work_t *w, int status)
     if (g_closed) {
         sig_entry_free(j->e);
         free(j->sig);
-        if (!g_jobs) {
+        if (!g_jobs && !g_key_job) {
             EVP_PKEY_free(g_key);
             g_key = NULL;
             g_closed = false;
@@ -345,8 +419,8 @@ static void job_done(uv_work_t *w, int status)
 
 void sns_sign_ahead(json_object *fields, const char *type, const char *version)
 {
-    if (g_closed || sns_sign_init() != 0)
-        return;
+    if (g_closed || g_key_job || sns_sign_init() != 0)
+        return; /* while the key is made, deliveries wait (sns_sign_waiting) */
     nb_buf b = {0};
     canonical(&b, fields, type);
     const EVP_MD *md = digest(version);
@@ -369,6 +443,8 @@ void sns_sign_ahead(json_object *fields, const char *type, const char *version)
 
 bool sns_sign_waiting(json_object *fields, const char *type, const char *version)
 {
+    if (g_key_job)
+        return true;
     if (!g_jobs)
         return false;
     nb_buf b = {0};

@@ -269,6 +269,7 @@ nb_status sns_create_topic(nb_call *call, json_object *in)
     json_object_put(tags);
     if (st != NB_OK)
         return st;
+    sns_sign_prepare(); /* the signing key, ahead of the first Publish */
     call->out = json_object_new_object();
     json_object_object_add(call->out, "TopicArn", json_object_new_string(arn));
     return NB_OK;
