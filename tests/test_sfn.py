@@ -23,7 +23,10 @@ def run(sfn, arn, inp=None, name=None, timeout=30):
     kw = {"stateMachineArn": arn, "input": json.dumps(inp if inp is not None else {})}
     if name:
         kw["name"] = name
-    ex = sfn.start_execution(**kw)["executionArn"]
+    return wait_done(sfn, sfn.start_execution(**kw)["executionArn"], timeout)
+
+
+def wait_done(sfn, ex, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
         d = sfn.describe_execution(executionArn=ex)
@@ -584,7 +587,7 @@ def test_wait_for_task_token(sfn, client):
             sfn.send_task_success(taskToken=body["token"], output='{"yes": true}')
         else:
             sfn.send_task_failure(taskToken=body["token"], error="Rejected", cause="no")
-        with pytest.raises(sfn.exceptions.TaskDoesNotExist):
+        with pytest.raises(sfn.exceptions.TaskTimedOut):  # the task is closed
             sfn.send_task_success(taskToken=body["token"], output="{}")
         for _ in range(100):
             d = sfn.describe_execution(executionArn=ex)
@@ -597,7 +600,7 @@ def test_wait_for_task_token(sfn, client):
     assert d["status"] == "SUCCEEDED" and out(d) == {"q": "ok?", "answer": {"yes": True}}
     d = answer(False)
     assert d["status"] == "SUCCEEDED" and out(d)["err"] == {"Error": "Rejected", "Cause": "no"}
-    with pytest.raises(sfn.exceptions.TaskDoesNotExist):
+    with pytest.raises(sfn.exceptions.InvalidToken):
         sfn.send_task_success(taskToken="nope", output="{}")
 
 

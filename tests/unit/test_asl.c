@@ -179,6 +179,19 @@ static void t_definitions(void)
     def("{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:x\",\"End\":true,"
         "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"Z\"}]}}}",
         "MISSING_TRANSITION_TARGET", "/States/A/Catch[0]/Next");
+    /* HeartbeatSeconds below TimeoutSeconds (or its default); a field and its Path exclusive. */
+    def("{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:x\",\"End\":true,"
+        "\"TimeoutSeconds\":10,\"HeartbeatSeconds\":5}}}",
+        NULL, NULL);
+    def("{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:x\",\"End\":true,"
+        "\"TimeoutSeconds\":5,\"HeartbeatSeconds\":5}}}",
+        "SCHEMA_VALIDATION_FAILED", "/States/A");
+    def("{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:x\",\"End\":true,"
+        "\"HeartbeatSeconds\":0}}}",
+        "SCHEMA_VALIDATION_FAILED", "/States/A");
+    def("{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:x\",\"End\":true,"
+        "\"TimeoutSeconds\":5,\"TimeoutSecondsPath\":\"$.t\"}}}",
+        "SCHEMA_VALIDATION_FAILED", "/States/A");
     char msg[600];
     check(asl_validate_message("{\"StartAt\":\"A\",\"States\":{}}", msg, sizeof msg) > 0 &&
               !strncmp(msg, "Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET: ", 62),

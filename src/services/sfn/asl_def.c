@@ -264,6 +264,25 @@ static void check_choice_rule(vctx *v, json_object *r, const char *loc, bool top
     (void)top;
 }
 
+/* HeartbeatSeconds: a positive integer below TimeoutSeconds (default
+ * 99999999); a field and its ...Path are exclusive. */
+static void check_task_timeouts(vctx *v, json_object *st, const char *sloc)
+{
+    json_object *t = NULL, *h = NULL, *x;
+    json_object_object_get_ex(st, "TimeoutSeconds", &t);
+    json_object_object_get_ex(st, "HeartbeatSeconds", &h);
+    if (h && (!json_object_is_type(h, json_type_int) || json_object_get_int64(h) <= 0))
+        diag(v, "SCHEMA_VALIDATION_FAILED", sloc, "The value for the field 'HeartbeatSeconds' must be a positive INTEGER");
+    else if (h && json_object_get_int64(h) >= (json_object_is_type(t, json_type_int) ? json_object_get_int64(t) : 99999999))
+        diag(v, "SCHEMA_VALIDATION_FAILED", sloc,
+             "The value for the field 'HeartbeatSeconds' must be smaller than the value for the field 'TimeoutSeconds'");
+    if (t && json_object_object_get_ex(st, "TimeoutSecondsPath", &x))
+        diag(v, "SCHEMA_VALIDATION_FAILED", sloc, "These fields cannot be specified together: [TimeoutSeconds, TimeoutSecondsPath]");
+    if (h && json_object_object_get_ex(st, "HeartbeatSecondsPath", &x))
+        diag(v, "SCHEMA_VALIDATION_FAILED", sloc,
+             "These fields cannot be specified together: [HeartbeatSeconds, HeartbeatSecondsPath]");
+}
+
 static void check_state(vctx *v, const char *name, json_object *st, json_object *states, const char *sloc,
                         int depth, bool *terminal)
 {
@@ -342,6 +361,7 @@ static void check_state(vctx *v, const char *name, json_object *st, json_object 
         if (json_object_object_get_ex(st, "TimeoutSeconds", &x) &&
             (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) <= 0))
             diag(v, "SCHEMA_VALIDATION_FAILED", sloc, "The value for the field 'TimeoutSeconds' must be a positive INTEGER");
+        check_task_timeouts(v, st, sloc);
     } else if (!strcmp(type, "Choice")) {
         json_object *choices;
         if (!json_object_object_get_ex(st, "Choices", &choices) || !json_object_is_type(choices, json_type_array) ||

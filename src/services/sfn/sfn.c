@@ -285,15 +285,12 @@ static nb_status delete_sm(nb_call *call, json_object *in)
     const char *arn = nb_str(in, "stateMachineArn");
     if (!arn_kind(arn, "stateMachine"))
         return invalid_arn(call, arn);
-    static sqlite3_stmt *s, *t;
+    static sqlite3_stmt *s;
     sqlite3_stmt *st = nb_stmt(&s, "DELETE FROM sfn_machines WHERE arn = ?");
     sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
     sqlite3_step(st);
     sqlite3_reset(st);
-    st = nb_stmt(&t, "DELETE FROM sfn_tags WHERE arn = ?");
-    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    sfn_drop_tags(arn);
     sfn_versions_drop(arn);
     return NB_OK;
 }
@@ -343,6 +340,7 @@ static nb_status page_out(nb_call *call, sqlite3_stmt *st, const char *key, int6
     return NB_OK;
 }
 
+/* For the other control-plane files (sfn_version.c, sfn_activity.c). */
 bool sfn_page(nb_call *call, json_object *in, int64_t *off, int64_t *lim)
 {
     return page(call, in, off, lim);
@@ -352,6 +350,25 @@ nb_status sfn_page_out(nb_call *call, sqlite3_stmt *st, const char *key, int64_t
                        json_object *(*row)(sqlite3_stmt *))
 {
     return page_out(call, st, key, off, lim, row);
+}
+
+bool sfn_name_ok(const char *name)
+{
+    return name_ok(name);
+}
+
+void sfn_put_tags(const char *arn, json_object *tags)
+{
+    put_tags(arn, tags);
+}
+
+void sfn_drop_tags(const char *arn)
+{
+    static sqlite3_stmt *s;
+    sqlite3_stmt *st = nb_stmt(&s, "DELETE FROM sfn_tags WHERE arn = ?");
+    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+    sqlite3_step(st);
+    sqlite3_reset(st);
 }
 
 static json_object *sm_row(sqlite3_stmt *st)
@@ -382,6 +399,9 @@ static nb_status list_sms(nb_call *call, json_object *in)
 static bool tag_target(nb_call *call, const char *arn)
 {
     machine m;
+    int act = sfn_activity_tag_target(call, arn);
+    if (act)
+        return act > 0;
     if (!arn_kind(arn, "stateMachine")) {
         nb_fail(call, "InvalidArn", "Invalid Arn: 'Resource type not valid in this context: %s'", arn);
         return false;
@@ -641,8 +661,7 @@ static nb_status describe_exec(nb_call *call, json_object *in)
     if (sqlite3_column_type(st, 10) != SQLITE_NULL)
         json_object_object_add(o, "stopDate", jtime(sqlite3_column_int64(st, 10)));
     sfn_exec_link_describe(o, sfn_col(st, 1));
-    json_object_object_add(o, "redriveCount", json_object_new_int(0));
-    json_object_object_add(o, "redriveStatus", jstr("NOT_REDRIVABLE"));
+    sfn_redrive_fields(o, sqlite3_column_int64(st, 0), sfn_col(st, 4), sqlite3_column_int64(st, 10), true);
     sqlite3_reset(st);
     call->out = o;
     return NB_OK;
@@ -709,6 +728,7 @@ static json_object *exec_row(sqlite3_stmt *st)
     json_object_object_add(o, "startDate", jtime(sqlite3_column_int64(st, 4)));
     if (sqlite3_column_type(st, 5) != SQLITE_NULL)
         json_object_object_add(o, "stopDate", jtime(sqlite3_column_int64(st, 5)));
+    sfn_redrive_fields(o, sqlite3_column_int64(st, 6), sfn_col(st, 3), sqlite3_column_int64(st, 5), false);
     return o;
 }
 
@@ -727,6 +747,7 @@ static json_object *event_row(sqlite3_stmt *st)
 static nb_status list_execs(nb_call *call, json_object *in)
 {
     const char *sm = nb_str(in, "stateMachineArn"), *status = nb_str(in, "statusFilter");
+    const char *redrive = nb_str(in, "redriveFilter");
     if (!sm)
         return nb_fail(call, "ValidationException", "Must provide a StateMachine ARN or MapRun ARN");
     if (!arn_kind(sm, "stateMachine"))
@@ -745,14 +766,18 @@ static nb_status list_execs(nb_call *call, json_object *in)
     if (!page(call, in, &off, &lim))
         return NB_ERROR;
     static sqlite3_stmt *s;
-    sqlite3_stmt *st = nb_stmt(&s, "SELECT arn, sm_arn, name, status, start_ms, stop_ms FROM sfn_execs"
+    sqlite3_stmt *st = nb_stmt(&s, "SELECT arn, sm_arn, name, status, start_ms, stop_ms, id FROM sfn_execs"
                                    " WHERE sm_arn = ? AND (?2 IS NULL OR status = ?2)"
-                                   " ORDER BY start_ms DESC, id DESC LIMIT ? OFFSET ?");
+                                   " AND (?5 IS NULL OR (?5 = 'REDRIVEN') = EXISTS(SELECT 1 FROM sfn_redrive r"
+                                   " WHERE r.exec_id = sfn_execs.id AND r.count > 0))"
+                                   " ORDER BY start_ms DESC, id DESC LIMIT ?3 OFFSET ?4");
     sqlite3_bind_text(st, 1, sm, -1, SQLITE_TRANSIENT);
     if (status)
         sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, lim + 1);
     sqlite3_bind_int64(st, 4, off);
+    if (redrive)
+        sqlite3_bind_text(st, 5, redrive, -1, SQLITE_TRANSIENT);
     return page_out(call, st, "executions", off, lim, exec_row);
 }
 
@@ -781,9 +806,13 @@ static nb_status history(nb_call *call, json_object *in)
 
 /* ---- task tokens (.waitForTaskToken) ---------------------------------------------------------- */
 
-static nb_status no_task(nb_call *call)
+/* A token nimbus never issued is InvalidToken; one whose task ended
+ * (answered, timed out, execution stopped) is TaskTimedOut, as on AWS. */
+static nb_status no_task(nb_call *call, const char *token)
 {
-    return nb_fail(call, "TaskDoesNotExist", "Task Timed Out: 'Provided task does not exist anymore'");
+    if (!sfn_token_well_formed(token))
+        return nb_fail(call, "InvalidToken", "Invalid token");
+    return nb_fail(call, "TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'");
 }
 
 static nb_status task_success(nb_call *call, json_object *in)
@@ -795,20 +824,21 @@ static nb_status task_success(nb_call *call, json_object *in)
         return nb_fail(call, "InvalidOutput", "Invalid State Machine Execution Output: '%s'", json_tokener_error_desc(je));
     int rc = sfn_task_token(nb_str(in, "taskToken"), output, NULL, NULL, false);
     json_object_put(output);
-    return rc < 0 ? no_task(call) : NB_OK;
+    return rc < 0 ? no_task(call, nb_str(in, "taskToken")) : NB_OK;
 }
 
 static nb_status task_failure(nb_call *call, json_object *in)
 {
     const char *error = nb_str(in, "error"), *cause = nb_str(in, "cause");
     return sfn_task_token(nb_str(in, "taskToken"), NULL, error ? error : "", cause ? cause : "", false) < 0
-               ? no_task(call)
+               ? no_task(call, nb_str(in, "taskToken"))
                : NB_OK;
 }
 
 static nb_status task_heartbeat(nb_call *call, json_object *in)
 {
-    return sfn_task_token(nb_str(in, "taskToken"), NULL, NULL, NULL, true) < 0 ? no_task(call) : NB_OK;
+    return sfn_task_token(nb_str(in, "taskToken"), NULL, NULL, NULL, true) < 0 ? no_task(call, nb_str(in, "taskToken"))
+                                                                                : NB_OK;
 }
 
 /* ---- the service ---------------------------------------------------------------------------- */
@@ -854,6 +884,12 @@ static const nb_op_entry sfn_ops[] = {
     {"DeleteStateMachineAlias", sfn_delete_alias},
     {"ListStateMachineAliases", sfn_list_aliases},
     {"TestState", sfn_test_state},
+    {"CreateActivity", sfn_create_activity},
+    {"DescribeActivity", sfn_describe_activity},
+    {"DeleteActivity", sfn_delete_activity},
+    {"ListActivities", sfn_list_activities},
+    {"GetActivityTask", sfn_get_activity_task},
+    {"RedriveExecution", sfn_redrive_execution},
     {NULL, NULL},
 };
 

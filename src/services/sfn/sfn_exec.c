@@ -50,8 +50,12 @@ typedef struct frame {
     int pending;            /* CHILDREN left */
     int spawned;            /* CHILDREN of a Map with MaxConcurrency: items started (aux: the items) */
     int64_t last_event;
-    char *token;            /* .waitForTaskToken: this entry's task token */
-    bool token_wait;        /* the call was made; waiting for SendTask* */
+    char *token;            /* .waitForTaskToken or activity: this entry's task token */
+    bool token_wait;        /* the call was made (activity: a worker has it); waiting for SendTask* */
+    int64_t hb_ms;          /* TASK: heartbeat deadline (0 = none) */
+    int64_t hb_secs;        /* TASK: HeartbeatSeconds in effect */
+    int64_t sched_ms;       /* activity TASK: when scheduled (workers get the oldest first) */
+    char *child;            /* startExecution.sync: the child execution's ARN once started */
     unsigned gen;           /* bumped when a task result would be stale */
     bool gone;
 } frame;
@@ -63,6 +67,8 @@ typedef struct sx_exec {
     json_object *def, *input;
     int64_t start_ms;
     int64_t deadline_ms;    /* the definition's TimeoutSeconds, or 0 */
+    int64_t redrives, redrive_ms; /* $$.Execution.RedriveCount / RedriveTime */
+    json_object *redrive_hint; /* the frames when a branch's failure began to propagate (see frame_error) */
     bool express, running, finished, dead;
     nb_call ctx;            /* account, region, host for internal calls */
     nb_call *sync;          /* StartSyncExecution waiting */
@@ -84,6 +90,51 @@ static void run(sx_exec *x);
 static void arm_timer(void);
 static void kick_cb(uv_timer_t *t);
 static uv_timer_t g_kick;
+
+/* .sync children to stop because their parent task ended (stopped from
+ * the kick with StopExecution, never while executions are being walked). */
+typedef struct child_stop {
+    struct child_stop *next;
+    nb_call ctx;
+    char *arn;
+} child_stop;
+static child_stop *g_stops;
+
+static void stop_child_later(sx_exec *x, frame *f)
+{
+    if (f->gone || f->ph != PH_TASK || !f->child)
+        return;
+    child_stop *c = nb_calloc(1, sizeof *c);
+    snprintf(c->ctx.account, sizeof c->ctx.account, "%s", x->ctx.account);
+    snprintf(c->ctx.region, sizeof c->ctx.region, "%s", x->ctx.region);
+    snprintf(c->ctx.host, sizeof c->ctx.host, "%s", x->ctx.host);
+    snprintf(c->ctx.access_key, sizeof c->ctx.access_key, "%s", x->ctx.access_key);
+    c->arn = nb_strdup(f->child);
+    c->next = g_stops;
+    g_stops = c;
+    uv_timer_start(&g_kick, kick_cb, 0, 0);
+}
+
+static void stop_done(nb_call *call, nb_status st, void *arg)
+{
+    (void)call, (void)st, (void)arg;
+}
+
+static void stops_run(bool invoke)
+{
+    while (g_stops) {
+        child_stop *c = g_stops;
+        g_stops = c->next;
+        if (invoke) {
+            json_object *in = json_object_new_object();
+            json_object_object_add(in, "executionArn", json_object_new_string(c->arn));
+            nb_invoke(&c->ctx, "states", "StopExecution", in, stop_done, NULL);
+            json_object_put(in);
+        }
+        free(c->arn);
+        free(c);
+    }
+}
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
@@ -135,6 +186,37 @@ static const char *type_of(json_object *st)
     return json_object_object_get_ex(st, "Type", &t) ? json_object_get_string(t) : "";
 }
 
+static const char *task_resource(frame *f)
+{
+    json_object *st = state_of(f), *r;
+    return st && json_object_object_get_ex(st, "Resource", &r) ? json_object_get_string(r) : NULL;
+}
+
+/* arn:aws:states:REGION:ACCOUNT:activity:NAME */
+static bool is_activity(const char *res)
+{
+    return res && !strncmp(res, "arn:aws:states:", 15) && strstr(res, ":activity:");
+}
+
+/* "arn:aws:states:::states:startExecution.sync:2" → 2, ".sync" → 1, else 0. */
+static int sync_mode(const char *res)
+{
+    size_t l = res ? strlen(res) : 0;
+    if (l > 7 && !strcmp(res + l - 7, ".sync:2"))
+        return 2;
+    return l > 5 && !strcmp(res + l - 5, ".sync") ? 1 : 0;
+}
+
+/* The resource's name in Task* events: "invoke", "startExecution.sync:2". */
+static const char *res_name(const char *res)
+{
+    const char *p = strrchr(res, ':');
+    if (p && sync_mode(res) == 2)
+        while (p > res && p[-1] != ':')
+            p--;
+    return p && *p == ':' ? p + 1 : p ? p : res;
+}
+
 /* The machine a scope names, walking from the root definition. */
 static json_object *resolve(json_object *def, json_object *scope)
 {
@@ -176,6 +258,7 @@ static void frame_free(frame *f)
     json_object_put(f->aux);
     json_object_put(f->item);
     free(f->token);
+    free(f->child);
     free(f);
 }
 
@@ -194,6 +277,7 @@ static void compact(sx_exec *x)
 
 static void exec_free(sx_exec *x)
 {
+    json_object_put(x->redrive_hint);
     if (x->done)
         x->done(x->done_arg, NULL, NULL, NULL, NULL);
     for (int i = 0; i < x->nframes; i++)
@@ -299,6 +383,11 @@ static json_object *snapshot(sx_exec *x)
         if (f->token)
             json_object_object_add(o, "token", jstr(f->token));
         json_object_object_add(o, "tokwait", json_object_new_boolean(f->token_wait));
+        json_object_object_add(o, "hb", json_object_new_int64(f->hb_ms));
+        json_object_object_add(o, "hbs", json_object_new_int64(f->hb_secs));
+        json_object_object_add(o, "sched", json_object_new_int64(f->sched_ms));
+        if (f->child)
+            json_object_object_add(o, "child", jstr(f->child));
         json_object_array_add(fs, o);
     }
     json_object *snap = json_object_new_object();
@@ -355,16 +444,28 @@ static void restore(sx_exec *x, json_object *snap)
         const char *tok = json_object_get_string(jget(o, "token"));
         f->token = tok ? nb_strdup(tok) : NULL;
         f->token_wait = json_object_get_boolean(jget(o, "tokwait"));
-        if (f->ph == PH_TASK && !f->token_wait) /* the call died with the process: run it again */
-            f->ph = PH_READY, f->due_ms = 0;
-        if (!f->machine)
+        f->hb_ms = json_object_get_int64(jget(o, "hb"));
+        f->hb_secs = json_object_get_int64(jget(o, "hbs"));
+        f->sched_ms = json_object_get_int64(jget(o, "sched"));
+        const char *child = json_object_get_string(jget(o, "child"));
+        f->child = child ? nb_strdup(child) : NULL;
+        if (!f->machine) {
             f->gone = true;
+            continue;
+        }
+        /* The call died with the process: run it again (a queued activity
+         * task stays queued; deadlines are absolute and resume as they were). */
+        if (f->ph == PH_TASK && !f->token_wait && !is_activity(task_resource(f)))
+            f->ph = PH_READY, f->due_ms = 0, f->hb_ms = 0;
     }
     x->next_fid = json_object_get_int(jget(snap, "next_fid"));
     x->next_event = json_object_get_int64(jget(snap, "next_event"));
 }
 
 /* ---- the end of an execution -------------------------------------------------------------- */
+
+static void redrive_save(sx_exec *x, bool redrivable);
+static void child_done(sx_exec *c, const char *status, json_object *output, const char *error, const char *cause);
 
 static void finish(sx_exec *x, const char *status, json_object *output, const char *error, const char *cause)
 {
@@ -378,6 +479,8 @@ static void finish(sx_exec *x, const char *status, json_object *output, const ch
         event(x, NULL, "ExecutionFailed", "executionFailedEventDetails", det("error", jstr(error), "cause", jstr(cause)));
     else if (!strcmp(status, "TIMED_OUT"))
         event(x, NULL, "ExecutionTimedOut", "executionTimedOutEventDetails", det("error", jstr(error), "cause", jstr(cause)));
+    if (!x->express && strcmp(status, "SUCCEEDED"))
+        redrive_save(x, x->next_event < 25000); /* past the history limit it cannot continue */
     x->finished = true;
     if (!x->express) {
         static sqlite3_stmt *s;
@@ -428,8 +531,12 @@ static void finish(sx_exec *x, const char *status, json_object *output, const ch
         x->done(x->done_arg, status, output, error, cause);
         x->done = NULL;
     }
-    for (int i = 0; i < x->nframes; i++)
+    for (int i = 0; i < x->nframes; i++) {
+        stop_child_later(x, x->frames[i]);
         x->frames[i]->gone = true;
+    }
+    if (!x->express)
+        child_done(x, status, output, error, cause);
 }
 
 /* ---- frames end ----------------------------------------------------------------------------- */
@@ -444,6 +551,7 @@ static void drop_children(sx_exec *x, int parent)
         frame *c = x->frames[i];
         if (!c->gone && c->parent == parent) {
             drop_children(x, c->id);
+            stop_child_later(x, c);
             c->gone = true;
         }
     }
@@ -505,6 +613,10 @@ static void frame_error(sx_exec *x, frame *f, const asl_err *err)
     int r = st && strcmp(type, "Fail") ? asl_on_error(st, f->input, err, f->attempts, nb_rand64(), &delay, &s) : 0;
     if (r == 0)
         asl_step_clear(&s);
+    if (r) { /* handled: no failure is propagating */
+        json_object_put(x->redrive_hint);
+        x->redrive_hint = NULL;
+    }
     if (r == 1) {
         f->ph = PH_WAIT;
         f->waiting_state = false;
@@ -527,6 +639,11 @@ static void frame_error(sx_exec *x, frame *f, const asl_err *err)
         finish(x, "FAILED", NULL, err->error, err->cause);
         return;
     }
+    /* A branch fails its Parallel/Map: should that fail the execution,
+     * redrive continues from here (the failed branch and the unfinished
+     * ones run again, the finished ones keep their results), as on AWS. */
+    if (!x->redrive_hint && !x->express)
+        x->redrive_hint = snapshot(x);
     f->gone = true;
     frame *p = frame_by_id(x, f->parent);
     if (!p)
@@ -555,26 +672,41 @@ typedef struct task_ref {
     unsigned gen;
     bool sdk;         /* aws-sdk / optimized integration (output is the call's output) */
     bool lambda_arn;  /* a function ARN as Resource (output is the payload) */
+    bool activity;    /* an activity ARN as Resource */
+    int sync;         /* states:startExecution.sync (1) or .sync:2 (2) */
     char service[32];
 } task_ref;
+
+/* The task is over (answered, failed, timed out): forget its token, its
+ * deadlines and its child. */
+static void task_clear(frame *f)
+{
+    f->ph = PH_READY;
+    json_object_put(f->aux);
+    f->aux = NULL;
+    f->due_ms = f->hb_ms = 0;
+    f->hb_secs = 0;
+    f->token_wait = false;
+    free(f->token);
+    f->token = NULL;
+    free(f->child);
+    f->child = NULL;
+}
 
 static void task_result(sx_exec *x, frame *f, json_object *result, const asl_err *err, const task_ref *t)
 {
     json_object *st = state_of(f);
-    f->ph = PH_READY;
-    json_object_put(f->aux);
-    f->aux = NULL;
-    f->due_ms = 0;
-    f->token_wait = false;
-    free(f->token);
-    f->token = NULL;
+    task_clear(f);
     const char *res = json_object_get_string(jget(st, "Resource"));
     if (err) {
-        if (t->lambda_arn)
+        if (t->activity)
+            event(x, f, "ActivityFailed", "activityFailedEventDetails",
+                  det("error", jstr(err->error), "cause", jstr(err->cause)));
+        else if (t->lambda_arn)
             event(x, f, "LambdaFunctionFailed", "lambdaFunctionFailedEventDetails",
                   det("error", jstr(err->error), "cause", jstr(err->cause)));
         else {
-            json_object *d = det("resourceType", jstr(t->service), "resource", jstr(strrchr(res, ':') + 1));
+            json_object *d = det("resourceType", jstr(t->service), "resource", jstr(res_name(res)));
             json_object_object_add(d, "error", jstr(err->error));
             json_object_object_add(d, "cause", jstr(err->cause));
             event(x, f, "TaskFailed", "taskFailedEventDetails", d);
@@ -589,11 +721,14 @@ static void task_result(sx_exec *x, frame *f, json_object *result, const asl_err
         frame_error(x, f, &e);
         return;
     }
-    if (t->lambda_arn)
+    if (t->activity)
+        event(x, f, "ActivitySucceeded", "activitySucceededEventDetails",
+              det("output", jstr(jtext(result)), "outputDetails", det("truncated", json_object_new_boolean(0), NULL, NULL)));
+    else if (t->lambda_arn)
         event(x, f, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
               det("output", jstr(jtext(result)), "outputDetails", det("truncated", json_object_new_boolean(0), NULL, NULL)));
     else {
-        json_object *d = det("resourceType", jstr(t->service), "resource", jstr(strrchr(res, ':') + 1));
+        json_object *d = det("resourceType", jstr(t->service), "resource", jstr(res_name(res)));
         json_object_object_add(d, "output", jstr(jtext(result)));
         json_object_object_add(d, "outputDetails", det("truncated", json_object_new_boolean(0), NULL, NULL));
         event(x, f, "TaskSucceeded", "taskSucceededEventDetails", d);
@@ -624,6 +759,48 @@ static json_object *lambda_output(nb_call *call, bool whole, asl_err *e)
     json_object_object_add(o, "SdkResponseMetadata", det("requestId", jstr(call->request_id), NULL, NULL));
     json_object_object_add(o, "StatusCode", json_object_new_int(200));
     return o;
+}
+
+/* Step Functions' own integration speaks PascalCase ("ExecutionArn",
+ * "StartDate" in epoch ms) over the camelCase API: convert the answer. */
+static json_object *states_output(json_object *out)
+{
+    json_object *o = json_object_new_object();
+    if (json_object_is_type(out, json_type_object)) {
+        json_object_object_foreach(out, k, v) {
+            char key[96];
+            snprintf(key, sizeof key, "%s", k);
+            if (key[0] >= 'a' && key[0] <= 'z')
+                key[0] = (char)(key[0] - 'a' + 'A');
+            if (json_object_is_type(v, json_type_double))
+                json_object_object_add(o, key, json_object_new_int64((int64_t)llround(json_object_get_double(v) * 1000)));
+            else
+                json_object_object_add(o, key, json_object_get(v));
+        }
+    }
+    json_object_put(out);
+    return o;
+}
+
+/* startExecution.sync: the child runs; the task waits for its end
+ * (child_done). */
+static void sync_submitted(sx_exec *x, frame *f, json_object *result)
+{
+    const char *res = task_resource(f), *child = nb_str(result, "ExecutionArn");
+    json_object *d = det("resourceType", jstr("states"), "resource", jstr(res_name(res)));
+    json_object_object_add(d, "output", jstr(jtext(result)));
+    json_object_object_add(d, "outputDetails", det("truncated", json_object_new_boolean(0), NULL, NULL));
+    event(x, f, "TaskSubmitted", "taskSubmittedEventDetails", d);
+    if (!child || strstr(child, ":express:")) {
+        task_clear(f);
+        asl_err e;
+        asl_fail(&e, "States.Runtime", "nimbus runs '%s' only with a STANDARD child state machine", res);
+        frame_error(x, f, &e);
+        return;
+    }
+    free(f->child);
+    f->child = nb_strdup(child);
+    f->token_wait = true;
 }
 
 static void task_done(nb_call *call, nb_status st, void *arg)
@@ -661,7 +838,11 @@ static void task_done(nb_call *call, nb_status st, void *arg)
         result = lambda_output(call, !t->lambda_arn, &e);
     else
         result = call->out ? json_object_get(call->out) : json_object_new_object();
-    if (f->token && !e.error[0])
+    if (result && !strcmp(t->service, "states") && !t->sdk)
+        result = states_output(result);
+    if (t->sync && !e.error[0])
+        sync_submitted(x, f, result);
+    else if (f->token && !e.error[0])
         f->token_wait = true; /* the answer comes with SendTaskSuccess/Failure */
     else
         task_result(x, f, result, e.error[0] ? &e : NULL, t);
@@ -687,8 +868,8 @@ static bool integration(const char *res, char *svc, size_t sn, char *op, size_t 
     nb_copy(svc, sn, p, (size_t)(c - p));
     snprintf(op, on, "%s", c + 1);
     char *dot = strchr(op, '.');
-    if (dot && strcmp(dot, ".waitForTaskToken")) /* .sync */
-        return false;
+    if (dot && strcmp(dot, ".waitForTaskToken") && !(sync_mode(res) && !strcmp(svc, "states")))
+        return false; /* .sync of other services */
     if (dot)
         *dot = 0;
     if (op[0] >= 'a' && op[0] <= 'z')
@@ -696,9 +877,82 @@ static bool integration(const char *res, char *svc, size_t sn, char *op, size_t 
     return true;
 }
 
+static json_object *context(sx_exec *x, frame *f);
+static char *token_new(void);
+
+/* TimeoutSeconds / HeartbeatSeconds or their ...Path over the state's
+ * input: 0 when absent; false (e set) for a path without a positive
+ * integer. */
+static bool task_secs(sx_exec *x, frame *f, json_object *st, const char *field, int64_t *out, asl_err *e)
+{
+    char pf[40];
+    snprintf(pf, sizeof pf, "%sPath", field);
+    json_object *v = jget(st, field), *path = jget(st, pf), *got = NULL;
+    *out = 0;
+    if (path) {
+        json_object *c = context(x, f);
+        got = asl_lookup(json_object_get_string(path), f->input, c, e);
+        json_object_put(c);
+        if (!got)
+            return false;
+        v = got;
+    }
+    bool ok = !v || (json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0);
+    if (ok && v)
+        *out = json_object_get_int64(v) > 99999999 ? 99999999 : json_object_get_int64(v);
+    else if (!ok)
+        asl_fail(e, "States.Runtime", "The value for the field '%s' must be a positive integer, but was: %s", pf,
+                 jtext(v));
+    json_object_put(got);
+    return ok;
+}
+
+/* A Task whose Resource is an activity ARN: queue it for GetActivityTask. */
+static void start_activity(sx_exec *x, frame *f, const char *res, json_object *eff, int64_t tsecs, int64_t hsecs)
+{
+    if (!sfn_activity_exists(res)) {
+        asl_err e;
+        asl_fail(&e, "ActivityDoesNotExist", "Activity Does Not Exist: '%s'", res);
+        event(x, f, "ActivityScheduleFailed", "activityScheduleFailedEventDetails",
+              det("error", jstr(e.error), "cause", jstr(e.cause)));
+        frame_error(x, f, &e);
+        return;
+    }
+    int64_t now = nb_now_ms();
+    free(f->token);
+    f->token = token_new();
+    f->token_wait = false;
+    f->ph = PH_TASK;
+    f->gen++;
+    json_object_put(f->aux);
+    f->aux = json_object_get(eff);
+    f->due_ms = tsecs ? now + tsecs * 1000 : 0;
+    f->hb_secs = hsecs;
+    f->hb_ms = 0; /* runs from ActivityStarted */
+    f->sched_ms = now;
+    json_object *d = det("resource", jstr(res), "input", jstr(jtext(eff)));
+    json_object_object_add(d, "inputDetails", det("truncated", json_object_new_boolean(0), NULL, NULL));
+    if (tsecs)
+        json_object_object_add(d, "timeoutInSeconds", json_object_new_int64(tsecs));
+    if (hsecs)
+        json_object_object_add(d, "heartbeatInSeconds", json_object_new_int64(hsecs));
+    event(x, f, "ActivityScheduled", "activityScheduledEventDetails", d);
+    sfn_activity_wake(res);
+}
+
 static void start_task(sx_exec *x, frame *f, json_object *st, json_object *eff)
 {
     const char *res = json_object_get_string(jget(st, "Resource"));
+    int64_t tsecs, hsecs;
+    asl_err le;
+    if (!task_secs(x, f, st, "TimeoutSeconds", &tsecs, &le) || !task_secs(x, f, st, "HeartbeatSeconds", &hsecs, &le)) {
+        frame_error(x, f, &le);
+        return;
+    }
+    if (is_activity(res)) {
+        start_activity(x, f, res, eff, tsecs, hsecs);
+        return;
+    }
     task_ref *t = nb_calloc(1, sizeof *t);
     t->x = x;
     t->fid = f->id;
@@ -736,19 +990,33 @@ static void start_task(sx_exec *x, frame *f, json_object *st, json_object *eff)
                 json_object_object_foreach(eff, k, v) json_object_object_add(in, k, json_object_get(v));
             }
             /* Like AWS, a JSON MessageBody/Message is sent as its text. */
-            static const char *const body[] = {"MessageBody", "Message", NULL};
+            static const char *const body[] = {"MessageBody", "Message", "Input", NULL};
             for (int i = 0; !t->sdk && body[i]; i++) {
                 json_object *b = jget(in, body[i]);
                 if (b && !json_object_is_type(b, json_type_string))
                     json_object_object_add(in, body[i], jstr(jtext(b)));
             }
+            if (!strcmp(svc, "states") && !t->sdk) {
+                /* StateMachineArn, Input, Name → the API's camelCase */
+                json_object *lc = json_object_new_object();
+                json_object_object_foreach(in, k, v) {
+                    char key[96];
+                    snprintf(key, sizeof key, "%s", k);
+                    if (key[0] >= 'A' && key[0] <= 'Z')
+                        key[0] = (char)(key[0] - 'A' + 'a');
+                    json_object_object_add(lc, key, json_object_get(v));
+                }
+                json_object_put(in);
+                in = lc;
+                t->sync = sync_mode(res);
+            }
         }
-        json_object *d = det("resourceType", jstr(svc), "resource", jstr(strrchr(res, ':') + 1));
+        json_object *d = det("resourceType", jstr(svc), "resource", jstr(res_name(res)));
         json_object_object_add(d, "region", jstr(x->ctx.region));
         json_object_object_add(d, "parameters", jstr(jtext(eff)));
         event(x, f, "TaskScheduled", "taskScheduledEventDetails", d);
         event(x, f, "TaskStarted", "taskStartedEventDetails",
-              det("resourceType", jstr(svc), "resource", jstr(strrchr(res, ':') + 1)));
+              det("resourceType", jstr(svc), "resource", jstr(res_name(res))));
     }
     if (!service || !nb_service_by_name(service, strlen(service))) {
         json_object_put(in);
@@ -759,9 +1027,10 @@ static void start_task(sx_exec *x, frame *f, json_object *st, json_object *eff)
         return;
     }
     f->ph = PH_TASK;
-    json_object *to = jget(st, "TimeoutSeconds");
-    int64_t secs = to ? json_object_get_int64(to) : 0;
-    f->due_ms = secs > 0 ? nb_now_ms() + (secs > 31622400 ? 31622400 : secs) * 1000 : 0;
+    int64_t now = nb_now_ms();
+    f->due_ms = tsecs ? now + tsecs * 1000 : 0;
+    f->hb_secs = f->token ? hsecs : 0; /* heartbeats come with the task token */
+    f->hb_ms = f->hb_secs ? now + hsecs * 1000 : 0;
     x->invokes++;
     nb_invoke(&x->ctx, service, op, in, task_done, t);
     json_object_put(in);
@@ -780,6 +1049,11 @@ static json_object *context(sx_exec *x, frame *f)
     json_object_object_add(e, "RoleArn", jstr(x->role));
     sfn_iso(x->start_ms, iso, sizeof iso);
     json_object_object_add(e, "StartTime", jstr(iso));
+    json_object_object_add(e, "RedriveCount", json_object_new_int64(x->redrives));
+    if (x->redrives) {
+        sfn_iso(x->redrive_ms, iso, sizeof iso);
+        json_object_object_add(e, "RedriveTime", jstr(iso));
+    }
     json_object_object_add(c, "Execution", e);
     sfn_iso(nb_now_ms(), iso, sizeof iso);
     json_object_object_add(s, "EnteredTime", jstr(iso));
@@ -1002,6 +1276,8 @@ static void run(sx_exec *x)
         compact(x);
     }
     x->running = false;
+    json_object_put(x->redrive_hint); /* a propagation has ended by now */
+    x->redrive_hint = NULL;
     if (x->finished) {
         unlink_exec(x);
         if (x->invokes > 0)
@@ -1015,6 +1291,33 @@ static void run(sx_exec *x)
 }
 
 /* ---- the timer ---------------------------------------------------------------------------------- */
+
+/* A task's TimeoutSeconds (States.Timeout) or HeartbeatSeconds
+ * (States.HeartbeatTimeout) ran out: its token is dead from now on
+ * (SendTask* answers TaskTimedOut) and Retry/Catch see the error. */
+static void task_expired(sx_exec *x, frame *f, bool heartbeat)
+{
+    const char *res = task_resource(f);
+    const char *error = heartbeat ? "States.HeartbeatTimeout" : "States.Timeout";
+    f->gen++; /* a late answer of the call is stale */
+    stop_child_later(x, f);
+    task_clear(f);
+    if (res && !strncmp(res, "arn:aws:lambda:", 15))
+        event(x, f, "LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails", det("error", jstr(error), NULL, NULL));
+    else if (is_activity(res))
+        event(x, f, "ActivityTimedOut", "activityTimedOutEventDetails", det("error", jstr(error), NULL, NULL));
+    else {
+        char svc[32] = "", op[96];
+        if (res)
+            integration(res, svc, sizeof svc, op, sizeof op);
+        json_object *d = det("resourceType", jstr(svc), "resource", jstr(res ? res_name(res) : ""));
+        json_object_object_add(d, "error", jstr(error));
+        event(x, f, "TaskTimedOut", "taskTimedOutEventDetails", d);
+    }
+    asl_err e;
+    asl_fail(&e, error, heartbeat ? "Task heartbeat timed out" : "Task timed out");
+    frame_error(x, f, &e);
+}
 
 static void timer_cb(uv_timer_t *t)
 {
@@ -1031,6 +1334,11 @@ static void timer_cb(uv_timer_t *t)
         }
         for (int i = 0; i < x->nframes; i++) {
             frame *f = x->frames[i];
+            if (!f->gone && f->ph == PH_TASK && f->hb_ms && f->hb_ms <= now && (!f->due_ms || f->hb_ms < f->due_ms)) {
+                task_expired(x, f, true);
+                woke = true;
+                continue;
+            }
             if (f->gone || !f->due_ms || f->due_ms > now)
                 continue;
             if (f->ph == PH_WAIT) {
@@ -1047,18 +1355,7 @@ static void timer_cb(uv_timer_t *t)
                 }
                 woke = true;
             } else if (f->ph == PH_TASK) {
-                f->gen++;
-                f->due_ms = 0;
-                f->ph = PH_READY;
-                json_object *st = state_of(f);
-                const char *res = json_object_get_string(jget(st, "Resource"));
-                bool lam = res && !strncmp(res, "arn:aws:lambda:", 15);
-                event(x, f, lam ? "LambdaFunctionTimedOut" : "TaskTimedOut",
-                      lam ? "lambdaFunctionTimedOutEventDetails" : "taskTimedOutEventDetails",
-                      det("error", jstr("States.Timeout"), NULL, NULL));
-                asl_err e;
-                asl_fail(&e, "States.Timeout", "Task timed out");
-                frame_error(x, f, &e);
+                task_expired(x, f, false);
                 woke = true;
             }
         }
@@ -1081,6 +1378,8 @@ static void arm_timer(void)
             frame *f = x->frames[i];
             if (!f->gone && f->due_ms && (f->ph == PH_WAIT || f->ph == PH_TASK) && (!due || f->due_ms < due))
                 due = f->due_ms;
+            if (!f->gone && f->hb_ms && f->ph == PH_TASK && (!due || f->hb_ms < due))
+                due = f->hb_ms;
         }
     }
     if (!due) {
@@ -1105,6 +1404,15 @@ static void sync_cancel(nb_call *call)
         exec_free(x);
 }
 
+/* The definition's TimeoutSeconds counts from base: the start, or the
+ * last redrive. */
+static void set_deadline(sx_exec *x, int64_t base)
+{
+    json_object *to = jget(x->def, "TimeoutSeconds");
+    int64_t secs = json_object_is_type(to, json_type_int) ? json_object_get_int64(to) : 0;
+    x->deadline_ms = secs > 0 ? base + (secs > 31622400 ? 31622400 : secs) * 1000 : 0;
+}
+
 static sx_exec *exec_new(const nb_call *ctx, const sfn_start *s, json_object *def)
 {
     sx_exec *x = nb_calloc(1, sizeof *x);
@@ -1117,10 +1425,7 @@ static sx_exec *exec_new(const nb_call *ctx, const sfn_start *s, json_object *de
     x->def = def;
     x->input = json_object_get(s->input);
     x->start_ms = s->start_ms;
-    json_object *to = jget(def, "TimeoutSeconds");
-    int64_t secs = json_object_is_type(to, json_type_int) ? json_object_get_int64(to) : 0;
-    if (secs > 0)
-        x->deadline_ms = s->start_ms + (secs > 31622400 ? 31622400 : secs) * 1000;
+    set_deadline(x, s->start_ms);
     x->express = s->express;
     x->done = s->done;
     x->done_arg = s->done_arg;
@@ -1171,7 +1476,11 @@ void sfn_exec_stop(int64_t row, const char *error, const char *cause, int64_t no
         if (x->row == row && !x->express) {
             event(x, NULL, "ExecutionAborted", "executionAbortedEventDetails",
                   det("error", jstr(error), "cause", jstr(cause)));
+            redrive_save(x, true);
+            for (int i = 0; i < x->nframes; i++)
+                stop_child_later(x, x->frames[i]);
             x->finished = true;
+            child_done(x, "ABORTED", NULL, error, cause);
             unlink_exec(x);
             if (x->invokes > 0 || x->running)
                 x->dead = true;
@@ -1185,8 +1494,10 @@ void sfn_exec_stop(int64_t row, const char *error, const char *cause, int64_t no
 static void resume_all(void)
 {
     static sqlite3_stmt *s;
-    sqlite3_stmt *st = nb_stmt(&s, "SELECT id, arn, sm_arn, name, role, definition, input, start_ms, snapshot, account,"
-                                   " region, host FROM sfn_execs WHERE status = 'RUNNING' AND snapshot IS NOT NULL");
+    sqlite3_stmt *st = nb_stmt(&s, "SELECT e.id, e.arn, e.sm_arn, e.name, e.role, e.definition, e.input, e.start_ms,"
+                                   " e.snapshot, e.account, e.region, e.host, r.date_ms, r.count FROM sfn_execs e"
+                                   " LEFT JOIN sfn_redrive r ON r.exec_id = e.id AND r.count > 0"
+                                   " WHERE e.status = 'RUNNING' AND e.snapshot IS NOT NULL");
     while (sqlite3_step(st) == SQLITE_ROW) {
         json_object *def = json_tokener_parse(sfn_col(st, 5)), *snap = json_tokener_parse(sfn_col(st, 8));
         if (!def || !snap) {
@@ -1205,6 +1516,11 @@ static void resume_all(void)
                         .sm_name = colon ? colon + 1 : sm, .name = sfn_col(st, 3), .role = sfn_col(st, 4),
                         .input = input, .start_ms = sqlite3_column_int64(st, 7)};
         sx_exec *x = exec_new(&ctx, &ss, def);
+        if (sqlite3_column_type(st, 12) != SQLITE_NULL) {
+            x->redrive_ms = sqlite3_column_int64(st, 12);
+            x->redrives = sqlite3_column_int64(st, 13);
+            set_deadline(x, x->redrive_ms);
+        }
         json_object_put(input);
         restore(x, snap);
         json_object_put(snap);
@@ -1216,6 +1532,7 @@ static void resume_all(void)
 static void kick_cb(uv_timer_t *t)
 {
     (void)t;
+    stops_run(true);
     nb_store_call_begin();
     for (sx_exec *x = g_execs, *n; x; x = n) {
         n = x->next;
@@ -1226,6 +1543,11 @@ static void kick_cb(uv_timer_t *t)
 
 int sfn_exec_init(void)
 {
+    if (nb_exec("CREATE TABLE IF NOT EXISTS sfn_redrive(exec_id INTEGER PRIMARY KEY, count INTEGER NOT NULL DEFAULT 0,"
+                " date_ms INTEGER, snapshot TEXT);") != 0 ||
+        sfn_activity_init() != 0)
+        return -1;
+    nb_store_register_table("sfn_redrive");
     uv_timer_init(nb_loop(), &g_timer);
     uv_timer_init(nb_loop(), &g_kick);
     uv_unref((uv_handle_t *)&g_timer);
@@ -1240,6 +1562,7 @@ int sfn_exec_init(void)
 
 static void drop_all(void)
 {
+    stops_run(false);
     for (sx_exec *x = g_execs, *n; x; x = n) {
         n = x->next;
         if (x->sync) {
@@ -1269,6 +1592,7 @@ void sfn_exec_shutdown(void)
         return;
     g_stopping = true;
     g_timer_on = false;
+    sfn_activity_shutdown();
     drop_all();
     uv_timer_stop(&g_timer);
     uv_timer_stop(&g_kick);
@@ -1283,7 +1607,9 @@ static bool token_find(const char *token, sx_exec **xo, frame **fo)
     for (sx_exec *x = g_execs; x; x = x->next)
         for (int i = 0; i < x->nframes; i++) {
             frame *f = x->frames[i];
-            if (!f->gone && f->token && f->ph == PH_TASK && !strcmp(f->token, token)) {
+            /* a queued activity task's token is no one's yet */
+            if (!f->gone && f->token && f->ph == PH_TASK && !strcmp(f->token, token) &&
+                (f->token_wait || !is_activity(task_resource(f)))) {
                 *xo = x;
                 *fo = f;
                 return true;
@@ -1296,13 +1622,19 @@ int sfn_task_token(const char *token, json_object *output, const char *error, co
 {
     sx_exec *x;
     frame *f;
-    if (!token_find(token, &x, &f))
+    if (!token || !token_find(token, &x, &f))
         return -1;
-    if (heartbeat)
+    if (heartbeat) {
+        if (f->hb_secs) {
+            f->hb_ms = nb_now_ms() + f->hb_secs * 1000;
+            persist(x); /* the new deadline survives a restart */
+            arm_timer();
+        }
         return 0;
+    }
     json_object *st = state_of(f);
     const char *res = json_object_get_string(jget(st, "Resource"));
-    task_ref t = {.x = x, .fid = f->id};
+    task_ref t = {.x = x, .fid = f->id, .activity = is_activity(res)};
     char svc[32] = "", op[96];
     if (res && integration(res, svc, sizeof svc, op, sizeof op))
         snprintf(t.service, sizeof t.service, "%s", svc);
@@ -1315,4 +1647,253 @@ int sfn_task_token(const char *token, json_object *output, const char *error, co
         task_result(x, f, output, NULL, &t);
     run(x);
     return 0;
+}
+
+/* Tokens are token_new()'s: 64 characters of base64. */
+bool sfn_token_well_formed(const char *token)
+{
+    if (!token || strlen(token) != 64)
+        return false;
+    for (const char *p = token; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '+' ||
+              *p == '/'))
+            return false;
+    return true;
+}
+
+/* ---- activity tasks ---------------------------------------------------------------------------- */
+
+bool sfn_exec_take_activity(const char *arn, const char *worker, char **token, char **input)
+{
+    sx_exec *bx = NULL;
+    frame *best = NULL;
+    for (sx_exec *x = g_execs; x; x = x->next) {
+        if (x->finished || x->dead)
+            continue;
+        for (int i = 0; i < x->nframes; i++) {
+            frame *f = x->frames[i];
+            if (f->gone || f->ph != PH_TASK || f->token_wait || !f->token)
+                continue;
+            const char *res = task_resource(f);
+            if (res && is_activity(res) && !strcmp(res, arn) && (!best || f->sched_ms < best->sched_ms))
+                bx = x, best = f;
+        }
+    }
+    if (!best)
+        return false;
+    best->token_wait = true;
+    if (best->hb_secs)
+        best->hb_ms = nb_now_ms() + best->hb_secs * 1000;
+    event(bx, best, "ActivityStarted", "activityStartedEventDetails", det("workerName", jstr(worker), NULL, NULL));
+    *token = nb_strdup(best->token);
+    *input = nb_strdup(jtext(best->aux));
+    if (!bx->running) {
+        persist(bx);
+        arm_timer();
+    }
+    return true;
+}
+
+/* ---- startExecution.sync ------------------------------------------------------------------------ */
+
+/* The child as DescribeExecution shows it, in the integration's PascalCase;
+ * .sync:2 has Input and Output as JSON, .sync as text. */
+static json_object *child_out(sx_exec *c, int mode, const char *status, json_object *output, const char *error,
+                              const char *cause)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "ExecutionArn", jstr(c->arn));
+    json_object_object_add(o, "Input", mode == 2 ? json_object_get(c->input) : jstr(jtext(c->input)));
+    json_object_object_add(o, "InputDetails", det("Included", json_object_new_boolean(1), NULL, NULL));
+    json_object_object_add(o, "Name", jstr(c->name));
+    if (!strcmp(status, "SUCCEEDED")) {
+        json_object_object_add(o, "Output", mode == 2 ? json_object_get(output) : jstr(jtext(output)));
+        json_object_object_add(o, "OutputDetails", det("Included", json_object_new_boolean(1), NULL, NULL));
+    } else {
+        if (error)
+            json_object_object_add(o, "Error", jstr(error));
+        if (cause)
+            json_object_object_add(o, "Cause", jstr(cause));
+    }
+    json_object_object_add(o, "RedriveCount", json_object_new_int(0));
+    json_object_object_add(o, "StartDate", json_object_new_int64(c->start_ms));
+    json_object_object_add(o, "StateMachineArn", jstr(c->sm_arn));
+    json_object_object_add(o, "Status", jstr(status));
+    json_object_object_add(o, "StopDate", json_object_new_int64(nb_now_ms()));
+    return o;
+}
+
+/* Execution c ended: finish the .sync tasks waiting for it.  Their
+ * executions are persisted here, in the same transaction as c's end, and
+ * run from the kick (not now: the caller may be walking g_execs). */
+static void child_done(sx_exec *c, const char *status, json_object *output, const char *error, const char *cause)
+{
+    for (sx_exec *p = g_execs; p; p = p->next) {
+        if (p == c || p->finished || p->dead)
+            continue;
+        bool hit = false;
+        for (int i = 0; i < p->nframes && !p->finished; i++) {
+            frame *f = p->frames[i];
+            if (f->gone || f->ph != PH_TASK || !f->child || strcmp(f->child, c->arn))
+                continue;
+            task_ref t = {.x = p, .fid = f->id, .sync = sync_mode(task_resource(f))};
+            snprintf(t.service, sizeof t.service, "states");
+            json_object *o = child_out(c, t.sync, status, output, error, cause);
+            f->gen++;
+            if (!strcmp(status, "SUCCEEDED"))
+                task_result(p, f, o, NULL, &t);
+            else {
+                asl_err e;
+                asl_fail(&e, "States.TaskFailed", "%s", jtext(o));
+                task_result(p, f, NULL, &e, &t);
+            }
+            json_object_put(o);
+            hit = true;
+        }
+        if (hit && !p->running)
+            persist(p);
+        if (hit)
+            uv_timer_start(&g_kick, kick_cb, 0, 0);
+    }
+}
+
+/* ---- redrive ------------------------------------------------------------------------------------ */
+
+#define REDRIVE_PERIOD_MS (14LL * 24 * 3600 * 1000)
+
+/* Keep where a FAILED/TIMED_OUT/ABORTED execution stopped: every unfinished
+ * frame becomes READY to enter its state again (fresh retry counts); Wait
+ * states keep their deadline and Parallel/Map frames their finished
+ * branches, so only what did not succeed runs again. */
+static void redrive_save(sx_exec *x, bool redrivable)
+{
+    json_object *snap = !redrivable ? NULL : x->redrive_hint ? json_object_get(x->redrive_hint) : snapshot(x);
+    json_object *fs = snap ? jget(snap, "frames") : NULL;
+    if (snap) { /* a hint was taken before the last events and frames */
+        json_object_object_add(snap, "next_event", json_object_new_int64(x->next_event));
+        json_object_object_add(snap, "next_fid", json_object_new_int(x->next_fid));
+    }
+    for (size_t i = 0; fs && i < json_object_array_length(fs); i++) {
+        json_object *o = json_object_array_get_idx(fs, i);
+        phase ph = (phase)json_object_get_int(jget(o, "phase"));
+        bool wait_state = ph == PH_WAIT && json_object_get_boolean(jget(o, "wstate"));
+        if (ph == PH_CHILDREN || wait_state)
+            continue;
+        json_object_object_add(o, "phase", json_object_new_int(PH_READY));
+        json_object_object_add(o, "due", json_object_new_int64(0));
+        json_object_object_add(o, "hb", json_object_new_int64(0));
+        json_object_object_add(o, "hbs", json_object_new_int64(0));
+        json_object_object_add(o, "entered", json_object_new_boolean(0));
+        json_object_object_add(o, "tokwait", json_object_new_boolean(0));
+        json_object_object_add(o, "attempts", json_object_new_array());
+        json_object_object_add(o, "aux", NULL);
+        json_object_object_del(o, "token");
+        json_object_object_del(o, "child");
+    }
+    static sqlite3_stmt *s;
+    sqlite3_stmt *st = nb_stmt(&s, "INSERT INTO sfn_redrive(exec_id, count, snapshot) VALUES(?, 0, ?)"
+                                   " ON CONFLICT(exec_id) DO UPDATE SET snapshot = excluded.snapshot");
+    sqlite3_bind_int64(st, 1, x->row);
+    if (snap)
+        sqlite3_bind_text(st, 2, jtext(snap), -1, SQLITE_TRANSIENT);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+    json_object_put(snap);
+}
+
+/* Why an execution cannot be redriven (AWS's redriveStatusReason), or NULL. */
+static const char *redrive_reason(const char *status, int64_t stop_ms, bool stored, bool has_snap, int64_t now)
+{
+    if (!strcmp(status, "RUNNING"))
+        return "Execution is RUNNING and cannot be redriven.";
+    if (!strcmp(status, "SUCCEEDED"))
+        return "Execution is SUCCEEDED and cannot be redriven.";
+    if (!stored)
+        return "Execution was started before the launch of RedriveExecution.";
+    if (!has_snap)
+        return "Execution history event limit exceeded.";
+    if (stop_ms + REDRIVE_PERIOD_MS < now)
+        return "Execution redrivable period exceeded.";
+    return NULL;
+}
+
+void sfn_redrive_fields(json_object *o, int64_t row, const char *status, int64_t stop_ms, bool describe)
+{
+    static sqlite3_stmt *s;
+    sqlite3_stmt *st = nb_stmt(&s, "SELECT count, date_ms, snapshot IS NOT NULL FROM sfn_redrive WHERE exec_id = ?");
+    sqlite3_bind_int64(st, 1, row);
+    bool stored = sqlite3_step(st) == SQLITE_ROW;
+    int64_t count = stored ? sqlite3_column_int64(st, 0) : 0;
+    int64_t date = stored ? sqlite3_column_int64(st, 1) : 0;
+    bool has_snap = stored && sqlite3_column_int(st, 2);
+    sqlite3_reset(st);
+    json_object_object_add(o, "redriveCount", json_object_new_int64(count));
+    if (count > 0)
+        json_object_object_add(o, "redriveDate", json_object_new_double((double)date / 1000.0));
+    if (!describe)
+        return;
+    const char *why = redrive_reason(status, stop_ms, stored, has_snap, nb_now_ms());
+    json_object_object_add(o, "redriveStatus", jstr(why ? "NOT_REDRIVABLE" : "REDRIVABLE"));
+    if (why)
+        json_object_object_add(o, "redriveStatusReason", jstr(why));
+}
+
+nb_status sfn_redrive_execution(nb_call *call, json_object *in)
+{
+    const char *arn = nb_str(in, "executionArn");
+    if (!arn || strncmp(arn, "arn:aws:states:", 15) || !strstr(arn, ":execution:"))
+        return nb_fail(call, "InvalidArn", "Invalid Arn: 'Resource type not valid in this context: %s'", arn ? arn : "");
+    static sqlite3_stmt *s;
+    sqlite3_stmt *st = nb_stmt(&s, "SELECT e.id, e.status, e.stop_ms, e.sm_arn, e.name, e.role, e.definition, e.input,"
+                                   " e.start_ms, r.snapshot, r.count, r.exec_id IS NOT NULL FROM sfn_execs e"
+                                   " LEFT JOIN sfn_redrive r ON r.exec_id = e.id WHERE e.arn = ?");
+    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return nb_fail(call, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn);
+    }
+    int64_t row = sqlite3_column_int64(st, 0);
+    const char *why = redrive_reason(sfn_col(st, 1), sqlite3_column_int64(st, 2), sqlite3_column_int(st, 11),
+                                     sqlite3_column_type(st, 9) != SQLITE_NULL, call->now_ms);
+    json_object *def = why ? NULL : json_tokener_parse(sfn_col(st, 6)), *snap = why ? NULL : json_tokener_parse(sfn_col(st, 9));
+    if (!why && (!def || !snap))
+        why = "Execution history event limit exceeded.";
+    if (why) {
+        sqlite3_reset(st);
+        json_object_put(def);
+        json_object_put(snap);
+        return nb_fail(call, "ExecutionNotRedrivable", "%s", why);
+    }
+    int64_t count = sqlite3_column_int64(st, 10) + 1;
+    const char *sm = sfn_col(st, 3), *colon = strrchr(sm, ':');
+    json_object *input = json_tokener_parse(sfn_col(st, 7));
+    sfn_start ss = {.row = row, .arn = arn, .sm_arn = sm, .sm_name = colon ? colon + 1 : sm, .name = sfn_col(st, 4),
+                    .role = sfn_col(st, 5), .input = input, .start_ms = sqlite3_column_int64(st, 8)};
+    sx_exec *x = exec_new(call, &ss, def);
+    sqlite3_reset(st);
+    json_object_put(input);
+    set_deadline(x, call->now_ms);
+    x->redrives = count;
+    x->redrive_ms = call->now_ms;
+    restore(x, snap);
+    json_object_put(snap);
+    static sqlite3_stmt *u1, *u2;
+    st = nb_stmt(&u1, "UPDATE sfn_execs SET status = 'RUNNING', stop_ms = NULL, output = NULL, error = NULL,"
+                      " cause = NULL WHERE id = ?");
+    sqlite3_bind_int64(st, 1, row);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+    st = nb_stmt(&u2, "UPDATE sfn_redrive SET count = ?, date_ms = ?, snapshot = NULL WHERE exec_id = ?");
+    sqlite3_bind_int64(st, 1, count);
+    sqlite3_bind_int64(st, 2, call->now_ms);
+    sqlite3_bind_int64(st, 3, row);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+    event(x, NULL, "ExecutionRedriven", "executionRedrivenEventDetails",
+          det("redriveCount", json_object_new_int64(count), NULL, NULL));
+    persist(x);
+    uv_timer_start(&g_kick, kick_cb, 0, 0);
+    call->out = json_object_new_object();
+    json_object_object_add(call->out, "redriveDate", json_object_new_double((double)call->now_ms / 1000.0));
+    return NB_OK;
 }

@@ -782,6 +782,7 @@ static json_object *linked_exec_row(sqlite3_stmt *st)
     json_object_object_add(o, "stateMachineVersionArn", jstr(sfn_col(st, 6)));
     if (sqlite3_column_type(st, 7) != SQLITE_NULL)
         json_object_object_add(o, "stateMachineAliasArn", jstr(sfn_col(st, 7)));
+    sfn_redrive_fields(o, sqlite3_column_int64(st, 8), sfn_col(st, 3), sqlite3_column_int64(st, 5), false);
     return o;
 }
 
@@ -812,7 +813,7 @@ bool sfn_list_execs_qualified(nb_call *call, json_object *in, nb_status *rc)
     }
     static sqlite3_stmt *s;
     sqlite3_stmt *st = nb_stmt(&s, "SELECT e.arn, e.sm_arn, e.name, e.status, e.start_ms, e.stop_ms, l.version_arn,"
-                                   " l.alias_arn FROM sfn_exec_links l JOIN sfn_execs e ON e.arn = l.exec_arn"
+                                   " l.alias_arn, e.id FROM sfn_exec_links l JOIN sfn_execs e ON e.arn = l.exec_arn"
                                    " WHERE (l.version_arn = ?1 OR l.alias_arn = ?1) AND (?2 IS NULL OR e.status = ?2)"
                                    " ORDER BY e.start_ms DESC, e.id DESC LIMIT ?3 OFFSET ?4");
     sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
