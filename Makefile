@@ -91,7 +91,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t; done
 
 check-gen:
-	python3 tools/gen_models.py --check sqs sts dynamodb dynamodbstreams lambda logs sns events stepfunctions apigatewayv2
+	python3 tools/gen_models.py --check sqs sts dynamodb dynamodbstreams lambda logs sns events stepfunctions apigatewayv2 apigateway
 
 integration: build/nimbus
 	bash tests/run.sh

@@ -184,6 +184,7 @@ bool nb_lambda_code(const char *path, size_t len, nb_buf *body);
 /* Lambda function URLs (lambda_url.c): true when it took the request. */
 bool nb_lambda_url(nb_req *r);
 bool nb_apigw_serve(nb_req *r); /* API Gateway v2 data plane (execute-api) */
+bool nb_apigw_rest_user_request(nb_req *r); /* API Gateway v1: /restapis/ID/STAGE/_user_request_/ */
 /* SNS's own endpoints under /_aws/sns/ (sns_misc.c). */
 bool nb_sns_http(nb_req *r);
 
@@ -346,7 +347,22 @@ static const nb_service *rest_service(const nb_req *r, const nb_sigv4_cred *cred
     if (cred->present) {
         const nb_service *s = nb_service_by_signing_name(cred->service, strlen(cred->service));
         uint32_t p = s ? s->model->protocols : 0;
-        return (p & NB_P_REST_JSON) && !(p & NB_P_QUERY) ? s : NULL;
+        if (!(p & NB_P_REST_JSON) || (p & NB_P_QUERY))
+            return NULL;
+        /* Services sharing a signing name (API Gateway v1 and v2 both sign
+         * as "apigateway") are told apart by path: the first with an
+         * operation for it, else the first. */
+        if (nb_rest_route(s->model, r->method, r->path, r->path_len, r->query, r->query_len))
+            return s;
+        const char *sn = s->model->signing_name ? s->model->signing_name : s->model->endpoint_prefix;
+        for (int i = 0; nb_services[i]; i++) {
+            const nb_model *m = nb_services[i]->model;
+            const char *n = m->signing_name ? m->signing_name : m->endpoint_prefix;
+            if (nb_services[i] != s && strcmp(n, sn) == 0 && (m->protocols & NB_P_REST_JSON) &&
+                nb_rest_route(m, r->method, r->path, r->path_len, r->query, r->query_len))
+                return nb_services[i];
+        }
+        return s;
     }
     for (int i = 0; nb_services[i]; i++) {
         const nb_model *m = nb_services[i]->model;
@@ -592,7 +608,8 @@ void nb_dispatch(nb_req *r)
         fail_early(r, NULL, NULL, r->early_status, r->early_code, early_message(r->early_code));
         return;
     }
-    if (admin(r) || nb_lambda_url(r) || nb_apigw_serve(r) || nb_sns_http(r))
+    if (admin(r) || nb_lambda_url(r) || nb_apigw_serve(r) || nb_apigw_rest_user_request(r) ||
+        nb_sns_http(r))
         return;
     nb_sigv4_header hs[SIGV4_MAX_HEADERS];
     nb_sigv4_request sr;

@@ -59,6 +59,11 @@ int nb_model_member_json(const nb_model *m, const nb_shape *s, const char *name,
         uint32_t k = s->first + i;
         if (k >= m->nmembers)
             break;
+        /* a body key never names a URI, header or query member (API
+         * Gateway's PutIntegration: body "httpMethod" is
+         * integrationHttpMethod, the URI label httpMethod another) */
+        if (m->members[k].location != NB_LOC_BODY)
+            continue;
         const char *n = nb_member_json(&m->members[k]);
         if (strlen(n) == len && memcmp(n, name, len) == 0)
             return (int)k;

@@ -22,6 +22,7 @@ extern const nb_service nb_service_sns;
 extern const nb_service nb_service_events;
 extern const nb_service nb_service_stepfunctions;
 extern const nb_service nb_service_apigatewayv2;
+extern const nb_service nb_service_apigateway;
 
 const nb_service *const nb_services[] = {
     &nb_service_sqs,
@@ -34,6 +35,7 @@ const nb_service *const nb_services[] = {
     &nb_service_sns,
     &nb_service_events,
     &nb_service_apigatewayv2,
+    &nb_service_apigateway, /* after v2: its documents live in v2's table */
     NULL,
 };
 

@@ -14,5 +14,6 @@ extern const nb_model nb_model_sns;
 extern const nb_model nb_model_events;
 extern const nb_model nb_model_stepfunctions;
 extern const nb_model nb_model_apigatewayv2;
+extern const nb_model nb_model_apigateway;
 
 #endif

@@ -175,6 +175,26 @@ json_object *ag_api(nb_call *call, const char *api_id)
     return NULL;
 }
 
+/* Tags: keys 1..128, values up to 256, at most 50, no "aws:" prefix. */
+bool ag_check_tags(nb_call *call, json_object *tags)
+{
+    if (!tags)
+        return true;
+    if (json_object_object_length(tags) > 50) {
+        ag_bad(call, "Too many tags: at most 50 are allowed");
+        return false;
+    }
+    json_object_object_foreach(tags, k, v) {
+        size_t n = strlen(k);
+        if (n == 0 || n > 128 || strncmp(k, "aws:", 4) == 0 ||
+            json_object_get_string_len(v) > 256) {
+            ag_bad(call, "Invalid tag: %s", k);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- deployments ----------------------------------------------------------- */
 
 /* The API's documents of a kind as {id: doc}. */

@@ -101,26 +101,6 @@ static bool valid_name(const char *s, size_t max, const char *extra)
     return true;
 }
 
-/* Tags: keys 1..128, values up to 256, at most 50, no "aws:" prefix. */
-static bool check_tags(nb_call *call, json_object *tags)
-{
-    if (!tags)
-        return true;
-    if (json_object_object_length(tags) > 50) {
-        ag_bad(call, "Too many tags: at most 50 are allowed");
-        return false;
-    }
-    json_object_object_foreach(tags, k, v) {
-        size_t n = strlen(k);
-        if (n == 0 || n > 128 || strncmp(k, "aws:", 4) == 0 ||
-            json_object_get_string_len(v) > 256) {
-            ag_bad(call, "Invalid tag: %s", k);
-            return false;
-        }
-    }
-    return true;
-}
-
 /* ---- integrations ---------------------------------------------------------- */
 
 /* Apply in's members to an integration doc (new or existing). */
@@ -791,7 +771,7 @@ static json_object *stage_new(nb_call *call, const char *api, json_object *in, b
         json_object_put(d);
     }
     if (!check_variables(call, nb_get(in, "StageVariables")) ||
-        !check_tags(call, nb_get(in, "Tags")))
+        !ag_check_tags(call, nb_get(in, "Tags")))
         return NULL;
     json_object *doc = json_object_new_object();
     bool autod = false;
@@ -1063,7 +1043,7 @@ nb_status ag_op_create_api(nb_call *call, json_object *in)
     if (!nb_get(in, "Target") && (nb_get(in, "RouteKey") || nb_get(in, "CredentialsArn")))
         return ag_bad(call, "RouteKey and CredentialsArn are only supported with Target (quick "
                             "create)");
-    if (!check_tags(call, nb_get(in, "Tags")))
+    if (!ag_check_tags(call, nb_get(in, "Tags")))
         return NB_ERROR;
     char id[12], endpoint[128], owner[64];
     ag_new_id(id, 10);
@@ -1197,7 +1177,7 @@ nb_status ag_op_tag_resource(nb_call *call, json_object *in)
     if (add) {
         json_object_object_foreach(add, k, v) set(tags, k, json_object_get(v));
     }
-    bool ok = check_tags(call, tags);
+    bool ok = ag_check_tags(call, tags);
     if (ok)
         ag_save(call, api, kind, key, doc);
     json_object_put(doc);

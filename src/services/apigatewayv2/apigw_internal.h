@@ -82,6 +82,10 @@ nb_status ag_bad(nb_call *call, const char *fmt, ...) __attribute__((format(prin
 nb_status ag_conflict(nb_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 nb_status ag_not_found(nb_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Tags (both generations): keys 1..128, values up to 256, at most 50, no
+ * "aws:" prefix; false after failing the call with BadRequestException. */
+bool ag_check_tags(nb_call *call, json_object *tags);
+
 /* The API apiId of the caller's account and region (owned), or NULL after
  * failing the call with NotFoundException. */
 json_object *ag_api(nb_call *call, const char *api_id);

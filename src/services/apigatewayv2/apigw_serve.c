@@ -25,6 +25,7 @@
 #include "core/http.h"
 #include "core/http_client.h"
 #include "core/store.h"
+#include "services/apigateway/ar_internal.h"
 #include "services/lambda/lambda_internal.h"
 
 #define AG_PATH_PREFIX "/_aws/execute-api/"
@@ -747,6 +748,8 @@ bool nb_apigw_serve(nb_req *r)
         finish(r, 500, INTERNAL);
         return true;
     }
+    if (!*named && nb_apigw_rest_serve(r, id, path, plen)) /* a REST API (v1) id */
+        return true;
     nb_store_call_begin();
     /* The /restapis/ form is shared with REST APIs (v1): only an HTTP API's
      * id is ours, anything else goes on to the next front door. */

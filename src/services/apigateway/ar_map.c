@@ -1,0 +1,285 @@
+/*
+ * ar_map.c — REST API request and response mapping, the parts free of
+ * I/O: which request template applies (by Content-Type and the
+ * integration's passthroughBehavior), which integration response a result
+ * selects (selectionPattern), the status a MOCK template asks for, and
+ * the values responseParameters name.
+ */
+#include <ctype.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ar_internal.h"
+#include "core/buf.h"
+
+#define DEFAULT_CT "application/json"
+#define AR_MAX_PATTERN 512
+
+ar_tpl_pick ar_pick_request_template(json_object *templates, const char *ct, size_t ctn,
+                                     const char *pb, const char **tpl)
+{
+    char media[256];
+    size_t n = 0;
+    if (ct) {
+        const char *semi = memchr(ct, ';', ctn);
+        size_t end = semi ? (size_t)(semi - ct) : ctn, a = 0;
+        while (a < end && isspace((unsigned char)ct[a]))
+            a++;
+        while (end > a && isspace((unsigned char)ct[end - 1]))
+            end--;
+        n = end - a < sizeof media ? end - a : sizeof media - 1;
+        memcpy(media, ct + a, n);
+    }
+    if (n == 0) {
+        n = sizeof DEFAULT_CT - 1;
+        memcpy(media, DEFAULT_CT, n);
+    }
+    media[n] = 0;
+    int count = 0;
+    if (templates && json_object_is_type(templates, json_type_object)) {
+        json_object_object_foreach(templates, k, v) {
+            count++;
+            if (strcasecmp(k, media) == 0) {
+                *tpl = json_object_get_string(v);
+                return AR_TPL_OK;
+            }
+        }
+    }
+    if (pb && strcmp(pb, "NEVER") == 0)
+        return AR_TPL_UNSUPPORTED;
+    if (pb && strcmp(pb, "WHEN_NO_TEMPLATES") == 0 && count > 0)
+        return AR_TPL_UNSUPPORTED;
+    return AR_TPL_PASSTHROUGH;
+}
+
+/* Whether pattern is small enough to compile: glibc expands bounded
+ * repetition ("a{1000}{1000}", and "+" as two copies) into copies of
+ * the repeated tree, so the product of all bounds and the length are
+ * capped. */
+static bool bounded(const char *pattern)
+{
+    if (strlen(pattern) > AR_MAX_PATTERN)
+        return false;
+    double product = 1;
+    for (const char *p = pattern; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+            continue;
+        }
+        if (*p == '+')
+            product *= 2; /* "x+" is compiled as "xx*" */
+        if (product > 4096)
+            return false;
+        if (*p != '{')
+            continue;
+        long hi = 0, v = 0;
+        for (const char *q = p + 1; *q && *q != '}'; q++) {
+            v = isdigit((unsigned char)*q) ? (v < 100000 ? v * 10 + (*q - '0') : v) : 0;
+            hi = v > hi ? v : hi;
+        }
+        product *= (double)(hi + 1);
+        if (product > 4096)
+            return false;
+    }
+    return true;
+}
+
+int ar_regcomp(regex_t *re, const char *pattern, bool anchored)
+{
+    /* Java's class escapes, which selection patterns use ("2\\d{2}"), as
+     * POSIX classes; in or out of brackets. */
+    static const struct {
+        char esc;
+        const char *out, *in;
+    } CLS[] = {
+        {'d', "[0-9]", "0-9"},           {'D', "[^0-9]", NULL},
+        {'w', "[A-Za-z0-9_]", "A-Za-z0-9_"}, {'W', "[^A-Za-z0-9_]", NULL},
+        {'s', "[[:space:]]", "[:space:]"}, {'S', "[^[:space:]]", NULL},
+    };
+    if (!bounded(pattern))
+        return REG_ESIZE;
+    nb_buf b = {0};
+    if (anchored)
+        nb_buf_adds(&b, "^(");
+    bool in_br = false, after_q = false;
+    for (const char *p = pattern; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            size_t i = 0;
+            while (i < sizeof CLS / sizeof CLS[0] && CLS[i].esc != p[1])
+                i++;
+            after_q = false;
+            if (i < sizeof CLS / sizeof CLS[0] && (in_br ? CLS[i].in != NULL : true)) {
+                nb_buf_adds(&b, in_br ? CLS[i].in : CLS[i].out);
+                p++;
+                continue;
+            }
+            nb_buf_add(&b, p, 2);
+            p++;
+            continue;
+        }
+        if (*p == '[' && !in_br)
+            in_br = true;
+        else if (*p == ']' && in_br)
+            in_br = false;
+        bool quant = !in_br && (*p == '*' || *p == '+' || *p == '?');
+        if (quant && after_q)
+            continue; /* Java's lazy "+?" and possessive "++": POSIX has one kind */
+        if (!in_br && *p == '{' && after_q) {
+            nb_buf_free(&b);
+            return REG_BADRPT;
+        }
+        after_q = quant || (!in_br && *p == '}');
+        nb_buf_addc(&b, *p);
+    }
+    if (anchored)
+        nb_buf_adds(&b, ")$");
+    nb_buf_addc(&b, 0);
+    int rc = regcomp(re, b.data, REG_EXTENDED | REG_NOSUB);
+    nb_buf_free(&b);
+    return rc;
+}
+
+/* ---- caches ---------------------------------------------------------------------- */
+
+void *ar_lru_get(ar_lru *c, const char *key, void *(*make)(const char *key, void *arg), void *arg)
+{
+    int victim = 0;
+    for (int i = 0; i < AR_LRU_N; i++) {
+        if (c->slot[i].key && strcmp(c->slot[i].key, key) == 0) {
+            c->slot[i].used = ++c->clock;
+            return c->slot[i].val;
+        }
+        if (c->slot[i].used < c->slot[victim].used)
+            victim = i;
+    }
+    void *val = make(key, arg);
+    if (!val)
+        return NULL;
+    if (c->slot[victim].key)
+        c->drop(c->slot[victim].val);
+    free(c->slot[victim].key);
+    c->slot[victim].key = nb_strdup(key);
+    c->slot[victim].val = val;
+    c->slot[victim].used = ++c->clock;
+    return val;
+}
+
+void ar_lru_clear(ar_lru *c)
+{
+    for (int i = 0; i < AR_LRU_N; i++) {
+        if (c->slot[i].key)
+            c->drop(c->slot[i].val);
+        free(c->slot[i].key);
+        c->slot[i].key = NULL;
+        c->slot[i].val = NULL;
+        c->slot[i].used = 0;
+    }
+}
+
+static void *re_make(const char *pattern, void *arg)
+{
+    (void)arg;
+    regex_t *re = nb_malloc(sizeof *re);
+    if (ar_regcomp(re, pattern, true) == 0)
+        return re;
+    free(re);
+    return NULL;
+}
+
+static void re_drop(void *v)
+{
+    regfree(v);
+    free(v);
+}
+
+static ar_lru patterns = {.drop = re_drop};
+
+void ar_regex_cache_clear(void) { ar_lru_clear(&patterns); }
+
+/* Whether pattern matches all of subject. */
+static bool full_match(const char *pattern, const char *subject)
+{
+    regex_t *re = ar_lru_get(&patterns, pattern, re_make, NULL);
+    return re && regexec(re, subject, 0, NULL, 0) == 0;
+}
+
+json_object *ar_pick_integration_response(json_object *responses, const char *subject)
+{
+    json_object *def = NULL;
+    if (!responses || !json_object_is_type(responses, json_type_object))
+        return NULL;
+    json_object_object_foreach(responses, k, ir) {
+        (void)k;
+        const char *sp = nb_str(ir, "selectionPattern");
+        if (!sp || !sp[0]) {
+            if (!def)
+                def = ir;
+        } else if (full_match(sp, subject)) {
+            return ir;
+        }
+    }
+    return def;
+}
+
+int ar_mock_status(const char *body, size_t n)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *o = json_tokener_parse_ex(tok, body, (int)n);
+    json_tokener_free(tok);
+    int status = 200;
+    json_object *sc = o && json_object_is_type(o, json_type_object) ? nb_get(o, "statusCode") : NULL;
+    if (sc && (json_object_is_type(sc, json_type_int) || json_object_is_type(sc, json_type_string))) {
+        int v = json_object_get_int(sc);
+        if (v >= 100 && v <= 599)
+            status = v;
+    }
+    json_object_put(o);
+    return status;
+}
+
+/* ctx[group][name], names compared case-insensitively for headers. */
+static const char *lookup(json_object *group, const char *name, bool nocase)
+{
+    if (!group || !json_object_is_type(group, json_type_object))
+        return NULL;
+    json_object_object_foreach(group, k, v) {
+        if (nocase ? strcasecmp(k, name) == 0 : strcmp(k, name) == 0)
+            return json_object_get_string(v);
+    }
+    return NULL;
+}
+
+const char *ar_param_value(const char *expr, json_object *ctx, char *buf, size_t n)
+{
+    size_t len = strlen(expr);
+    if (len >= 2 && expr[0] == '\'' && expr[len - 1] == '\'') {
+        nb_copy(buf, n, expr + 1, len - 2);
+        return buf;
+    }
+    static const struct {
+        const char *prefix, *group, *sub;
+        bool nocase;
+    } SRC[] = {
+        {"method.request.path.", "request", "path", false},
+        {"method.request.querystring.", "request", "querystring", false},
+        {"method.request.header.", "request", "header", true},
+        {"integration.response.header.", "integration_headers", NULL, true},
+        {"stageVariables.", "stage", NULL, false},
+        {"context.", "context", NULL, false},
+    };
+    if (strcmp(expr, "integration.response.body") == 0)
+        return nb_str(ctx, "integration_body");
+    for (size_t i = 0; i < sizeof SRC / sizeof SRC[0]; i++) {
+        size_t pl = strlen(SRC[i].prefix);
+        if (strncmp(expr, SRC[i].prefix, pl) == 0 && expr[pl]) {
+            json_object *g = nb_get(ctx, SRC[i].group);
+            if (SRC[i].sub)
+                g = nb_get(g, SRC[i].sub);
+            return lookup(g, expr + pl, SRC[i].nocase);
+        }
+    }
+    return NULL;
+}
