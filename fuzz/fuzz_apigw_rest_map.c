@@ -40,9 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             *nl = 0;
         p = nl ? nl + 1 : NULL;
     }
-    regex_t re;
-    if (ar_regcomp(&re, f[0], false) == 0)
-        regfree(&re);
+    struct pcre2_real_code_8 *re = ar_regcomp(f[0], false);
+    if (re) {
+        ar_regmatch(re, f[1]);
+        ar_regfree(re);
+    }
     json_object *rs = json_object_new_object(), *a = json_object_new_object(),
                 *d = json_object_new_object();
     json_object_object_add(a, "selectionPattern", json_object_new_string(f[0]));

@@ -967,12 +967,12 @@ static bool check_integration_response(nb_call *call, json_object *ir)
 {
     const char *sp = nb_str(ir, "selectionPattern");
     if (sp && sp[0]) {
-        regex_t re;
-        if (ar_regcomp(&re, sp, false) != 0) {
+        struct pcre2_real_code_8 *re = ar_regcomp(sp, false);
+        if (!re) {
             ag_bad(call, "Invalid selection pattern specified: %s", sp);
             return false;
         }
-        regfree(&re);
+        ar_regfree(re);
     }
     json_object *rp = nb_get(ir, "responseParameters");
     if (rp) {

@@ -107,11 +107,15 @@ ar_tpl_pick ar_pick_request_template(json_object *templates, const char *ct, siz
  * selectionPattern); NULL when none applies. */
 json_object *ar_pick_integration_response(json_object *responses, const char *subject);
 
-/* Compile a selectionPattern (Java syntax: \\d \\w \\s and their
- * negations become POSIX classes) as an extended regular expression, with
- * anchored, matching the whole subject only.  regcomp's result. */
-#include <regex.h>
-int ar_regcomp(regex_t *re, const char *pattern, bool anchored);
+/* A selectionPattern (Java's regex syntax, as PCRE2 reads it) compiled;
+ * anchored: it must match the whole subject.  NULL when it does not
+ * compile or is over AR_MAX_PATTERN bytes.  Free with ar_regfree. */
+struct pcre2_real_code_8;
+struct pcre2_real_code_8 *ar_regcomp(const char *pattern, bool anchored);
+void ar_regfree(struct pcre2_real_code_8 *re);
+/* Whether re matches subject (under PCRE2's match and depth limits: a
+ * pattern that would backtrack without end does not match). */
+bool ar_regmatch(const struct pcre2_real_code_8 *re, const char *subject);
 
 /* A small cache of values made from a string key (selection patterns
  * compiled, templates parsed, deployment snapshots parsed): AR_LRU_N

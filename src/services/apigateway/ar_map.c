@@ -6,7 +6,8 @@
  * the values responseParameters name.
  */
 #include <ctype.h>
-#include <regex.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,91 +56,41 @@ ar_tpl_pick ar_pick_request_template(json_object *templates, const char *ct, siz
     return AR_TPL_PASSTHROUGH;
 }
 
-/* Whether pattern is small enough to compile: glibc expands bounded
- * repetition ("a{1000}{1000}", and "+" as two copies) into copies of
- * the repeated tree, so the product of all bounds and the length are
- * capped. */
-static bool bounded(const char *pattern)
+struct pcre2_real_code_8 *ar_regcomp(const char *pattern, bool anchored)
 {
     if (strlen(pattern) > AR_MAX_PATTERN)
-        return false;
-    double product = 1;
-    for (const char *p = pattern; *p; p++) {
-        if (*p == '\\' && p[1]) {
-            p++;
-            continue;
-        }
-        if (*p == '+')
-            product *= 2; /* "x+" is compiled as "xx*" */
-        if (product > 4096)
-            return false;
-        if (*p != '{')
-            continue;
-        long hi = 0, v = 0;
-        for (const char *q = p + 1; *q && *q != '}'; q++) {
-            v = isdigit((unsigned char)*q) ? (v < 100000 ? v * 10 + (*q - '0') : v) : 0;
-            hi = v > hi ? v : hi;
-        }
-        product *= (double)(hi + 1);
-        if (product > 4096)
-            return false;
-    }
-    return true;
+        return NULL;
+    int err;
+    PCRE2_SIZE at;
+    pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+    pcre2_set_newline(cc, PCRE2_NEWLINE_ANY); /* Java's line terminators for . and $ */
+    pcre2_set_parens_nest_limit(cc, 100);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                   PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C |
+                                       (anchored ? PCRE2_ANCHORED | PCRE2_ENDANCHORED : 0),
+                                   &err, &at, cc);
+    pcre2_compile_context_free(cc);
+    return re;
 }
 
-int ar_regcomp(regex_t *re, const char *pattern, bool anchored)
+void ar_regfree(struct pcre2_real_code_8 *re)
 {
-    /* Java's class escapes, which selection patterns use ("2\\d{2}"), as
-     * POSIX classes; in or out of brackets. */
-    static const struct {
-        char esc;
-        const char *out, *in;
-    } CLS[] = {
-        {'d', "[0-9]", "0-9"},           {'D', "[^0-9]", NULL},
-        {'w', "[A-Za-z0-9_]", "A-Za-z0-9_"}, {'W', "[^A-Za-z0-9_]", NULL},
-        {'s', "[[:space:]]", "[:space:]"}, {'S', "[^[:space:]]", NULL},
-    };
-    if (!bounded(pattern))
-        return REG_ESIZE;
-    nb_buf b = {0};
-    if (anchored)
-        nb_buf_adds(&b, "^(");
-    bool in_br = false, after_q = false;
-    for (const char *p = pattern; *p; p++) {
-        if (*p == '\\' && p[1]) {
-            size_t i = 0;
-            while (i < sizeof CLS / sizeof CLS[0] && CLS[i].esc != p[1])
-                i++;
-            after_q = false;
-            if (i < sizeof CLS / sizeof CLS[0] && (in_br ? CLS[i].in != NULL : true)) {
-                nb_buf_adds(&b, in_br ? CLS[i].in : CLS[i].out);
-                p++;
-                continue;
-            }
-            nb_buf_add(&b, p, 2);
-            p++;
-            continue;
-        }
-        if (*p == '[' && !in_br)
-            in_br = true;
-        else if (*p == ']' && in_br)
-            in_br = false;
-        bool quant = !in_br && (*p == '*' || *p == '+' || *p == '?');
-        if (quant && after_q)
-            continue; /* Java's lazy "+?" and possessive "++": POSIX has one kind */
-        if (!in_br && *p == '{' && after_q) {
-            nb_buf_free(&b);
-            return REG_BADRPT;
-        }
-        after_q = quant || (!in_br && *p == '}');
-        nb_buf_addc(&b, *p);
+    pcre2_code_free(re);
+}
+
+bool ar_regmatch(const struct pcre2_real_code_8 *re, const char *subject)
+{
+    static pcre2_match_context *mc;
+    if (!mc) { /* one per process, never changed after: kept for its life */
+        mc = pcre2_match_context_create(NULL);
+        pcre2_set_match_limit(mc, 100000);
+        pcre2_set_depth_limit(mc, 1000);
+        pcre2_set_heap_limit(mc, 4096);
     }
-    if (anchored)
-        nb_buf_adds(&b, ")$");
-    nb_buf_addc(&b, 0);
-    int rc = regcomp(re, b.data, REG_EXTENDED | REG_NOSUB);
-    nb_buf_free(&b);
-    return rc;
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    int rc = pcre2_match(re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, md, mc);
+    pcre2_match_data_free(md);
+    return rc >= 0;
 }
 
 /* ---- caches ---------------------------------------------------------------------- */
@@ -182,17 +133,12 @@ void ar_lru_clear(ar_lru *c)
 static void *re_make(const char *pattern, void *arg)
 {
     (void)arg;
-    regex_t *re = nb_malloc(sizeof *re);
-    if (ar_regcomp(re, pattern, true) == 0)
-        return re;
-    free(re);
-    return NULL;
+    return ar_regcomp(pattern, true);
 }
 
 static void re_drop(void *v)
 {
-    regfree(v);
-    free(v);
+    ar_regfree(v);
 }
 
 static ar_lru patterns = {.drop = re_drop};
@@ -202,8 +148,8 @@ void ar_regex_cache_clear(void) { ar_lru_clear(&patterns); }
 /* Whether pattern matches all of subject. */
 static bool full_match(const char *pattern, const char *subject)
 {
-    regex_t *re = ar_lru_get(&patterns, pattern, re_make, NULL);
-    return re && regexec(re, subject, 0, NULL, 0) == 0;
+    const struct pcre2_real_code_8 *re = ar_lru_get(&patterns, pattern, re_make, NULL);
+    return re && ar_regmatch(re, subject);
 }
 
 json_object *ar_pick_integration_response(json_object *responses, const char *subject)
