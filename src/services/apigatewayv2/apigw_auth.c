@@ -216,7 +216,10 @@ static bool time_claim(json_object *claims, const char *k, int64_t *v, bool *pre
         return true;
     if (!json_object_is_type(o, json_type_int) && !json_object_is_type(o, json_type_double))
         return false;
-    *v = (int64_t)json_object_get_double(o);
+    double d = json_object_get_double(o);
+    if (!(d > -9e18 && d < 9e18))
+        return false; /* NaN or beyond any time: not a valid NumericDate */
+    *v = (int64_t)d;
     return true;
 }
 
@@ -329,7 +332,7 @@ static json_object *claims_out(json_object *claims)
         } else if (json_object_is_type(v, json_type_double)) {
             char t[64];
             double d = json_object_get_double(v);
-            if (d == (double)(int64_t)d)
+            if (d > -9e18 && d < 9e18 && d == (double)(int64_t)d)
                 snprintf(t, sizeof t, "%lld", (long long)d);
             else
                 snprintf(t, sizeof t, "%.17g", d);
