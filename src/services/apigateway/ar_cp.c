@@ -1771,11 +1771,7 @@ nb_status ar_op_tag_resource(nb_call *call, json_object *in)
     json_object *doc = tagged(call, nb_str(in, "resourceArn"), api, &kind, key);
     if (!doc)
         return NB_ERROR;
-    json_object *tags = sub_map(doc, "tags"), *add = nb_get(in, "tags");
-    if (add) {
-        json_object_object_foreach(add, k, v) set(tags, k, json_object_get(v));
-    }
-    bool ok = ag_check_tags(call, tags);
+    bool ok = ag_tags_merge(call, doc, "tags", nb_get(in, "tags"));
     if (ok)
         ag_save(call, api, kind, key, doc);
     json_object_put(doc);
@@ -1789,9 +1785,7 @@ nb_status ar_op_untag_resource(nb_call *call, json_object *in)
     json_object *doc = tagged(call, nb_str(in, "resourceArn"), api, &kind, key);
     if (!doc)
         return NB_ERROR;
-    json_object *tags = nb_get(doc, "tags"), *keys = nb_get(in, "tagKeys");
-    for (size_t i = 0; tags && keys && i < json_object_array_length(keys); i++)
-        json_object_object_del(tags, json_object_get_string(json_object_array_get_idx(keys, i)));
+    ag_tags_remove(doc, "tags", nb_get(in, "tagKeys"));
     ag_save(call, api, kind, key, doc);
     json_object_put(doc);
     return NB_OK;

@@ -195,6 +195,26 @@ bool ag_check_tags(nb_call *call, json_object *tags)
     return true;
 }
 
+bool ag_tags_merge(nb_call *call, json_object *doc, const char *member, json_object *add)
+{
+    json_object *tags = nb_get(doc, member);
+    if (!tags) {
+        tags = json_object_new_object();
+        json_object_object_add(doc, member, tags);
+    }
+    if (add && json_object_is_type(add, json_type_object)) {
+        json_object_object_foreach(add, k, v) json_object_object_add(tags, k, json_object_get(v));
+    }
+    return ag_check_tags(call, tags);
+}
+
+void ag_tags_remove(json_object *doc, const char *member, json_object *keys)
+{
+    json_object *tags = nb_get(doc, member);
+    for (size_t i = 0; tags && keys && i < json_object_array_length(keys); i++)
+        json_object_object_del(tags, json_object_get_string(json_object_array_get_idx(keys, i)));
+}
+
 /* ---- deployments ----------------------------------------------------------- */
 
 /* The API's documents of a kind as {id: doc}. */

@@ -1169,15 +1169,7 @@ nb_status ag_op_tag_resource(nb_call *call, json_object *in)
     json_object *doc = tagged(call, nb_str(in, "ResourceArn"), api, kind, key);
     if (!doc)
         return NB_ERROR;
-    json_object *tags = nb_get(doc, "Tags"), *add = nb_get(in, "Tags");
-    if (!tags) {
-        tags = json_object_new_object();
-        set(doc, "Tags", tags);
-    }
-    if (add) {
-        json_object_object_foreach(add, k, v) set(tags, k, json_object_get(v));
-    }
-    bool ok = ag_check_tags(call, tags);
+    bool ok = ag_tags_merge(call, doc, "Tags", nb_get(in, "Tags"));
     if (ok)
         ag_save(call, api, kind, key, doc);
     json_object_put(doc);
@@ -1190,9 +1182,7 @@ nb_status ag_op_untag_resource(nb_call *call, json_object *in)
     json_object *doc = tagged(call, nb_str(in, "ResourceArn"), api, kind, key);
     if (!doc)
         return NB_ERROR;
-    json_object *tags = nb_get(doc, "Tags"), *keys = nb_get(in, "TagKeys");
-    for (size_t i = 0; tags && keys && i < json_object_array_length(keys); i++)
-        json_object_object_del(tags, json_object_get_string(json_object_array_get_idx(keys, i)));
+    ag_tags_remove(doc, "Tags", nb_get(in, "TagKeys"));
     ag_save(call, api, kind, key, doc);
     json_object_put(doc);
     return NB_OK;

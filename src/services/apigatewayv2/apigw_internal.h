@@ -85,6 +85,11 @@ nb_status ag_not_found(nb_call *call, const char *fmt, ...) __attribute__((forma
 /* Tags (both generations): keys 1..128, values up to 256, at most 50, no
  * "aws:" prefix; false after failing the call with BadRequestException. */
 bool ag_check_tags(nb_call *call, json_object *tags);
+/* TagResource / UntagResource on a document's tag map (member name: "Tags"
+ * in v2, "tags" in v1): merge add into it and check the result (false
+ * after failing the call), or delete the keys listed. */
+bool ag_tags_merge(nb_call *call, json_object *doc, const char *member, json_object *add);
+void ag_tags_remove(json_object *doc, const char *member, json_object *keys);
 
 /* The API apiId of the caller's account and region (owned), or NULL after
  * failing the call with NotFoundException. */
